@@ -83,6 +83,10 @@ func View(t Tensor) (shape []int, data []float32, err error) {
 	if n > 1 && (t.RequiresIterator() || !rowMajor(shape, t.Strides())) {
 		return nil, nil, fmt.Errorf("tensor of shape %v with strides %v is not contiguous row-major: %w", shape, t.Strides(), ErrShape)
 	}
+	if n == 0 {
+		// gorgonia's Data panics on an empty tensor; there is nothing to view.
+		return append([]int(nil), shape...), []float32{}, nil
+	}
 	data, ok := t.Data().([]float32)
 	if !ok {
 		return nil, nil, fmt.Errorf("data is %T, want []float32: %w", t.Data(), ErrShape)
