@@ -1,0 +1,394 @@
+package losses
+
+// Helpers shared by the clustering objectives (swav.go, mira.go,
+// pseudolabel.go, iic.go, scan.go, scanselflabel.go, carl.go, localagg.go,
+// track.go, rotation.go). Every package-level name here starts with clust or
+// Clustering so that it cannot collide with the contrastive objectives'
+// helpers in the same package.
+
+import (
+	"fmt"
+	"math"
+
+	"ssl"
+	"ssl/internal/kernel"
+)
+
+// clustParGrain is the number of scores one goroutine handles at least in
+// the row-wise passes of the clustering objectives (about 16k elements: a
+// few microseconds of work, well above the cost of a goroutine hand-off).
+const clustParGrain = 1 << 14
+
+// ClusteringWorkspace holds the scratch memory of the clustering objectives
+// ([SwAV], [SwAVFromCodes], [MIRA], [PseudoLabelCE], [IIC], [SCAN],
+// [SCANSelfLabel], [CARL], [LocalAgg], [ODCT]). Pass the same workspace to
+// repeated calls (through the Workspace field of the options) and, once it
+// has grown to the largest sizes used, the objective's own code allocates
+// nothing. The zero value is ready to use. A workspace is not safe for
+// concurrent use; give each goroutine its own.
+type ClusteringWorkspace struct {
+	f32  [clustSlots32][]float32
+	f64  [clustSlots64][]float64
+	ints [clustSlotsInt][]int
+
+	swap clustSwapCE
+}
+
+// Slots of ClusteringWorkspace.f32; two live buffers of one call never
+// share a slot.
+const (
+	clustF32Probs  = iota // softmax rows
+	clustF32Codes         // Sinkhorn codes
+	clustF32Scores        // gathered scores of one crop
+	clustF32Aux           // anything else
+	clustSlots32
+)
+
+// Slots of ClusteringWorkspace.f64.
+const (
+	clustF64Rows = iota // per-row partial losses
+	clustF64A
+	clustF64B
+	clustF64C
+	clustF64D
+	clustSlots64
+)
+
+// Slots of ClusteringWorkspace.ints.
+const (
+	clustIntA = iota
+	clustIntB
+	clustIntC
+	clustSlotsInt
+)
+
+// NewClusteringWorkspace returns an empty workspace; it grows on first use.
+func NewClusteringWorkspace() *ClusteringWorkspace { return new(ClusteringWorkspace) }
+
+func (w *ClusteringWorkspace) buf32(i, n int) []float32 {
+	if cap(w.f32[i]) < n {
+		w.f32[i] = make([]float32, n)
+	}
+	return w.f32[i][:n]
+}
+
+func (w *ClusteringWorkspace) buf64(i, n int) []float64 {
+	if cap(w.f64[i]) < n {
+		w.f64[i] = make([]float64, n)
+	}
+	return w.f64[i][:n]
+}
+
+func (w *ClusteringWorkspace) bufInt(i, n int) []int {
+	if cap(w.ints[i]) < n {
+		w.ints[i] = make([]int, n)
+	}
+	return w.ints[i][:n]
+}
+
+// clustWS returns w, or a fresh workspace when w is nil.
+func clustWS(w *ClusteringWorkspace) *ClusteringWorkspace {
+	if w == nil {
+		return new(ClusteringWorkspace)
+	}
+	return w
+}
+
+// clustErr formats an error "losses: fn: msg" wrapping sentinel.
+func clustErr(fn string, sentinel error, format string, args ...any) error {
+	return fmt.Errorf("losses: %s: %s: %w", fn, fmt.Sprintf(format, args...), sentinel)
+}
+
+// clustMatrix views t as a non-empty matrix for function fn, naming the
+// argument in the error.
+func clustMatrix(fn, name string, t ssl.Tensor) (rows, cols int, data []float32, err error) {
+	rows, cols, data, err = ssl.Matrix(t)
+	if err != nil {
+		return 0, 0, nil, fmt.Errorf("losses: %s: %s: %w", fn, name, err)
+	}
+	if rows < 1 || cols < 1 {
+		return 0, 0, nil, clustErr(fn, ssl.ErrShape, "%s is empty (shape (%d, %d))", name, rows, cols)
+	}
+	return rows, cols, data, nil
+}
+
+// clustMatrixOf views t as a rows×cols matrix for function fn.
+func clustMatrixOf(fn, name string, t ssl.Tensor, rows, cols int) ([]float32, error) {
+	data, err := ssl.MatrixOf(t, rows, cols)
+	if err != nil {
+		return nil, fmt.Errorf("losses: %s: %s: %w", fn, name, err)
+	}
+	return data, nil
+}
+
+// clustDst views a destination, which may be nil (then it returns nil), as
+// a tensor of the given shape and checks that it overlaps none of inputs.
+func clustDst(fn, name string, t ssl.Tensor, shape []int, inputs ...[]float32) ([]float32, error) {
+	if t == nil {
+		return nil, nil
+	}
+	if d, ok := t.(interface{ IsNil() bool }); ok && d.IsNil() {
+		return nil, nil
+	}
+	data, err := ssl.ViewOf(t, shape...)
+	if err != nil {
+		return nil, fmt.Errorf("losses: %s: %s: %w", fn, name, err)
+	}
+	for _, in := range inputs {
+		if kernel.Overlaps(data, in) {
+			return nil, clustErr(fn, ssl.ErrShape, "%s overlaps an input", name)
+		}
+	}
+	return data, nil
+}
+
+// clustDistinct returns an error if two non-nil destinations overlap.
+func clustDistinct(fn string, names []string, dsts ...[]float32) error {
+	for i := range dsts {
+		for j := i + 1; j < len(dsts); j++ {
+			if kernel.Overlaps(dsts[i], dsts[j]) {
+				return clustErr(fn, ssl.ErrShape, "%s and %s overlap", names[i], names[j])
+			}
+		}
+	}
+	return nil
+}
+
+// clustPositive returns an error wrapping ssl.ErrParam unless v is finite
+// and > 0.
+func clustPositive(fn, name string, v float64) error {
+	if !(v > 0) || math.IsInf(v, 0) {
+		return clustErr(fn, ssl.ErrParam, "%s must be finite and > 0 (%s=%v)", name, name, v)
+	}
+	return nil
+}
+
+// clustFinite returns an error wrapping ssl.ErrNotFinite if loss is NaN or
+// infinite; what names the inputs that can drive it there.
+func clustFinite(fn string, loss float64, what string) error {
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return clustErr(fn, ssl.ErrNotFinite, "loss is %v (non-finite values in %s?)", loss, what)
+	}
+	return nil
+}
+
+// clustLabels checks that every label is in [0, k).
+func clustLabels(fn, name string, labels []int, n, k int) error {
+	if len(labels) != n {
+		return clustErr(fn, ssl.ErrShape, "len(%s) is %d, want %d", name, len(labels), n)
+	}
+	for i, y := range labels {
+		if y < 0 || y >= k {
+			return clustErr(fn, ssl.ErrParam, "%s[%d] is out of range [0, %d) (%s[%d]=%d)", name, i, k, name, i, y)
+		}
+	}
+	return nil
+}
+
+// clustSumOrdered returns Σ x in index order (a fixed order, so the result
+// does not depend on how the per-row terms were computed in parallel).
+func clustSumOrdered(x []float64) float64 {
+	var s float64
+	for _, v := range x {
+		s += v
+	}
+	return s
+}
+
+// clustLogSoftmax64 writes log_softmax(scale·x) of one row into dst in
+// float64, subtracting the row maximum, and returns the row's log-sum-exp
+// of scale·x. Small-K objectives (IIC, SCAN, CARL) use it: their reference
+// clamps act at 1e-8 … 2.2e-16 and their logits reach ±60, where float32
+// probabilities would round the quantities the clamps test.
+func clustLogSoftmax64(dst []float64, x []float32, scale float64) float64 {
+	dst = dst[:len(x)]
+	m := math.Inf(-1)
+	for _, v := range x {
+		if f := scale * float64(v); f > m {
+			m = f
+		}
+	}
+	var s float64
+	for j, v := range x {
+		z := scale*float64(v) - m
+		dst[j] = z
+		s += math.Exp(z)
+	}
+	ls := math.Log(s)
+	for j := range dst {
+		dst[j] -= ls
+	}
+	return m + ls
+}
+
+// clustSoftmaxBackward64 overwrites g (∂L/∂p of one row) with ∂L/∂x for
+// p = softmax(x): g_j ← p_j·(g_j − Σ_k g_k·p_k).
+func clustSoftmaxBackward64(g, p []float64) {
+	p = p[:len(g)]
+	var dot float64
+	for j, v := range g {
+		dot += v * p[j]
+	}
+	for j := range g {
+		g[j] = p[j] * (g[j] - dot)
+	}
+}
+
+// clustRowLSE returns log Σ_k exp(x_k) − x_{j*} (≥ 0), where j* is the
+// argmax of the row, from p = softmax(x) of the same row: since
+// Σ_{k≠j*} p_k / p_{j*} = Σ_{k≠j*} exp(x_k − x_{j*}), it equals
+// log1p(rest/p_{j*}) with rest summed in float64 and therefore keeps its
+// relative precision even when it is tiny (a confident row). It returns j*
+// too.
+func clustRowLSE(p []float32) (float64, int) {
+	pm, at := kernel.Max(p)
+	var tot float64
+	for _, v := range p {
+		tot += float64(v)
+	}
+	rest := tot - float64(pm)
+	if rest < 0 {
+		rest = 0
+	}
+	return math.Log1p(rest / float64(pm)), at
+}
+
+// clustSwapCE is the swapped cross-entropy shared by [SwAV] and [MIRA]:
+// n views of B rows of K scores each; the targets (codes) of the views in
+// assign supervise every other view:
+//
+//	L = w · Σ_{c∈assign} Σ_{v≠c} Σ_b Σ_k −q_c[b,k] · log_softmax(s_v[b]/τ)[k],
+//	w = 1/(|assign|·(n−1)·B)
+//
+// Its row passes are methods bound once per workspace, so repeated calls
+// do not allocate.
+type clustSwapCE struct {
+	s, d, p []float32 // one view: scores, gradient destination (or nil), softmax rows
+	codes   []float32 // |assign|·B·K targets, in the order of assign
+	assign  []int
+	v       int // the view being processed
+	k       int
+	invTau  float32
+	coef    float32 // invTau·w: scale of the gradient
+	mv      float32 // number of targets supervising view v
+	rowLoss []float64
+
+	scaleF, rowF func(lo, hi int)
+}
+
+func (c *clustSwapCE) scaleRows(lo, hi int) {
+	k, t := c.k, c.invTau
+	src, dst := c.s[lo*k:hi*k], c.p[lo*k:hi*k]
+	for i, v := range src {
+		dst[i] = v * t
+	}
+}
+
+// rows computes, for rows [lo, hi) of view v, the row's loss
+// Σ_{c≠v} Σ_k q_c[b,k]·(lse_b − x_bk) with x = s·invTau, and, when d is
+// set, overwrites the softmax row with coef·(m_v·p − Σ_{c≠v} q_c).
+func (c *clustSwapCE) rows(lo, hi int) {
+	k, bk := c.k, len(c.s)
+	invTau := float64(c.invTau)
+	for b := lo; b < hi; b++ {
+		s := c.s[b*k : (b+1)*k]
+		p := c.p[b*k : (b+1)*k]
+		l1, at := clustRowLSE(p)
+		sm := float64(s[at])
+		var loss float64
+		for ci, cv := range c.assign {
+			if cv == c.v {
+				continue
+			}
+			q := c.codes[ci*bk+b*k : ci*bk+(b+1)*k]
+			q = q[:len(s)]
+			var sq, sqs float64
+			for j, qv := range q {
+				sq += float64(qv)
+				sqs += float64(qv) * float64(s[j])
+			}
+			// Σ_k q_k (lse − x_k) = Σ_k q_k (l1 + (s_{j*} − s_k)/τ)
+			loss += l1*sq + invTau*(sm*sq-sqs)
+		}
+		c.rowLoss[b] = loss
+		if c.d == nil {
+			continue
+		}
+		d := c.d[b*k : (b+1)*k]
+		d = d[:len(p)]
+		coef, mv := c.coef, c.mv
+		first := true
+		for ci, cv := range c.assign {
+			if cv == c.v {
+				continue
+			}
+			q := c.codes[ci*bk+b*k : ci*bk+(b+1)*k]
+			q = q[:len(p)]
+			if first {
+				for j, pv := range p {
+					d[j] = mv*pv - q[j]
+				}
+				first = false
+				continue
+			}
+			for j, qv := range q {
+				d[j] -= qv
+			}
+		}
+		for j := range d {
+			d[j] *= coef
+		}
+	}
+}
+
+// swapped evaluates the swapped cross-entropy described on clustSwapCE.
+// scores holds n views of b×k rows; codes |assign| blocks of b×k targets;
+// dscores, if not nil, receives the gradient with respect to scores. It
+// returns the loss. Every argument has been checked by the caller.
+func (w *ClusteringWorkspace) swapped(dscores, scores, codes []float32, n, b, k int, assign []int, tau float32) float64 {
+	c := &w.swap
+	if c.rowF == nil {
+		c.scaleF, c.rowF = c.scaleRows, c.rows
+	}
+	bk := b * k
+	invTau := 1 / tau
+	wgt := 1 / (float64(len(assign)) * float64(n-1) * float64(b))
+	c.codes, c.assign, c.k, c.invTau = codes, assign, k, invTau
+	c.coef = float32(float64(invTau) * wgt)
+	c.rowLoss = w.buf64(clustF64Rows, b)
+	var scratch []float32
+	if dscores == nil {
+		scratch = w.buf32(clustF32Probs, bk)
+	}
+	grain := kernel.Grain(b, k, clustParGrain)
+	var total float64
+	for v := range n {
+		mv := 0
+		for _, a := range assign {
+			if a != v {
+				mv++
+			}
+		}
+		c.v, c.mv = v, float32(mv)
+		c.s = scores[v*bk : (v+1)*bk]
+		c.d = nil
+		if dscores != nil {
+			c.d = dscores[v*bk : (v+1)*bk]
+			c.p = c.d
+		} else {
+			c.p = scratch
+		}
+		if mv == 0 {
+			if c.d != nil {
+				clear(c.d)
+			}
+			continue
+		}
+		kernel.ParallelFor(b, grain, c.scaleF)
+		kernel.SoftmaxRows(c.p, c.p, b, k)
+		kernel.ParallelFor(b, grain, c.rowF)
+		total += clustSumOrdered(c.rowLoss)
+	}
+	c.s, c.d, c.p, c.codes, c.assign, c.rowLoss = nil, nil, nil, nil, nil, nil
+	return total * wgt
+}
