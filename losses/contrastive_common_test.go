@@ -1,0 +1,169 @@
+package losses
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"strings"
+	"testing"
+
+	"ssl"
+	"ssl/internal/kernel"
+	"ssl/internal/testutil"
+)
+
+// Float64 building blocks of the naive oracles of the contrastive
+// objectives. They share nothing with the package's code.
+
+// ctrNormalize64 returns the rows of the r×c matrix x divided by
+// max(‖x_i‖, 1e-12).
+func ctrNormalize64(x []float64, r, c int) []float64 {
+	y := make([]float64, len(x))
+	for i := 0; i < r; i++ {
+		var s float64
+		for j := 0; j < c; j++ {
+			s += x[i*c+j] * x[i*c+j]
+		}
+		n := math.Max(math.Sqrt(s), 1e-12)
+		for j := 0; j < c; j++ {
+			y[i*c+j] = x[i*c+j] / n
+		}
+	}
+	return y
+}
+
+// ctrDot64 returns Σ_k a[i·d+k]·b[j·d+k].
+func ctrDot64(a []float64, i int, b []float64, j, d int) float64 {
+	var s float64
+	for k := 0; k < d; k++ {
+		s += a[i*d+k] * b[j*d+k]
+	}
+	return s
+}
+
+// ctrLSE64 returns log Σ exp(v) through the maximum.
+func ctrLSE64(v []float64) float64 {
+	m := math.Inf(-1)
+	for _, x := range v {
+		m = math.Max(m, x)
+	}
+	if math.IsInf(m, -1) {
+		return m
+	}
+	var s float64
+	for _, x := range v {
+		s += math.Exp(x - m)
+	}
+	return m + math.Log(s)
+}
+
+// ctrCheckGrad compares a float32 analytic gradient with central
+// differences of the float64 oracle f at x. The tolerance is the float32
+// rule of the reference vectors: rtol 1e-4 plus 1e-5 of the largest
+// element (plus slack for extreme temperatures through extra).
+func ctrCheckGrad(t *testing.T, name string, got []float32, f func([]float64) float64, x []float64, h, extra float64) {
+	t.Helper()
+	num := testutil.NumGrad(f, x, h)
+	atol := (1e-5+extra)*testutil.MaxAbs(num) + 1e-7
+	testutil.AllClose(t, name, testutil.F64s(got), num, atol, 1e-4+extra)
+}
+
+// ctrWantErr fails t unless err wraps sentinel and its message contains
+// every part of want.
+func ctrWantErr(t *testing.T, err, sentinel error, want ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want one wrapping %v", sentinel)
+	}
+	if !errors.Is(err, sentinel) {
+		t.Errorf("error %q does not wrap %v", err, sentinel)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not mention %q", err, w)
+		}
+	}
+}
+
+// ctrAllNaN fails t unless every element of the destination is still NaN
+// (a failed call must not write).
+func ctrAllNaN(t *testing.T, name string, dst ssl.Tensor) {
+	t.Helper()
+	_, d, err := ssl.View(dst)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	for i, v := range d {
+		if v == v {
+			t.Errorf("%s[%d] = %v was written by a failed call", name, i, v)
+			return
+		}
+	}
+}
+
+// ctrGemmAllocs returns the allocations of one kernel.Gemm call of the given
+// size, so allocation tests can tell the package's own allocations from the
+// kernel's.
+func ctrGemmAllocs(m, n, k int) float64 {
+	a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
+	return testing.AllocsPerRun(5, func() { kernel.Gemm(false, true, m, n, k, 1, a, k, b, k, 0, c, n) })
+}
+
+// ctrKernelAllocs returns the allocations of one kernel.Gemm and one
+// kernel.LogSumExpRows call of the given sizes.
+func ctrKernelAllocs(m, n, k int) float64 {
+	x, l := make([]float32, m*n), make([]float32, m)
+	return ctrGemmAllocs(m, n, k) + testing.AllocsPerRun(5, func() { kernel.LogSumExpRows(l, x, m, n) })
+}
+
+// ctrDup copies row src of the r×c tensor t over row dst.
+func ctrDup(t ssl.Tensor, c, dst, src int) {
+	d := testutil.Data(t)
+	copy(d[dst*c:(dst+1)*c], d[src*c:(src+1)*c])
+}
+
+// ctrSetProcs sets GOMAXPROCS and returns the previous value.
+func ctrSetProcs(n int) int { return runtime.GOMAXPROCS(n) }
+
+// ctrEmpty reports whether a shape has no elements (gorgonia's Data panics
+// on those, so the test helpers route around it).
+func ctrEmpty(shape ...int) bool {
+	for _, d := range shape {
+		if d == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// ctrRandN is testutil.RandN that also accepts empty shapes.
+func ctrRandN(r *rand.Rand, std float64, shape ...int) ssl.Tensor {
+	if ctrEmpty(shape...) {
+		return ssl.New(shape...)
+	}
+	return testutil.RandN(r, std, shape...)
+}
+
+// ctrNaNs is testutil.NaNs that also accepts empty shapes.
+func ctrNaNs(shape ...int) ssl.Tensor {
+	if ctrEmpty(shape...) {
+		return ssl.New(shape...)
+	}
+	return testutil.NaNs(shape...)
+}
+
+// ctrViewAllocs returns the allocations of viewing one tensor through
+// ssl.Matrix (gorgonia's Data goes through reflection, and View copies the
+// shape): they belong to the root package, not to the objectives.
+func ctrViewAllocs() float64 {
+	t := ssl.New(2, 3)
+	return testing.AllocsPerRun(5, func() { _, _, _, _ = ssl.Matrix(t) })
+}
+
+// ctrParallelAllocs returns the allocations of one kernel.ParallelFor call
+// with a preallocated function and a single block.
+func ctrParallelAllocs() float64 {
+	fn := func(lo, hi int) {}
+	return testing.AllocsPerRun(5, func() { kernel.ParallelFor(4, 4, fn) })
+}

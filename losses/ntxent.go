@@ -1,0 +1,114 @@
+package losses
+
+import (
+	"math"
+
+	"ssl"
+	"ssl/internal/kernel"
+)
+
+// NTXentOptions holds the optional settings of [NTXent]. A nil
+// *NTXentOptions means the defaults.
+type NTXentOptions struct {
+	// Workspace is reused scratch memory; nil allocates a fresh one per
+	// call.
+	Workspace *ContrastiveWorkspace
+}
+
+// NTXent returns SimCLR's normalised temperature-scaled cross-entropy of two
+// views z1 and z2 (both B×D, raw: the loss normalises them) and writes
+// ∂L/∂z1 into dz1 and ∂L/∂z2 into dz2:
+//
+//	u = normalize([z1; z2])                 (2B×D, normalize(v) = v / max(‖v‖, ε))
+//	s_ab = u_a·u_b / τ
+//	L = 1/(2B) · Σ_a [ log Σ_{b≠a} exp(s_ab) − s_{a,p(a)} ],  p(a) = a ± B
+//
+// Every one of the 2B views is an anchor whose positive is the other view of
+// the same sample and whose 2B−2 negatives are all remaining views (the
+// paper's 2N-view formulation). The loss is the mean over the 2B anchors;
+// both inputs get gradients, which flow through the normalisation. ε = 1e-12
+// as in torch.nn.functional.normalize.
+//
+// B = 1 is valid: the positive is the only other view, so L = 0 and the
+// gradients are 0. A nil dz1 or dz2 skips that gradient. With destinations
+// and opts.Workspace supplied the call allocates nothing of its own.
+//
+// It returns an error wrapping ssl.ErrShape if z1 is not a non-empty matrix,
+// z2 or a non-nil destination differs from it in shape, or a destination
+// overlaps an input or the other destination; ssl.ErrParam if τ is not
+// finite and > 0; ssl.ErrNotFinite if the loss is not finite (NaN or Inf in
+// the inputs). Nothing is written when it returns an error.
+//
+// Reference: Chen et al., A Simple Framework for Contrastive Learning of
+// Visual Representations (SimCLR), ICML 2020, eq. 1 and Alg. 1; checked
+// against lightly NTXentLoss (memory_bank_size=0) at
+// lightly-ai/lightly@e8d317fc5a87f4387a85a35e689869039ec249ee.
+func NTXent(dz1, dz2, z1, z2 ssl.Tensor, tau float32, opts *NTXentOptions) (float64, error) {
+	const fn = "NTXent"
+	b, d, z1v, err := contrastiveMatrix(fn, "z1", z1)
+	if err != nil {
+		return 0, err
+	}
+	if err := contrastiveNonEmpty(fn, "batch size B", b, 1); err != nil {
+		return 0, err
+	}
+	z2v, err := contrastiveMatrixOf(fn, "z2", z2, b, d)
+	if err != nil {
+		return 0, err
+	}
+	g1, err := contrastiveDst(fn, "dz1", dz1, b, d, z1v, z2v)
+	if err != nil {
+		return 0, err
+	}
+	g2, err := contrastiveDst(fn, "dz2", dz2, b, d, z1v, z2v)
+	if err != nil {
+		return 0, err
+	}
+	if err := contrastiveDistinct(fn, []string{"dz1", "dz2"}, g1, g2); err != nil {
+		return 0, err
+	}
+	if err := contrastivePositive(fn, "tau", tau); err != nil {
+		return 0, err
+	}
+	var ws *ContrastiveWorkspace
+	if opts != nil {
+		ws = opts.Workspace
+	}
+	ws = contrastiveWS(ws)
+
+	n := 2 * b
+	u := ws.buf(slotA, n*d)
+	norms := ws.buf(slotNormA, n)
+	contrastiveNormalize(u[:b*d], norms[:b], z1v, b, d)
+	contrastiveNormalize(u[b*d:], norms[b:], z2v, b, d)
+
+	s := ws.buf(slotS, n*n)
+	kernel.Gemm(false, true, n, n, d, 1/tau, u, d, u, d, 0, s, n)
+	negInf := float32(math.Inf(-1))
+	labels := ws.labelBuf(n)
+	for a := range n {
+		s[a*n+a] = negInf
+		labels[a] = int32((a + b) % n)
+	}
+	grad := g1 != nil || g2 != nil
+	scale := float32(1 / float64(n))
+	sum := ws.crossEntropy(s, n, n, labels, grad, scale)
+	loss := sum / float64(n)
+	if err := contrastiveFinite(fn, loss, "z1 or z2"); err != nil {
+		return loss, err
+	}
+	if !grad {
+		return loss, nil
+	}
+	// s now holds G = ∂L/∂s. With s = U·Uᵀ/τ, ∂L/∂U = (G + Gᵀ)·U / τ.
+	du := ws.buf(slotDA, n*d)
+	kernel.Gemm(false, false, n, d, n, 1/tau, s, n, u, d, 0, du, d)
+	kernel.Gemm(true, false, n, d, n, 1/tau, s, n, u, d, 1, du, d)
+	if g1 != nil {
+		contrastiveNormalizeBackward(g1, du[:b*d], u[:b*d], norms[:b], b, d)
+	}
+	if g2 != nil {
+		contrastiveNormalizeBackward(g2, du[b*d:], u[b*d:], norms[b:], b, d)
+	}
+	return loss, nil
+}
