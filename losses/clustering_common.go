@@ -392,3 +392,11 @@ func (w *ClusteringWorkspace) swapped(dscores, scores, codes []float32, n, b, k 
 	c.s, c.d, c.p, c.codes, c.assign, c.rowLoss = nil, nil, nil, nil, nil, nil
 	return total * wgt
 }
+
+// clustSoftmax64 writes softmax(x) of one row into dst in float64.
+func clustSoftmax64(dst []float64, x []float32) {
+	clustLogSoftmax64(dst, x, 1)
+	for j, v := range dst {
+		dst[j] = math.Exp(v)
+	}
+}

@@ -16,6 +16,9 @@ import (
 func init() {
 	register("losses.pseudolabel_ce", runLossesPseudoLabelCE)
 	register("losses.mira", runLossesMIRA)
+	register("losses.iic", runLossesIIC)
+	register("losses.scan", runLossesSCAN)
+	register("losses.scan_selflabel", runLossesSCANSelfLabel)
 }
 
 // cluNaNsLike returns a NaN-filled float32 tensor shaped like the input,
@@ -67,4 +70,59 @@ func runLossesMIRA(t testing.TB, c *conformance.Case) {
 	c.Check32(t, "grad_q", cluData(g))
 }
 
-var _ = errors.Is
+func runLossesIIC(t testing.TB, c *conformance.Case) {
+	if eps := c.Float(t, "EPS"); eps != 2.220446049250313e-16 {
+		t.Fatalf("%s: EPS %v is not the implemented sys.float_info.epsilon", c.Path, eps)
+	}
+	l1, l2 := c.Tensor(t, "logits1"), c.Tensor(t, "logits2")
+	g1, g2 := cluNaNsLike(t, c, "logits1"), cluNaNsLike(t, c, "logits2")
+	loss, err := losses.IIC(g1, g2, l1, l2, float32(c.Float(t, "lamb")), nil)
+	if err != nil {
+		t.Fatalf("%s: IIC: %v", c.Path, err)
+	}
+	noLamb, err := losses.IIC(nil, nil, l1, l2, 1, nil)
+	if err != nil {
+		t.Fatalf("%s: IIC (lambda 1): %v", c.Path, err)
+	}
+	c.Check(t, "loss", []float64{loss})
+	c.Check(t, "loss_no_lamb", []float64{noLamb})
+	c.Check32(t, "grad_logits1", cluData(g1))
+	c.Check32(t, "grad_logits2", cluData(g2))
+}
+
+func runLossesSCAN(t testing.TB, c *conformance.Case) {
+	ga, gn := cluNaNsLike(t, c, "anchors"), cluNaNsLike(t, c, "neighbors")
+	loss, cons, ent, err := losses.SCAN(ga, gn, c.Tensor(t, "anchors"), c.Tensor(t, "neighbors"), float32(c.Float(t, "entropy_weight")), nil)
+	if err != nil {
+		t.Fatalf("%s: SCAN: %v", c.Path, err)
+	}
+	c.Check(t, "loss", []float64{loss})
+	c.Check(t, "consistency", []float64{cons})
+	c.Check(t, "entropy", []float64{ent})
+	c.Check32(t, "grad_anchors", cluData(ga))
+	c.Check32(t, "grad_neighbors", cluData(gn))
+}
+
+func runLossesSCANSelfLabel(t testing.TB, c *conformance.Case) {
+	g := cluNaNsLike(t, c, "anchors_strong")
+	opts := &losses.SCANSelfLabelOptions{Balance: c.Bool(t, "apply_class_balancing")}
+	loss, n, err := losses.SCANSelfLabel(g, c.Tensor(t, "anchors_weak"), c.Tensor(t, "anchors_strong"), c.Float(t, "threshold"), opts)
+	if c.ExpectError != "" {
+		c.CheckError(t, err)
+		if !errors.Is(err, ssl.ErrParam) {
+			t.Errorf("%s: error %v does not wrap ssl.ErrParam", c.Path, err)
+		}
+		for i, v := range cluData(g) {
+			if v == v {
+				t.Fatalf("%s: dstrong[%d] written on error", c.Path, i)
+			}
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("%s: SCANSelfLabel: %v", c.Path, err)
+	}
+	c.Check(t, "loss", []float64{loss})
+	c.CheckExact(t, "num_confident", []int{n})
+	c.Check32(t, "grad_anchors_strong", cluData(g))
+}
