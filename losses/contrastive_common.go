@@ -28,6 +28,7 @@ const contrastiveParGrain = 1 << 15
 type ContrastiveWorkspace struct {
 	f32    [contrastiveSlots][]float32
 	labels []int32
+	f64    []float64
 	ce     contrastiveCE
 }
 
@@ -64,6 +65,13 @@ func (w *ContrastiveWorkspace) labelBuf(n int) []int32 {
 		w.labels = make([]int32, n)
 	}
 	return w.labels[:n]
+}
+
+func (w *ContrastiveWorkspace) f64Buf(n int) []float64 {
+	if cap(w.f64) < n {
+		w.f64 = make([]float64, n)
+	}
+	return w.f64[:n]
 }
 
 // contrastiveWS returns w, or a fresh workspace when w is nil.
@@ -238,4 +246,44 @@ func contrastiveNormalize(dst, norms, x []float32, rows, cols int) {
 // the raw rows x given dy, the gradient with respect to y = normalize(x).
 func contrastiveNormalizeBackward(dx, dy, y, norms []float32, rows, cols int) {
 	kernel.L2NormalizeRowsBackward(dx, dy, y, norms, rows, cols, contrastiveNormEps)
+}
+
+// queueInfoNCE is the InfoNCE term with a bank of negatives shared by
+// [InfoNCEQueue] and [ProtoNCE]. Over the normalised B×D queries qh and keys
+// kh and the N×D bank it returns, accumulated in float64,
+//
+//	Σ_i CE([qh_i·kh_i, qh_i·bank_1, …, qh_i·bank_N] / τ, 0)
+//
+// and, when dqh is not nil, writes scale·∂(that sum)/∂qh into dqh (adding
+// to it when accumulate is set). It uses slots S, LSE and the labels.
+func (w *ContrastiveWorkspace) queueInfoNCE(dqh, qh, kh, bank []float32, b, d, n int, tau, scale float32, accumulate bool) float64 {
+	cols := n + 1
+	x := w.buf(slotS, b*cols)
+	invTau := 1 / tau
+	for i := range b {
+		x[i*cols] = float32(kernel.Dot(qh[i*d:(i+1)*d], kh[i*d:(i+1)*d]) / float64(tau))
+	}
+	kernel.Gemm(false, true, b, n, d, invTau, qh, d, bank, d, 0, x[1:], cols)
+	labels := w.labelBuf(b)
+	clear(labels)
+	sum := w.crossEntropy(x, b, cols, labels, dqh != nil, scale)
+	if dqh == nil {
+		return sum
+	}
+	// x now holds G = scale·∂Σ CE/∂logits; logits = [qh·kh, qh·bankᵀ]/τ.
+	var beta float32
+	if accumulate {
+		beta = 1
+	}
+	kernel.Gemm(false, false, b, d, n, invTau, x[1:], cols, bank, d, beta, dqh, d)
+	for i := range b {
+		kernel.Axpy(x[i*cols]*invTau, kh[i*d:(i+1)*d], dqh[i*d:(i+1)*d])
+	}
+	return sum
+}
+
+// contrastiveColsErr is the error for a matrix argument with the wrong
+// number of columns.
+func contrastiveColsErr(fn, name string, rows, cols, want int) error {
+	return fmt.Errorf("losses: %s: %s: shape (%d, %d), want %d columns: %w", fn, name, rows, cols, want, ssl.ErrShape)
 }

@@ -1,6 +1,7 @@
 package conformance_test
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -17,6 +18,9 @@ import (
 
 func init() {
 	register("losses.ntxent", runNTXent)
+	register("losses.infonce_queue", runInfoNCEQueue)
+	register("losses.infonce_batch", runInfoNCEBatch)
+	register("losses.protonce", runProtoNCE)
 }
 
 // ctrNear reports whether a case is one of the T = 0.001 "_near" cases,
@@ -95,4 +99,73 @@ func runNTXent(t testing.TB, c *conformance.Case) {
 	ctrCheckLoss(t, c, "loss", loss)
 	ctrCheck(t, c, "grad_z1", ctrData(dz1))
 	ctrCheck(t, c, "grad_z2", ctrData(dz2))
+}
+
+func runInfoNCEQueue(t testing.TB, c *conformance.Case) {
+	q, k, queue := c.Tensor(t, "q"), c.Tensor(t, "k"), c.Tensor(t, "queue")
+	dq := ctrNaNs(q.Shape().Clone()...)
+	loss, err := losses.InfoNCEQueue(dq, q, k, queue, float32(c.Float(t, "T")), nil)
+	if c.ExpectError != "" {
+		c.CheckError(t, err)
+		return
+	}
+	if err != nil {
+		t.Fatalf("%s: InfoNCEQueue: %v", c.Path, err)
+	}
+	ctrCheckLoss(t, c, "loss", loss)
+	ctrCheck(t, c, "grad_q", ctrData(dq))
+}
+
+func runInfoNCEBatch(t testing.TB, c *conformance.Case) {
+	if c.HasParam("reduction") {
+		if r := c.String(t, "reduction"); r != "mean" {
+			t.Fatalf("%s: reduction %q: InfoNCE implements the mean", c.Path, r)
+		}
+	}
+	pred, target := c.Tensor(t, "pred"), c.Tensor(t, "target")
+	shape := pred.Shape().Clone()
+	dp, dt := ctrNaNs(shape...), ctrNaNs(shape...)
+	loss, err := losses.InfoNCE(dp, dt, pred, target, float32(c.Float(t, "T")), nil)
+	if c.ExpectError != "" {
+		c.CheckError(t, err)
+		return
+	}
+	if err != nil {
+		t.Fatalf("%s: InfoNCE: %v", c.Path, err)
+	}
+	ctrCheckLoss(t, c, "loss", loss)
+	ctrCheck(t, c, "grad_pred", ctrData(dp))
+	ctrCheck(t, c, "grad_target", ctrData(dt))
+}
+
+func runProtoNCE(t testing.TB, c *conformance.Case) {
+	q, k, queue := c.Tensor(t, "q"), c.Tensor(t, "k"), c.Tensor(t, "queue")
+	m := c.Int(t, "num_clusterings")
+	cls := make([]losses.ProtoNCEClustering, m)
+	for i := range cls {
+		cls[i] = losses.ProtoNCEClustering{
+			Centroids: c.Tensor(t, fmt.Sprintf("centroids_%d", i)),
+			Density:   c.Tensor(t, fmt.Sprintf("density_%d", i)),
+			Labels:    c.Ints(t, fmt.Sprintf("labels_%d", i)),
+			Negatives: c.Ints(t, fmt.Sprintf("neg_%d", i)),
+		}
+	}
+	dq := ctrNaNs(q.Shape().Clone()...)
+	terms := make([]float64, m+1)
+	loss, err := losses.ProtoNCE(dq, terms, q, k, queue, cls, float32(c.Float(t, "T")), nil)
+	if c.ExpectError != "" {
+		c.CheckError(t, err)
+		return
+	}
+	if err != nil {
+		t.Fatalf("%s: ProtoNCE: %v", c.Path, err)
+	}
+	ctrCheckLoss(t, c, "loss", loss)
+	ctrCheck(t, c, "grad_q", ctrData(dq))
+	if c.HasOut("loss_instance") {
+		ctrCheckLoss(t, c, "loss_instance", terms[0])
+	}
+	if c.HasOut("loss_proto") {
+		ctrCheckLoss(t, c, "loss_proto", terms[1:]...)
+	}
 }
