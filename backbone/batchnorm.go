@@ -1,0 +1,241 @@
+package backbone
+
+import (
+	"fmt"
+	"math"
+
+	"ssl"
+	"ssl/internal/kernel"
+)
+
+// BatchNorm is batch normalisation over the channels of an N×C (1-D) or
+// N×C×H×W (2-D) input, as torch.nn.BatchNorm1d / BatchNorm2d:
+//
+//	μ_c = Σ_c x / n,  σ²_c = Σ_c (x − μ_c)² / n,  x̂ = (x − μ_c)/√(σ²_c + eps)
+//	out = γ_c · x̂ + β_c
+//
+// where Σ_c runs over the n = N·H·W (or N) values of channel c. In training
+// mode it uses the batch statistics and updates the running ones as PyTorch
+// does, with the unbiased variance:
+//
+//	running_mean ← (1−m)·running_mean + m·μ_c
+//	running_var  ← (1−m)·running_var  + m·σ²_c·n/(n−1)
+//
+// In evaluation mode μ and σ² are the running statistics. Statistics
+// accumulate in float64 in two passes (the mean, then the squared
+// deviations), so inputs far from zero (100 ± 1) keep their variance.
+//
+// The backward pass in training mode is the full batch-statistics gradient
+// (μ and σ² are not detached):
+//
+//	∂L/∂x = γ_c/(n·√(σ²_c+eps)) · (n·g − Σ_c g − x̂·Σ_c g·x̂),
+//	∂L/∂γ_c = Σ_c g·x̂,  ∂L/∂β_c = Σ_c g
+//
+// Reference: Ioffe & Szegedy, Batch Normalization, ICML 2015, Alg. 1;
+// torch.nn.functional.batch_norm (PyTorch 1.13).
+type BatchNorm struct {
+	C                       int
+	Eps, Momentum           float64
+	Weight, Bias            *Param // γ and β, length C
+	RunningMean, RunningVar *Param // buffers, length C
+	name                    string
+}
+
+// BatchNormOptions holds the optional settings of [NewBatchNorm].
+type BatchNormOptions struct {
+	// Eps is added to the variance; > 0, default 1e-5 (PyTorch's).
+	Eps float64
+	// Momentum of the running statistics; in (0, 1], default 0.1
+	// (PyTorch's).
+	Momentum float64
+}
+
+// Defaults of PyTorch's BatchNorm1d/2d.
+const (
+	defaultBNEps      = 1e-5
+	defaultBNMomentum = 0.1
+)
+
+// NewBatchNorm returns batch normalisation over c channels with γ = 1,
+// β = 0, running mean 0 and running variance 1 (PyTorch's initial values).
+// Its tensors are called name+".weight", ".bias", ".running_mean" and
+// ".running_var". It returns an error wrapping ssl.ErrParam for c < 1 or an
+// option out of range.
+func NewBatchNorm(name string, c int, opts *BatchNormOptions) (*BatchNorm, error) {
+	eps, mom := defaultBNEps, defaultBNMomentum
+	if opts != nil {
+		if opts.Eps != 0 {
+			eps = opts.Eps
+		}
+		if opts.Momentum != 0 {
+			mom = opts.Momentum
+		}
+	}
+	if c < 1 {
+		return nil, fmt.Errorf("backbone: NewBatchNorm(%s): channels must be positive (c=%d): %w", name, c, ssl.ErrParam)
+	}
+	if !(eps > 0) || math.IsInf(eps, 0) {
+		return nil, fmt.Errorf("backbone: NewBatchNorm(%s): eps must be positive and finite (eps=%v): %w", name, eps, ssl.ErrParam)
+	}
+	if !(mom > 0 && mom <= 1) {
+		return nil, fmt.Errorf("backbone: NewBatchNorm(%s): momentum must be in (0, 1] (momentum=%v): %w", name, mom, ssl.ErrParam)
+	}
+	bn := &BatchNorm{C: c, Eps: eps, Momentum: mom, name: name}
+	bn.Weight = newParam(join(name, "weight"), c)
+	for i := range bn.Weight.Data() {
+		bn.Weight.Data()[i] = 1
+	}
+	bn.Bias = newParam(join(name, "bias"), c)
+	bn.RunningMean = newBuffer(join(name, "running_mean"), 0, c)
+	bn.RunningVar = newBuffer(join(name, "running_var"), 1, c)
+	return bn, nil
+}
+
+func (bn *BatchNorm) label() string { return "BatchNorm(" + bn.name + ")" }
+
+// Params returns γ and β.
+func (bn *BatchNorm) Params() []*Param { return []*Param{bn.Weight, bn.Bias} }
+
+// Buffers returns the running mean and variance.
+func (bn *BatchNorm) Buffers() []*Param { return []*Param{bn.RunningMean, bn.RunningVar} }
+
+// OutShape returns in for an N×C or N×C×H×W input.
+func (bn *BatchNorm) OutShape(in []int) ([]int, error) {
+	if (len(in) != 2 && len(in) != 4) || in[1] != bn.C {
+		return nil, fmt.Errorf("input shape %v, want N×%d or N×%d×H×W: %w", in, bn.C, bn.C, ssl.ErrShape)
+	}
+	return append([]int(nil), in...), nil
+}
+
+// Forward normalises x into dst; in training mode it also updates the
+// running statistics. See [Layer].
+func (bn *BatchNorm) Forward(ws *Workspace, dst, x ssl.Tensor, train bool) error {
+	return runForward(bn, ws, dst, x, train)
+}
+
+// Backward adds ∂L/∂γ, ∂L/∂β into the gradients and writes ∂L/∂x; see
+// [Layer].
+func (bn *BatchNorm) Backward(ws *Workspace, dx, dy ssl.Tensor) error {
+	return runBackward(bn, ws, dx, dy)
+}
+
+// bnGeom returns N, C and the spatial size of an input shape.
+func bnGeom(shape []int) (n, c, hw int) {
+	hw = 1
+	if len(shape) == 4 {
+		hw = shape[2] * shape[3]
+	}
+	return shape[0], shape[1], hw
+}
+
+// bnGrain: channels per parallel block, so a block covers at least 32k
+// values (below that the goroutine hand-off costs more than the work).
+func bnGrain(c, perChannel int) int { return kernel.Grain(c, perChannel, 1<<15) }
+
+func (bn *BatchNorm) forward(ws *Workspace, dst, x []float32, shape []int, train bool) error {
+	n, c, hw := bnGeom(shape)
+	cnt := n * hw
+	if train && cnt < 2 {
+		return fmt.Errorf("backbone: %s.Forward: training needs more than 1 value per channel (shape %v): %w", bn.label(), shape, ssl.ErrShape)
+	}
+	mean, inv := ws.vec(0, c), ws.vec(1, c)
+	gamma, beta := bn.Weight.Data(), bn.Bias.Data()
+	rm, rv := bn.RunningMean.Data(), bn.RunningVar.Data()
+	if !train {
+		for ch := range c {
+			mean[ch] = rm[ch]
+			inv[ch] = float32(1 / math.Sqrt(float64(rv[ch])+bn.Eps))
+		}
+	}
+	kernel.ParallelFor(c, bnGrain(c, cnt), func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			if train {
+				var s float64
+				for i := range n {
+					s += kernel.Sum(x[(i*c+ch)*hw:][:hw])
+				}
+				mu := s / float64(cnt)
+				var ss float64
+				for i := range n {
+					for _, v := range x[(i*c+ch)*hw:][:hw] {
+						d := float64(v) - mu
+						ss += d * d
+					}
+				}
+				v := ss / float64(cnt)
+				mean[ch] = float32(mu)
+				inv[ch] = float32(1 / math.Sqrt(v+bn.Eps))
+				m := bn.Momentum
+				rm[ch] = float32((1-m)*float64(rm[ch]) + m*mu)
+				rv[ch] = float32((1-m)*float64(rv[ch]) + m*v*float64(cnt)/float64(cnt-1))
+			}
+			a := gamma[ch] * inv[ch]
+			b := beta[ch] - mean[ch]*a
+			for i := range n {
+				src := x[(i*c+ch)*hw:][:hw]
+				d := dst[(i*c+ch)*hw:][:hw]
+				for t, v := range src {
+					d[t] = v*a + b
+				}
+			}
+		}
+	})
+	return nil
+}
+
+func (bn *BatchNorm) backward(ws *Workspace, dx, dy []float32) error {
+	n, c, hw := bnGeom(ws.shape)
+	cnt := n * hw
+	x := ws.x
+	mean, inv := ws.saved[0][:c], ws.saved[1][:c]
+	gamma := bn.Weight.Data()
+	gg, gb := bn.Weight.GradData(), bn.Bias.GradData()
+	train := ws.train
+	kernel.ParallelFor(c, bnGrain(c, cnt), func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			mu, is := mean[ch], inv[ch]
+			var sg, sgx float64
+			for i := range n {
+				xs := x[(i*c+ch)*hw:][:hw]
+				gs := dy[(i*c+ch)*hw:][:hw]
+				var a, b float32
+				for t, v := range xs {
+					g := gs[t]
+					a += g
+					b += g * (v - mu)
+				}
+				sg += float64(a)
+				sgx += float64(b)
+			}
+			sgx *= float64(is)
+			gg[ch] += float32(sgx)
+			gb[ch] += float32(sg)
+			if dx == nil {
+				continue
+			}
+			k := gamma[ch] * is
+			if !train {
+				for i := range n {
+					gs := dy[(i*c+ch)*hw:][:hw]
+					d := dx[(i*c+ch)*hw:][:hw]
+					for t, g := range gs {
+						d[t] = g * k
+					}
+				}
+				continue
+			}
+			// dx = γ·inv·(g − Σg/n − x̂·Σg·x̂/n), x̂ = (x − μ)·inv.
+			c0 := float32(sg / float64(cnt))
+			c1 := float32(sgx/float64(cnt)) * is
+			for i := range n {
+				xs := x[(i*c+ch)*hw:][:hw]
+				gs := dy[(i*c+ch)*hw:][:hw]
+				d := dx[(i*c+ch)*hw:][:hw]
+				for t, v := range xs {
+					d[t] = k * (gs[t] - c0 - (v-mu)*c1)
+				}
+			}
+		}
+	})
+	return nil
+}
