@@ -19,6 +19,7 @@ func init() {
 	register("losses.iic", runLossesIIC)
 	register("losses.scan", runLossesSCAN)
 	register("losses.scan_selflabel", runLossesSCANSelfLabel)
+	register("losses.carl", runLossesCARL)
 }
 
 // cluNaNsLike returns a NaN-filled float32 tensor shaped like the input,
@@ -125,4 +126,24 @@ func runLossesSCANSelfLabel(t testing.TB, c *conformance.Case) {
 	c.Check(t, "loss", []float64{loss})
 	c.CheckExact(t, "num_confident", []int{n})
 	c.Check32(t, "grad_anchors_strong", cluData(g))
+}
+
+func runLossesCARL(t testing.TB, c *conformance.Case) {
+	if eps := c.Float(t, "EPS"); eps != 2.220446049250313e-16 {
+		t.Fatalf("%s: EPS %v is not the implemented float64 eps", c.Path, eps)
+	}
+	k := c.Int(t, "num_prototypes")
+	if got := c.In(t, "student_logits").Shape[1]; got != k {
+		t.Fatalf("%s: num_prototypes %d, student_logits has %d columns", c.Path, k, got)
+	}
+	opts := &losses.CARLOptions{Partition: c.Ints(t, "partition_ids"), PartitionSize: c.Int(t, "partition_size")}
+	g := cluNaNsLike(t, c, "student_logits")
+	loss, cons, ent, err := losses.CARL(g, c.Tensor(t, "student_logits"), c.Tensor(t, "teacher_logits"), c.Int(t, "ncrops"), opts)
+	if err != nil {
+		t.Fatalf("%s: CARL: %v", c.Path, err)
+	}
+	c.Check(t, "loss", []float64{loss})
+	c.Check(t, "consistency", []float64{cons})
+	c.Check(t, "entropy", []float64{ent})
+	c.Check32(t, "grad_student_logits", cluData(g))
 }
