@@ -20,6 +20,7 @@ func init() {
 	register("losses.scan", runLossesSCAN)
 	register("losses.scan_selflabel", runLossesSCANSelfLabel)
 	register("losses.carl", runLossesCARL)
+	register("losses.localagg", runLossesLocalAgg)
 }
 
 // cluNaNsLike returns a NaN-filled float32 tensor shaped like the input,
@@ -146,4 +147,31 @@ func runLossesCARL(t testing.TB, c *conformance.Case) {
 	c.Check(t, "consistency", []float64{cons})
 	c.Check(t, "entropy", []float64{ent})
 	c.Check32(t, "grad_student_logits", cluData(g))
+}
+
+func runLossesLocalAgg(t testing.TB, c *conformance.Case) {
+	bank := c.Tensor(t, "memory_bank")
+	n := c.In(t, "memory_bank").Shape[0]
+	if dl := c.Int(t, "data_len"); dl != n {
+		t.Fatalf("%s: data_len %d, memory_bank has %d rows", c.Path, dl, n)
+	}
+	flat := c.Ints(t, "cluster_labels")
+	runs := c.In(t, "cluster_labels").Shape[0]
+	labels := make([][]int, runs)
+	for r := range labels {
+		labels[r] = flat[r*n : (r+1)*n]
+	}
+	outputs, indices := c.Tensor(t, "outputs"), c.Ints(t, "indices")
+	g := cluNaNsLike(t, c, "outputs")
+	loss, err := losses.LocalAgg(g, outputs, bank, indices, labels, c.Int(t, "k"), float32(c.Float(t, "t")), nil)
+	if err != nil {
+		t.Fatalf("%s: LocalAgg: %v", c.Path, err)
+	}
+	c.Check(t, "loss", []float64{loss})
+	c.Check32(t, "grad_outputs", cluData(g))
+	mem := cluNaNsLike(t, c, "outputs")
+	if _, err := losses.LocalAggMemory(mem, outputs, bank, indices, float32(c.Float(t, "m"))); err != nil {
+		t.Fatalf("%s: LocalAggMemory: %v", c.Path, err)
+	}
+	c.Check32(t, "new_data_memory", cluData(mem))
 }
