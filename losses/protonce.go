@@ -2,6 +2,7 @@ package losses
 
 import (
 	"fmt"
+	"math"
 
 	"ssl"
 	"ssl/internal/kernel"
@@ -95,35 +96,8 @@ func ProtoNCE(dq ssl.Tensor, terms []float64, q, k, queue ssl.Tensor, clustering
 	}
 	m := len(clusterings)
 	for c := range clusterings {
-		cl := &clusterings[c]
-		name := fmt.Sprintf("clusterings[%d]", c)
-		kc, cd, cent, err := contrastiveMatrix(fn, name+".Centroids", cl.Centroids)
-		if err != nil {
+		if err := protonceCheckClustering(fn, c, &clusterings[c], b, d, g); err != nil {
 			return 0, err
-		}
-		if cd != d {
-			return 0, contrastiveColsErr(fn, name+".Centroids", kc, cd, d)
-		}
-		dens, err := ssl.VectorOf(cl.Density, kc)
-		if err != nil {
-			return 0, fmt.Errorf("losses: %s: %s.Density: %w", fn, name, err)
-		}
-		for j, phi := range dens {
-			if err := contrastivePositive(fn, fmt.Sprintf("%s.Density[%d]", name, j), phi); err != nil {
-				return 0, err
-			}
-		}
-		if len(cl.Labels) != b {
-			return 0, fmt.Errorf("losses: %s: %s.Labels has %d entries, want B=%d: %w", fn, name, len(cl.Labels), b, ssl.ErrShape)
-		}
-		if err := contrastiveIDs(fn, name+".Labels", cl.Labels, kc); err != nil {
-			return 0, err
-		}
-		if err := contrastiveIDs(fn, name+".Negatives", cl.Negatives, kc); err != nil {
-			return 0, err
-		}
-		if kernel.Overlaps(g, cent) || kernel.Overlaps(g, dens) {
-			return 0, fmt.Errorf("losses: %s: dq overlaps %s: %w", fn, name, ssl.ErrShape)
 		}
 	}
 	if terms != nil && len(terms) != m+1 {
@@ -212,13 +186,41 @@ func (w *ContrastiveWorkspace) protoTerm(dqh, qh []float32, cl *ProtoNCEClusteri
 	return sum / float64(b)
 }
 
-// contrastiveIDs returns an error wrapping ssl.ErrParam if an id is outside
-// [0, k).
-func contrastiveIDs(fn, name string, ids []int, k int) error {
-	for i, id := range ids {
-		if id < 0 || id >= k {
-			return fmt.Errorf("losses: %s: %s[%d] = %d is outside [0, %d): %w", fn, name, i, id, k, ssl.ErrParam)
+// protonceCheckClustering checks clustering c of ProtoNCE; error messages
+// are formatted only on failure, so a valid call allocates nothing here.
+func protonceCheckClustering(fn string, c int, cl *ProtoNCEClustering, b, d int, g []float32) error {
+	name := func(field string) string { return fmt.Sprintf("clusterings[%d].%s", c, field) }
+	kc, cd, cent, err := ssl.Matrix(cl.Centroids)
+	if err != nil {
+		return fmt.Errorf("losses: %s: %s: %w", fn, name("Centroids"), err)
+	}
+	if cd != d {
+		return contrastiveColsErr(fn, name("Centroids"), kc, cd, d)
+	}
+	dens, err := ssl.VectorOf(cl.Density, kc)
+	if err != nil {
+		return fmt.Errorf("losses: %s: %s: %w", fn, name("Density"), err)
+	}
+	for j, phi := range dens {
+		if !(phi > 0) || math.IsInf(float64(phi), 0) {
+			return contrastivePositive(fn, name(fmt.Sprintf("Density[%d]", j)), phi)
 		}
+	}
+	if len(cl.Labels) != b {
+		return fmt.Errorf("losses: %s: %s has %d entries, want B=%d: %w", fn, name("Labels"), len(cl.Labels), b, ssl.ErrShape)
+	}
+	for _, ids := range [2]struct {
+		field string
+		v     []int
+	}{{"Labels", cl.Labels}, {"Negatives", cl.Negatives}} {
+		for i, id := range ids.v {
+			if id < 0 || id >= kc {
+				return fmt.Errorf("losses: %s: %s[%d] = %d is outside [0, %d): %w", fn, name(ids.field), i, id, kc, ssl.ErrParam)
+			}
+		}
+	}
+	if kernel.Overlaps(g, cent) || kernel.Overlaps(g, dens) {
+		return fmt.Errorf("losses: %s: dq overlaps %s: %w", fn, name("Centroids or Density"), ssl.ErrShape)
 	}
 	return nil
 }
