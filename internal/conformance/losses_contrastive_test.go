@@ -21,6 +21,7 @@ func init() {
 	register("losses.infonce_queue", runInfoNCEQueue)
 	register("losses.infonce_batch", runInfoNCEBatch)
 	register("losses.protonce", runProtoNCE)
+	register("losses.byol", runBYOL)
 }
 
 // ctrNear reports whether a case is one of the T = 0.001 "_near" cases,
@@ -168,4 +169,24 @@ func runProtoNCE(t testing.TB, c *conformance.Case) {
 	if c.HasOut("loss_proto") {
 		ctrCheckLoss(t, c, "loss_proto", terms[1:]...)
 	}
+}
+
+func runBYOL(t testing.TB, c *conformance.Case) {
+	if c.HasParam("simplified") && !c.Bool(t, "simplified") {
+		// simplified=False (normalise, then 2 − 2·dot) equals the
+		// simplified form up to the eps clamps, which KINDS says never bind.
+		t.Logf("%s: simplified=false computed as the simplified form", c.Path)
+	}
+	p, z := c.Tensor(t, "p"), c.Tensor(t, "z")
+	dp := ctrNaNs(p.Shape().Clone()...)
+	loss, err := losses.BYOL(dp, p, z)
+	if c.ExpectError != "" {
+		c.CheckError(t, err)
+		return
+	}
+	if err != nil {
+		t.Fatalf("%s: BYOL: %v", c.Path, err)
+	}
+	ctrCheckLoss(t, c, "loss", loss)
+	ctrCheck(t, c, "grad_p", ctrData(dp))
 }
