@@ -104,7 +104,10 @@ func TestProtoNCE(t *testing.T) {
 				t.Errorf("ProtoNCE(seed %d) = %.9g, want %.9g", seed, got, want)
 			}
 			testutil.AllClose(t, "terms", terms, wantTerms, 1e-6+tc.extra*testutil.MaxAbs(wantTerms), 1e-5)
-			f := func(x []float64) float64 { l, _ := protonceNaive(x, xk, xqueue, cls64, tc.b, tc.d, tc.n, tau); return l }
+			f := func(x []float64) float64 {
+				l, _ := protonceNaive(x, xk, xqueue, cls64, tc.b, tc.d, tc.n, tau)
+				return l
+			}
 			ctrCheckGrad(t, "dq", testutil.Data(dq), f, xq, 1e-6, tc.extra)
 
 			// The instance term is InfoNCEQueue exactly.
