@@ -1,0 +1,254 @@
+package probe
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"ssl"
+	"ssl/internal/testutil"
+)
+
+// logRegNaive is the probe's objective written out directly from the
+// formula on already standardised features.
+func logRegNaive(theta, x []float64, y []int, n, d, c int, lambda float64) float64 {
+	w, b := theta[:c*d], theta[c*d:]
+	f := 0.0
+	for i := range n {
+		z := make([]float64, c)
+		for k := range c {
+			z[k] = b[k]
+			for j := range d {
+				z[k] += w[k*d+j] * x[i*d+j]
+			}
+		}
+		s := 0.0
+		for k := range c {
+			s += math.Exp(z[k])
+		}
+		f += math.Log(s) - z[y[i]]
+	}
+	f /= float64(n)
+	for _, v := range w {
+		f += lambda / 2 * v * v
+	}
+	return f
+}
+
+func TestLogRegObjective(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		n, d, c int
+		lambda  float64
+	}{
+		{"n1_d1_c1", 1, 1, 1, 0.1},
+		{"n7_d3_c4", 7, 3, 4, 0.01},
+		{"n1100_d5_c3_blocks", 1100, 5, 3, 1e-3}, // three row blocks
+		{"n20_d4_c2_unregularised", 20, 4, 2, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := testutil.Rand(uint64(tc.n + tc.d))
+			x := testutil.F64(testutil.RandN(r, 1, tc.n, tc.d))
+			y := make([]int, tc.n)
+			for i := range y {
+				y[i] = r.IntN(tc.c)
+			}
+			theta := testutil.F64(testutil.RandN(r, 0.5, tc.c*(tc.d+1)))
+			o := &logRegObjective{x: x, y: y, n: tc.n, d: tc.d, c: tc.c, lambda: tc.lambda}
+			f := o.Func(theta)
+			want := logRegNaive(theta, x, y, tc.n, tc.d, tc.c, tc.lambda)
+			if !testutil.Close(f, want, 1e-13, 1e-12) {
+				t.Errorf("objective = %.15g, want %.15g", f, want)
+			}
+			g := make([]float64, len(theta))
+			o.Grad(g, theta)
+			fn := func(th []float64) float64 { return logRegNaive(th, x, y, tc.n, tc.d, tc.c, tc.lambda) }
+			testutil.GradCheck(t, "logReg", g, fn, slices.Clone(theta), 1e-6, 1e-8, 1e-6)
+			// Grad at a new θ must not reuse the stored gradient.
+			theta2 := slices.Clone(theta)
+			theta2[0] += 0.3
+			g2 := make([]float64, len(theta))
+			o.Grad(g2, theta2)
+			testutil.GradCheck(t, "logReg(θ2)", g2, fn, theta2, 1e-6, 1e-8, 1e-6)
+		})
+	}
+}
+
+// blobs returns n rows of d features: class c's rows are normal with std
+// spread around a centre c·sep along feature c mod d, with a scale and
+// offset per feature so that standardisation matters.
+func blobs(seed uint64, n, d, c int, spread float64) ([]float32, []int) {
+	r := testutil.Rand(seed)
+	centres := make([]float64, c*d)
+	for i := range centres {
+		centres[i] = r.NormFloat64()
+	}
+	x := make([]float32, n*d)
+	y := make([]int, n)
+	for i := range n {
+		k := r.IntN(c)
+		y[i] = k
+		for j := range d {
+			x[i*d+j] = float32((centres[k*d+j]+spread*r.NormFloat64())*float64(j+1) + 10*float64(j))
+		}
+	}
+	return x, y
+}
+
+func TestFitLinearProbe(t *testing.T) {
+	n, d, c := 600, 6, 4
+	xv, y := blobs(1, n, d, c, 0.7)
+	x := ssl.FromSlice(xv, n, d)
+	x0 := testutil.Clone(x)
+	y0 := slices.Clone(y)
+	p, err := FitLinearProbe(x, y, c, nil)
+	if err != nil {
+		t.Fatalf("FitLinearProbe: %v", err)
+	}
+	testutil.Unchanged(t, "x", x, x0)
+	if !slices.Equal(y, y0) {
+		t.Errorf("labels modified")
+	}
+	if p.GradNorm > DefaultGradTol || p.Iterations < 1 || p.Iterations >= DefaultMaxIter {
+		t.Errorf("fit: %d iterations, max|grad| %g", p.Iterations, p.GradNorm)
+	}
+	// Optimality: the gradient of the naive objective on the standardised
+	// features vanishes at the returned parameters.
+	xs := standardise(xv, n, d, p.Mean, p.Scale)
+	theta := append(slices.Clone(p.W), p.B...)
+	fn := func(th []float64) float64 { return logRegNaive(th, xs, y, n, d, c, DefaultL2) }
+	num := testutil.NumGrad(fn, slices.Clone(theta), 1e-6)
+	if m := testutil.MaxAbs(num); m > 1e-5 {
+		t.Errorf("finite-difference gradient at the fit is %g, want ~0", m)
+	}
+	if got := fn(theta); !testutil.Close(p.Loss, got, 1e-12, 1e-10) {
+		t.Errorf("Loss = %v, objective at W, B = %v", p.Loss, got)
+	}
+	// Standardisation statistics.
+	for j := range d {
+		var s, ss float64
+		for i := range n {
+			s += float64(xv[i*d+j])
+		}
+		mean := s / float64(n)
+		for i := range n {
+			ss += (float64(xv[i*d+j]) - mean) * (float64(xv[i*d+j]) - mean)
+		}
+		if !testutil.Close(p.Mean[j], mean, 1e-9, 1e-12) || !testutil.Close(p.Scale[j], math.Sqrt(ss/float64(n)), 1e-12, 1e-12) {
+			t.Errorf("feature %d: mean %v scale %v, want %v %v", j, p.Mean[j], p.Scale[j], mean, math.Sqrt(ss/float64(n)))
+		}
+	}
+	// Deterministic and independent of GOMAXPROCS.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	p1, err := FitLinearProbe(x, y, c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(p1.W, p.W) || !slices.Equal(p1.B, p.B) || p1.Iterations != p.Iterations {
+		t.Errorf("fit differs between GOMAXPROCS settings")
+	}
+}
+
+func TestEvaluateLinear(t *testing.T) {
+	d, c := 8, 5
+	xv, y := blobs(2, 1500, d, c, 0.5)
+	train, test := ssl.FromSlice(xv[:1000*d], 1000, d), ssl.FromSlice(xv[1000*d:], 500, d)
+	res, err := EvaluateLinear(train, y[:1000], test, y[1000:], c, nil)
+	if err != nil {
+		t.Fatalf("EvaluateLinear: %v", err)
+	}
+	if res.TrainTop1 < 0.9 || res.TestTop1 < 0.85 || res.Iterations != res.Probe.Iterations {
+		t.Errorf("EvaluateLinear = %+v on well-separated blobs", res)
+	}
+	pred, _ := res.Probe.Predict(nil, test)
+	acc, _ := Accuracy(pred, y[1000:])
+	if acc != res.TestTop1 {
+		t.Errorf("TestTop1 %v, Accuracy of Predict %v", res.TestTop1, acc)
+	}
+	// Constant features, one class and binary inputs without standardisation.
+	cst := ssl.FromSlice([]float32{1, 2, 1, 3, 1, 4, 1, 5}, 4, 2)
+	p, err := FitLinearProbe(cst, []int{0, 0, 1, 1}, 2, nil)
+	if err != nil || p.Scale[0] != 1 || p.Mean[0] != 1 {
+		t.Errorf("constant feature: %v, scale %v", err, p)
+	}
+	p, err = FitLinearProbe(cst, []int{0, 0, 0, 0}, 1, &LinearProbeOptions{NoStandardize: true})
+	if err != nil || p.Loss != 0 || p.GradNorm != 0 || p.Mean[1] != 0 || p.Scale[1] != 1 {
+		t.Errorf("one class: %v, %+v", err, p)
+	}
+}
+
+func TestLinearProbeErrors(t *testing.T) {
+	x := testutil.RandN(testutil.Rand(1), 1, 5, 3)
+	y := []int{0, 1, 0, 1, 0}
+	nan := testutil.Clone(x)
+	testutil.Data(nan)[4] = float32(math.NaN())
+	for _, tc := range []struct {
+		name string
+		x    ssl.Tensor
+		y    []int
+		c    int
+		opts *LinearProbeOptions
+		want error
+		msg  string
+	}{
+		{"labels_len", x, y[:4], 2, nil, ssl.ErrShape, "labels has 4"},
+		{"label_range", x, []int{0, 1, 2, 0, 0}, 2, nil, ssl.ErrParam, "labels[2]=2"},
+		{"classes", x, y, 0, nil, ssl.ErrParam, "numClasses=0"},
+		{"empty", ssl.New(0, 3), nil, 2, nil, ssl.ErrShape, "x is empty"},
+		{"nan", nan, y, 2, nil, ssl.ErrNotFinite, "x[1][1]"},
+		{"l2", x, y, 2, &LinearProbeOptions{L2: -1}, ssl.ErrParam, "L2=-1"},
+		{"l2_unreg", x, y, 2, &LinearProbeOptions{L2: 1, Unregularised: true}, ssl.ErrParam, "Unregularised"},
+		{"maxiter", x, y, 2, &LinearProbeOptions{MaxIter: -2}, ssl.ErrParam, "MaxIter=-2"},
+		{"gradtol", x, y, 2, &LinearProbeOptions{GradTol: math.NaN()}, ssl.ErrParam, "GradTol=NaN"},
+		{"no_convergence", x, y, 2, &LinearProbeOptions{MaxIter: 1, GradTol: 1e-14}, ssl.ErrParam, "did not converge"},
+	} {
+		_, err := FitLinearProbe(tc.x, tc.y, tc.c, tc.opts)
+		if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) || !strings.HasPrefix(err.Error(), "probe: FitLinearProbe: ") {
+			t.Errorf("FitLinearProbe(%s) error = %v, want %v naming %q", tc.name, err, tc.want, tc.msg)
+		}
+	}
+	p, err := FitLinearProbe(x, y, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := []int{-7, -7}
+	if _, err := p.Predict(dst, x); !errors.Is(err, ssl.ErrShape) || dst[0] != -7 {
+		t.Errorf("Predict(short dst) error = %v", err)
+	}
+	if _, err := p.Predict(nil, testutil.RandN(testutil.Rand(2), 1, 5, 4)); !errors.Is(err, ssl.ErrShape) {
+		t.Errorf("Predict(wrong width) error = %v", err)
+	}
+	if _, err := EvaluateLinear(x, y, x, y[:3], 2, nil); !errors.Is(err, ssl.ErrShape) {
+		t.Errorf("EvaluateLinear(short test labels) error = %v", err)
+	}
+	if _, err := EvaluateLinear(x, y, x, []int{0, 5, 0, 0, 0}, 2, nil); !errors.Is(err, ssl.ErrParam) {
+		t.Errorf("EvaluateLinear(test label out of range) error = %v", err)
+	}
+}
+
+// BenchmarkLinearProbe fits the probe on Fashion-MNIST-sized features:
+// 60,000 rows of 128 features, 10 classes. The figures are seconds to
+// converge and the L-BFGS iterations.
+func BenchmarkLinearProbe(b *testing.B) {
+	for _, sz := range []struct{ n, d, c int }{{6000, 128, 10}, {60000, 128, 10}} {
+		b.Run(fmt.Sprintf("n%d_d%d_c%d", sz.n, sz.d, sz.c), func(b *testing.B) {
+			xv, y := blobs(3, sz.n, sz.d, sz.c, 3)
+			x := ssl.FromSlice(xv, sz.n, sz.d)
+			iters := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				p, err := FitLinearProbe(x, y, sz.c, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				iters = p.Iterations
+			}
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/op")
+			b.ReportMetric(float64(iters), "iterations")
+		})
+	}
+}
