@@ -49,8 +49,5 @@ func Exp32(x float32) float32 {
 // Exp computes dst[i] = e^x[i] for every i. len(dst) must be ≥ len(x); dst
 // may be x itself.
 func Exp(dst, x []float32) {
-	dst = dst[:len(x)]
-	for i, v := range x {
-		dst[i] = Exp32(v)
-	}
+	expSlice(dst, x)
 }
