@@ -10,6 +10,7 @@ import (
 func init() {
 	register("probe.knn", runProbeKNN)
 	register("probe.cluster_metrics", runProbeClusterMetrics)
+	register("probe.rlp", runProbeRLP)
 }
 
 // runProbeKNN maps probe.knn (DINO's knn_classifier on F.normalize'd
@@ -53,4 +54,27 @@ func runProbeClusterMetrics(t testing.TB, c *conformance.Case) {
 	c.CheckTol(t, "acc", []float64{s.ACC}, tol.ATol, tol.RTol)
 	c.CheckTol(t, "nmi", []float64{s.NMI}, tol.ATol, tol.RTol)
 	c.CheckTol(t, "ari", []float64{s.ARI}, tol.ATol, tol.RTol)
+}
+
+// runProbeRLP maps probe.rlp (step 5 of quantised reverse probing, from the
+// paper) onto probe.RLP with the given probe weights.
+func runProbeRLP(t testing.TB, c *conformance.Case) {
+	ids := c.Ints(t, "cluster_ids")
+	k := c.Int(t, "num_clusters")
+	s, err := probe.RLP(ids, k, c.Tensor(t, "concepts"), c.Tensor(t, "probe_weight"), c.Tensor(t, "probe_bias"))
+	if c.ExpectError != "" {
+		c.CheckError(t, err)
+		return
+	}
+	if err != nil {
+		t.Fatalf("%s: RLP: %v", c.Path, err)
+	}
+	c.CheckExact(t, "predicted_clusters", s.Predicted)
+	// entropy_clusters and nmi depend on integers only: the file's float64
+	// tolerance. The rest goes through float32 weights: the float32 rule.
+	c.CheckTol(t, "entropy_clusters", []float64{s.EntropyClusters}, c.Tol.ATol, c.Tol.RTol)
+	c.CheckTol(t, "nmi", []float64{s.NMI}, c.Tol.ATol, c.Tol.RTol)
+	c.CheckTol(t, "probe_accuracy", []float64{s.Accuracy}, c.Tol.ATol, c.Tol.RTol)
+	c.Check(t, "probe_cross_entropy", []float64{s.CrossEntropy})
+	c.Check(t, "mi_lower_bound", []float64{s.MILowerBound})
 }
