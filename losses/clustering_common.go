@@ -31,7 +31,8 @@ type ClusteringWorkspace struct {
 	f64  [clustSlots64][]float64
 	ints [clustSlotsInt][]int
 
-	swap clustSwapCE
+	swap     clustSwapCE
+	sinkhorn clustSinkhornState
 }
 
 // Slots of ClusteringWorkspace.f32; two live buffers of one call never

@@ -21,6 +21,7 @@ func init() {
 	register("losses.scan_selflabel", runLossesSCANSelfLabel)
 	register("losses.carl", runLossesCARL)
 	register("losses.localagg", runLossesLocalAgg)
+	register("losses.swav", runLossesSwAV)
 }
 
 // cluNaNsLike returns a NaN-filled float32 tensor shaped like the input,
@@ -174,4 +175,37 @@ func runLossesLocalAgg(t testing.TB, c *conformance.Case) {
 		t.Fatalf("%s: LocalAggMemory: %v", c.Path, err)
 	}
 	c.Check32(t, "new_data_memory", cluData(mem))
+}
+
+func runLossesSwAV(t testing.TB, c *conformance.Case) {
+	var nmb, assign []int
+	c.Param(t, "nmb_crops", &nmb)
+	c.Param(t, "crops_for_assign", &assign)
+	if ws := c.Int(t, "world_size"); ws != 1 {
+		t.Fatalf("%s: world_size %d, only 1 is implemented", c.Path, ws)
+	}
+	crops := 0
+	for _, n := range nmb {
+		crops += n
+	}
+	b, k := c.Int(t, "batch_size"), c.In(t, "scores").Shape[1]
+	scores := c.Tensor(t, "scores")
+	g := cluNaNsLike(t, c, "scores")
+	codes := ssl.New(len(assign), b, k)
+	opts := &losses.SwAVOptions{Epsilon: c.Float(t, "epsilon"), Iterations: c.Int(t, "sinkhorn_iterations")}
+	loss, err := losses.SwAV(g, codes, scores, crops, assign, float32(c.Float(t, "temperature")), opts)
+	if err != nil {
+		t.Fatalf("%s: SwAV: %v", c.Path, err)
+	}
+	c.Check(t, "loss", []float64{loss})
+	c.Check32(t, "grad_scores", cluData(g))
+	c.Check32(t, "codes", cluData(codes))
+	// The same loss and gradient from the codes given.
+	g2 := cluNaNsLike(t, c, "scores")
+	loss2, err := losses.SwAVFromCodes(g2, scores, codes, crops, assign, float32(c.Float(t, "temperature")), nil)
+	if err != nil {
+		t.Fatalf("%s: SwAVFromCodes: %v", c.Path, err)
+	}
+	c.Check(t, "loss", []float64{loss2})
+	c.Check32(t, "grad_scores", cluData(g2))
 }
