@@ -121,7 +121,7 @@ func ProtoNCE(dq ssl.Tensor, terms []float64, q, k, queue ssl.Tensor, clustering
 		dqh = ws.buf(slotDA, b*d)
 	}
 	invB := 1 / float64(b)
-	lInst := ws.queueInfoNCE(dqh, qh, kh, bank, b, d, n, tau, float32(invB), false) * invB
+	lInst := ws.queueInfoNCE(dqh, qh, kh, bank, b, d, n, tau, float32(invB), false) / float64(b)
 	loss := lInst
 	if err := contrastiveFinite(fn, lInst, "q, k or queue"); err != nil {
 		return loss, err

@@ -22,6 +22,7 @@ func init() {
 	register("losses.infonce_batch", runInfoNCEBatch)
 	register("losses.protonce", runProtoNCE)
 	register("losses.byol", runBYOL)
+	register("losses.cacr", runCACR)
 }
 
 // ctrNear reports whether a case is one of the T = 0.001 "_near" cases,
@@ -189,4 +190,29 @@ func runBYOL(t testing.TB, c *conformance.Case) {
 	}
 	ctrCheckLoss(t, c, "loss", loss)
 	ctrCheck(t, c, "grad_p", ctrData(dp))
+}
+
+func runCACR(t testing.TB, c *conformance.Case) {
+	if c.HasParam("choice") && c.String(t, "choice") != "full" {
+		t.Fatalf("%s: choice %q: CACR implements \"full\"", c.Path, c.String(t, "choice"))
+	}
+	if c.HasParam("with_debiased") && c.Bool(t, "with_debiased") {
+		t.Fatalf("%s: with_debiased: CACR implements the plain (not debiased) repulsion", c.Path)
+	}
+	views := c.Tensor(t, "views")
+	dv := ctrNaNs(views.Shape().Clone()...)
+	terms := make([]float64, 2)
+	f := func(name string) float32 { return float32(c.Float(t, name)) }
+	loss, err := losses.CACR(dv, terms, views, f("alpha"), f("beta"), f("tau_pos"), f("tau_neg"), nil)
+	if c.ExpectError != "" {
+		c.CheckError(t, err)
+		return
+	}
+	if err != nil {
+		t.Fatalf("%s: CACR: %v", c.Path, err)
+	}
+	ctrCheckLoss(t, c, "loss", loss)
+	ctrCheckLoss(t, c, "loss_ca", terms[0])
+	ctrCheckLoss(t, c, "loss_cr", terms[1])
+	ctrCheck(t, c, "grad_views", ctrData(dv))
 }

@@ -1,0 +1,243 @@
+package losses
+
+import (
+	"fmt"
+	"math"
+
+	"ssl"
+	"ssl/internal/kernel"
+)
+
+// CACROptions holds the optional settings of [CACR]. A nil *CACROptions
+// means the defaults.
+type CACROptions struct {
+	// Workspace is reused scratch memory; nil allocates a fresh one per
+	// call.
+	Workspace *ContrastiveWorkspace
+}
+
+// CACR returns the contrastive attraction and repulsion loss of M views of
+// the same B samples (views is M×B×D, rows used as given: the reference's
+// encoder normalises them, the loss does not), and writes ∂L/∂views into
+// dviews. With the squared Euclidean cost d(a, b) = ‖a − b‖²:
+//
+//	CA = 1/M · Σ_x 1/B · Σ_i Σ_{y≠x} π⁺_{iy} · α·d(v_x[i], v_y[i]),
+//	     π⁺_{i·} = softmax_{y≠x}(τ⁺·d(v_x[i], v_y[i]))        (over the M−1 other views)
+//	CR = 1/P · Σ_{x<y} 1/B · Σ_i Σ_{l≠i} π⁻_{il} · (−β·d(v_x[i], v_y[l])),
+//	     π⁻_{i·} = softmax_{l≠i}(−τ⁻·d(v_x[i], v_y[l]))       (over the B−1 other samples)
+//	L  = CA + CR,  P = M(M−1)/2
+//
+// Attraction weights the farther positives more; repulsion weights the
+// nearer negatives more. The weights π are not detached: the gradient flows
+// through both softmaxes. This is the small-scale CACR ("full" choice, not
+// debiased).
+//
+// If terms is not nil it must have 2 entries and receives CA and CR. A nil
+// dviews skips the gradient. M ≥ 2 and B ≥ 2 are needed (B = 1 leaves no
+// negative). With dviews and opts.Workspace supplied the call allocates
+// nothing of its own.
+//
+// It returns an error wrapping ssl.ErrShape if views is not an M×B×D tensor
+// with M ≥ 2, B ≥ 2 and D ≥ 1, dviews differs from it in shape or overlaps
+// it, or terms has the wrong length; ssl.ErrParam if α, β, τ⁺ or τ⁻ is
+// negative or not finite; ssl.ErrNotFinite if the loss is not finite.
+// Nothing is written when it returns an error.
+//
+// Reference: Zheng et al., Contrastive Attraction and Contrastive Repulsion
+// for Representation Learning (CACR), TMLR 2023 (arXiv 2105.03746), eq. 5
+// and 6 with the Euclidean cost; JegZheng/CACR-SSL@fbc9d94810cf55c8461ed86a60e48e70e14acbbe
+// small_scale_experiments/losses/__init__.py our_loss1 + our_loss2.
+func CACR(dviews ssl.Tensor, terms []float64, views ssl.Tensor, alpha, beta, tauPos, tauNeg float32, opts *CACROptions) (float64, error) {
+	const fn = "CACR"
+	shape, vv, err := ssl.View(views)
+	if err != nil {
+		return 0, fmt.Errorf("losses: %s: views: %w", fn, err)
+	}
+	if len(shape) != 3 || shape[0] < 2 || shape[1] < 2 || shape[2] < 1 {
+		return 0, fmt.Errorf("losses: %s: views has shape %v, want M×B×D with M ≥ 2, B ≥ 2, D ≥ 1: %w", fn, shape, ssl.ErrShape)
+	}
+	m, b, d := shape[0], shape[1], shape[2]
+	var g []float32
+	if dviews != nil {
+		if g, err = ssl.ViewOf(dviews, m, b, d); err != nil {
+			return 0, fmt.Errorf("losses: %s: dviews: %w", fn, err)
+		}
+		if kernel.Overlaps(g, vv) {
+			return 0, fmt.Errorf("losses: %s: dviews overlaps views: %w", fn, ssl.ErrShape)
+		}
+	}
+	if terms != nil && len(terms) != 2 {
+		return 0, fmt.Errorf("losses: %s: terms has %d entries, want 2: %w", fn, len(terms), ssl.ErrShape)
+	}
+	for _, p := range [4]struct {
+		name string
+		v    float32
+	}{{"alpha", alpha}, {"beta", beta}, {"tau_pos", tauPos}, {"tau_neg", tauNeg}} {
+		if !(p.v >= 0) || math.IsInf(float64(p.v), 0) {
+			return 0, fmt.Errorf("losses: %s: %s must be finite and ≥ 0 (%s=%v): %w", fn, p.name, p.name, p.v, ssl.ErrParam)
+		}
+	}
+	var ws *ContrastiveWorkspace
+	if opts != nil {
+		ws = opts.Workspace
+	}
+	ws = contrastiveWS(ws)
+
+	// Attraction: per sample i, the M×M costs between its views.
+	ca, caG := cacrAttract(ws, vv, m, b, d, float64(alpha), float64(tauPos))
+	// Repulsion: per view pair x<y, the B×B costs between samples.
+	pairs := m * (m - 1) / 2
+	nb := b * b
+	dist := ws.buf(slotS, pairs*nb) // costs, then ∂L/∂cost
+	wts := ws.buf(slotC, pairs*nb)  // softmax weights
+	sq := ws.buf(slotNormA, m*b)    // squared row norms
+	for r := range m * b {
+		sq[r] = float32(kernel.Dot(vv[r*d:(r+1)*d], vv[r*d:(r+1)*d]))
+	}
+	var cr float64
+	negInf := float32(math.Inf(-1))
+	p := 0
+	for x := 0; x < m; x++ {
+		for y := x + 1; y < m; y++ {
+			vx, vy := vv[x*b*d:(x+1)*b*d], vv[y*b*d:(y+1)*b*d]
+			dm, wm := dist[p*nb:(p+1)*nb], wts[p*nb:(p+1)*nb]
+			// ‖a − b‖² = ‖a‖² + ‖b‖² − 2⟨a, b⟩, clamped at 0 against rounding.
+			kernel.Gemm(false, true, b, b, d, -2, vx, d, vy, d, 0, dm, b)
+			for i := range b {
+				for l := range b {
+					dm[i*b+l] = max(0, dm[i*b+l]+sq[x*b+i]+sq[y*b+l])
+					wm[i*b+l] = -tauNeg * dm[i*b+l]
+				}
+				wm[i*b+i] = negInf
+			}
+			kernel.SoftmaxRows(wm, wm, b, b)
+			var s float64
+			for i := range b {
+				for l := range b {
+					if l != i {
+						s += float64(wm[i*b+l]) * float64(dm[i*b+l])
+					}
+				}
+			}
+			cr += -float64(beta) * s / float64(b)
+			p++
+		}
+	}
+	cr /= float64(pairs)
+	loss := ca + cr
+	if err := contrastiveFinite(fn, loss, "views"); err != nil {
+		return loss, err
+	}
+	if terms != nil {
+		terms[0], terms[1] = ca, cr
+	}
+	if g == nil {
+		return loss, nil
+	}
+	copy(g, caG)
+	// ∂f/∂d_l for f = −β·Σ_l π_l d_l, π = softmax(−τ⁻·d):
+	// −β·π_l·(1 − τ⁻·(d_l − Σ_k π_k d_k)).
+	coef := -float64(beta) / (float64(b) * float64(pairs))
+	rs, cs := ws.buf(slotLSE, b), ws.buf(slotE, b)
+	p = 0
+	for x := 0; x < m; x++ {
+		for y := x + 1; y < m; y++ {
+			vx, vy := vv[x*b*d:(x+1)*b*d], vv[y*b*d:(y+1)*b*d]
+			gx, gy := g[x*b*d:(x+1)*b*d], g[y*b*d:(y+1)*b*d]
+			dm, wm := dist[p*nb:(p+1)*nb], wts[p*nb:(p+1)*nb]
+			clear(cs)
+			for i := range b {
+				var mean float64
+				for l := range b {
+					if l != i {
+						mean += float64(wm[i*b+l]) * float64(dm[i*b+l])
+					}
+				}
+				var r float64
+				for l := range b {
+					var gl float64
+					if l != i {
+						gl = coef * float64(wm[i*b+l]) * (1 - float64(tauNeg)*(float64(dm[i*b+l])-mean))
+					}
+					dm[i*b+l] = float32(gl)
+					r += gl
+					cs[l] += float32(gl)
+				}
+				rs[i] = float32(r)
+			}
+			// d_il = ‖vx_i − vy_l‖²: ∂/∂vx_i = 2·Σ_l G_il (vx_i − vy_l),
+			// ∂/∂vy_l = 2·Σ_i G_il (vy_l − vx_i).
+			for i := range b {
+				kernel.Axpy(2*rs[i], vx[i*d:(i+1)*d], gx[i*d:(i+1)*d])
+				kernel.Axpy(2*cs[i], vy[i*d:(i+1)*d], gy[i*d:(i+1)*d])
+			}
+			kernel.Gemm(false, false, b, d, b, -2, dm, b, vy, d, 1, gx, d)
+			kernel.Gemm(true, false, b, d, b, -2, dm, b, vx, d, 1, gy, d)
+			p++
+		}
+	}
+	return loss, nil
+}
+
+// cacrAttract returns CACR's attraction term and its gradient with respect
+// to the views (in the workspace's slot DA, M×B×D).
+func cacrAttract(ws *ContrastiveWorkspace, vv []float32, m, b, d int, alpha, tauPos float64) (float64, []float32) {
+	g := ws.buf(slotDA, m*b*d)
+	clear(g)
+	dd := ws.f64Buf(2 * m * m) // costs and weights of one sample's views
+	cost, w := dd[:m*m], dd[m*m:]
+	coef := alpha / float64(m*b)
+	var ca float64
+	for i := range b {
+		row := func(x int) []float32 { return vv[(x*b+i)*d : (x*b+i+1)*d] }
+		for x := range m {
+			for y := x + 1; y < m; y++ {
+				var s float64
+				for t, a := range row(x) {
+					e := float64(a) - float64(row(y)[t])
+					s += e * e
+				}
+				cost[x*m+y], cost[y*m+x] = s, s
+			}
+		}
+		for x := range m {
+			// Softmax over y ≠ x of τ⁺·cost.
+			mx := math.Inf(-1)
+			for y := range m {
+				if y != x {
+					mx = math.Max(mx, tauPos*cost[x*m+y])
+				}
+			}
+			var z, mean float64
+			for y := range m {
+				if y != x {
+					w[y] = math.Exp(tauPos*cost[x*m+y] - mx)
+					z += w[y]
+				}
+			}
+			for y := range m {
+				if y != x {
+					w[y] /= z
+					mean += w[y] * cost[x*m+y]
+				}
+			}
+			ca += coef * mean
+			// ∂/∂cost_xy of α·Σ π c with π = softmax(τ⁺ c): α·π·(1 + τ⁺(c − mean)).
+			gx := g[(x*b+i)*d : (x*b+i+1)*d]
+			for y := range m {
+				if y == x {
+					continue
+				}
+				gc := 2 * coef * w[y] * (1 + tauPos*(cost[x*m+y]-mean))
+				gy := g[(y*b+i)*d : (y*b+i+1)*d]
+				rx, ry := row(x), row(y)
+				for t := range gx {
+					e := gc * (float64(rx[t]) - float64(ry[t]))
+					gx[t] += float32(e)
+					gy[t] -= float32(e)
+				}
+			}
+		}
+	}
+	return ca, g
+}
