@@ -209,4 +209,3 @@ func NewMLP(name string, in, hidden, out int, rng *rand.Rand) (*MLP, error) {
 func NewPredictor(name string, in, hidden, out int, rng *rand.Rand) (*MLP, error) {
 	return NewMLP(name, in, hidden, out, rng)
 }
-

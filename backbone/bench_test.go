@@ -1,0 +1,57 @@
+package backbone_test
+
+import (
+	"fmt"
+	"testing"
+
+	"ssl"
+	"ssl/backbone"
+	"ssl/internal/testutil"
+)
+
+// BenchmarkConvNet3Step times one training step of the fmnist-ssl-v1
+// ConvNet3: forward and backward of two 28×28 views of every image (two
+// workspaces, weights shared), then an SGD update (momentum 0.9, weight
+// decay 5e-4). img/s counts images, not views, as bench/peer.py's
+// convnet3_step does.
+func BenchmarkConvNet3Step(b *testing.B) {
+	for _, batch := range []int{256} {
+		b.Run(fmt.Sprintf("b%d", batch), func(b *testing.B) {
+			rng := testutil.Rand(1)
+			net, err := backbone.NewConvNet3(rng, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			opt, err := backbone.NewSGD(net.Params(), &backbone.SGDOptions{Momentum: 0.9, WeightDecay: 5e-4})
+			if err != nil {
+				b.Fatal(err)
+			}
+			views := [2]ssl.Tensor{testutil.RandN(rng, 1, batch, 1, 28, 28), testutil.RandN(rng, 1, batch, 1, 28, 28)}
+			ws := [2]*backbone.Workspace{backbone.NewWorkspace(), backbone.NewWorkspace()}
+			out := [2]ssl.Tensor{ssl.New(batch, 128), ssl.New(batch, 128)}
+			dy := testutil.RandN(rng, 1e-3, batch, 128)
+			step := func() {
+				backbone.ZeroGrad(net.Params())
+				for v := range 2 {
+					if err := net.Forward(ws[v], out[v], views[v], true); err != nil {
+						b.Fatal(err)
+					}
+				}
+				for v := range 2 {
+					if err := net.Backward(ws[v], nil, dy); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := opt.Step(0.01); err != nil {
+					b.Fatal(err)
+				}
+			}
+			step()
+			b.ReportAllocs()
+			for b.Loop() {
+				step()
+			}
+			b.ReportMetric(float64(batch)*float64(b.N)/b.Elapsed().Seconds(), "img/s")
+		})
+	}
+}
