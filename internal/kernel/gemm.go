@@ -39,7 +39,7 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 // (kc·n floats; 256 keeps a packed strip of a 512-wide B in L2), rows of C
 // are handed out gemmRowBlock at a time.
 const (
-	gemmKC       = 256
+	gemmGoKC     = 256
 	gemmRowBlock = 16
 )
 
@@ -48,7 +48,7 @@ const (
 // strip, four at a time.
 func gemmGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	scaleC(m, n, beta, c, ldc)
-	kc := min(k, gemmKC)
+	kc := min(k, gemmGoKC)
 	pb := make([]float32, kc*n)
 	for p0 := 0; p0 < k; p0 += kc {
 		pk := min(kc, k-p0)

@@ -78,7 +78,7 @@ func transName(transA, transB bool) string {
 // checkGemm runs one Gemm against the oracle: inputs unchanged, every element
 // within the float32 rounding bound (k+2)·2^-23·Σ|terms|, C's padding
 // untouched, and with beta = 0 C's old NaNs ignored.
-func checkGemm(t *testing.T, r *rand.Rand, transA, transB bool, m, n, k, pad int, alpha, beta float32) {
+func checkGemm(t *testing.T, gemmF gemmFunc, r *rand.Rand, transA, transB bool, m, n, k, pad int, alpha, beta float32) {
 	t.Helper()
 	ar, ac := m, k
 	if transA {
@@ -101,7 +101,7 @@ func checkGemm(t *testing.T, r *rand.Rand, transA, transB bool, m, n, k, pad int
 	}
 	a0, b0, c0 := append([]float32(nil), a...), append([]float32(nil), b...), append([]float32(nil), c...)
 	want, scale := gemmNaive(transA, transB, m, n, k, float64(alpha), a, lda, b, ldb, float64(beta), c, ldc)
-	Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	gemmF(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 	name := fmt.Sprintf("Gemm(%s, m=%d n=%d k=%d pad=%d alpha=%g beta=%g)", transName(transA, transB), m, n, k, pad, alpha, beta)
 	sameBits(t, name+" a", a, a0)
 	sameBits(t, name+" b", b, b0)
@@ -127,6 +127,26 @@ func checkGemm(t *testing.T, r *rand.Rand, transA, transB bool, m, n, k, pad int
 	if worst >= 0 {
 		i, j := worst/n, worst%n
 		t.Fatalf("%s: C[%d,%d] = %.9g, want %.9g (scale %.3g)", name, i, j, c[i*ldc+j], want[worst], scale[worst])
+	}
+}
+
+type gemmFunc func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+
+// gemmPackedGo is the packed driver with the portable micro-kernel, tested
+// on every platform (Gemm's degenerate cases first, as Gemm does).
+func gemmPackedGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	gemmPacked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, sgemm6x16Go)
+}
+
+// TestGemmPackedGo runs the packed driver with the portable micro-kernel:
+// packing, edges and tiling are then tested on every platform and tag.
+func TestGemmPackedGo(t *testing.T) {
+	r := testutil.Rand(5)
+	for _, sh := range append(gemmShapes, struct{ m, n, k int }{130, 150, 300}) {
+		for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+			checkGemm(t, gemmPackedGo, r, tr[0], tr[1], sh.m, sh.n, sh.k, 2, 1.5, 0)
+			checkGemm(t, gemmPackedGo, r, tr[0], tr[1], sh.m, sh.n, sh.k, 0, -1, 0.5)
+		}
 	}
 }
 
@@ -157,7 +177,7 @@ func TestGemm(t *testing.T) {
 			t.Run(fmt.Sprintf("%dx%dx%d_%s", sh.m, sh.n, sh.k, transName(tr[0], tr[1])), func(t *testing.T) {
 				for _, ab := range [][2]float32{{1, 0}, {-0.5, 0}, {1, 1}, {2, -1.5}, {0.75, 0.25}} {
 					for _, pad := range []int{0, 3} {
-						checkGemm(t, r, tr[0], tr[1], sh.m, sh.n, sh.k, pad, ab[0], ab[1])
+						checkGemm(t, Gemm, r, tr[0], tr[1], sh.m, sh.n, sh.k, pad, ab[0], ab[1])
 					}
 				}
 			})
@@ -173,7 +193,7 @@ func TestGemmLarge(t *testing.T) {
 	r := testutil.Rand(2)
 	for _, sh := range []struct{ m, n, k int }{{200, 290, 530}, {1030, 70, 130}} {
 		for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
-			checkGemm(t, r, tr[0], tr[1], sh.m, sh.n, sh.k, 1, 1.5, 0.5)
+			checkGemm(t, Gemm, r, tr[0], tr[1], sh.m, sh.n, sh.k, 1, 1.5, 0.5)
 		}
 	}
 }

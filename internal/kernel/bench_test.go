@@ -1,0 +1,131 @@
+package kernel
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+
+	"ssl/internal/testutil"
+)
+
+// gemmBenchShapes are 512³ and the library's real products: NT-Xent's
+// similarity matrix (B 512, D 128), SwAV's prototype scores (B 4096, D 128,
+// K 3000) and ConvNet3's im2col convolutions at batch 256 (m = 256·H·W,
+// n = output channels, k = 9·input channels).
+var gemmBenchShapes = []struct{ m, n, k int }{
+	{512, 512, 512},
+	{512, 512, 128},
+	{4096, 3000, 128},
+	{256 * 28 * 28, 32, 9},
+	{256 * 14 * 14, 64, 288},
+	{256 * 7 * 7, 128, 576},
+}
+
+func benchGemm(b *testing.B, f gemmFunc, m, n, k int, transA, transB bool) {
+	r := testutil.Rand(1)
+	a := randPadded(r, m, k, k) // as a k×m matrix when transA: same length
+	bb := randPadded(r, k, n, n)
+	c := make([]float32, m*n)
+	lda, ldb := k, n
+	if transA {
+		lda = m
+	}
+	if transB {
+		ldb = k
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		f(transA, transB, m, n, k, 1, a, lda, bb, ldb, 0, c, n)
+	}
+	// Work model: 2·m·n·k floating-point operations per product.
+	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+func BenchmarkGemm(b *testing.B) {
+	for _, sh := range gemmBenchShapes {
+		for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+			b.Run(fmt.Sprintf("%dx%dx%d_%s", sh.m, sh.n, sh.k, transName(tr[0], tr[1])), func(b *testing.B) {
+				benchGemm(b, Gemm, sh.m, sh.n, sh.k, tr[0], tr[1])
+			})
+		}
+	}
+}
+
+// BenchmarkGemmPortable is the pure-Go product (what -tags purego and
+// other architectures run), for comparison.
+func BenchmarkGemmPortable(b *testing.B) {
+	for _, sh := range gemmBenchShapes[:2] {
+		b.Run(fmt.Sprintf("%dx%dx%d_NN", sh.m, sh.n, sh.k), func(b *testing.B) {
+			benchGemm(b, gemmGo, sh.m, sh.n, sh.k, false, false)
+		})
+	}
+}
+
+// perElement reports ns/element, ns/element/core (wall time times the
+// threads the kernel can use, min(GOMAXPROCS, blocks)) and GB/s for a
+// kernel that touches bytesPerElem bytes of memory per element.
+func perElement(b *testing.B, elems, blocks int, bytesPerElem float64) {
+	ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N) / float64(elems)
+	b.ReportMetric(ns, "ns/element")
+	b.ReportMetric(ns*float64(min(runtime.GOMAXPROCS(0), blocks)), "ns/element/core")
+	b.ReportMetric(bytesPerElem/ns, "GB/s")
+}
+
+var expBenchSizes = []int{4096, 1 << 22}
+
+func BenchmarkExp(b *testing.B) {
+	for _, n := range expBenchSizes {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			x := randPadded(testutil.Rand(2), 1, n, n)
+			dst := make([]float32, n)
+			b.ReportAllocs()
+			for b.Loop() {
+				Exp(dst, x)
+			}
+			// Traffic model: read x and write dst, 8 bytes per element.
+			perElement(b, n, expBlocks(n), 8)
+		})
+	}
+}
+
+var lseBenchShapes = []struct{ rows, cols int }{{512, 1024}, {4096, 3000}, {16, 1 << 20}}
+
+func benchRows(b *testing.B, f func(dst, x []float32, rows, cols int), outLen func(rows, cols int) int, bytesPerElem float64, colsKernel bool) {
+	for _, sh := range lseBenchShapes {
+		b.Run(fmt.Sprintf("%dx%d", sh.rows, sh.cols), func(b *testing.B) {
+			x := randPadded(testutil.Rand(3), sh.rows, sh.cols, sh.cols)
+			for i := range x {
+				x[i] *= 5
+			}
+			dst := make([]float32, outLen(sh.rows, sh.cols))
+			b.ReportAllocs()
+			for b.Loop() {
+				f(dst, x, sh.rows, sh.cols)
+			}
+			blocks := (sh.rows + Grain(sh.rows, sh.cols, lseMinWork) - 1) / Grain(sh.rows, sh.cols, lseMinWork)
+			if colsKernel {
+				blocks = ((sh.rows + lseRowBlock - 1) / lseRowBlock) * ((sh.cols + lseColBlock - 1) / lseColBlock)
+			}
+			perElement(b, sh.rows*sh.cols, blocks, bytesPerElem)
+		})
+	}
+}
+
+// Traffic models: the log-sum-exp kernels read x once (4 bytes per element);
+// the softmax kernels read x and write dst (8 bytes).
+
+func BenchmarkLogSumExpRows(b *testing.B) {
+	benchRows(b, LogSumExpRows, func(r, c int) int { return r }, 4, false)
+}
+
+func BenchmarkLogSumExpCols(b *testing.B) {
+	benchRows(b, LogSumExpCols, func(r, c int) int { return c }, 4, true)
+}
+
+func BenchmarkSoftmaxRows(b *testing.B) {
+	benchRows(b, SoftmaxRows, func(r, c int) int { return r * c }, 8, false)
+}
+
+func BenchmarkLogSoftmaxRows(b *testing.B) {
+	benchRows(b, LogSoftmaxRows, func(r, c int) int { return r * c }, 8, false)
+}

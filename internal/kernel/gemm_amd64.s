@@ -1,0 +1,127 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// One step p of the 6×16 micro-kernel: a row of the packed B panel
+// (16 floats at DI+ob) times each of the 6 packed A elements at SI+oa,
+// accumulated into Y0–Y11 (row r in Y(2r), Y(2r+1)).
+#define STEP(oa, ob) \
+	VMOVUPS      ob(DI), Y12       \
+	VMOVUPS      ob+32(DI), Y13    \
+	VBROADCASTSS oa(SI), Y14       \
+	VFMADD231PS  Y12, Y14, Y0      \
+	VFMADD231PS  Y13, Y14, Y1      \
+	VBROADCASTSS oa+4(SI), Y15     \
+	VFMADD231PS  Y12, Y15, Y2      \
+	VFMADD231PS  Y13, Y15, Y3      \
+	VBROADCASTSS oa+8(SI), Y14     \
+	VFMADD231PS  Y12, Y14, Y4      \
+	VFMADD231PS  Y13, Y14, Y5      \
+	VBROADCASTSS oa+12(SI), Y15    \
+	VFMADD231PS  Y12, Y15, Y6      \
+	VFMADD231PS  Y13, Y15, Y7      \
+	VBROADCASTSS oa+16(SI), Y14    \
+	VFMADD231PS  Y12, Y14, Y8      \
+	VFMADD231PS  Y13, Y14, Y9      \
+	VBROADCASTSS oa+20(SI), Y15    \
+	VFMADD231PS  Y12, Y15, Y10     \
+	VFMADD231PS  Y13, Y15, Y11
+
+// C row (at DX) = alpha·acc + beta·C row, alpha in Y12, beta in Y13.
+#define UPDATE(lo, hi) \
+	VMULPS      Y12, lo, lo      \
+	VFMADD231PS (DX), Y13, lo    \
+	VMOVUPS     lo, (DX)         \
+	VMULPS      Y12, hi, hi      \
+	VFMADD231PS 32(DX), Y13, hi  \
+	VMOVUPS     hi, 32(DX)       \
+	ADDQ        R8, DX
+
+// C row (at DX) = alpha·acc, alpha in Y12; C is not read.
+#define STORE(lo, hi) \
+	VMULPS  Y12, lo, lo \
+	VMOVUPS lo, (DX)    \
+	VMULPS  Y12, hi, hi \
+	VMOVUPS hi, 32(DX)  \
+	ADDQ    R8, DX
+
+// func sgemm6x16(k int, a, b, c *float32, ldc int, alpha, beta float32)
+//
+// The register-blocked micro-kernel of the packed product: with a a packed
+// 6×k panel of op(A) (a[p*6+r] = op(A)[r,p]) and b a packed k×16 panel of
+// op(B) (b[p*16+j] = op(B)[p,j]), it computes the 6×16 block
+//
+//	C[r*ldc+j] = alpha·Σ_p a[p*6+r]·b[p*16+j] + beta·C[r*ldc+j]
+//
+// summing p in order with one FMA per step, and with beta = 0 (either sign)
+// it never reads C. k ≥ 1.
+TEXT ·sgemm6x16(SB), NOSPLIT, $0-48
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+	CMPQ CX, $4
+	JLT  tail
+
+loop4:
+	STEP(0, 0)
+	STEP(24, 64)
+	STEP(48, 128)
+	STEP(72, 192)
+	ADDQ $96, SI
+	ADDQ $256, DI
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  loop4
+
+tail:
+	TESTQ CX, CX
+	JZ    done
+
+loop1:
+	STEP(0, 0)
+	ADDQ $24, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  loop1
+
+done:
+	VBROADCASTSS alpha+40(FP), Y12
+	MOVL         beta+44(FP), AX
+	TESTL        $0x7fffffff, AX
+	JZ           store
+	VBROADCASTSS beta+44(FP), Y13
+	UPDATE(Y0, Y1)
+	UPDATE(Y2, Y3)
+	UPDATE(Y4, Y5)
+	UPDATE(Y6, Y7)
+	UPDATE(Y8, Y9)
+	UPDATE(Y10, Y11)
+	VZEROUPPER
+	RET
+
+store:
+	STORE(Y0, Y1)
+	STORE(Y2, Y3)
+	STORE(Y4, Y5)
+	STORE(Y6, Y7)
+	STORE(Y8, Y9)
+	STORE(Y10, Y11)
+	VZEROUPPER
+	RET

@@ -1,0 +1,226 @@
+package kernel
+
+// The packed, cache-blocked product (Goto and van de Geijn, "Anatomy of
+// High-Performance Matrix Multiplication", ACM TOMS 34(3), 2008): op(B) is
+// packed kc rows at a time into 16-column panels, op(A) into 6-row panels,
+// and a register-blocked 6×16 micro-kernel multiplies one panel of each.
+// gemm_amd64.go runs it with the AVX2 + FMA micro-kernel of gemm_amd64.s;
+// the tests also run it with sgemm6x16Go on every platform.
+
+import (
+	"sync"
+	"unsafe"
+)
+
+// Block sizes. They depend on nothing but the problem size, and every
+// element of C is produced by the same sequence of FMAs whatever the tiling,
+// so the result does not depend on GOMAXPROCS.
+const (
+	gemmMR = 6  // rows of the micro-kernel: 12 accumulators + 4 operands = 16 YMM registers
+	gemmNR = 16 // columns of the micro-kernel: two YMM registers
+	// gemmKC is the largest k block: a packed 16×256 panel of B (16 KB) stays
+	// in the 32 KB L1 while the panels of A stream past it.
+	gemmKC = 256
+	// gemmMC is the largest number of rows of A packed per tile: 120×256
+	// floats (120 KB) stay in the 1 MB L2 of one core.
+	gemmMC = 120
+	// gemmTiles is the number of tiles a large product is cut into at
+	// least, so two to four threads stay evenly loaded.
+	gemmTiles = 8
+	// gemmPackWork is the number of elements per parallel block of packing.
+	gemmPackWork = 1 << 15
+)
+
+// microKernel is the signature of the 6×16 micro-kernels: see sgemm6x16.
+type microKernel func(k int, a, b, c *float32, ldc int, alpha, beta float32)
+
+var gemmBufs sync.Pool // *[]float32 scratch for packed panels
+
+func getBuf(n int) *[]float32 {
+	if p, ok := gemmBufs.Get().(*[]float32); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	s := make([]float32, n)
+	return &s
+}
+
+// gemmPacked computes C = alpha·op(A)·op(B) + beta·C with the packed
+// algorithm; m, n, k ≥ 1 and alpha ≠ 0.
+func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, kern microKernel) {
+	// Equal k blocks of at most gemmKC.
+	nkb := (k + gemmKC - 1) / gemmKC
+	kc := (k + nkb - 1) / nkb
+	// Tiles of C: mc rows (a multiple of gemmMR) × nc columns (a multiple of
+	// gemmNR), at least gemmTiles of them when there are enough panels.
+	mt := (m + gemmMC - 1) / gemmMC
+	mc := roundUp((m+mt-1)/mt, gemmMR)
+	mt = (m + mc - 1) / mc
+	npan := (n + gemmNR - 1) / gemmNR
+	nt := min(npan, max(1, (gemmTiles+mt-1)/mt))
+	nc := ((npan + nt - 1) / nt) * gemmNR
+	nt = (n + nc - 1) / nc
+	if m*n*k < 1<<15 {
+		mt, nt, mc, nc = 1, 1, roundUp(m, gemmMR), roundUp(n, gemmNR)
+	}
+
+	pbp := getBuf(npan * gemmNR * kc)
+	defer gemmBufs.Put(pbp)
+	pb := *pbp
+	for p0 := 0; p0 < k; p0 += kc {
+		pk := min(kc, k-p0)
+		ParallelFor(npan, Grain(npan, gemmNR*pk, gemmPackWork), func(lo, hi int) {
+			for q := lo; q < hi; q++ {
+				packB(pb[q*gemmNR*pk:(q+1)*gemmNR*pk], b, ldb, transB, p0, pk, q*gemmNR, min(gemmNR, n-q*gemmNR))
+			}
+		})
+		bt := beta
+		if p0 > 0 {
+			bt = 1
+		}
+		ParallelFor(mt*nt, 1, func(lo, hi int) {
+			pap := getBuf(mc * pk)
+			pa := *pap
+			var tmp [gemmMR * gemmNR]float32
+			for t := lo; t < hi; t++ {
+				i0, j0 := (t/nt)*mc, (t%nt)*nc
+				i1, j1 := min(m, i0+mc), min(n, j0+nc)
+				packA(pa, a, lda, transA, i0, i1-i0, p0, pk)
+				for j := j0; j < j1; j += gemmNR {
+					bp := &pb[(j/gemmNR)*gemmNR*pk]
+					nr := min(gemmNR, n-j)
+					for i := i0; i < i1; i += gemmMR {
+						ap := &pa[((i-i0)/gemmMR)*gemmMR*pk]
+						mr := min(gemmMR, m-i)
+						if mr == gemmMR && nr == gemmNR {
+							kern(pk, ap, bp, &c[i*ldc+j], ldc, alpha, bt)
+							continue
+						}
+						// An edge block goes through tmp, with the same
+						// arithmetic as a full one.
+						if bt != 0 {
+							for r := range mr {
+								copy(tmp[r*gemmNR:r*gemmNR+nr], c[(i+r)*ldc+j:(i+r)*ldc+j+nr])
+							}
+						}
+						kern(pk, ap, bp, &tmp[0], gemmNR, alpha, bt)
+						for r := range mr {
+							copy(c[(i+r)*ldc+j:(i+r)*ldc+j+nr], tmp[r*gemmNR:r*gemmNR+nr])
+						}
+					}
+				}
+			}
+			gemmBufs.Put(pap)
+		})
+	}
+}
+
+func roundUp(x, m int) int { return (x + m - 1) / m * m }
+
+// packB packs op(B)[p0:p0+pk, j0:j0+nr] into dst as a pk×16 panel,
+// dst[p·16+j] = op(B)[p0+p, j0+j], zero beyond nr.
+func packB(dst, b []float32, ldb int, transB bool, p0, pk, j0, nr int) {
+	dst = dst[:pk*gemmNR]
+	if !transB {
+		for p := range pk {
+			d := dst[p*gemmNR : (p+1)*gemmNR]
+			src := b[(p0+p)*ldb+j0:]
+			copy(d, src[:nr])
+			clear(d[nr:])
+		}
+		return
+	}
+	if nr < gemmNR {
+		clear(dst)
+		for j := range nr {
+			src := b[(j0+j)*ldb+p0:][:pk]
+			for p, v := range src {
+				dst[p*gemmNR+j] = v
+			}
+		}
+		return
+	}
+	// op(B)[p, j] = b[j·ldb + p]: read 16 rows of b side by side.
+	var rows [gemmNR][]float32
+	for j := range rows {
+		rows[j] = b[(j0+j)*ldb+p0:][:pk]
+	}
+	for p := range pk {
+		d := dst[p*gemmNR : (p+1)*gemmNR : (p+1)*gemmNR]
+		d[0], d[1], d[2], d[3] = rows[0][p], rows[1][p], rows[2][p], rows[3][p]
+		d[4], d[5], d[6], d[7] = rows[4][p], rows[5][p], rows[6][p], rows[7][p]
+		d[8], d[9], d[10], d[11] = rows[8][p], rows[9][p], rows[10][p], rows[11][p]
+		d[12], d[13], d[14], d[15] = rows[12][p], rows[13][p], rows[14][p], rows[15][p]
+	}
+}
+
+// packA packs op(A)[i0:i0+mc, p0:p0+pk] into 6-row panels: panel q holds
+// dst[q·6·pk + p·6 + r] = op(A)[i0+6q+r, p0+p], zero beyond mc.
+func packA(dst, a []float32, lda int, transA bool, i0, mc, p0, pk int) {
+	for ip := 0; ip < mc; ip += gemmMR {
+		mr := min(gemmMR, mc-ip)
+		d := dst[(ip/gemmMR)*gemmMR*pk : (ip/gemmMR+1)*gemmMR*pk]
+		switch {
+		case transA:
+			// op(A)[i, p] = a[p·lda + i]: six contiguous floats per p.
+			for p := range pk {
+				src := a[(p0+p)*lda+i0+ip:][:mr]
+				dd := d[p*gemmMR : (p+1)*gemmMR : (p+1)*gemmMR]
+				if mr == gemmMR {
+					dd[0], dd[1], dd[2], dd[3], dd[4], dd[5] = src[0], src[1], src[2], src[3], src[4], src[5]
+					continue
+				}
+				copy(dd, src)
+				clear(dd[mr:])
+			}
+		case mr == gemmMR:
+			r0 := a[(i0+ip)*lda+p0:][:pk]
+			r1 := a[(i0+ip+1)*lda+p0:][:pk]
+			r2 := a[(i0+ip+2)*lda+p0:][:pk]
+			r3 := a[(i0+ip+3)*lda+p0:][:pk]
+			r4 := a[(i0+ip+4)*lda+p0:][:pk]
+			r5 := a[(i0+ip+5)*lda+p0:][:pk]
+			for p := range pk {
+				dd := d[p*gemmMR : (p+1)*gemmMR : (p+1)*gemmMR]
+				dd[0], dd[1], dd[2], dd[3], dd[4], dd[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+			}
+		default:
+			clear(d)
+			for r := range mr {
+				src := a[(i0+ip+r)*lda+p0:][:pk]
+				for p, v := range src {
+					d[p*gemmMR+r] = v
+				}
+			}
+		}
+	}
+}
+
+// sgemm6x16Go is the portable twin of the assembly micro-kernel sgemm6x16,
+// with the same contract; the tests run the packed driver with it.
+func sgemm6x16Go(k int, a, b, c *float32, ldc int, alpha, beta float32) {
+	as := unsafe.Slice(a, k*gemmMR)
+	bs := unsafe.Slice(b, k*gemmNR)
+	cs := unsafe.Slice(c, (gemmMR-1)*ldc+gemmNR)
+	var acc [gemmMR][gemmNR]float32
+	for p := range k {
+		bp := bs[p*gemmNR : (p+1)*gemmNR : (p+1)*gemmNR]
+		for r := range gemmMR {
+			av := as[p*gemmMR+r]
+			ar := &acc[r]
+			for j, bv := range bp {
+				ar[j] += av * bv
+			}
+		}
+	}
+	for r := range gemmMR {
+		cr := cs[r*ldc : r*ldc+gemmNR]
+		for j := range cr {
+			if beta == 0 {
+				cr[j] = alpha * acc[r][j]
+			} else {
+				cr[j] = alpha*acc[r][j] + beta*cr[j]
+			}
+		}
+	}
+}
