@@ -1,0 +1,460 @@
+package assign
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"ssl"
+	"ssl/internal/kernel"
+)
+
+// Defaults of [KMeansOptions].
+const (
+	// defaultKMeansIterations is DeepCluster's and PCL's niter
+	// (deepcluster clustering.py run_kmeans, PCL main_pcl.py run_kmeans).
+	defaultKMeansIterations = 20
+	// splitEps is faiss's relative perturbation of a split centroid
+	// (faiss/Clustering.cpp, split_clusters: EPS = 1/1024).
+	splitEps = 1.0 / 1024
+)
+
+// KMeansOptions holds the optional settings of [KMeans]. A nil
+// *KMeansOptions means the defaults.
+type KMeansOptions struct {
+	// Iterations is the number of Lloyd iterations of each run, ≥ 0;
+	// 0 means 20 (DeepCluster's and PCL's niter). To run no iteration at all
+	// (only the final assignment) use [Nearest].
+	Iterations int
+	// Restarts is the number of independent runs, each from its own
+	// k-means++ initialisation drawn from rng; the run with the lowest
+	// final inertia is kept (faiss's nredo). ≥ 0; 0 means 1.
+	Restarts int
+	// Spherical normalises the centroids to unit norm after every update
+	// (and after initialisation), as faiss's spherical flag does; on
+	// L2-normalised data the assignment argmin ‖x − c‖² is then the argmax
+	// of the cosine x·c. A centroid whose members sum to zero stays zero.
+	Spherical bool
+	// Init, if not nil, is the K×D matrix of initial centroids, used instead
+	// of k-means++ (faiss with clus.centroids preset, as the reference
+	// vectors call it). Restarts must then be 0 or 1. It is read, never
+	// written; it may be the same tensor as the centroids destination.
+	Init ssl.Tensor
+}
+
+// KMeansResult describes the run [KMeans] kept.
+type KMeansResult struct {
+	// Centroids is the K×D tensor of final centroids: the caller's
+	// destination, or a new tensor when it was nil.
+	Centroids ssl.Tensor
+	// Labels[n] is the index of the centroid nearest to x_n under the final
+	// centroids (faiss's index.search(x, 1) after training).
+	Labels []int
+	// Dist[n] is the squared Euclidean distance from x_n to that centroid.
+	Dist []float32
+	// Inertia is Σ_n Dist[n].
+	Inertia float64
+	// Obj[it] is the objective Σ_n min_k ‖x_n − c_k‖² of iteration it's
+	// assignment step, before that iteration's update (faiss's obj; what
+	// DeepCluster's run_kmeans returns as its loss is Obj[len(Obj)−1]).
+	Obj []float64
+	// Restart is the index of the kept run among the restarts.
+	Restart int
+	// Splits counts the empty clusters re-seeded during the kept run.
+	Splits int
+	// Empty counts the clusters with no point in the final assignment
+	// (possible when the data hold fewer than K distinct points, or after a
+	// split in the last iteration).
+	Empty int
+}
+
+// KMeans clusters the rows of x (N×D) into k clusters with Lloyd's
+// algorithm as faiss runs it for DeepCluster and PCL, minimising
+//
+//	Σ_n min_k ‖x_n − c_k‖²
+//
+// Each iteration assigns every point to its nearest centroid (squared
+// distances as ‖x‖² − 2x·c + ‖c‖² through the blocked GEMM of [Nearest],
+// never all N×K at once; ties to the lowest index), records the objective,
+// then moves each centroid to the mean of its points (summed in float64, in
+// index order). After the last iteration the points are assigned once more
+// to the final centroids, which gives Labels, Dist and Inertia.
+//
+// Initialisation: opts.Init if given, otherwise k-means++ (Arthur and
+// Vassilvitskii 2007): the first centroid a uniformly drawn point, each next
+// one a point drawn with probability proportional to its squared distance
+// to the nearest centroid chosen so far (uniformly if all distances are 0).
+//
+// Empty clusters are repaired as faiss's split_clusters does: for each empty
+// cluster i, the clusters j = 0, 1, … are visited cyclically and j is
+// accepted with probability (n_j − 1)/(N − K) (n_j its size); centroid i
+// becomes a copy of centroid j, and the two are pushed apart by the relative
+// perturbation ε = 1/1024: c_i[d] ·= 1 ± ε and c_j[d] ·= 1 ∓ ε (+ on even
+// d for i); n_j is then split evenly between them. Spherical centroids are
+// normalised after this step.
+//
+// Every random choice comes from rng, so a seed gives the same result, and
+// the result does not depend on GOMAXPROCS. centroids (K×D) and labels
+// (len N) receive the result; either may be nil and is then allocated.
+//
+// It returns an error wrapping ssl.ErrParam if k ≤ 0, k > N, rng is nil or
+// an option is out of range; ssl.ErrShape if x is not a matrix, D = 0, or a
+// destination or opts.Init has the wrong shape or centroids overlaps x; and
+// ssl.ErrNotFinite if x or opts.Init holds a NaN or an infinity, or a
+// centroid update overflows. Nothing is written on a bad argument.
+//
+// Reference: Caron et al., Deep Clustering for Unsupervised Learning of
+// Visual Features, ECCV 2018, eq. 2 (deepcluster clustering.py run_kmeans
+// @ 2d1927e8); Li et al., Prototypical Contrastive Learning of Unsupervised
+// Representations, ICLR 2021, Sec. 3.3 (PCL main_pcl.py @ 964da1fb); faiss
+// 1.7.3 Clustering::train.
+func KMeans(centroids ssl.Tensor, labels []int, x ssl.Tensor, k int, rng *rand.Rand, opts *KMeansOptions) (*KMeansResult, error) {
+	const fn = "KMeans"
+	var o KMeansOptions
+	if opts != nil {
+		o = *opts
+	}
+	n, d, xv, err := matrix(fn, "x", x)
+	if err != nil {
+		return nil, err
+	}
+	if d == 0 {
+		return nil, fmt.Errorf("assign: %s: x has D=0 columns: %w", fn, ssl.ErrShape)
+	}
+	if k <= 0 || k > n {
+		return nil, fmt.Errorf("assign: %s: k must be in [1, N=%d] (k=%d): %w", fn, n, k, ssl.ErrParam)
+	}
+	if err := checkRand(fn, rng); err != nil {
+		return nil, err
+	}
+	if o.Iterations < 0 {
+		return nil, fmt.Errorf("assign: %s: Iterations must be ≥ 0 (Iterations=%d): %w", fn, o.Iterations, ssl.ErrParam)
+	}
+	if o.Restarts < 0 {
+		return nil, fmt.Errorf("assign: %s: Restarts must be ≥ 0 (Restarts=%d): %w", fn, o.Restarts, ssl.ErrParam)
+	}
+	iters, restarts := o.Iterations, max(o.Restarts, 1)
+	if iters == 0 {
+		iters = defaultKMeansIterations
+	}
+	var initv []float32
+	if o.Init != nil {
+		if restarts > 1 {
+			return nil, fmt.Errorf("assign: %s: Init is set with Restarts=%d (restarts need k-means++): %w", fn, restarts, ssl.ErrParam)
+		}
+		if initv, err = matrixOf(fn, "opts.Init", o.Init, k, d); err != nil {
+			return nil, err
+		}
+	}
+	var cv []float32
+	if centroids != nil {
+		if cv, err = matrixOf(fn, "centroids", centroids, k, d); err != nil {
+			return nil, err
+		}
+		if kernel.Overlaps(cv, xv) {
+			return nil, fmt.Errorf("assign: %s: centroids overlaps x: %w", fn, ssl.ErrShape)
+		}
+	}
+	if labels != nil && len(labels) != n {
+		return nil, fmt.Errorf("assign: %s: labels has len %d, want N=%d: %w", fn, len(labels), n, ssl.ErrShape)
+	}
+	if err := checkFinite(fn, "x", xv, n, d); err != nil {
+		return nil, err
+	}
+	if initv != nil {
+		if err := checkFinite(fn, "opts.Init", initv, k, d); err != nil {
+			return nil, err
+		}
+	}
+	km := newKMeansState(xv, n, d, k, o.Spherical)
+	if err := checkNorms(fn, "x", km.xn); err != nil {
+		return nil, err
+	}
+
+	var best *kmeansRun
+	for r := range restarts {
+		run := km.newRun(iters)
+		if initv != nil {
+			copy(run.c, initv)
+			if o.Spherical {
+				normalizeRows(run.c, k, d)
+			}
+		} else {
+			km.plusPlus(run.c, rng)
+		}
+		if err := km.lloyd(run, iters, rng); err != nil {
+			return nil, err
+		}
+		if best == nil || run.inertia < best.inertia {
+			best, run.restart = run, r
+		}
+	}
+
+	if centroids == nil {
+		centroids = ssl.New(k, d)
+		cv = centroids.Data().([]float32)
+	}
+	copy(cv, best.c)
+	if labels == nil {
+		labels = make([]int, n)
+	}
+	copy(labels, best.lab)
+	empty := 0
+	for _, c := range best.counts {
+		if c == 0 {
+			empty++
+		}
+	}
+	return &KMeansResult{
+		Centroids: centroids, Labels: labels, Dist: best.dist, Inertia: best.inertia,
+		Obj: best.obj, Restart: best.restart, Splits: best.splits, Empty: empty,
+	}, nil
+}
+
+// kmeansState holds the data and scratch shared by the runs of one KMeans
+// call.
+type kmeansState struct {
+	x, xn     []float32 // N×D data and squared row norms
+	n, d, k   int
+	spherical bool
+	ip        []float32 // one block of inner products (see assignBlockRows)
+	perm      []int32   // point indices grouped by label (counting sort)
+	start     []int     // start[j] … start[j+1] is cluster j's range of perm
+	sums      []float64 // K×D float64 centroid sums
+}
+
+// kmeansRun is one run's state.
+type kmeansRun struct {
+	c, cn   []float32 // K×D centroids and squared norms
+	lab     []int
+	dist    []float32
+	counts  []int // cluster sizes of the final assignment
+	obj     []float64
+	inertia float64
+	splits  int
+	restart int
+}
+
+func newKMeansState(x []float32, n, d, k int, spherical bool) *kmeansState {
+	s := &kmeansState{x: x, xn: make([]float32, n), n: n, d: d, k: k, spherical: spherical}
+	rowNorms2(s.xn, x, n, d)
+	s.ip = make([]float32, assignBlockRows(n, k)*k)
+	s.perm = make([]int32, n)
+	s.start = make([]int, k+1)
+	s.sums = make([]float64, k*d)
+	return s
+}
+
+func (s *kmeansState) newRun(iters int) *kmeansRun {
+	return &kmeansRun{
+		c: make([]float32, s.k*s.d), cn: make([]float32, s.k),
+		lab: make([]int, s.n), dist: make([]float32, s.n),
+		counts: make([]int, s.k), obj: make([]float64, iters),
+	}
+}
+
+// lloyd runs iters Lloyd iterations from run.c, then the final assignment.
+func (s *kmeansState) lloyd(run *kmeansRun, iters int, rng *rand.Rand) error {
+	for it := range iters {
+		rowNorms2(run.cn, run.c, s.k, s.d)
+		nearest(run.lab, run.dist, s.x, s.xn, s.n, s.d, run.c, run.cn, s.k, s.ip)
+		run.obj[it] = kernel.Sum(run.dist)
+		s.update(run.c, run.counts, run.lab)
+		run.splits += splitClusters(run.c, run.counts, s.n, s.k, s.d, rng)
+		if s.spherical {
+			normalizeRows(run.c, s.k, s.d)
+		}
+		if !kernel.AllFinite(run.c) {
+			return fmt.Errorf("assign: KMeans: centroid update at iteration %d is not finite (x too large for float32 sums): %w", it, ssl.ErrNotFinite)
+		}
+	}
+	rowNorms2(run.cn, run.c, s.k, s.d)
+	if err := checkNorms("KMeans", "centroids", run.cn); err != nil {
+		return err
+	}
+	nearest(run.lab, run.dist, s.x, s.xn, s.n, s.d, run.c, run.cn, s.k, s.ip)
+	run.inertia = kernel.Sum(run.dist)
+	clear(run.counts)
+	for _, l := range run.lab {
+		run.counts[l]++
+	}
+	return nil
+}
+
+// update sets each non-empty centroid to the mean of its points and counts
+// the cluster sizes; the points are grouped by label with a counting sort
+// and each cluster is summed in float64 in index order, clusters in
+// parallel, so the result is the same for any GOMAXPROCS. Empty clusters'
+// centroids are zeroed (faiss compute_centroids), to be re-seeded by
+// splitClusters.
+func (s *kmeansState) update(c []float32, counts []int, lab []int) {
+	k, d := s.k, s.d
+	clear(counts)
+	for _, l := range lab {
+		counts[l]++
+	}
+	s.start[0] = 0
+	for j := range k {
+		s.start[j+1] = s.start[j] + counts[j]
+	}
+	fill := s.start[:k:k]
+	pos := make([]int, k)
+	copy(pos, fill)
+	for i, l := range lab {
+		s.perm[pos[l]] = int32(i)
+		pos[l]++
+	}
+	kernel.ParallelFor(k, kernel.Grain(k, s.n/k*d+d, 1<<15), func(lo, hi int) {
+		for j := lo; j < hi; j++ {
+			acc := s.sums[j*d : (j+1)*d]
+			clear(acc)
+			for _, i := range s.perm[s.start[j]:s.start[j+1]] {
+				for t, v := range s.x[int(i)*d : (int(i)+1)*d] {
+					acc[t] += float64(v)
+				}
+			}
+			cj := c[j*d : (j+1)*d]
+			if counts[j] == 0 {
+				clear(cj)
+				continue
+			}
+			inv := 1 / float64(counts[j])
+			for t, v := range acc {
+				cj[t] = float32(v * inv)
+			}
+		}
+	})
+}
+
+// splitClusters re-seeds every empty cluster by splitting a large one,
+// exactly as faiss's split_clusters (faiss/Clustering.cpp, 1.7.3) does, and
+// returns the number of splits. counts is updated with the assumed even
+// split.
+func splitClusters(c []float32, counts []int, n, k, d int, rng *rand.Rand) int {
+	splits := 0
+	for i := range k {
+		if counts[i] != 0 {
+			continue
+		}
+		j := 0
+		for ; ; j = (j + 1) % k {
+			// Probability to pick cluster j for the split; with N = K the
+			// denominator is 0 and only clusters of ≥ 2 points (p = +Inf)
+			// are picked, as in faiss.
+			p := float64(counts[j]-1) / float64(n-k)
+			if rng.Float64() < p {
+				break
+			}
+		}
+		ci, cj := c[i*d:(i+1)*d], c[j*d:(j+1)*d]
+		copy(ci, cj)
+		for t := range d {
+			if t%2 == 0 {
+				ci[t] *= 1 + splitEps
+				cj[t] *= 1 - splitEps
+			} else {
+				ci[t] *= 1 - splitEps
+				cj[t] *= 1 + splitEps
+			}
+		}
+		counts[i] = counts[j] / 2
+		counts[j] -= counts[i]
+		splits++
+	}
+	return splits
+}
+
+// normalizeRows scales each row of the rows×cols matrix c to unit norm; a
+// zero row stays zero (faiss fvec_renorm_L2).
+func normalizeRows(c []float32, rows, cols int) {
+	for i := range rows {
+		r := c[i*cols : (i+1)*cols]
+		nrm := kernel.Norm(r)
+		if nrm == 0 {
+			continue
+		}
+		inv := 1 / nrm
+		for t, v := range r {
+			r[t] = float32(float64(v) * inv)
+		}
+	}
+}
+
+// plusPlus writes k-means++ initial centroids into c (K×D). The squared
+// distance of every point to its nearest chosen centroid is updated after
+// each choice, in parallel over fixed blocks of points; a point is skipped
+// when the triangle inequality proves the new centroid cannot be nearer
+// (‖c_new − c_a‖² ≥ 4·d_a, a the point's current nearest centroid).
+func (s *kmeansState) plusPlus(c []float32, rng *rand.Rand) {
+	n, d, k, x := s.n, s.d, s.k, s.x
+	mind := make([]float32, n)
+	near := make([]int32, n)
+	cc := make([]float32, k) // squared distances from the newest centroid to the earlier ones
+	first := rng.IntN(n)
+	copy(c[:d], x[first*d:(first+1)*d])
+	grain := kernel.Grain(n, d, 1<<15)
+	kernel.ParallelFor(n, grain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			mind[i] = sqDist(x[i*d:(i+1)*d], c[:d])
+		}
+	})
+	for j := 1; j < k; j++ {
+		var total float64
+		for _, v := range mind {
+			total += float64(v)
+		}
+		pick := -1
+		if total > 0 {
+			r := rng.Float64() * total
+			var cum float64
+			for i, v := range mind {
+				if v == 0 {
+					continue
+				}
+				cum += float64(v)
+				pick = i
+				if cum > r {
+					break
+				}
+			}
+		} else {
+			pick = rng.IntN(n)
+		}
+		cj := c[j*d : (j+1)*d]
+		copy(cj, x[pick*d:(pick+1)*d])
+		for t := range j {
+			cc[t] = sqDist(cj, c[t*d:(t+1)*d])
+		}
+		kernel.ParallelFor(n, grain, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				if cc[near[i]] >= 4*mind[i] {
+					continue
+				}
+				if v := sqDist(x[i*d:(i+1)*d], cj); v < mind[i] {
+					mind[i], near[i] = v, int32(j)
+				}
+			}
+		})
+	}
+	if s.spherical {
+		normalizeRows(c, k, d)
+	}
+}
+
+// sqDist returns ‖a − b‖² accumulated in float32 over four lanes.
+func sqDist(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		d0, d1, d2, d3 := a[i]-b[i], a[i+1]-b[i+1], a[i+2]-b[i+2], a[i+3]-b[i+3]
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
+	}
+	for ; i < len(a); i++ {
+		di := a[i] - b[i]
+		s0 += di * di
+	}
+	return (s0 + s1) + (s2 + s3)
+}
