@@ -23,6 +23,7 @@ func init() {
 	register("losses.protonce", runProtoNCE)
 	register("losses.byol", runBYOL)
 	register("losses.cacr", runCACR)
+	register("losses.bregman", runBregman)
 }
 
 // ctrNear reports whether a case is one of the T = 0.001 "_near" cases,
@@ -215,4 +216,30 @@ func runCACR(t testing.TB, c *conformance.Case) {
 	ctrCheckLoss(t, c, "loss_ca", terms[0])
 	ctrCheckLoss(t, c, "loss_cr", terms[1])
 	ctrCheck(t, c, "grad_views", ctrData(dv))
+}
+
+func runBregman(t testing.TB, c *conformance.Case) {
+	a, b := c.Tensor(t, "out_a"), c.Tensor(t, "out_b")
+	shape := a.Shape().Clone()
+	if c.HasParam("batch_size") && c.Int(t, "batch_size") != shape[0] {
+		t.Fatalf("%s: batch_size %d but out_a has %d rows", c.Path, c.Int(t, "batch_size"), shape[0])
+	}
+	opts := &losses.BregmanOptions{}
+	if c.HasParam("sigma") {
+		opts.Sigma = float32(c.Float(t, "sigma"))
+	}
+	da, db := ctrNaNs(shape...), ctrNaNs(shape...)
+	counts := make([]int, shape[1])
+	loss, err := losses.Bregman(da, db, counts, a, b, float32(c.Float(t, "temperature")), opts)
+	if c.ExpectError != "" {
+		c.CheckError(t, err)
+		return
+	}
+	if err != nil {
+		t.Fatalf("%s: Bregman: %v", c.Path, err)
+	}
+	ctrCheckLoss(t, c, "loss", loss)
+	c.CheckExact(t, "num_max", counts)
+	ctrCheck(t, c, "grad_out_a", ctrData(da))
+	ctrCheck(t, c, "grad_out_b", ctrData(db))
 }
