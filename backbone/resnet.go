@@ -94,13 +94,13 @@ func (b *BasicBlock) Backward(ws *Workspace, dx, dy ssl.Tensor) error {
 
 // Activation slots of a block's workspace.
 const (
-	bbC1 = iota // conv1 out
-	bbB1        // bn1 out
-	bbR1        // relu out
-	bbC2        // conv2 out
-	bbSum       // bn2 out + shortcut (before the last ReLU)
-	bbDC        // downsample conv out
-	bbDB        // downsample bn out
+	bbC1  = iota // conv1 out
+	bbB1         // bn1 out
+	bbR1         // relu out
+	bbC2         // conv2 out
+	bbSum        // bn2 out + shortcut (before the last ReLU)
+	bbDC         // downsample conv out
+	bbDB         // downsample bn out
 	bbSlots
 )
 
