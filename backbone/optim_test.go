@@ -61,8 +61,12 @@ func TestOptimizerErrors(t *testing.T) {
 		}
 	}
 	ctors := map[string]func([]*backbone.Param) (backbone.Optimizer, error){
-		"SGD":   func(ps []*backbone.Param) (backbone.Optimizer, error) { return backbone.NewSGD(ps, &backbone.SGDOptions{Momentum: 0.9}) },
-		"LARS":  func(ps []*backbone.Param) (backbone.Optimizer, error) { return backbone.NewLARS(ps, &backbone.LARSOptions{Momentum: 0.9}) },
+		"SGD": func(ps []*backbone.Param) (backbone.Optimizer, error) {
+			return backbone.NewSGD(ps, &backbone.SGDOptions{Momentum: 0.9})
+		},
+		"LARS": func(ps []*backbone.Param) (backbone.Optimizer, error) {
+			return backbone.NewLARS(ps, &backbone.LARSOptions{Momentum: 0.9})
+		},
 		"AdamW": func(ps []*backbone.Param) (backbone.Optimizer, error) { return backbone.NewAdamW(ps, nil) },
 	}
 	for name, ctor := range ctors {
