@@ -29,12 +29,21 @@ type BalanceOptions struct {
 	// Domain selects the exp- or log-domain iteration; the zero value [Auto]
 	// detects which one the input needs.
 	Domain Domain
+	// Reducer, when not nil, makes the call one worker of a sharded solve:
+	// scores and dst hold only this worker's rows (≥ 1), B is the total
+	// over workers, and the prototype sums are combined through the
+	// Reducer, as SwAV's distributed_sinkhorn all-reduces them across GPUs.
+	// Every worker must call Balance with the same ε, K and options. The
+	// kernel then lives in the Workspace, so an error from the Reducer
+	// leaves dst untouched.
+	Reducer Reducer
 }
 
 type balanceCfg struct {
 	iters, maxIter int
 	tol            float64
 	domain         Domain
+	red            Reducer
 }
 
 func balanceConfig(fn string, o *BalanceOptions) (balanceCfg, error) {
@@ -58,7 +67,7 @@ func balanceConfig(fn string, o *BalanceOptions) (balanceCfg, error) {
 	if o.MaxIter > 0 {
 		c.maxIter = o.MaxIter
 	}
-	c.tol, c.domain = o.Tol, o.Domain
+	c.tol, c.domain, c.red = o.Tol, o.Domain, o.Reducer
 	return c, nil
 }
 
@@ -128,44 +137,75 @@ func Balance(dst, scores ssl.Tensor, eps float64, ws *Workspace, opts *BalanceOp
 	if ws == nil {
 		ws = new(Workspace)
 	}
-	ws.reserve(b, k)
-	if i, v := colMinMax(ws.colMin[:k], ws.colMax[:k], s, b, k, ws); i >= 0 {
-		return Result{}, fmt.Errorf("sinkhorn: Balance: scores[%d, %d] is %v: %w", i/k, i%k, v, ssl.ErrNotFinite)
-	}
-	useLog := cfg.domain == Log
-	if !useLog {
-		// The largest span of a shifted column decides whether exp
-		// underflows: every entry of the kernel must be a normal float32.
-		span, at := 0.0, 0
+	e := ws.prepare(b, k)
+	e.red, e.src, e.param = cfg.red, s, 1/eps
+	e.nTotal = b
+
+	// Column maxima and minima (the shift and the span of each column),
+	// checked for NaN and ±Inf, combined over workers with the row count.
+	e.parallel(colMinMaxBlock)
+	bad := e.combineMinMax()
+	if e.red != nil {
+		x := e.redK[:2*k+1]
 		for j := range k {
-			if d := float64(ws.colMax[j]-ws.colMin[j]) / eps; d > span {
-				span, at = d, j
-			}
+			x[j], x[k+j] = float64(e.cmax[j]), -float64(e.cmin[j])
 		}
-		if span > -expMinNormal {
-			if cfg.domain == Exp {
-				return Result{}, fmt.Errorf("sinkhorn: Balance: exp((scores - max)/epsilon) underflows float32: column %d spans %.4g/epsilon > %.4g: %w",
-					at, span, -expMinNormal, ssl.ErrNotFinite)
-			}
-			useLog = true
+		x[2*k] = 0
+		if bad >= 0 {
+			x[2*k] = 1
+		}
+		if err := e.reduce(x, Max); err != nil {
+			return Result{}, fmt.Errorf("sinkhorn: Balance: %w", err)
+		}
+		for j := range k {
+			e.cmax[j], e.cmin[j] = float32(x[j]), float32(-x[k+j])
+		}
+		if bad < 0 && x[2*k] != 0 {
+			return Result{}, fmt.Errorf("sinkhorn: Balance: scores of another worker are not finite: %w", ssl.ErrNotFinite)
+		}
+		n := e.red8[:1]
+		n[0] = float64(b)
+		if err := e.reduce(n, Sum); err != nil {
+			return Result{}, fmt.Errorf("sinkhorn: Balance: %w", err)
+		}
+		e.nTotal = int(n[0])
+	}
+	if bad >= 0 {
+		return Result{}, fmt.Errorf("sinkhorn: Balance: scores[%d, %d] is %v: %w", bad/k, bad%k, s[bad], ssl.ErrNotFinite)
+	}
+	for j := range k {
+		if float64(e.cmax[j]-e.cmin[j])*e.param > -expMinNormal {
+			e.mayFlush = true
+			break
 		}
 	}
+	e.rowC, e.colC = 1/float64(e.nTotal), 1/float64(k)
+	e.outScale = float64(e.nTotal)
+	e.a, e.out = q, q
+	if e.red != nil {
+		e.a = ws.kernelBuf(b, k)
+	}
+
 	res := Result{Plan: dst}
-	var conv bool
-	if !useLog {
-		var ok bool
-		res.Iterations, res.MarginalError, conv, ok = balanceExp(q, s, b, k, eps, cfg, ws)
-		if !ok {
-			if cfg.domain == Exp {
-				return Result{}, fmt.Errorf("sinkhorn: Balance: a scaling vector left the float32 range at iteration %d (epsilon=%v): %w",
-					res.Iterations, eps, ssl.ErrNotFinite)
-			}
-			useLog = true
+	conv, ok := true, false
+	if cfg.domain != Log {
+		res.Iterations, res.MarginalError, conv, ok, err = balanceRun(e, cfg, false)
+		if err != nil {
+			return Result{}, fmt.Errorf("sinkhorn: Balance: %w", err)
+		}
+		if !ok && cfg.domain == Exp {
+			return Result{}, fmt.Errorf("sinkhorn: Balance: a scaling vector left the float32 range at iteration %d (epsilon=%v, max span of a column of scores %.4g): %w",
+				res.Iterations, eps, e.maxSpan(), ssl.ErrNotFinite)
 		}
 	}
-	if useLog {
+	if !ok {
 		res.LogDomain = true
-		res.Iterations, res.MarginalError, conv = balanceLog(q, s, b, k, eps, cfg, ws)
+		e.logDomain = true
+		e.sizeChunk()
+		res.Iterations, res.MarginalError, conv, _, err = balanceRun(e, cfg, true)
+		if err != nil {
+			return Result{}, fmt.Errorf("sinkhorn: Balance: %w", err)
+		}
 	}
 	if !finite(res.MarginalError) {
 		return res, fmt.Errorf("sinkhorn: Balance: codes are not finite (epsilon=%v): %w", eps, ssl.ErrNotFinite)
@@ -177,135 +217,59 @@ func Balance(dst, scores ssl.Tensor, eps float64, ws *Workspace, opts *BalanceOp
 	return res, nil
 }
 
-// colMinMax writes the minimum and maximum of every column of the b×k
-// matrix s and returns the flat index and value of a NaN or ±Inf element,
-// or -1.
-func colMinMax(cmin, cmax, s []float32, b, k int, ws *Workspace) (int, float32) {
-	grain := rowGrain(b, k)
-	nb := (b + grain - 1) / grain
-	pmin, pmax := ws.part[:nb*k], ws.part2[:nb*k]
-	bad := ws.blockF[:nb]
-	kernel.ParallelFor(b, grain, func(lo, hi int) {
-		blk := lo / grain
-		mn, mx := pmin[blk*k:(blk+1)*k], pmax[blk*k:(blk+1)*k]
-		copy(mn, s[lo*k:(lo+1)*k])
-		copy(mx, mn)
-		bad[blk] = -1
-		for i := lo; i < hi; i++ {
-			row := s[i*k : (i+1)*k]
-			for j, x := range row {
-				if x-x != 0 {
-					if bad[blk] < 0 {
-						bad[blk] = float64(i*k + j)
-					}
-					continue
-				}
-				mn[j] = min(mn[j], x)
-				mx[j] = max(mx[j], x)
-			}
-		}
-	})
-	for blk := range nb {
-		if bad[blk] >= 0 {
-			i := int(bad[blk])
-			return i, s[i]
-		}
+func (e *engine) maxSpan() float64 {
+	m := 0.0
+	for j := range e.k {
+		m = max(m, float64(e.cmax[j]-e.cmin[j]))
 	}
-	copy(cmin, pmin[:k])
-	copy(cmax, pmax[:k])
-	for blk := 1; blk < nb; blk++ {
-		mn, mx := pmin[blk*k:(blk+1)*k], pmax[blk*k:(blk+1)*k]
-		for j := range k {
-			cmin[j] = min(cmin[j], mn[j])
-			cmax[j] = max(cmax[j], mx[j])
-		}
-	}
-	return -1, 0
+	return m
 }
 
-// sumBlocks writes acc[j] = Σ_blk part[blk·k + j], in block order.
-func sumBlocks(acc []float64, part []float32, nb, k int) {
-	for j := range k {
-		acc[j] = float64(part[j])
-	}
-	for blk := 1; blk < nb; blk++ {
-		p := part[blk*k : (blk+1)*k]
-		for j, x := range p {
-			acc[j] += float64(x)
+// balanceRun runs SwAV's iteration in the engine's domain and writes the
+// codes. ok is false when the exp domain failed (nothing useful written).
+func balanceRun(e *engine, cfg balanceCfg, logDomain bool) (iters int, merr float64, conv, ok bool, err error) {
+	k := e.k
+	// Kernel (or log-kernel) pass, with the column sums for u = 1.
+	if logDomain {
+		e.parallel(balanceLogKernelBlock)
+		clear(e.f[:e.n])
+		clear(e.g[:k])
+		if err := e.colLogSums(); err != nil {
+			return 0, 0, false, false, err
+		}
+	} else {
+		e.parallel(balanceKernelBlock)
+		e.sumParts()
+		if err := e.reduce(e.acc[:k], Sum); err != nil {
+			return 0, 0, false, false, err
 		}
 	}
-}
-
-// normalFloat32 reports whether x is a positive normal float32 value.
-func normalFloat32(x float32) bool { return x >= 0x1p-126 && x <= math.MaxFloat32 }
-
-// balanceExp runs the exp-domain iteration with the kernel held in q. It
-// returns the iterations run, the marginal error of the codes, whether the
-// tolerance was met, and false if a scaling vector left the float32 range
-// (q then holds no result).
-func balanceExp(q, s []float32, b, k int, eps float64, cfg balanceCfg, ws *Workspace) (iters int, merr float64, conv, ok bool) {
-	grain := rowGrain(b, k)
-	nb := (b + grain - 1) / grain
-	part, bad := ws.part[:nb*k], ws.blockF[:nb]
-	u, v, acc, cmax := ws.u[:b], ws.v[:k], ws.colAcc[:k], ws.colMax[:k]
-	invEps := float32(1 / eps)
-	// Kernel pass: q = exp((S − colmax)/ε), column sums with u = 1.
-	kernel.ParallelFor(b, grain, func(lo, hi int) {
-		p := part[(lo/grain)*k : (lo/grain+1)*k]
-		clear(p)
-		for i := lo; i < hi; i++ {
-			row, srow := q[i*k:(i+1)*k], s[i*k:(i+1)*k]
-			for j, x := range srow {
-				row[j] = (x - cmax[j]) * invEps
-			}
-			kernel.Exp(row, row)
-			kernel.Axpy(1, row, p)
-		}
-	})
-	sumBlocks(acc, part, nb, k)
-	bk, bb := float64(b), float64(k)
+	bk := float64(e.nTotal)
 	tol := cfg.tol > 0
 	conv = true
+	rowsCurrent := false // u holds the row update for the current v
 	for {
 		iters++
-		// Prototype update.
-		for j := range k {
-			v[j] = float32(1 / (bb * acc[j]))
-			if !normalFloat32(v[j]) {
-				return iters, 0, false, false
-			}
+		if logDomain {
+			e.colUpdateLog()
+		} else if !e.colUpdateExp() {
+			return iters, 0, false, false, nil
 		}
+		rowsCurrent = false
 		if !tol && iters == cfg.iters {
 			break
 		}
-		// Sample update, and the column sums for the next prototype update.
-		kernel.ParallelFor(b, grain, func(lo, hi int) {
-			blk := lo / grain
-			p := part[blk*k : (blk+1)*k]
-			clear(p)
-			bad[blk] = 0
-			for i := lo; i < hi; i++ {
-				row := q[i*k : (i+1)*k]
-				ui := float32(1 / (bk * kernel.Dot(row, v)))
-				if !normalFloat32(ui) {
-					bad[blk] = 1
-				}
-				u[i] = ui
-				kernel.Axpy(ui, row, p)
-			}
-		})
-		for _, x := range bad {
-			if x != 0 {
-				return iters, 0, false, false
-			}
+		_, ok, err := e.rowPass()
+		if err != nil {
+			return iters, 0, false, false, err
 		}
-		sumBlocks(acc, part, nb, k)
+		if !ok {
+			return iters, 0, false, false, nil
+		}
+		rowsCurrent = true
 		if tol {
-			e := 0.0
-			for j := range k {
-				e = math.Max(e, math.Abs(float64(v[j])*acc[j]-1/bb))
-			}
-			if e*bk <= cfg.tol {
+			me, _ := e.colError()
+			if me*bk <= cfg.tol {
 				break
 			}
 			if iters == cfg.maxIter {
@@ -314,131 +278,150 @@ func balanceExp(q, s []float32, b, k int, eps float64, cfg balanceCfg, ws *Works
 			}
 		}
 	}
-	// Final sample update, written as codes: q_ij = A_ij·v_j / Σ_l A_il·v_l.
-	rowErr := ws.blockF[:nb]
-	kernel.ParallelFor(b, grain, func(lo, hi int) {
-		blk := lo / grain
-		p := part[blk*k : (blk+1)*k]
-		clear(p)
-		e := 0.0
-		for i := lo; i < hi; i++ {
-			row := q[i*k : (i+1)*k]
-			inv := float32(1 / kernel.Dot(row, v))
-			for j := range row {
-				row[j] *= v[j] * inv
+	if !rowsCurrent && e.red == nil && &e.a[0] == &e.out[0] {
+		// Final sample update fused with the write: codes_i = the row of
+		// A·diag(v) (or of exp(L + g)) normalised to sum 1.
+		if logDomain {
+			e.parallel(balanceLogWriteBlock)
+		} else {
+			e.parallel(balanceWriteBlock)
+			_, bad, umax, uinvmax := e.blockScalars()
+			if bad != 0 || (e.mayFlush && umax*uinvmax > spreadLimit/bk) {
+				return iters, 0, false, false, nil
 			}
-			e = math.Max(e, math.Abs(kernel.Sum(row)-1))
-			kernel.Axpy(1, row, p)
 		}
-		rowErr[blk] = e
-	})
-	return iters, codesError(acc, part, rowErr, nb, k, bk/bb), conv, true
+		e.sumParts()
+		for j := range k {
+			merr = max(merr, math.Abs(e.acc[j]-bk/float64(k)))
+		}
+		return iters, merr, conv, true, nil
+	}
+	if !rowsCurrent {
+		_, ok, err := e.rowPass()
+		if err != nil {
+			return iters, 0, false, false, err
+		}
+		if !ok {
+			return iters, 0, false, false, nil
+		}
+	}
+	me, _ := e.colError()
+	e.writeScaled()
+	return iters, me * bk, conv, true, nil
 }
 
-// codesError combines the per-block column sums of the codes and the
-// per-block row errors into max(max_i |rowsum_i − 1|, max_j |colsum_j − B/K|).
-func codesError(acc []float64, part []float32, rowErr []float64, nb, k int, colTarget float64) float64 {
-	sumBlocks(acc, part, nb, k)
-	e := 0.0
-	for _, x := range rowErr[:nb] {
-		e = math.Max(e, x)
-	}
-	for _, x := range acc[:k] {
-		e = math.Max(e, math.Abs(x-colTarget))
-	}
-	return e
-}
-
-// balanceLog runs the log-domain iteration, with q as scratch, and writes
-// the codes into q. The potentials are f (prototypes) and g (samples):
-// log Q_ij = S_ij/ε + g_i + f_j. Every exponent is formed in float64 around
-// the current potentials, so the float32 values handed to the kernels are
-// log-plan entries of moderate size whatever the scale of S/ε.
-func balanceLog(q, s []float32, b, k int, eps float64, cfg balanceCfg, ws *Workspace) (iters int, merr float64, conv bool) {
-	grain := rowGrain(b, k)
-	nb := (b + grain - 1) / grain
-	f, g, lse, cmax := ws.f[:k], ws.g[:b], ws.colAcc[:k], ws.colMax[:k]
-	lseRow := ws.blockF[:nb]
-	_ = lseRow
-	invEps := 1 / eps
+func colMinMaxBlock(e *engine, blk, lo, hi int) {
+	k := e.k
+	mn, mx := e.part2[blk*k:(blk+1)*k], e.part[blk*k:(blk+1)*k]
+	s := e.src
 	for j := range k {
-		f[j] = -float64(cmax[j]) * invEps
+		mn[j], mx[j] = float32(math.Inf(1)), float32(math.Inf(-1))
 	}
-	clear(g)
-	bk, bb := float64(b), float64(k)
-	logB, logK := math.Log(bk), math.Log(bb)
-	tol := cfg.tol > 0
-	colLSE := func() {
-		kernel.ParallelFor(b, grain, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				row, srow := q[i*k:(i+1)*k], s[i*k:(i+1)*k]
-				for j, x := range srow {
-					row[j] = float32(float64(x)*invEps + g[i] + f[j])
+	e.blk[4*blk] = -1
+	for i := lo; i < hi; i++ {
+		for j, x := range s[i*k : (i+1)*k] {
+			if x-x != 0 {
+				if e.blk[4*blk] < 0 {
+					e.blk[4*blk] = float64(i*k + j)
 				}
+				continue
 			}
-		})
-		tmp := ws.rowTmp[:k]
-		kernel.LogSumExpCols(tmp, q, b, k)
-		for j := range k {
-			lse[j] = float64(tmp[j])
+			mn[j] = min(mn[j], x)
+			mx[j] = max(mx[j], x)
 		}
 	}
-	conv = true
-	for {
-		iters++
-		colLSE()
-		if tol && iters > 1 {
-			// lse holds the log column sums of the plan after the last sample
-			// update: the marginal error of iteration iters−1.
-			e := 0.0
-			for j := range k {
-				e = math.Max(e, math.Abs(math.Exp(lse[j])-1/bb))
-			}
-			if e*bk <= cfg.tol {
-				iters--
-				break
-			}
-			if iters-1 == cfg.maxIter {
-				iters--
-				conv = false
-				break
-			}
+}
+
+// combineMinMax combines the block extrema into cmin and cmax and returns
+// the flat index of the first non-finite element, or -1.
+func (e *engine) combineMinMax() int {
+	k := e.k
+	for blk := range e.nb {
+		if e.blk[4*blk] >= 0 {
+			return int(e.blk[4*blk])
 		}
-		for j := range k {
-			f[j] -= logK + lse[j]
-		}
-		if !tol && iters == cfg.iters {
-			break
-		}
-		kernel.ParallelFor(b, grain, func(lo, hi int) {
-			var out [1]float32
-			for i := lo; i < hi; i++ {
-				row, srow := q[i*k:(i+1)*k], s[i*k:(i+1)*k]
-				for j, x := range srow {
-					row[j] = float32(float64(x)*invEps + g[i] + f[j])
-				}
-				kernel.LogSumExpRows(out[:], row, 1, k)
-				g[i] -= logB + float64(out[0])
-			}
-		})
 	}
-	// Final sample update: codes_i = softmax_j(S_ij/ε + f_j).
-	part, rowErr := ws.part[:nb*k], ws.blockF[:nb]
-	kernel.ParallelFor(b, grain, func(lo, hi int) {
-		blk := lo / grain
-		p := part[blk*k : (blk+1)*k]
-		clear(p)
-		e := 0.0
-		for i := lo; i < hi; i++ {
-			row, srow := q[i*k:(i+1)*k], s[i*k:(i+1)*k]
-			for j, x := range srow {
-				row[j] = float32(float64(x)*invEps + g[i] + f[j])
-			}
-			kernel.SoftmaxRows(row, row, 1, k)
-			e = math.Max(e, math.Abs(kernel.Sum(row)-1))
-			kernel.Axpy(1, row, p)
+	copy(e.cmin[:k], e.part2[:k])
+	copy(e.cmax[:k], e.part[:k])
+	for blk := 1; blk < e.nb; blk++ {
+		mn, mx := e.part2[blk*k:(blk+1)*k], e.part[blk*k:(blk+1)*k]
+		for j := range k {
+			e.cmin[j] = min(e.cmin[j], mn[j])
+			e.cmax[j] = max(e.cmax[j], mx[j])
 		}
-		rowErr[blk] = e
-	})
-	return iters, codesError(lse, part, rowErr, nb, k, bk/bb), conv
+	}
+	return -1
+}
+
+// balanceKernelBlock writes A_ij = exp((S_ij − max_i S_ij)/ε) and the
+// block's column sums.
+func balanceKernelBlock(e *engine, blk, lo, hi int) {
+	k := e.k
+	p := e.part[blk*k : (blk+1)*k]
+	clear(p)
+	cmax := e.cmax[:k]
+	inv := float32(e.param)
+	for i := lo; i < hi; i++ {
+		row, src := e.a[i*k:(i+1)*k], e.src[i*k:(i+1)*k]
+		for j, x := range src {
+			row[j] = (x - cmax[j]) * inv
+		}
+		kernel.Exp(row, row)
+		kernel.Axpy(1, row, p)
+		e.u[i] = 1
+	}
+}
+
+// balanceLogKernelBlock writes L_ij = (S_ij − max_i S_ij)/ε.
+func balanceLogKernelBlock(e *engine, blk, lo, hi int) {
+	k := e.k
+	cmax := e.cmax[:k]
+	inv := float32(e.param)
+	for i := lo; i < hi; i++ {
+		row, src := e.a[i*k:(i+1)*k], e.src[i*k:(i+1)*k]
+		for j, x := range src {
+			row[j] = (x - cmax[j]) * inv
+		}
+	}
+}
+
+// balanceWriteBlock overwrites each kernel row A_i with A_i·diag(v)
+// normalised to sum 1 and sums the block's columns.
+func balanceWriteBlock(e *engine, blk, lo, hi int) {
+	k := e.k
+	p := e.part[blk*k : (blk+1)*k]
+	clear(p)
+	v := e.v[:k]
+	var bad, umax, uinvmax float64
+	for i := lo; i < hi; i++ {
+		row := e.a[i*k : (i+1)*k]
+		inv := float32(1 / kernel.Dot(row, v))
+		if !normalFloat32(inv) {
+			bad = 1
+		}
+		umax, uinvmax = max(umax, float64(inv)), max(uinvmax, 1/float64(inv))
+		for j := range row {
+			row[j] *= v[j] * inv
+		}
+		kernel.Axpy(1, row, p)
+	}
+	e.blk[4*blk+1], e.blk[4*blk+2], e.blk[4*blk+3] = bad, umax, uinvmax
+}
+
+// balanceLogWriteBlock overwrites each log-kernel row L_i with
+// softmax(L_i + g) and sums the block's columns.
+func balanceLogWriteBlock(e *engine, blk, lo, hi int) {
+	k := e.k
+	p := e.part[blk*k : (blk+1)*k]
+	clear(p)
+	g := e.g[:k]
+	for i := lo; i < hi; i++ {
+		row := e.a[i*k : (i+1)*k]
+		fi := e.f[i]
+		for j, x := range row {
+			row[j] = float32(fi + float64(x) + g[j])
+		}
+		kernel.SoftmaxRows(row, row, 1, k)
+		kernel.Axpy(1, row, p)
+	}
 }

@@ -1,5 +1,7 @@
 package sinkhorn
 
+import "runtime"
+
 // Row blocking of every pass over an N×K matrix: rows are handed out in
 // blocks of rowGrain(n, k) rows, each block accumulating its column sums in
 // its own K-vector, and the block vectors are combined in block order. The
@@ -11,29 +13,34 @@ const (
 )
 
 func rowGrain(n, k int) int {
-	g := max((n+maxBlocks-1)/maxBlocks, (minBlockOps+k-1)/k)
+	g := max((n+maxBlocks-1)/maxBlocks, (minBlockOps+k-1)/max(k, 1))
 	return max(1, min(g, n))
 }
 
 // Workspace holds the scratch of the solvers: scaling vectors, dual
-// potentials and per-block column accumulators. A Workspace made by
-// [NewWorkspace] for n rows and k columns makes repeated calls of that size
-// or smaller allocation-free; it grows when a call needs more. It is not for
-// concurrent use; a nil *Workspace makes each call allocate its own.
+// potentials, per-block column accumulators, the kernel copy of [SeLa] and
+// of a sharded [Balance], and a set of goroutines for the parallel passes.
+// With a Workspace sized for the problem, repeated calls allocate nothing
+// (exp domain; the log domain's kernels allocate a little). It grows when a
+// call needs more. It is not for concurrent use; a nil *Workspace makes each
+// call allocate its own scratch and goroutines.
 type Workspace struct {
-	u, v           []float32 // row and column scaling
-	f, g           []float64 // row and column potentials (log domain)
-	colAcc         []float64 // combined column sums
-	colMax, colMin []float32
-	part, part2    []float32 // maxBlocks×K block accumulators
-	blockF         []float64 // per-block scalars
-	rowTmp         []float32 // scratch rows, one K-row per block
+	e    engine
+	kbuf []float32
 }
 
-// NewWorkspace returns a Workspace sized for n×k problems.
+// NewWorkspace returns a Workspace sized for problems of n rows (samples)
+// and k columns (prototypes); the N×K kernel copy that SeLa needs is
+// allocated on first use. Its goroutines (GOMAXPROCS − 1 of them) exit when
+// the Workspace is garbage-collected.
 func NewWorkspace(n, k int) *Workspace {
 	ws := new(Workspace)
-	ws.reserve(max(n, 0), max(k, 0))
+	ws.prepare(max(n, 1), max(k, 1))
+	if w := runtime.GOMAXPROCS(0) - 1; w > 0 {
+		p := newPool(w)
+		ws.e.pool = p
+		runtime.AddCleanup(ws, func(p *pool) { close(p.tasks) }, p)
+	}
 	return ws
 }
 
@@ -44,17 +51,14 @@ func grow[T any](s []T, n int) []T {
 	return s[:n]
 }
 
-func (ws *Workspace) reserve(n, k int) {
-	nb := (n + rowGrain(n, k) - 1) / max(rowGrain(n, k), 1)
-	ws.u = grow(ws.u, n)
-	ws.g = grow(ws.g, n)
-	ws.v = grow(ws.v, k)
-	ws.f = grow(ws.f, k)
-	ws.colAcc = grow(ws.colAcc, k)
-	ws.colMax = grow(ws.colMax, k)
-	ws.colMin = grow(ws.colMin, k)
-	ws.part = grow(ws.part, nb*k)
-	ws.part2 = grow(ws.part2, nb*k)
-	ws.blockF = grow(ws.blockF, nb)
-	ws.rowTmp = grow(ws.rowTmp, nb*k)
+// prepare sizes the engine for n local rows and k columns and returns it.
+func (ws *Workspace) prepare(n, k int) *engine {
+	ws.e.size(n, k)
+	return &ws.e
+}
+
+// kernelBuf returns the Workspace's n×k kernel copy.
+func (ws *Workspace) kernelBuf(n, k int) []float32 {
+	ws.kbuf = grow(ws.kbuf, n*k)
+	return ws.kbuf
 }

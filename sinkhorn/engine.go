@@ -1,0 +1,505 @@
+package sinkhorn
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"ssl/internal/kernel"
+)
+
+// The engine runs the scaling iteration shared by every solver: a plan
+//
+//	P = diag(u) · A · diag(v)        (exp domain, A the n×k kernel)
+//	log P_ij = f_i + L_ij + g_j      (log domain, L the n×k log-kernel)
+//
+// over the worker's n rows and all k columns, alternating a column update
+// (v_j = b_j / Σ_i A_ij u_i) and a row update (u_i = a_i / Σ_j A_ij v_j).
+// The row update of one iteration and the column sums for the next column
+// update share one pass over the matrix (rowPass), so an iteration streams
+// the matrix once. Column sums are combined over the row blocks in block
+// order, then over the workers by the Reducer.
+//
+// Exp-domain validity. Kernel entries below the smallest normal float32
+// (2^-126) are flushed; a flushed entry can change a row sum by at most
+// 2^-126·max v / min v relative to the row's largest term (every row and
+// column of a kernel built here has an entry 1), and a column sum by
+// 2^-126·max u / min u. The exp domain is therefore accepted only while u
+// and v are positive normal float32 vectors whose spreads keep the worst
+// total flush below float32 rounding: spread ≤ 2^102 / count (2^-24 relative
+// error over count terms). A scaling that leaves that range makes the solver
+// restart in the log domain (or fail, when the exp domain was forced).
+
+const (
+	chunkRows   = 16      // rows per kernel.LogSumExpCols call in the log domain
+	spreadLimit = 0x1p102 // see "Exp-domain validity" above
+)
+
+type blockFn func(e *engine, blk, lo, hi int)
+
+type engine struct {
+	n, k, grain, nb int
+	nTotal          int // rows over all workers
+	red             Reducer
+	pool            *pool
+
+	a          []float32 // n×k kernel (exp) or log-kernel (log)
+	rowT       []float32 // per-row targets, or nil for rowC
+	rowC       float64
+	colT       []float32 // per-column targets, or nil for colC
+	colC       float64
+	logDomain  bool
+	mayFlush   bool // kernel entries may have been flushed to zero
+	check      bool // accumulate SeLa's Σ|u_old/u_new − 1| in rowPass
+	fixRows    bool // rowLogBlock only sums columns, leaving f unchanged
+	fn         blockFn
+	next       atomic.Int64
+	parallelOK bool
+
+	u, v   []float32 // exp-domain scalings
+	f, g   []float64 // log-domain potentials; f also holds exp-domain helpers
+	acc    []float64 // k column sums (exp: Σ_i A_ij u_i; log: log Σ_i P_ij) + scalars
+	part   []float32 // nb×k block column sums
+	part2  []float32 // nb×k
+	part64 []float64 // nb×k block column log-sums
+	blk    []float64 // nb×4 block scalars
+	chunk  []float32 // nb×chunkRows×k log-domain scratch
+	red8   []float64 // small reduction vectors
+	redK   []float64 // 2k+4 reduction vector
+
+	// Method data used by the block functions.
+	src      []float32 // the caller's input matrix
+	cmax     []float32 // k per-column shift
+	cmin     []float32 // k
+	rmax     []float64 // n per-row shift
+	param    float64   // 1/ε, λ or 1/reg
+	intPow   int       // λ when it is a small integer, else 0
+	out      []float32 // n×k output
+	labels   []int
+	outScale float64
+}
+
+// size prepares the engine's buffers for n local rows and k columns.
+func (e *engine) size(n, k int) {
+	e.n, e.k = n, k
+	e.grain = rowGrain(n, k)
+	e.nb = (n + e.grain - 1) / e.grain
+	e.u = grow(e.u, n)
+	e.f = grow(e.f, n)
+	e.rmax = grow(e.rmax, n)
+	e.v = grow(e.v, k)
+	e.g = grow(e.g, k)
+	e.acc = grow(e.acc, k+4)
+	e.cmax = grow(e.cmax, k)
+	e.cmin = grow(e.cmin, k)
+	e.part = grow(e.part, e.nb*k)
+	e.part2 = grow(e.part2, e.nb*k)
+	e.part64 = grow(e.part64, e.nb*k)
+	e.blk = grow(e.blk, e.nb*4)
+	e.red8 = grow(e.red8, 8)
+	e.redK = grow(e.redK, 2*k+4)
+	e.rowT, e.colT, e.red, e.labels, e.out = nil, nil, nil, nil, nil
+	e.check, e.logDomain, e.mayFlush, e.fixRows = false, false, false, false
+	e.outScale = 1
+}
+
+func (e *engine) sizeChunk() { e.chunk = grow(e.chunk, e.nb*min(chunkRows, e.grain)*e.k) }
+
+// parallel runs fn over every row block: on the calling goroutine when one
+// thread or one block suffices, on the Workspace's pool when it has one,
+// else on fresh goroutines. Blocks write disjoint outputs, so the result is
+// the same in every case.
+func (e *engine) parallel(fn blockFn) {
+	w := min(runtime.GOMAXPROCS(0), e.nb)
+	if w <= 1 {
+		for blk := range e.nb {
+			lo := blk * e.grain
+			fn(e, blk, lo, min(lo+e.grain, e.n))
+		}
+		return
+	}
+	e.fn = fn
+	e.next.Store(0)
+	if e.pool != nil {
+		e.pool.run(e, w)
+		return
+	}
+	var wg sync.WaitGroup
+	for range w - 1 {
+		wg.Go(e.drain)
+	}
+	e.drain()
+	wg.Wait()
+}
+
+func (e *engine) drain() {
+	for {
+		blk := int(e.next.Add(1) - 1)
+		if blk >= e.nb {
+			return
+		}
+		lo := blk * e.grain
+		e.fn(e, blk, lo, min(lo+e.grain, e.n))
+	}
+}
+
+// pool is a set of goroutines owned by a Workspace that run the blocks of
+// a pass, so that repeated calls start no goroutines and allocate nothing.
+// It holds no reference to the Workspace: when the Workspace is collected,
+// a cleanup closes the task channel and the goroutines exit.
+type pool struct {
+	tasks   chan *engine
+	workers int
+	wg      sync.WaitGroup
+}
+
+func newPool(workers int) *pool {
+	p := &pool{tasks: make(chan *engine), workers: workers}
+	for range workers {
+		go p.loop()
+	}
+	return p
+}
+
+func (p *pool) loop() {
+	for e := range p.tasks {
+		e.drain()
+		p.wg.Done()
+	}
+}
+
+func (p *pool) run(e *engine, w int) {
+	helpers := min(w-1, p.workers)
+	p.wg.Add(helpers)
+	for range helpers {
+		p.tasks <- e
+	}
+	e.drain()
+	p.wg.Wait()
+}
+
+// reduce combines x over the workers; without a Reducer it does nothing.
+func (e *engine) reduce(x []float64, op ReduceOp) error {
+	if e.red == nil {
+		return nil
+	}
+	if err := e.red.AllReduce(x, op); err != nil {
+		return fmt.Errorf("Reducer: %w", err)
+	}
+	return nil
+}
+
+func (e *engine) rowTarget(i int) float64 {
+	if e.rowT != nil {
+		return float64(e.rowT[i])
+	}
+	return e.rowC
+}
+
+func (e *engine) colTarget(j int) float64 {
+	if e.colT != nil {
+		return float64(e.colT[j])
+	}
+	return e.colC
+}
+
+// sumParts writes acc[j] = Σ_blk part[blk·k + j] in block order.
+func (e *engine) sumParts() {
+	k := e.k
+	acc := e.acc[:k]
+	for j := range k {
+		acc[j] = float64(e.part[j])
+	}
+	for blk := 1; blk < e.nb; blk++ {
+		p := e.part[blk*k : (blk+1)*k]
+		for j, x := range p {
+			acc[j] += float64(x)
+		}
+	}
+}
+
+// blockScalars returns Σ_blk blk[4·blk + s] for s = 0..3.
+func (e *engine) blockScalars() (s0, s1, s2, s3 float64) {
+	for b := range e.nb {
+		s0 += e.blk[4*b]
+		s1 += e.blk[4*b+1]
+		s2 = max(s2, e.blk[4*b+2])
+		s3 = max(s3, e.blk[4*b+3])
+	}
+	return
+}
+
+// spreadOK reports whether x holds positive normal float32 values whose
+// spread max/min is at most spreadLimit/count (only checked when entries
+// may have been flushed).
+func spreadOK(lo, hi float32, count int, flush bool) bool {
+	if !normalFloat32(lo) || !normalFloat32(hi) {
+		return false
+	}
+	return !flush || float64(hi)/float64(lo) <= spreadLimit/float64(count)
+}
+
+func minMax32(x []float32) (lo, hi float32) {
+	lo, hi = float32(math.Inf(1)), float32(math.Inf(-1))
+	for _, v := range x {
+		if !(v >= lo) { // also catches NaN
+			lo = v
+		}
+		if !(v <= hi) {
+			hi = v
+		}
+	}
+	return lo, hi
+}
+
+// colUpdateExp sets v_j = b_j / acc_j and reports whether v is valid.
+func (e *engine) colUpdateExp() bool {
+	v, acc := e.v[:e.k], e.acc[:e.k]
+	for j := range v {
+		v[j] = float32(e.colTarget(j) / acc[j])
+	}
+	lo, hi := minMax32(v)
+	return spreadOK(lo, hi, e.k, e.mayFlush)
+}
+
+// colUpdateLog sets g_j += log b_j − acc_j (acc holds log column sums).
+func (e *engine) colUpdateLog() {
+	for j := range e.k {
+		e.g[j] += math.Log(e.colTarget(j)) - e.acc[j]
+	}
+}
+
+// colSum returns the j-th column sum of the plan after the last rowPass.
+func (e *engine) colSum(j int) float64 {
+	if e.logDomain {
+		return math.Exp(e.acc[j])
+	}
+	return float64(e.v[j]) * e.acc[j]
+}
+
+// colError returns max_j |colsum_j − b_j| and the L2 norm of the same.
+func (e *engine) colError() (maxErr, l2 float64) {
+	for j := range e.k {
+		d := math.Abs(e.colSum(j) - e.colTarget(j))
+		maxErr = max(maxErr, d)
+		l2 += d * d
+	}
+	return maxErr, math.Sqrt(l2)
+}
+
+// rowPass runs the row update with the current column scaling and
+// accumulates the column sums for the next column update, combined over
+// workers. With e.check it also returns SeLa's Σ_i |u_old,i/u_new,i − 1|
+// (NaN terms skipped, as numpy's nansum), summed over workers. ok is false
+// when the exp-domain row scaling left its valid range (on any worker).
+func (e *engine) rowPass() (errSum float64, ok bool, err error) {
+	if e.logDomain {
+		e.parallel(rowLogBlock)
+		e.combineLogParts()
+		s0, _, _, _ := e.blockScalars()
+		if e.red != nil {
+			if err := e.reduceLogCols(); err != nil {
+				return 0, false, err
+			}
+			r := e.red8[:1]
+			r[0] = s0
+			if err := e.reduce(r, Sum); err != nil {
+				return 0, false, err
+			}
+			s0 = r[0]
+		}
+		return s0, true, nil
+	}
+	e.parallel(rowExpBlock)
+	e.sumParts()
+	s0, s1, _, _ := e.blockScalars()
+	lo, hi := minMax32(e.u[:e.n])
+	if e.red != nil {
+		x := e.acc[:e.k+2]
+		x[e.k], x[e.k+1] = s0, s1
+		if err := e.reduce(x, Sum); err != nil {
+			return 0, false, err
+		}
+		s0, s1 = x[e.k], x[e.k+1]
+		r := e.red8[:2]
+		r[0], r[1] = -float64(lo), float64(hi)
+		if e.n == 0 {
+			r[0], r[1] = math.Inf(-1), math.Inf(-1)
+		}
+		if err := e.reduce(r, Max); err != nil {
+			return 0, false, err
+		}
+		lo, hi = float32(-r[0]), float32(r[1])
+	}
+	ok = s1 == 0 && spreadOK(lo, hi, e.nTotal, e.mayFlush)
+	return s0, ok, nil
+}
+
+func rowExpBlock(e *engine, blk, lo, hi int) {
+	k := e.k
+	p := e.part[blk*k : (blk+1)*k]
+	clear(p)
+	v := e.v[:k]
+	var errSum, bad float64
+	for i := lo; i < hi; i++ {
+		row := e.a[i*k : (i+1)*k]
+		ui := float32(e.rowTarget(i) / kernel.Dot(row, v))
+		if !normalFloat32(ui) {
+			bad = 1
+		}
+		if e.check {
+			if t := math.Abs(float64(e.u[i])/float64(ui) - 1); t == t {
+				errSum += t
+			}
+		}
+		e.u[i] = ui
+		kernel.Axpy(ui, row, p)
+	}
+	e.blk[4*blk], e.blk[4*blk+1] = errSum, bad
+}
+
+// rowLogBlock: f_i = log a_i − LSE_j(L_ij + g_j), computed around the old
+// f_i so that the float32 values handed to the kernel are log-plan entries;
+// then the block's column log-sums of the new plan P_ij = exp(f_i + L_ij + g_j).
+func rowLogBlock(e *engine, blk, lo, hi int) {
+	k := e.k
+	cr := min(chunkRows, e.grain)
+	chunk := e.chunk[blk*cr*k : (blk+1)*cr*k]
+	run := e.part64[blk*k : (blk+1)*k]
+	tmp := e.part[blk*k : (blk+1)*k]
+	g := e.g[:k]
+	var errSum float64
+	var l [1]float32
+	first := true
+	for c0 := lo; c0 < hi; c0 += cr {
+		rows := min(cr, hi-c0)
+		for r := range rows {
+			i := c0 + r
+			row, x := chunk[r*k:(r+1)*k], e.a[i*k:(i+1)*k]
+			fi := e.f[i]
+			for j, lij := range x {
+				row[j] = float32(fi + float64(lij) + g[j])
+			}
+			d := 0.0
+			if !e.fixRows {
+				kernel.LogSumExpRows(l[:], row, 1, k)
+				d = math.Log(e.rowTarget(i)) - float64(l[0])
+			}
+			if e.check {
+				if t := math.Abs(math.Exp(-d) - 1); t == t {
+					errSum += t
+				}
+			}
+			e.f[i] = fi + d
+			d32 := float32(d)
+			for j := range row {
+				row[j] += d32
+			}
+		}
+		kernel.LogSumExpCols(tmp, chunk[:rows*k], rows, k)
+		if first {
+			for j, x := range tmp {
+				run[j] = float64(x)
+			}
+			first = false
+			continue
+		}
+		for j, x := range tmp {
+			run[j] = logAddExp(run[j], float64(x))
+		}
+	}
+	e.blk[4*blk] = errSum
+}
+
+func logAddExp(a, b float64) float64 {
+	if a < b {
+		a, b = b, a
+	}
+	if math.IsInf(b, -1) {
+		return a
+	}
+	return a + math.Log1p(math.Exp(b-a))
+}
+
+// combineLogParts writes acc[j] = log Σ_blk exp(part64[blk·k + j]).
+func (e *engine) combineLogParts() {
+	k := e.k
+	acc := e.acc[:k]
+	copy(acc, e.part64[:k])
+	for blk := 1; blk < e.nb; blk++ {
+		for j, x := range e.part64[blk*k : (blk+1)*k] {
+			acc[j] = logAddExp(acc[j], x)
+		}
+	}
+	if e.nb == 0 {
+		for j := range acc {
+			acc[j] = math.Inf(-1)
+		}
+	}
+}
+
+// reduceLogCols combines the workers' column log-sums: the maximum first,
+// then the sum of exp(local − max), so nothing overflows.
+func (e *engine) reduceLogCols() error {
+	k := e.k
+	m := e.part64[:k] // block 0's storage is free again here
+	copy(m, e.acc[:k])
+	if err := e.reduce(m, Max); err != nil {
+		return err
+	}
+	acc := e.acc[:k]
+	for j := range acc {
+		if math.IsInf(m[j], -1) {
+			acc[j] = 0
+			continue
+		}
+		acc[j] = math.Exp(acc[j] - m[j])
+	}
+	if err := e.reduce(acc, Sum); err != nil {
+		return err
+	}
+	for j := range acc {
+		acc[j] = m[j] + math.Log(acc[j])
+	}
+	return nil
+}
+
+// colLogSums sets acc to the column log-sums of exp(f_i + L_ij + g_j)
+// without updating f (the first column update of the log domain).
+func (e *engine) colLogSums() error {
+	e.fixRows = true
+	_, _, err := e.rowPass()
+	e.fixRows = false
+	return err
+}
+
+// writeScaledBlock writes out_ij = outScale·u_i·A_ij·v_j (exp) or
+// outScale·exp(f_i + L_ij + g_j) (log).
+func writeScaledBlock(e *engine, blk, lo, hi int) {
+	k := e.k
+	v, g := e.v[:k], e.g[:k]
+	ls := math.Log(e.outScale)
+	for i := lo; i < hi; i++ {
+		row, out := e.a[i*k:(i+1)*k], e.out[i*k:(i+1)*k]
+		if e.logDomain {
+			fi := e.f[i] + ls
+			for j, x := range row {
+				out[j] = float32(fi + float64(x) + g[j])
+			}
+			kernel.Exp(out, out)
+			continue
+		}
+		s := float32(e.outScale * float64(e.u[i]))
+		for j, x := range row {
+			out[j] = x * s * v[j]
+		}
+	}
+}
+
+// writeScaled writes the plan scaled by outScale into e.out.
+func (e *engine) writeScaled() { e.parallel(writeScaledBlock) }
+
+// normalFloat32 reports whether x is a positive normal float32 value.
+func normalFloat32(x float32) bool { return x >= 0x1p-126 && x <= math.MaxFloat32 }
