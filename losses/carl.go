@@ -81,7 +81,7 @@ func CARL(dstudent, student, teacher ssl.Tensor, views int, opts *CARLOptions) (
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	g, err := clustDst(fn, "dstudent", dstudent, []int{rows, k}, xs, xt)
+	g, err := clustDst(fn, "dstudent", dstudent, clustShape2(rows, k), xs, xt)
 	if err != nil {
 		return 0, 0, 0, err
 	}

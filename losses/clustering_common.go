@@ -122,18 +122,36 @@ func clustMatrixOf(fn, name string, t ssl.Tensor, rows, cols int) ([]float32, er
 	return data, nil
 }
 
+// clustShape is a tensor shape of rank ≤ 3 passed by value, so that
+// checking a destination does not allocate.
+type clustShape struct {
+	rank int
+	dims [3]int
+}
+
+func clustShape2(r, c int) clustShape    { return clustShape{2, [3]int{r, c}} }
+func clustShape3(a, b, c int) clustShape { return clustShape{3, [3]int{a, b, c}} }
+
 // clustDst views a destination, which may be nil (then it returns nil), as
 // a tensor of the given shape and checks that it overlaps none of inputs.
-func clustDst(fn, name string, t ssl.Tensor, shape []int, inputs ...[]float32) ([]float32, error) {
+func clustDst(fn, name string, t ssl.Tensor, want clustShape, inputs ...[]float32) ([]float32, error) {
 	if t == nil {
 		return nil, nil
 	}
 	if d, ok := t.(interface{ IsNil() bool }); ok && d.IsNil() {
 		return nil, nil
 	}
-	data, err := ssl.ViewOf(t, shape...)
+	got, data, err := ssl.View(t)
 	if err != nil {
 		return nil, fmt.Errorf("losses: %s: %s: %w", fn, name, err)
+	}
+	ok := len(got) == want.rank
+	for i := 0; ok && i < want.rank; i++ {
+		ok = got[i] == want.dims[i]
+	}
+	if !ok {
+		w := append([]int(nil), want.dims[:want.rank]...)
+		return nil, clustErr(fn, ssl.ErrShape, "%s: shape %v, want %v", name, got, w)
 	}
 	for _, in := range inputs {
 		if kernel.Overlaps(data, in) {
@@ -295,6 +313,12 @@ func (c *clustSwapCE) rows(lo, hi int) {
 		s := c.s[b*k : (b+1)*k]
 		p := c.p[b*k : (b+1)*k]
 		l1, at := clustRowLSE(p)
+		if math.IsNaN(l1) || math.IsInf(l1, 0) {
+			// s/τ overflowed float32 or the row holds NaN: report it
+			// through the loss even where the targets' mass is zero.
+			c.rowLoss[b] = math.NaN()
+			continue
+		}
 		sm := float64(s[at])
 		var loss float64
 		for ci, cv := range c.assign {

@@ -61,11 +61,11 @@ func IIC(dlogits1, dlogits2, logits1, logits2 ssl.Tensor, lambda float32, opts *
 	if err != nil {
 		return 0, err
 	}
-	g1, err := clustDst(fn, "dlogits1", dlogits1, []int{b, k}, x1, x2)
+	g1, err := clustDst(fn, "dlogits1", dlogits1, clustShape2(b, k), x1, x2)
 	if err != nil {
 		return 0, err
 	}
-	g2, err := clustDst(fn, "dlogits2", dlogits2, []int{b, k}, x1, x2)
+	g2, err := clustDst(fn, "dlogits2", dlogits2, clustShape2(b, k), x1, x2)
 	if err != nil {
 		return 0, err
 	}

@@ -73,7 +73,7 @@ func LocalAgg(doutputs, outputs, bank ssl.Tensor, indices []int, labels [][]int,
 	if bd != d {
 		return 0, clustErr(fn, ssl.ErrShape, "bank rows have %d columns, outputs %d", bd, d)
 	}
-	g, err := clustDst(fn, "doutputs", doutputs, []int{b, d}, o, mb)
+	g, err := clustDst(fn, "doutputs", doutputs, clustShape2(b, d), o, mb)
 	if err != nil {
 		return 0, err
 	}
@@ -261,7 +261,7 @@ func LocalAggMemory(dst, outputs, bank ssl.Tensor, indices []int, m float32) (ss
 	if !(m >= 0 && m <= 1) {
 		return nil, clustErr(fn, ssl.ErrParam, "m must be in [0, 1] (m=%v)", m)
 	}
-	out, err := clustDst(fn, "dst", dst, []int{b, d}, o, mb)
+	out, err := clustDst(fn, "dst", dst, clustShape2(b, d), o, mb)
 	if err != nil {
 		return nil, err
 	}

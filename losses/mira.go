@@ -59,7 +59,7 @@ func MIRA(dq, q, target0, target1 ssl.Tensor, tauS float32, opts *MIRAOptions) (
 	if err != nil {
 		return 0, err
 	}
-	g, err := clustDst(fn, "dq", dq, shape, qv, t0, t1)
+	g, err := clustDst(fn, "dq", dq, clustShape3(v, b, k), qv, t0, t1)
 	if err != nil {
 		return 0, err
 	}

@@ -47,7 +47,7 @@ func PseudoLabelCE(dlogits, logits ssl.Tensor, labels []int, opts *PseudoLabelCE
 	if err != nil {
 		return 0, err
 	}
-	g, err := clustDst(fn, "dlogits", dlogits, []int{b, k}, x)
+	g, err := clustDst(fn, "dlogits", dlogits, clustShape2(b, k), x)
 	if err != nil {
 		return 0, err
 	}

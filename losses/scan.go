@@ -64,11 +64,11 @@ func SCAN(danchors, dneighbors, anchors, neighbors ssl.Tensor, entropyWeight flo
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	ga, err := clustDst(fn, "danchors", danchors, []int{b, k}, xa, xn)
+	ga, err := clustDst(fn, "danchors", danchors, clustShape2(b, k), xa, xn)
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	gn, err := clustDst(fn, "dneighbors", dneighbors, []int{b, k}, xa, xn)
+	gn, err := clustDst(fn, "dneighbors", dneighbors, clustShape2(b, k), xa, xn)
 	if err != nil {
 		return 0, 0, 0, err
 	}

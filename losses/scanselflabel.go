@@ -55,7 +55,7 @@ func SCANSelfLabel(dstrong, weak, strong ssl.Tensor, threshold float64, opts *SC
 	if err != nil {
 		return 0, 0, err
 	}
-	g, err := clustDst(fn, "dstrong", dstrong, []int{b, k}, xw, xs)
+	g, err := clustDst(fn, "dstrong", dstrong, clustShape2(b, k), xw, xs)
 	if err != nil {
 		return 0, 0, err
 	}

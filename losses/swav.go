@@ -82,11 +82,11 @@ func SwAV(dscores, codes, scores ssl.Tensor, crops int, assign []int, tau float3
 	if err != nil {
 		return 0, err
 	}
-	g, err := clustDst(fn, "dscores", dscores, []int{crops * b, k}, s)
+	g, err := clustDst(fn, "dscores", dscores, clustShape2(crops*b, k), s)
 	if err != nil {
 		return 0, err
 	}
-	q, err := clustDst(fn, "codes", codes, []int{len(assign), b, k}, s)
+	q, err := clustDst(fn, "codes", codes, clustShape3(len(assign), b, k), s)
 	if err != nil {
 		return 0, err
 	}
@@ -149,7 +149,7 @@ func SwAVFromCodes(dscores, scores, codes ssl.Tensor, crops int, assign []int, t
 	if err != nil {
 		return 0, clustErr(fn, err, "codes")
 	}
-	g, err := clustDst(fn, "dscores", dscores, []int{crops * b, k}, s, q)
+	g, err := clustDst(fn, "dscores", dscores, clustShape2(crops*b, k), s, q)
 	if err != nil {
 		return 0, err
 	}
