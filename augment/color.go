@@ -328,37 +328,47 @@ func jitterFactor(r *rand.Rand, x float64) float32 {
 	return lo + (hi-lo)*r.Float32()
 }
 
-// Apply implements [Transform].
-func (t ColorJitter) Apply(dst, src Image, r *rand.Rand) {
-	var order [4]int
-	for i := range order { // Fisher–Yates, the distribution of torch.randperm
+// Params draws the jitter's parameters as torchvision 0.14's
+// ColorJitter.get_params does: first the order, a uniformly random
+// permutation of (0 brightness, 1 contrast, 2 saturation, 3 hue), then a
+// float32 uniform factor for each enabled adjustment, in the order
+// brightness, contrast, saturation, hue. A disabled adjustment's factor is
+// returned as its identity (1, or 0 for hue) and draws nothing.
+func (t ColorJitter) Params(r *rand.Rand) (order [4]int, brightness, contrast, saturation, hue float64) {
+	for i := range order { // inside-out Fisher–Yates: the distribution of torch.randperm
 		j := r.IntN(i + 1)
 		order[i] = order[j]
 		order[j] = i
 	}
-	var fb, fc, fs float32
-	var fh float64
+	brightness, contrast, saturation = 1, 1, 1
 	if t.Brightness != 0 {
-		fb = jitterFactor(r, t.Brightness)
+		brightness = float64(jitterFactor(r, t.Brightness))
 	}
 	if t.Contrast != 0 {
-		fc = jitterFactor(r, t.Contrast)
+		contrast = float64(jitterFactor(r, t.Contrast))
 	}
 	if t.Saturation != 0 {
-		fs = jitterFactor(r, t.Saturation)
+		saturation = float64(jitterFactor(r, t.Saturation))
 	}
 	if t.Hue != 0 {
-		fh = float64(float32(-t.Hue) + float32(2*t.Hue)*r.Float32())
+		hue = float64(float32(-t.Hue) + float32(2*t.Hue)*r.Float32())
 	}
+	return order, brightness, contrast, saturation, hue
+}
+
+// Apply implements [Transform]: the enabled adjustments of
+// [ColorJitter.Params] in its order.
+func (t ColorJitter) Apply(dst, src Image, r *rand.Rand) {
+	order, fb, fc, fs, fh := t.Params(r)
 	cur, wrote := src, false
 	for _, fn := range order {
 		switch {
 		case fn == 0 && t.Brightness != 0:
-			brightness(dst, cur, fb)
+			brightness(dst, cur, float32(fb))
 		case fn == 1 && t.Contrast != 0:
-			contrast(dst, cur, fc)
+			contrast(dst, cur, float32(fc))
 		case fn == 2 && t.Saturation != 0:
-			saturation(dst, cur, fs)
+			saturation(dst, cur, float32(fs))
 		case fn == 3 && t.Hue != 0:
 			hue(dst, cur, fh)
 		default:
