@@ -1,6 +1,7 @@
 package conformance_test
 
 import (
+	"math"
 	"testing"
 
 	"ssl/assign"
@@ -11,6 +12,7 @@ import (
 
 func init() {
 	register("assign.kmeans", runKMeans)
+	register("assign.knn_mine", runKNNMine)
 }
 
 // runKMeans runs Lloyd k-means from the case's initial centroids. PCL's
@@ -38,4 +40,54 @@ func runKMeans(t testing.TB, c *conformance.Case) {
 	unit := make([]float32, len(cent))
 	kernel.L2NormalizeRows(unit, nil, cent, k, d, 1e-12)
 	c.Check32(t, "centroids_l2norm", unit)
+}
+
+// runKNNMine mines SCAN's top-(k+1) cosine neighbours (self included).
+// Indices must match exactly outside ties; inside a tie group (entries
+// whose float64 cosine equals the reference's sim at that position within
+// the case's atol, KINDS.md "Ties") the order is free, so an index that
+// differs from the reference is accepted when its own cosine equals the
+// reference's sim there.
+func runKNNMine(t testing.TB, c *conformance.Case) {
+	f := c.Tensor(t, "features")
+	k := c.Int(t, "topk")
+	idx, sims, err := assign.MineNeighbors(nil, nil, f, k, nil)
+	if c.ExpectError != "" {
+		c.CheckError(t, err)
+		return
+	}
+	if err != nil {
+		t.Fatalf("%s: MineNeighbors: %v", c.Path, err)
+	}
+	c.Check32(t, "sims", sims)
+	n, d := f.Shape()[0], f.Shape()[1]
+	fv := testutil.F64(f)
+	cos := func(i, j int) float64 {
+		var s, ni, nj float64
+		for p := range d {
+			s += fv[i*d+p] * fv[j*d+p]
+			ni += fv[i*d+p] * fv[i*d+p]
+			nj += fv[j*d+p] * fv[j*d+p]
+		}
+		return s / (math.Max(math.Sqrt(ni), 1e-12) * math.Max(math.Sqrt(nj), 1e-12))
+	}
+	want, wsims := c.Out(t, "indices").Data, c.Out(t, "sims").Data
+	m := k + 1
+	for i := range n {
+		seen := map[int]bool{}
+		for p := range m {
+			g := idx[i*m+p]
+			if seen[g] {
+				t.Errorf("%s: row %d lists %d twice", c.Path, i, g)
+			}
+			seen[g] = true
+			if float64(g) == want[i*m+p] {
+				continue
+			}
+			if math.Abs(cos(i, g)-wsims[i*m+p]) > c.Tol.ATol {
+				t.Errorf("%s: indices[%d,%d] = %d, want %v (cosine %.9g, reference sim %.9g)", c.Path, i, p, g, want[i*m+p], cos(i, g), wsims[i*m+p])
+				return
+			}
+		}
+	}
 }
