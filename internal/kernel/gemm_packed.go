@@ -34,10 +34,12 @@ const (
 // microKernel is the signature of the 6×16 micro-kernels: see sgemm6x16.
 type microKernel func(k int, a, b, c *float32, ldc int, alpha, beta float32)
 
-var gemmBufs sync.Pool // *[]float32 scratch for packed panels
+// Scratch for packed panels: gemmBBufs for op(B), gemmABufs for op(A) and
+// the edge block, kept apart so each pool holds buffers of one kind of size.
+var gemmABufs, gemmBBufs sync.Pool // *[]float32
 
-func getBuf(n int) *[]float32 {
-	if p, ok := gemmBufs.Get().(*[]float32); ok && cap(*p) >= n {
+func getBuf(pool *sync.Pool, n int) *[]float32 {
+	if p, ok := pool.Get().(*[]float32); ok && cap(*p) >= n {
 		*p = (*p)[:n]
 		return p
 	}
@@ -64,8 +66,8 @@ func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 		mt, nt, mc, nc = 1, 1, roundUp(m, gemmMR), roundUp(n, gemmNR)
 	}
 
-	pbp := getBuf(npan * gemmNR * kc)
-	defer gemmBufs.Put(pbp)
+	pbp := getBuf(&gemmBBufs, npan*gemmNR*kc)
+	defer gemmBBufs.Put(pbp)
 	pb := *pbp
 	for p0 := 0; p0 < k; p0 += kc {
 		pk := min(kc, k-p0)
@@ -79,9 +81,8 @@ func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 			bt = 1
 		}
 		ParallelFor(mt*nt, 1, func(lo, hi int) {
-			pap := getBuf(mc * pk)
-			pa := *pap
-			var tmp [gemmMR * gemmNR]float32
+			pap := getBuf(&gemmABufs, mc*kc+gemmMR*gemmNR)
+			pa, tmp := (*pap)[:mc*pk], (*pap)[mc*kc:]
 			for t := lo; t < hi; t++ {
 				i0, j0 := (t/nt)*mc, (t%nt)*nc
 				i1, j1 := min(m, i0+mc), min(n, j0+nc)
@@ -110,7 +111,7 @@ func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 					}
 				}
 			}
-			gemmBufs.Put(pap)
+			gemmABufs.Put(pap)
 		})
 	}
 }
