@@ -70,15 +70,17 @@ type engine struct {
 	redK   []float64 // 2k+4 reduction vector
 
 	// Method data used by the block functions.
-	src      []float32 // the caller's input matrix
-	cmax     []float32 // k per-column shift
-	cmin     []float32 // k
-	rmax     []float64 // n per-row shift
-	param    float64   // 1/ε, λ or 1/reg
-	intPow   int       // λ when it is a small integer, else 0
-	out      []float32 // n×k output
-	labels   []int
-	outScale float64
+	src        []float32 // the caller's input matrix
+	cmax       []float32 // k per-column shift
+	cmin       []float32 // k
+	rmax       []float64 // n per-row shift
+	param      float64   // 1/ε, λ or 1/reg
+	param2     float64   // SeLa: max_j λ·log max_k P_jk
+	fromKernel bool      // SeLa: the log-kernel is built from the exp kernel in place
+	intPow     int       // λ when it is a small integer, else 0
+	out        []float32 // n×k output
+	labels     []int
+	outScale   float64
 }
 
 // size prepares the engine's buffers for n local rows and k columns.
@@ -101,7 +103,7 @@ func (e *engine) size(n, k int) {
 	e.red8 = grow(e.red8, 8)
 	e.redK = grow(e.redK, 2*k+4)
 	e.rowT, e.colT, e.red, e.labels, e.out = nil, nil, nil, nil, nil
-	e.check, e.logDomain, e.mayFlush, e.fixRows = false, false, false, false
+	e.check, e.logDomain, e.mayFlush, e.fixRows, e.fromKernel = false, false, false, false, false
 	e.outScale = 1
 }
 

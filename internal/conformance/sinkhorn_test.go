@@ -10,6 +10,7 @@ import (
 
 func init() {
 	register("sinkhorn.swav", runSinkhornSwAV)
+	register("sinkhorn.sela", runSinkhornSeLa)
 }
 
 // runSinkhornSwAV maps sinkhorn.swav onto sinkhorn.Balance with the case's
@@ -27,4 +28,29 @@ func runSinkhornSwAV(t testing.TB, c *conformance.Case) {
 		t.Errorf("%s: Balance ran %d iterations, want %d", c.Path, res.Iterations, c.Int(t, "sinkhorn_iterations"))
 	}
 	c.Check32(t, "Q", dst.Data().([]float32))
+}
+
+// runSinkhornSeLa maps sinkhorn.sela onto sinkhorn.SeLa with SeLa's own
+// stopping rule (stop_err and check_every of the case) and checks the plan,
+// the labels, the update count and the error at the last check.
+func runSinkhornSeLa(t testing.TB, c *conformance.Case) {
+	probs := c.Tensor(t, "probs")
+	before := append([]float32(nil), probs.Data().([]float32)...)
+	shape := probs.Shape()
+	plan := ssl.New(shape...)
+	res, err := sinkhorn.SeLa(nil, plan, probs, c.Float(t, "lambda"), nil, &sinkhorn.SeLaOptions{
+		StopErr: c.Float(t, "stop_err"), CheckEvery: c.Int(t, "check_every"),
+	})
+	if err != nil {
+		t.Fatalf("%s: SeLa: %v", c.Path, err)
+	}
+	for i, v := range probs.Data().([]float32) {
+		if v != before[i] {
+			t.Fatalf("%s: SeLa modified probs[%d]", c.Path, i)
+		}
+	}
+	c.Check32(t, "Q", plan.Data().([]float32))
+	c.CheckExact(t, "labels", res.Labels)
+	c.CheckExact(t, "n_iter", []int{res.Iterations})
+	c.Check(t, "final_err", []float64{res.StopError})
 }

@@ -1,0 +1,504 @@
+package sinkhorn
+
+import (
+	"fmt"
+	"math"
+
+	"ssl"
+	"ssl/internal/kernel"
+)
+
+// SeLa's constants (yukimasano/self-label@3891e376 sinkhornknopp.py
+// optimize_L_sk: `while err > 1e-1`, `if (_counter % 10) == 0`) and the cap
+// this package adds to its otherwise unbounded loop.
+const (
+	selaStopErr    = 0.1
+	selaCheckEvery = 10
+	selaMaxIter    = 10000
+)
+
+// SeLaOptions are the optional settings of [SeLa]. A nil *SeLaOptions
+// means all defaults.
+type SeLaOptions struct {
+	// StopErr is SeLa's stopping threshold on Σ_j |c_j/c'_j − 1| (a sum
+	// over all N samples, see [SeLa]); ≥ 0, and 0 means SeLa's 0.1.
+	StopErr float64
+	// CheckEvery is the cadence of the stopping test (on updates 0,
+	// CheckEvery, 2·CheckEvery, …); ≥ 0, and 0 means SeLa's 10.
+	CheckEvery int
+	// MaxIter caps the updates; ≥ 0, and 0 means 10000. Reaching it
+	// returns the partial result with an error wrapping [ErrNotConverged].
+	MaxIter int
+	// Domain selects the exp- or log-domain iteration; [Auto] detects.
+	Domain Domain
+	// InPlace lets SeLa transform the caller's probs buffer into its
+	// kernel instead of allocating its one N×K float32 copy: probs is
+	// overwritten (it holds neither the input nor the plan afterwards,
+	// unless plan is probs itself). With InPlace, plan may be probs. With
+	// [Auto] and InPlace, a fall-back to the log domain starts from the
+	// kernel, in which entries below 2^-126 of their row's and column's
+	// maximum are already zero; pass [Log] to avoid that.
+	InPlace bool
+	// Reducer, when not nil, makes the call one worker of a sharded solve
+	// over the rows it holds (≥ 1); N is the total over workers. Every
+	// worker must call SeLa with the same λ, K and options.
+	Reducer Reducer
+	// LogR (length K) and LogC (length N, this worker's rows), when not
+	// nil, receive the scaling vectors; otherwise they are allocated.
+	LogR, LogC []float64
+}
+
+// SeLaResult is what [SeLa] returns.
+type SeLaResult struct {
+	// Result holds the updates run (Iterations, SeLa's n_iter), the
+	// marginal error of the plan Q (rows sum exactly to 1/N, prototypes to
+	// about 1/K), the domain used, and the plan tensor when one was asked.
+	Result
+	// Labels[j] = argmax_k Q_jk, the first maximum on ties.
+	Labels []int
+	// StopError is SeLa's error at the last check.
+	StopError float64
+	// LogR and LogC are the scaling vectors in log form:
+	// Q_jk = exp(LogC_j + λ·log P_jk + LogR_k), in SeLa's own gauge (c
+	// starts at 1/N), so exp(LogR) and exp(LogC) are SeLa's r and c where
+	// they are representable.
+	LogR, LogC []float64
+}
+
+// SeLa computes SeLa's pseudo-labels for a whole dataset: given the model's
+// probabilities P (N samples × K labels), it finds the balanced transport
+// plan Q = diag(c)·P^λ·diag(r) (elementwise power) whose rows sum to 1/N
+// and columns to 1/K, by SeLa's fast vector-scaling iteration:
+//
+//	c = 1/N; repeat:
+//	    r_k = (1/K) / Σ_j P_jk^λ·c_j
+//	    c'_j = (1/N) / Σ_k P_jk^λ·r_k
+//	    on updates 0, 10, 20, …: err = Σ_j |c_j/c'_j − 1|
+//	    c = c'
+//	until err ≤ 0.1
+//	labels_j = argmax_k Q_jk
+//
+// Only r and c change while iterating; P^λ is formed once and never
+// rewritten, and each update streams it once (the r update of one step and
+// the c update of the next share the pass). The loop is exactly SeLa's,
+// including its stopping rule (err is a sum over the N samples, tested
+// every 10 updates, so Iterations is 10·m + 1 with the defaults).
+//
+// Memory: one float32 N×K copy (the kernel), held in the Workspace, or none
+// with InPlace, which transforms probs itself. plan (N×K), when not nil,
+// receives Q; it may be probs only with InPlace. labels, when not nil,
+// must have length N; otherwise it is allocated. probs is not modified
+// without InPlace.
+//
+// Numerics: the kernel is P^λ with each sample's row divided by its
+// maximum and then each label's column by its maximum (both exact: they
+// are absorbed into c and r), computed by repeated squaring for integer λ.
+// With λ = 25 entries reach 1e-160 and flush to zero in float32; the exp
+// domain is kept only while that cannot matter (see the package
+// documentation), and otherwise [Auto] switches to the log domain.
+//
+// It returns an error wrapping ssl.ErrShape for an empty or mismatched
+// tensor or slice, or a plan overlapping probs without InPlace;
+// ssl.ErrParam for λ ≤ 0 or non-finite, invalid options, a negative
+// probability, or a sample or label whose probabilities are all zero;
+// ssl.ErrNotFinite for NaN or ±Inf probabilities, or with [Exp] for a
+// problem the exp domain cannot represent. Nothing is written then (with
+// InPlace, probs may already be transformed when the iteration fails).
+// Reaching MaxIter returns the partial result with [ErrNotConverged].
+//
+// Reference: Asano, Rupprecht, Vedaldi, Self-labelling via simultaneous
+// clustering and representation learning, ICLR 2020, §3 (eq. 5–6) and
+// §3.1 "fast version"; yukimasano/self-label@3891e376 sinkhornknopp.py
+// optimize_L_sk.
+func SeLa(labels []int, plan, probs ssl.Tensor, lambda float64, ws *Workspace, opts *SeLaOptions) (SeLaResult, error) {
+	const fn = "sinkhorn: SeLa: "
+	n, k, p, err := ssl.Matrix(probs)
+	if err != nil {
+		return SeLaResult{}, fmt.Errorf(fn+"probs: %w", err)
+	}
+	if n == 0 || k == 0 {
+		return SeLaResult{}, fmt.Errorf(fn+"probs is empty (N=%d, K=%d): %w", n, k, ssl.ErrShape)
+	}
+	if !(lambda > 0) || math.IsInf(lambda, 0) {
+		return SeLaResult{}, fmt.Errorf(fn+"lambda must be positive and finite (lambda=%v): %w", lambda, ssl.ErrParam)
+	}
+	var o SeLaOptions
+	if opts != nil {
+		o = *opts
+	}
+	switch {
+	case !(o.StopErr >= 0) || math.IsInf(o.StopErr, 0):
+		return SeLaResult{}, fmt.Errorf(fn+"StopErr must be finite and >= 0 (StopErr=%v): %w", o.StopErr, ssl.ErrParam)
+	case o.CheckEvery < 0:
+		return SeLaResult{}, fmt.Errorf(fn+"CheckEvery must be >= 0 (CheckEvery=%d): %w", o.CheckEvery, ssl.ErrParam)
+	case o.MaxIter < 0:
+		return SeLaResult{}, fmt.Errorf(fn+"MaxIter must be >= 0 (MaxIter=%d): %w", o.MaxIter, ssl.ErrParam)
+	case o.Domain < Auto || o.Domain > Log:
+		return SeLaResult{}, fmt.Errorf(fn+"unknown Domain (Domain=%d): %w", int(o.Domain), ssl.ErrParam)
+	case o.LogR != nil && len(o.LogR) != k:
+		return SeLaResult{}, fmt.Errorf(fn+"LogR has length %d, want K=%d: %w", len(o.LogR), k, ssl.ErrShape)
+	case o.LogC != nil && len(o.LogC) != n:
+		return SeLaResult{}, fmt.Errorf(fn+"LogC has length %d, want N=%d: %w", len(o.LogC), n, ssl.ErrShape)
+	case labels != nil && len(labels) != n:
+		return SeLaResult{}, fmt.Errorf(fn+"labels has length %d, want N=%d: %w", len(labels), n, ssl.ErrShape)
+	}
+	if o.StopErr == 0 {
+		o.StopErr = selaStopErr
+	}
+	if o.CheckEvery == 0 {
+		o.CheckEvery = selaCheckEvery
+	}
+	if o.MaxIter == 0 {
+		o.MaxIter = selaMaxIter
+	}
+	var q []float32
+	if plan != nil {
+		if q, err = ssl.MatrixOf(plan, n, k); err != nil {
+			return SeLaResult{}, fmt.Errorf(fn+"plan: %w", err)
+		}
+		if kernel.Overlaps(q, p) && !(o.InPlace && &q[0] == &p[0]) {
+			return SeLaResult{}, fmt.Errorf(fn+"plan overlaps probs (allowed only as probs itself with InPlace): %w", ssl.ErrShape)
+		}
+	}
+	if ws == nil {
+		ws = new(Workspace)
+	}
+	e := ws.prepare(n, k)
+	e.red, e.src, e.param, e.nTotal = o.Reducer, p, lambda, n
+	e.intPow = 0
+	if lambda == math.Trunc(lambda) && lambda <= 64 {
+		e.intPow = int(lambda)
+	}
+
+	// Row maxima, checks, and column maxima of the row-normalised P.
+	e.parallel(selaRowMaxBlock)
+	bad := -1
+	for b := range e.nb {
+		if e.blk[4*b] >= 0 {
+			bad = int(e.blk[4*b])
+			break
+		}
+	}
+	copy(e.cmax[:k], e.part[:k])
+	for b := 1; b < e.nb; b++ {
+		for j, x := range e.part[b*k : (b+1)*k] {
+			e.cmax[j] = max(e.cmax[j], x)
+		}
+	}
+	mMax := math.Inf(-1) // max_j λ·log max_k P_jk
+	for i := range n {
+		mMax = max(mMax, lambda*math.Log(e.rmax[i]))
+	}
+	if e.red != nil {
+		x := e.redK[:k+2]
+		for j := range k {
+			x[j] = float64(e.cmax[j])
+		}
+		x[k], x[k+1] = mMax, 0
+		if bad >= 0 {
+			x[k+1] = 1
+		}
+		if err := e.reduce(x, Max); err != nil {
+			return SeLaResult{}, fmt.Errorf(fn+"%w", err)
+		}
+		for j := range k {
+			e.cmax[j] = float32(x[j])
+		}
+		mMax = x[k]
+		if bad < 0 && x[k+1] != 0 {
+			return SeLaResult{}, fmt.Errorf(fn+"probs of another worker are invalid: %w", ssl.ErrParam)
+		}
+		c := e.red8[:1]
+		c[0] = float64(n)
+		if err := e.reduce(c, Sum); err != nil {
+			return SeLaResult{}, fmt.Errorf(fn+"%w", err)
+		}
+		e.nTotal = int(c[0])
+	}
+	if bad >= 0 {
+		i, j := bad/k, bad%k
+		if v := p[bad]; v-v != 0 {
+			return SeLaResult{}, fmt.Errorf(fn+"probs[%d, %d] is %v: %w", i, j, v, ssl.ErrNotFinite)
+		} else if v < 0 {
+			return SeLaResult{}, fmt.Errorf(fn+"probs[%d, %d] is negative (%v): %w", i, j, v, ssl.ErrParam)
+		}
+		return SeLaResult{}, fmt.Errorf(fn+"probs row %d is all zero: %w", i, ssl.ErrParam)
+	}
+	for j := range k {
+		if !(e.cmax[j] > 0) {
+			return SeLaResult{}, fmt.Errorf(fn+"probs column %d is zero on every row: %w", j, ssl.ErrParam)
+		}
+	}
+	e.rowC, e.colC = 1/float64(e.nTotal), 1/float64(k)
+	e.param2 = mMax
+	if o.InPlace {
+		e.a = p
+	} else {
+		e.a = ws.kernelBuf(n, k)
+	}
+
+	res := SeLaResult{Labels: labels, LogR: o.LogR, LogC: o.LogC}
+	ok, conv := false, true
+	tried := false
+	if o.Domain != Log {
+		tried = true
+		e.mayFlush = true
+		res.Iterations, res.StopError, conv, ok, err = selaRun(e, &o, false)
+		if err != nil {
+			return SeLaResult{}, fmt.Errorf(fn+"%w", err)
+		}
+		if !ok && o.Domain == Exp {
+			return SeLaResult{}, fmt.Errorf(fn+"a scaling vector left the float32 range at update %d (lambda=%v): %w", res.Iterations, lambda, ssl.ErrNotFinite)
+		}
+	}
+	if !ok {
+		e.logDomain, res.LogDomain = true, true
+		e.sizeChunk()
+		e.fromKernel = tried && o.InPlace
+		res.Iterations, res.StopError, conv, _, err = selaRun(e, &o, true)
+		if err != nil {
+			return SeLaResult{}, fmt.Errorf(fn+"%w", err)
+		}
+	}
+	// Labels, plan and scaling vectors.
+	if res.Labels == nil {
+		res.Labels = make([]int, n)
+	}
+	if res.LogR == nil {
+		res.LogR = make([]float64, k)
+	}
+	if res.LogC == nil {
+		res.LogC = make([]float64, n)
+	}
+	e.labels, e.out = res.Labels, q
+	e.parallel(selaFinalBlock)
+	me, _ := e.colError()
+	res.MarginalError = me
+	for j := range k {
+		mu := lambda * math.Log(float64(e.cmax[j]))
+		if e.logDomain {
+			res.LogR[j] = e.g[j] - mMax - mu
+		} else {
+			res.LogR[j] = math.Log(float64(e.v[j])) - mMax - mu
+		}
+	}
+	for i := range n {
+		m := lambda * math.Log(e.rmax[i])
+		if e.logDomain {
+			res.LogC[i] = e.f[i] + mMax - m
+		} else {
+			res.LogC[i] = math.Log(float64(e.u[i])) + mMax - m
+		}
+	}
+	if plan != nil {
+		res.Plan = plan
+	}
+	if !finite(me) {
+		return res, fmt.Errorf(fn+"plan is not finite (lambda=%v): %w", lambda, ssl.ErrNotFinite)
+	}
+	if !conv {
+		return res, fmt.Errorf(fn+"error %.4g > StopErr %.4g after %d updates: %w", res.StopError, o.StopErr, res.Iterations, ErrNotConverged)
+	}
+	return res, nil
+}
+
+// selaRun builds the kernel for its domain and runs SeLa's loop. ok is
+// false when the exp domain failed.
+func selaRun(e *engine, o *SeLaOptions, logDomain bool) (iters int, stopErr float64, conv, ok bool, err error) {
+	k := e.k
+	if logDomain {
+		e.parallel(selaLogKernelBlock)
+		clear(e.g[:k])
+		if err := e.colLogSums(); err != nil {
+			return 0, 0, false, false, err
+		}
+	} else {
+		e.parallel(selaKernelBlock)
+		e.sumParts()
+		_, bad, _, _ := e.blockScalars()
+		lo, hi := minMax32(e.u[:e.n])
+		x := e.acc[:k+3]
+		x[k], x[k+1], x[k+2] = bad, -float64(lo), float64(hi)
+		if e.red != nil {
+			if err := e.reduce(x[:k], Sum); err != nil {
+				return 0, 0, false, false, err
+			}
+			if err := e.reduce(x[k:k+3], Max); err != nil {
+				return 0, 0, false, false, err
+			}
+		}
+		if x[k] != 0 || !spreadOK(float32(-x[k+1]), float32(x[k+2]), e.nTotal, true) {
+			return 0, 0, false, false, nil
+		}
+	}
+	stopErr, conv = 1e6, true // SeLa's initial err
+	for stopErr > o.StopErr {
+		if logDomain {
+			e.colUpdateLog()
+		} else if !e.colUpdateExp() {
+			return iters, stopErr, false, false, nil
+		}
+		e.check = iters%o.CheckEvery == 0
+		s, ok, err := e.rowPass()
+		e.check = false
+		if err != nil {
+			return iters, stopErr, false, false, err
+		}
+		if !ok {
+			return iters, stopErr, false, false, nil
+		}
+		if iters%o.CheckEvery == 0 {
+			stopErr = s
+		}
+		iters++
+		if stopErr > o.StopErr && iters >= o.MaxIter {
+			conv = false
+			break
+		}
+	}
+	return iters, stopErr, conv, true, nil
+}
+
+// selaRowMaxBlock stores each row's maximum in rmax, the block's column
+// maxima of P_jk / max_k P_jk in part, and in blk[4·blk] the flat index of
+// the first invalid entry (NaN, ±Inf, negative, or a row of zeros), or -1.
+func selaRowMaxBlock(e *engine, blk, lo, hi int) {
+	k := e.k
+	cm := e.part[blk*k : (blk+1)*k]
+	clear(cm)
+	e.blk[4*blk] = -1
+	for i := lo; i < hi; i++ {
+		row := e.src[i*k : (i+1)*k]
+		m := float32(0)
+		for j, x := range row {
+			if !(x >= 0) || x > math.MaxFloat32 {
+				if e.blk[4*blk] < 0 {
+					e.blk[4*blk] = float64(i*k + j)
+				}
+				x = 0
+			}
+			m = max(m, x)
+		}
+		if m == 0 {
+			if e.blk[4*blk] < 0 {
+				e.blk[4*blk] = float64(i * k)
+			}
+			m = 1
+		}
+		e.rmax[i] = float64(m)
+		inv := 1 / m
+		for j, x := range row {
+			cm[j] = max(cm[j], x*inv)
+		}
+	}
+}
+
+// selaKernelBlock writes A_jk = (P_jk / max_l P_jl / cmax_k)^λ, the initial
+// row scaling u_j = exp(λ·log max_l P_jl − mMax)/N (c = 1/N in the shifted
+// kernel's gauge) and the block's column sums Σ_j A_jk·u_j.
+func selaKernelBlock(e *engine, blk, lo, hi int) {
+	k := e.k
+	p := e.part[blk*k : (blk+1)*k]
+	clear(p)
+	inv := e.part2[blk*k : (blk+1)*k] // 1/cmax
+	for j := range inv {
+		inv[j] = 1 / e.cmax[j]
+	}
+	var bad float64
+	for i := lo; i < hi; i++ {
+		row, src := e.a[i*k:(i+1)*k], e.src[i*k:(i+1)*k]
+		rinv := float32(1 / e.rmax[i])
+		if e.intPow > 0 {
+			for j, x := range src {
+				row[j] = powInt(x*rinv*inv[j], e.intPow)
+			}
+		} else {
+			for j, x := range src {
+				row[j] = float32(e.param * math.Log(float64(x*rinv*inv[j])))
+			}
+			kernel.Exp(row, row)
+		}
+		ui := float32(math.Exp(e.param*math.Log(e.rmax[i])-e.param2) / float64(e.nTotal))
+		if !normalFloat32(ui) {
+			bad = 1
+		}
+		e.u[i] = ui
+		kernel.Axpy(ui, row, p)
+	}
+	e.blk[4*blk+1] = bad
+}
+
+// selaLogKernelBlock writes L_jk = λ·log(P_jk / max_l P_jl / cmax_k) and
+// f_j = λ·log max_l P_jl − mMax − log N. With fromKernel the buffer
+// already holds the exp-domain kernel A = exp(L), and L = log A.
+func selaLogKernelBlock(e *engine, blk, lo, hi int) {
+	k := e.k
+	for i := lo; i < hi; i++ {
+		row, src := e.a[i*k:(i+1)*k], e.src[i*k:(i+1)*k]
+		if e.fromKernel {
+			for j, x := range row {
+				row[j] = float32(math.Log(float64(x)))
+			}
+		} else {
+			rinv := 1 / e.rmax[i]
+			for j, x := range src {
+				row[j] = float32(e.param * math.Log(float64(x)*rinv/float64(e.cmax[j])))
+			}
+		}
+		e.f[i] = e.param*math.Log(e.rmax[i]) - e.param2 - math.Log(float64(e.nTotal))
+	}
+}
+
+// selaFinalBlock writes the labels (first maximum of row j of Q) and, when
+// e.out is set, the plan Q_jk = u_j·A_jk·v_k (or exp(f_j + L_jk + g_k)).
+func selaFinalBlock(e *engine, blk, lo, hi int) {
+	k := e.k
+	v, g := e.v[:k], e.g[:k]
+	for i := lo; i < hi; i++ {
+		row := e.a[i*k : (i+1)*k]
+		best, at := math.Inf(-1), 0
+		if e.logDomain {
+			for j, x := range row {
+				if s := float64(x) + g[j]; s > best {
+					best, at = s, j
+				}
+			}
+		} else {
+			for j, x := range row {
+				if s := float64(x * v[j]); s > best {
+					best, at = s, j
+				}
+			}
+		}
+		e.labels[i] = at
+		if e.out == nil {
+			continue
+		}
+		out := e.out[i*k : (i+1)*k]
+		if e.logDomain {
+			fi := e.f[i]
+			for j, x := range row {
+				out[j] = float32(fi + float64(x) + g[j])
+			}
+			kernel.Exp(out, out)
+			continue
+		}
+		ui := e.u[i]
+		for j, x := range row {
+			out[j] = ui * x * v[j]
+		}
+	}
+}
+
+// powInt returns x^n for n ≥ 1 by repeated squaring.
+func powInt(x float32, n int) float32 {
+	r := float32(1)
+	for n > 0 {
+		if n&1 != 0 {
+			r *= x
+		}
+		x *= x
+		n >>= 1
+	}
+	return r
+}
