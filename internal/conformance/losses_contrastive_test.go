@@ -24,6 +24,7 @@ func init() {
 	register("losses.byol", runBYOL)
 	register("losses.cacr", runCACR)
 	register("losses.bregman", runBregman)
+	register("losses.align_uniform", runAlignUniform)
 }
 
 // ctrNear reports whether a case is one of the T = 0.001 "_near" cases,
@@ -242,4 +243,49 @@ func runBregman(t testing.TB, c *conformance.Case) {
 	c.CheckExact(t, "num_max", counts)
 	ctrCheck(t, c, "grad_out_a", ctrData(da))
 	ctrCheck(t, c, "grad_out_b", ctrData(db))
+}
+
+func runAlignUniform(t testing.TB, c *conformance.Case) {
+	x, y := c.Tensor(t, "x"), c.Tensor(t, "y")
+	shape := x.Shape().Clone()
+	f := func(name string) float32 { return float32(c.Float(t, name)) }
+	alpha, tt := f("alpha"), f("t")
+	dx, dy := ctrNaNs(shape...), ctrNaNs(shape...)
+	terms := make([]float64, 3)
+	loss, err := losses.AlignUniform(dx, dy, terms, x, y, alpha, tt, f("align_w"), f("unif_w"), nil)
+	if c.ExpectError != "" {
+		c.CheckError(t, err)
+		return
+	}
+	if err != nil {
+		t.Fatalf("%s: AlignUniform: %v", c.Path, err)
+	}
+	ctrCheckLoss(t, c, "loss", loss)
+	ctrCheckLoss(t, c, "align", terms[0])
+	ctrCheckLoss(t, c, "uniform_x", terms[1])
+	ctrCheckLoss(t, c, "uniform_y", terms[2])
+	ctrCheck(t, c, "grad_x", ctrData(dx))
+	ctrCheck(t, c, "grad_y", ctrData(dy))
+
+	ax, ay := ctrNaNs(shape...), ctrNaNs(shape...)
+	al, err := losses.Align(ax, ay, x, y, alpha)
+	if err != nil {
+		t.Fatalf("%s: Align: %v", c.Path, err)
+	}
+	ctrCheckLoss(t, c, "align", al)
+	ctrCheck(t, c, "align_grad_x", ctrData(ax))
+	ctrCheck(t, c, "align_grad_y", ctrData(ay))
+	for _, u := range []struct {
+		in   *tensor.Dense
+		out  string
+		grad string
+	}{{x, "uniform_x", "uniform_x_grad_x"}, {y, "uniform_y", "uniform_y_grad_y"}} {
+		du := ctrNaNs(shape...)
+		v, err := losses.Uniform(du, u.in, tt, nil)
+		if err != nil {
+			t.Fatalf("%s: Uniform: %v", c.Path, err)
+		}
+		ctrCheckLoss(t, c, u.out, v)
+		ctrCheck(t, c, u.grad, ctrData(du))
+	}
 }
