@@ -143,15 +143,8 @@ func pointwise13(fn string, dst, img ssl.Tensor, k func(out, src Image)) (ssl.Te
 	}, k)
 }
 
-func clamp01(v float32) float32 {
-	if v < 0 {
-		return 0
-	}
-	if v > 1 {
-		return 1
-	}
-	return v
-}
+// clamp01 clamps v to [0, 1] (torch.clamp(v, 0, 1); NaN stays NaN).
+func clamp01(v float32) float32 { return min(max(v, 0), 1) }
 
 // brightness: out = clamp(f·src, 0, 1); dst may equal src.
 func brightness(dst, src Image, f float32) {
