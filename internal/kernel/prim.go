@@ -66,3 +66,18 @@ func expAccColsGo(s []float64, x, m []float32) {
 		s[j] += float64(Exp32(v - m[j]))
 	}
 }
+
+// scaleSliceGo computes x[i] *= a.
+func scaleSliceGo(x []float32, a float32) {
+	for i := range x {
+		x[i] *= a
+	}
+}
+
+// subConstGo computes dst[i] = x[i] − c.
+func subConstGo(dst, x []float32, c float32) {
+	dst = dst[:len(x)]
+	for i, v := range x {
+		dst[i] = v - c
+	}
+}

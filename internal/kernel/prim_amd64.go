@@ -143,3 +143,34 @@ func expAccCols(s []float64, x, m []float32) {
 		copy(s[n:], sb[:])
 	}
 }
+
+//go:noescape
+func scaleAVX2(x *float32, n int, a float32)
+
+//go:noescape
+func subConstAVX2(dst, x *float32, n int, c float32)
+
+func scaleSlice(x []float32, a float32) {
+	n := len(x) &^ 7
+	if haveAVX2FMA && n > 0 {
+		scaleAVX2(&x[0], n, a)
+	} else {
+		n = 0
+	}
+	for i := n; i < len(x); i++ {
+		x[i] *= a
+	}
+}
+
+func subConst(dst, x []float32, c float32) {
+	dst = dst[:len(x)]
+	n := len(x) &^ 7
+	if haveAVX2FMA && n > 0 {
+		subConstAVX2(&dst[0], &x[0], n, c)
+	} else {
+		n = 0
+	}
+	for i := n; i < len(x); i++ {
+		dst[i] = x[i] - c
+	}
+}

@@ -350,3 +350,46 @@ accloop:
 accdone:
 	VZEROUPPER
 	RET
+
+// func scaleAVX2(x *float32, n int, a float32)
+// x[i] *= a for i < n; n is a multiple of 8.
+TEXT ·scaleAVX2(SB), NOSPLIT, $0-20
+	MOVQ         x+0(FP), DI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS a+16(FP), Y1
+	SHRQ         $3, CX
+	JZ           scaledone
+
+scaleloop:
+	VMULPS  (DI), Y1, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     scaleloop
+
+scaledone:
+	VZEROUPPER
+	RET
+
+// func subConstAVX2(dst, x *float32, n int, c float32)
+// dst[i] = x[i] − c for i < n; n is a multiple of 8.
+TEXT ·subConstAVX2(SB), NOSPLIT, $0-28
+	MOVQ         dst+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS c+24(FP), Y1
+	SHRQ         $3, CX
+	JZ           subdone
+
+subloop:
+	VMOVUPS (SI), Y0
+	VSUBPS  Y1, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     subloop
+
+subdone:
+	VZEROUPPER
+	RET

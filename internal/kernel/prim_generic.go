@@ -10,3 +10,5 @@ func expSumShift(x []float32, m float32) float64        { return expSumShiftGo(x
 func expStoreShift(dst, x []float32, m float32) float64 { return expStoreShiftGo(dst, x, m) }
 func maxCols(m, x []float32)                            { maxColsGo(m, x) }
 func expAccCols(s []float64, x, m []float32)            { expAccColsGo(s, x, m) }
+func scaleSlice(x []float32, a float32)                 { scaleSliceGo(x, a) }
+func subConst(dst, x []float32, c float32)              { subConstGo(dst, x, c) }

@@ -43,6 +43,13 @@ func TestPrimitives(t *testing.T) {
 					t.Errorf("%s: expStoreShift dst[%d] = %v for e^(%v): %s", name, i, dst[i], x[i]-m, why)
 				}
 			}
+			sc, scg := append([]float32(nil), x...), append([]float32(nil), x...)
+			scaleSlice(sc, 0.37)
+			scaleSliceGo(scg, 0.37)
+			sameBits(t, name+": scaleSlice", sc, scg)
+			subConst(sc, x, 1.5)
+			subConstGo(scg, x, 1.5)
+			sameBits(t, name+": subConst", sc, scg)
 			mc := make([]float32, n)
 			mg := make([]float32, n)
 			for i := range mc {

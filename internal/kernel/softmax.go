@@ -173,7 +173,7 @@ func SoftmaxRows(dst, x []float32, rows, cols int) {
 		for i := lo; i < hi; i++ {
 			xr, dr := x[i*cols:(i+1)*cols], dst[i*cols:(i+1)*cols]
 			s := expStoreShift(dr, xr, lseShift(maxRow(xr)))
-			Scale(float32(1/s), dr)
+			scaleSlice(dr, float32(1/s))
 		}
 	})
 }
@@ -189,10 +189,7 @@ func LogSoftmaxRows(dst, x []float32, rows, cols int) {
 	ParallelFor(rows, Grain(rows, cols, lseMinWork), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			xr, dr := x[i*cols:(i+1)*cols], dst[i*cols:(i+1)*cols]
-			l := lseRow(xr)
-			for j, v := range xr {
-				dr[j] = v - l
-			}
+			subConst(dr, xr, lseRow(xr))
 		}
 	})
 }
