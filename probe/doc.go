@@ -1,39 +1,84 @@
-// Package probe measures what self-supervised training learned: the weighted
-// kNN classifier and the linear probe on frozen features, clustering
-// accuracy (Hungarian matching), NMI and ARI, reverse linear probing, and
-// the pictures users look at instead of numbers.
+// Package probe measures what self-supervised training learned: the
+// weighted kNN classifier and the linear probe on frozen features,
+// clustering accuracy with Hungarian matching, NMI and ARI, reverse linear
+// probing, and the pictures users look at instead of reading numbers.
+//
+// # Features
+//
+// Every evaluation takes frozen features, one row per image, as an
+// ssl.Tensor matrix: the backbone's output before the projection head (the
+// pooled ConvNet or ResNet features; DINO uses the ViT's [CLS] token),
+// computed on un-augmented images in evaluation mode. Labels, class ids and
+// cluster ids are []int.
 //
 // # kNN
 //
 // [KNN] is DINO's weighted k-nearest-neighbour classifier (Caron et al.
-// 2021, Sec. 4.1; Wu et al. 2018, eq. 7): bank (training) and query (test)
-// features are L2-normalised (torch's F.normalize, eps 1e-12), each query
-// takes its K = 20 most cosine-similar bank rows, which vote for their
-// labels with weights exp(s/T), T = 0.07. Features are the backbone's
-// output (DINO uses the [CLS] token; for a ConvNet, the pooled features
-// before the projection head). The similarities are computed in tiles
-// through the shared GEMM, so a 60,000-row bank never needs an N×M matrix.
-// [Accuracy] turns the predictions into top-1 (a fraction; DINO prints
-// percent).
+// 2021, Sec. 4.1, after Wu et al. 2018, eq. 7):
+//
+//	f = x / max(‖x‖₂, 1e-12)                          bank (train) and query (test) rows
+//	NN(m) = the K bank rows with the largest ⟨f_m, f_j⟩
+//	vote_m[c] = Σ_{j∈NN(m), y_j = c} exp(⟨f_m, f_j⟩ / T),   prediction = argmax_c vote_m[c]
+//
+// with K = 20 and T = 0.07 by default, the bank being the whole training
+// set. The similarities are computed in tiles of 512 queries × 4096 bank
+// rows through the shared GEMM and merged into per-query top-K heaps, so a
+// 60,000-row bank never needs an N×M matrix. [Accuracy] turns predictions
+// into top-1 (a fraction in [0, 1]; DINO prints percent).
+// [NearestNeighbours] returns the neighbours themselves.
+//
+// # Linear probe
+//
+// [FitLinearProbe] trains multinomial logistic regression on the frozen
+// features (Kornblith et al. 2019; SimCLR's L-BFGS protocol, Chen et al.
+// 2020, App. B.5): features standardised with the training set's mean and
+// population standard deviation, objective mean cross-entropy + (λ/2)‖W‖²
+// with λ = 1e-4 by default (bias not penalised), minimised from zero by
+// L-BFGS (gonum/optimize) until the largest gradient entry is below 1e-6.
+// The objective is evaluated in float64 over fixed blocks, so the fit is
+// deterministic. [EvaluateLinear] fits and reports train and test top-1
+// and the iterations. λ should be chosen on a validation split for
+// published numbers, as SimCLR does.
 //
 // # Clustering metrics
 //
 // [EvaluateClusters] gives ACC, NMI and ARI as SCAN reports them (Van
 // Gansbeke et al. 2020): ACC matches clusters to classes one-to-one with
 // [Hungarian] (an O(n³) assignment solver) and counts the matched samples;
-// NMI ([NMI]) and ARI ([ARI]) follow scikit-learn's definitions to the
-// letter, including the values of the degenerate cases (one cluster and
-// one class: NMI = ARI = 1; all samples in one cluster against several
-// classes: NMI = ARI = 0). With more clusters than classes, ACC leaves the
-// extra clusters unmatched (their samples count as errors), or, with
-// [ClusterOptions].Majority, maps each cluster to its majority class.
-// [Confusion] gives the contingency table.
+// [NMI] and [ARI] follow scikit-learn's definitions to the letter, with the
+// values scikit-learn gives on degenerate inputs (one cluster and one
+// class: NMI = ARI = 1; everything in one cluster against several classes:
+// NMI = ARI = 0). With more clusters than classes, SCAN's code does not
+// apply; here ACC matches each class to a distinct cluster and counts the
+// other clusters' samples as errors (linear_sum_assignment on the
+// rectangular table), or, with [ClusterOptions].Majority, maps each
+// cluster to its majority class. [Confusion] gives the contingency table.
+//
+// # Reverse linear probing
+//
+// Quantised reverse probing (Laina, Asano and Vedaldi, ICLR 2022) measures
+// how well human concepts explain a representation's clusters: k-means ids
+// y of the features (package assign), binary concept vectors c per image,
+// a linear softmax probe p(y | c) trained on them ([ReverseProbe]), and the
+// scores of [RLP]: H(y), the probe's cross-entropy, the mutual-information
+// bound H(y) − CE ≤ I(y; c), the probe's accuracy and NMI(y, ŷ), the
+// reported interpretability number.
+//
+// # Pictures
+//
+// [ClusterGrid] draws, per cluster, the images nearest its centre (cosine
+// similarity to the mean normalised feature, [NearestToCentres]); [Grid]
+// draws any rows of images, such as a query followed by its
+// [NearestNeighbours]; [ConfusionHeatmap] draws a contingency table; and
+// [TrainingCurves] plots the loss and the kNN accuracy per epoch
+// ([EpochRecord]). All write PNG (image/png; plots by gonum.org/v1/plot at
+// 96 dpi) of a size the options fix.
 //
 // # Conventions
 //
-// Features are ssl.Tensor matrices, one row per sample; labels, class and
-// cluster ids are []int. Functions check every argument before writing
-// anything and return errors wrapping ssl.ErrShape, ssl.ErrParam or
-// ssl.ErrNotFinite; inputs are never modified; results do not depend on
-// GOMAXPROCS.
+// Functions check every argument before writing anything and return errors
+// wrapping ssl.ErrShape, ssl.ErrParam or ssl.ErrNotFinite, named
+// "probe: Func: what (name=value)"; features are scanned for NaN and
+// infinities (a linear pass, small next to the work). Inputs are never
+// modified. Results do not depend on GOMAXPROCS.
 package probe
