@@ -47,6 +47,14 @@
 // (seed, epoch, id, v), never on the batch, the schedule or GOMAXPROCS.
 // [FMNISTProtocol] builds the views of bench/FMNIST-PROTOCOL.md.
 //
+// # Allocation
+//
+// Transform.Apply of a single step allocates nothing. Inside [MultiCrop]
+// and [Batch] the intermediate images of a [Compose] live in buffers each
+// parallel block reuses from image to image, so a call allocates a few
+// small buffers per block (about 300 allocations, 240 KB, for the 256-image
+// multi-crop batch), never per image.
+//
 // # Aliasing and errors
 //
 // Functions write into a destination the caller passes (nil allocates one,
