@@ -39,6 +39,9 @@ type BatchNorm struct {
 	Weight, Bias            *Param // γ and β, length C
 	RunningMean, RunningVar *Param // buffers, length C
 	name                    string
+	// relu fuses the rectifier that follows the normalisation in ConvNet3
+	// and ResNet-18: out = max(γ·x̂ + β, 0), one pass instead of two.
+	relu bool
 }
 
 // BatchNormOptions holds the optional settings of [NewBatchNorm].
@@ -91,7 +94,21 @@ func NewBatchNorm(name string, c int, opts *BatchNormOptions) (*BatchNorm, error
 	return bn, nil
 }
 
-func (bn *BatchNorm) label() string { return "BatchNorm(" + bn.name + ")" }
+func (bn *BatchNorm) label() string {
+	if bn.relu {
+		return "BatchNorm+ReLU(" + bn.name + ")"
+	}
+	return "BatchNorm(" + bn.name + ")"
+}
+
+// newBNReLU returns batch normalisation followed by a fused ReLU.
+func newBNReLU(name string, c int, opts *BatchNormOptions) (*BatchNorm, error) {
+	bn, err := NewBatchNorm(name, c, opts)
+	if bn != nil {
+		bn.relu = true
+	}
+	return bn, err
+}
 
 // Params returns γ and β.
 func (bn *BatchNorm) Params() []*Param { return []*Param{bn.Weight, bn.Bias} }
@@ -174,6 +191,12 @@ func (bn *BatchNorm) forward(ws *Workspace, dst, x []float32, shape []int, train
 			for i := range n {
 				src := x[(i*c+ch)*hw:][:hw]
 				d := dst[(i*c+ch)*hw:][:hw]
+				if bn.relu {
+					for t, v := range src {
+						d[t] = max(v*a+b, 0)
+					}
+					continue
+				}
 				for t, v := range src {
 					d[t] = v*a + b
 				}
@@ -188,21 +211,45 @@ func (bn *BatchNorm) backward(ws *Workspace, dx, dy []float32) error {
 	cnt := n * hw
 	x := ws.x
 	mean, inv := ws.saved[0][:c], ws.saved[1][:c]
-	gamma := bn.Weight.Data()
+	gamma, beta := bn.Weight.Data(), bn.Bias.Data()
 	gg, gb := bn.Weight.GradData(), bn.Bias.GradData()
 	train := ws.train
+	var gmask []float32
+	if bn.relu {
+		// The gradient through the fused ReLU, dy·[out > 0], with out
+		// recomputed by the forward pass's own arithmetic.
+		gmask = ws.vec(2, len(dy))
+	}
 	kernel.ParallelFor(c, bnGrain(c, cnt), func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			mu, is := mean[ch], inv[ch]
 			var sg, sgx float64
+			ga := gamma[ch] * is
+			gbias := beta[ch] - mu*ga
 			for i := range n {
 				xs := x[(i*c+ch)*hw:][:hw]
 				gs := dy[(i*c+ch)*hw:][:hw]
 				var a, b float32
-				for t, v := range xs {
-					g := gs[t]
-					a += g
-					b += g * (v - mu)
+				if gmask != nil {
+					ms := gmask[(i*c+ch)*hw:][:hw]
+					for t, v := range xs {
+						// Branch-free select (a conditional move): the
+						// mask is unpredictable, half the values are cut.
+						gb := math.Float32bits(gs[t])
+						if !(v*ga+gbias > 0) {
+							gb = 0
+						}
+						g := math.Float32frombits(gb)
+						ms[t] = g
+						a += g
+						b += g * (v - mu)
+					}
+				} else {
+					for t, v := range xs {
+						g := gs[t]
+						a += g
+						b += g * (v - mu)
+					}
 				}
 				sg += float64(a)
 				sgx += float64(b)
@@ -213,10 +260,14 @@ func (bn *BatchNorm) backward(ws *Workspace, dx, dy []float32) error {
 			if dx == nil {
 				continue
 			}
-			k := gamma[ch] * is
+			k := ga
+			g := dy
+			if gmask != nil {
+				g = gmask
+			}
 			if !train {
 				for i := range n {
-					gs := dy[(i*c+ch)*hw:][:hw]
+					gs := g[(i*c+ch)*hw:][:hw]
 					d := dx[(i*c+ch)*hw:][:hw]
 					for t, g := range gs {
 						d[t] = g * k
@@ -229,7 +280,7 @@ func (bn *BatchNorm) backward(ws *Workspace, dx, dy []float32) error {
 			c1 := float32(sgx/float64(cnt)) * is
 			for i := range n {
 				xs := x[(i*c+ch)*hw:][:hw]
-				gs := dy[(i*c+ch)*hw:][:hw]
+				gs := g[(i*c+ch)*hw:][:hw]
 				d := dx[(i*c+ch)*hw:][:hw]
 				for t, v := range xs {
 					d[t] = k * (gs[t] - c0 - (v-mu)*c1)

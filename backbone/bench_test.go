@@ -55,3 +55,31 @@ func BenchmarkConvNet3Step(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkResNet18Forward times the training-mode forward pass of the
+// CIFAR ResNet-18 (width 64, 512-d output) on 3×32×32 images; img/s counts
+// images.
+func BenchmarkResNet18Forward(b *testing.B) {
+	for _, batch := range []int{64} {
+		b.Run(fmt.Sprintf("b%d", batch), func(b *testing.B) {
+			rng := testutil.Rand(2)
+			net, err := backbone.NewResNet18(rng, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			x := testutil.RandN(rng, 1, batch, 3, 32, 32)
+			out := ssl.New(batch, 512)
+			ws := backbone.NewWorkspace()
+			if err := net.Forward(ws, out, x, true); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := net.Forward(ws, out, x, true); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(batch)*float64(b.N)/b.Elapsed().Seconds(), "img/s")
+		})
+	}
+}

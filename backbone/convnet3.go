@@ -18,6 +18,9 @@ import (
 // of at least 4×4 works (the 16×16 multi-crops give 4×4 maps before the
 // average pool). Tensors are named conv{i}.weight (conv{i}.bias with
 // ConvBias), bn{i}.weight, bn{i}.bias, bn{i}.running_mean, bn{i}.running_var.
+//
+// The ReLU of each block is fused into its batch normalisation (one pass
+// over the activations instead of two): BN[i] computes max(γ·x̂ + β, 0).
 type ConvNet3 struct {
 	*Sequential
 	Widths [3]int
@@ -62,12 +65,12 @@ func NewConvNet3(rng *rand.Rand, opts *ConvNet3Options) (*ConvNet3, error) {
 		if err != nil {
 			return nil, fmt.Errorf("backbone: NewConvNet3: %w", err)
 		}
-		bn, err := NewBatchNorm(fmt.Sprintf("bn%d", i+1), w, o.BatchNorm)
+		bn, err := newBNReLU(fmt.Sprintf("bn%d", i+1), w, o.BatchNorm)
 		if err != nil {
 			return nil, fmt.Errorf("backbone: NewConvNet3: %w", err)
 		}
 		net.Conv[i], net.BN[i] = conv, bn
-		layers = append(layers, conv, bn, NewReLU(fmt.Sprintf("relu%d", i+1)))
+		layers = append(layers, conv, bn)
 		if i < 2 {
 			pool, _ := NewMaxPool2D(fmt.Sprintf("pool%d", i+1), 2, 2)
 			layers = append(layers, pool)

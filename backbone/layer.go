@@ -49,6 +49,7 @@ type Workspace struct {
 	train    bool
 
 	saved [][]float32 // per-layer saved vectors (statistics, norms)
+	idx   []int32     // saved indices (max-pooling argmax)
 	kids  []*Workspace
 
 	// Sequential: intermediate activations and two gradient buffers.

@@ -66,18 +66,56 @@ func planeGrain(planes, size int) int { return kernel.Grain(planes, size, 1<<15)
 func (m *MaxPool2D) forward(ws *Workspace, dst, x []float32, shape []int, train bool) error {
 	planes, h, w := shape[0]*shape[1], shape[2], shape[3]
 	ho, wo := (h-m.K)/m.Stride+1, (w-m.K)/m.Stride+1
+	// The argmax of every window (an index into its plane) is kept for the
+	// backward pass.
+	if cap(ws.idx) < len(dst) {
+		ws.idx = make([]int32, len(dst))
+	}
+	idx := ws.idx[:len(dst)]
 	kernel.ParallelFor(planes, planeGrain(planes, h*w), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
-			src, out := x[p*h*w:(p+1)*h*w], dst[p*ho*wo:(p+1)*ho*wo]
+			src, out, at := x[p*h*w:(p+1)*h*w], dst[p*ho*wo:(p+1)*ho*wo], idx[p*ho*wo:(p+1)*ho*wo]
+			if m.K == 2 && m.Stride == 2 {
+				pool2x2(out, at, src, w, ho, wo)
+				continue
+			}
 			for i := range ho {
 				for j := range wo {
-					_, v := m.argmax(src, w, i, j)
-					out[i*wo+j] = v
+					k, v := m.argmax(src, w, i, j)
+					out[i*wo+j], at[i*wo+j] = v, int32(k)
 				}
 			}
 		}
 	})
 	return nil
+}
+
+// pool2x2 is the 2×2, stride-2 case of the forward pass on one plane: the
+// first maximum of each window in row-major order, and its index.
+func pool2x2(out []float32, at []int32, src []float32, w, ho, wo int) {
+	for i := range ho {
+		r0 := src[2*i*w : 2*i*w+w]
+		r1 := src[(2*i+1)*w : (2*i+1)*w+w]
+		o, a := out[i*wo:(i+1)*wo], at[i*wo:(i+1)*wo]
+		base := int32(2 * i * w)
+		for j := range o {
+			c := 2 * j
+			v00, v01, v10, v11 := r0[c], r0[c+1], r1[c], r1[c+1]
+			// Strictly greater replaces, so ties keep the earlier element.
+			k0, m0 := int32(c), v00
+			if v01 > m0 {
+				k0, m0 = int32(c+1), v01
+			}
+			k1, m1 := int32(w+c), v10
+			if v11 > m1 {
+				k1, m1 = int32(w+c+1), v11
+			}
+			if m1 > m0 {
+				k0, m0 = k1, m1
+			}
+			o[j], a[j] = m0, base+k0
+		}
+	}
 }
 
 // argmax returns the index in the plane and value of the first maximum of
@@ -115,18 +153,15 @@ func (m *MaxPool2D) backward(ws *Workspace, dx, dy []float32) error {
 	if dx == nil {
 		return nil
 	}
-	x := ws.x
 	planes, h, w := ws.shape[0]*ws.shape[1], ws.shape[2], ws.shape[3]
 	ho, wo := ws.outShape[2], ws.outShape[3]
+	idx := ws.idx[:len(dy)]
 	kernel.ParallelFor(planes, planeGrain(planes, h*w), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
-			src, g, d := x[p*h*w:(p+1)*h*w], dy[p*ho*wo:(p+1)*ho*wo], dx[p*h*w:(p+1)*h*w]
+			g, d, at := dy[p*ho*wo:(p+1)*ho*wo], dx[p*h*w:(p+1)*h*w], idx[p*ho*wo:(p+1)*ho*wo]
 			clear(d)
-			for i := range ho {
-				for j := range wo {
-					at, _ := m.argmax(src, w, i, j)
-					d[at] += g[i*wo+j]
-				}
+			for i, k := range at {
+				d[k] += g[i]
 			}
 		}
 	})
