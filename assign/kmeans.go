@@ -307,8 +307,19 @@ func (s *kmeansState) update(c []float32, counts []int, lab []int) {
 		for j := lo; j < hi; j++ {
 			acc := s.sums[j*d : (j+1)*d]
 			clear(acc)
-			for _, i := range s.perm[s.start[j]:s.start[j+1]] {
-				for t, v := range s.x[int(i)*d : (int(i)+1)*d] {
+			members := s.perm[s.start[j]:s.start[j+1]]
+			p := 0
+			for ; p+4 <= len(members); p += 4 {
+				x0 := s.x[int(members[p])*d : int(members[p])*d+d]
+				x1 := s.x[int(members[p+1])*d : int(members[p+1])*d+d]
+				x2 := s.x[int(members[p+2])*d : int(members[p+2])*d+d]
+				x3 := s.x[int(members[p+3])*d : int(members[p+3])*d+d]
+				for t := range acc {
+					acc[t] += (float64(x0[t]) + float64(x1[t])) + (float64(x2[t]) + float64(x3[t]))
+				}
+			}
+			for ; p < len(members); p++ {
+				for t, v := range s.x[int(members[p])*d : int(members[p])*d+d] {
 					acc[t] += float64(v)
 				}
 			}

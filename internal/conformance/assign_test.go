@@ -13,6 +13,7 @@ import (
 func init() {
 	register("assign.kmeans", runKMeans)
 	register("assign.knn_mine", runKNNMine)
+	register("assign.mira", runMIRA)
 }
 
 // runKMeans runs Lloyd k-means from the case's initial centroids. PCL's
@@ -90,4 +91,19 @@ func runKNNMine(t testing.TB, c *conformance.Case) {
 			}
 		}
 	}
+}
+
+// runMIRA runs the authors' fixed-point iteration for exactly iters
+// iterations.
+func runMIRA(t testing.TB, c *conformance.Case) {
+	logits := c.Tensor(t, "logits")
+	res, err := assign.MIRA(nil, logits, c.Float(t, "tau"), c.Float(t, "beta"), nil, &assign.MIRAOptions{Iterations: c.Int(t, "iters")})
+	if c.ExpectError != "" {
+		c.CheckError(t, err)
+		return
+	}
+	if err != nil {
+		t.Fatalf("%s: MIRA: %v", c.Path, err)
+	}
+	c.Check32(t, "target", testutil.Data(res.Target))
 }

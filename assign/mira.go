@@ -1,0 +1,302 @@
+package assign
+
+import (
+	"fmt"
+	"math"
+
+	"ssl"
+	"ssl/internal/kernel"
+)
+
+// defaultMIRAIterations is the repository default of MIRA's fixed-point
+// iterations (movinghoon/MIRA train.py @ 2a62538d, mira(..., iters=30)).
+const defaultMIRAIterations = 30
+
+// miraRowGrain is the rows per parallel block of MIRA's iteration: each
+// block keeps a K-vector of float64 partial column sums, combined in block
+// order, so the result does not depend on GOMAXPROCS.
+const miraRowGrain = 64
+
+// MIRAOptions holds the optional settings of [MIRA]. A nil *MIRAOptions
+// means the defaults.
+type MIRAOptions struct {
+	// Iterations is the number of fixed-point iterations, ≥ 0; 0 means 30
+	// (the authors' default).
+	Iterations int
+	// Tol, if > 0, stops the iteration once the residual (see
+	// [MIRAResult]) is ≤ Tol; if it is still above Tol after Iterations,
+	// MIRA returns the partial result with an error wrapping
+	// ErrNotConverged. 0 (the default) runs exactly Iterations, as the
+	// authors' code does.
+	Tol float64
+}
+
+// MIRAResult describes a finished [MIRA] call.
+type MIRAResult struct {
+	// Iterations is the number of fixed-point iterations run.
+	Iterations int
+	// Residual is max_k |v_k' / v_k − 1| of the last iteration (v the
+	// column scaling before it, v' after): how far v is from the fixed
+	// point v = F(v). It is 0 when no iteration ran.
+	Residual float64
+	// Target is the B×K tensor of pseudo-labels: the caller's dst, or a
+	// new tensor when dst was nil.
+	Target ssl.Tensor
+}
+
+// MIRAWorkspace holds the scratch of [MIRA] for one B×K size; reusing it
+// avoids allocating B·K float64 per call. It is not safe for concurrent
+// use.
+type MIRAWorkspace struct {
+	b, k    int
+	p       []float64 // B×K probabilities
+	r       []float64 // B row normalisers Σ_j w_j p_bj
+	v, w    []float64 // K: column scaling and weights
+	mean    []float64 // K: column means of p/r
+	partial []float64 // blocks×K partial column sums
+}
+
+// NewMIRAWorkspace returns a workspace for B×K logits.
+func NewMIRAWorkspace(b, k int) *MIRAWorkspace {
+	b, k = max(b, 0), max(k, 0)
+	blocks := (b + miraRowGrain - 1) / miraRowGrain
+	return &MIRAWorkspace{
+		b: b, k: k, p: make([]float64, b*k), r: make([]float64, b),
+		v: make([]float64, k), w: make([]float64, k), mean: make([]float64, k), partial: make([]float64, blocks*k),
+	}
+}
+
+// MIRA computes MIRA's pseudo-labels for a batch of logits (B×K): the
+// assignment that maximises the mutual information between labels and
+// samples while staying close (in KL) to the model's probabilities, found by
+// the authors' fixed-point iteration (β the trade-off, τ the temperature):
+//
+//	p_bk = softmax_k(logits_bk / τ / (1 − β))
+//	v_k  = (mean_b p_bk)^(1−β)
+//	repeat Iterations times:
+//	    w_k = v_k^(−β/(1−β))
+//	    v_k = (mean_b [ p_bk / Σ_j w_j p_bj ])^(1−β)
+//	w_k = v_k^(−β/(1−β))
+//	target_bk = w_k p_bk / Σ_j w_j p_bj
+//
+// so every row of target sums to 1. The fixed point v = F(v) of the update
+// is the stationary point of the paper's objective (eq. 7–9); its residual
+// is reported. Everything is computed in float64 (p as a float64 softmax
+// with max subtraction, w through exp/log), so logits/(τ(1−β)) spanning
+// ±700 stay exact; only target is rounded to float32. A class whose
+// probability underflows float64 in every row (v_k = 0, w_k = +Inf in the
+// formula) gets w_k = 0: its target column is 0, where the formula gives
+// 0·Inf.
+//
+// dst (B×K) receives target; nil allocates. ws may be nil (allocated per
+// call) or must have been made for B×K.
+//
+// It returns an error wrapping ssl.ErrParam if τ ≤ 0, β ∉ (0, 1), either is
+// not finite, or an option is out of range; ssl.ErrShape if logits is not a
+// matrix or is empty, dst has the wrong shape or overlaps logits, or ws was
+// made for another size; ssl.ErrNotFinite if logits holds a NaN or an
+// infinity; and ErrNotConverged (with the result) if opts.Tol is not met.
+// Nothing is written on a bad argument.
+//
+// Reference: Lee et al., Unsupervised Visual Representation Learning via
+// Mutual Information Regularized Assignment, NeurIPS 2022, eq. 9 and
+// Alg. 1 (movinghoon/MIRA train.py mira() @ 2a62538d, world size 1).
+func MIRA(dst, logits ssl.Tensor, tau, beta float64, ws *MIRAWorkspace, opts *MIRAOptions) (MIRAResult, error) {
+	const fn = "MIRA"
+	var o MIRAOptions
+	if opts != nil {
+		o = *opts
+	}
+	b, k, lv, err := matrix(fn, "logits", logits)
+	if err != nil {
+		return MIRAResult{}, err
+	}
+	if b == 0 || k == 0 {
+		return MIRAResult{}, fmt.Errorf("assign: %s: logits is %d×%d, want B ≥ 1 and K ≥ 1: %w", fn, b, k, ssl.ErrShape)
+	}
+	if !(tau > 0) || math.IsInf(tau, 0) {
+		return MIRAResult{}, fmt.Errorf("assign: %s: tau must be finite and > 0 (tau=%v): %w", fn, tau, ssl.ErrParam)
+	}
+	if !(beta > 0 && beta < 1) {
+		return MIRAResult{}, fmt.Errorf("assign: %s: beta must be in (0, 1) (beta=%v): %w", fn, beta, ssl.ErrParam)
+	}
+	if o.Iterations < 0 {
+		return MIRAResult{}, fmt.Errorf("assign: %s: Iterations must be ≥ 0 (Iterations=%d): %w", fn, o.Iterations, ssl.ErrParam)
+	}
+	if !(o.Tol >= 0) || math.IsInf(o.Tol, 0) {
+		return MIRAResult{}, fmt.Errorf("assign: %s: Tol must be finite and ≥ 0 (Tol=%v): %w", fn, o.Tol, ssl.ErrParam)
+	}
+	var tv []float32
+	if dst != nil {
+		if tv, err = matrixOf(fn, "dst", dst, b, k); err != nil {
+			return MIRAResult{}, err
+		}
+		if kernel.Overlaps(tv, lv) {
+			return MIRAResult{}, fmt.Errorf("assign: %s: dst overlaps logits: %w", fn, ssl.ErrShape)
+		}
+	}
+	if ws != nil && (ws.b != b || ws.k != k) {
+		return MIRAResult{}, fmt.Errorf("assign: %s: workspace is for %d×%d, logits are %d×%d: %w", fn, ws.b, ws.k, b, k, ssl.ErrShape)
+	}
+	if err := checkFinite(fn, "logits", lv, b, k); err != nil {
+		return MIRAResult{}, err
+	}
+	iters := o.Iterations
+	if iters == 0 {
+		iters = defaultMIRAIterations
+	}
+	if ws == nil {
+		ws = NewMIRAWorkspace(b, k)
+	}
+	if dst == nil {
+		dst = ssl.New(b, k)
+		tv = dst.Data().([]float32)
+	}
+
+	ws.softmax(lv, 1/(tau*(1-beta)))
+	// v = (mean_b p)^(1−β).
+	ws.columnMeans(false)
+	for j, m := range ws.mean {
+		ws.v[j] = math.Pow(m, 1-beta)
+	}
+	res := MIRAResult{Target: dst}
+	for res.Iterations < iters {
+		ws.weights(beta)
+		ws.columnMeans(true)
+		resid := 0.0
+		for j, m := range ws.mean {
+			nv := math.Pow(m, 1-beta)
+			if old := ws.v[j]; old != 0 {
+				resid = math.Max(resid, math.Abs(nv/old-1))
+			} else if nv != 0 {
+				resid = math.Inf(1)
+			}
+			ws.v[j] = nv
+		}
+		res.Iterations++
+		res.Residual = resid
+		if o.Tol > 0 && resid <= o.Tol {
+			break
+		}
+	}
+	ws.weights(beta)
+	ws.target(tv)
+	if !finite(res.Residual) || !allFinite64(ws.v) {
+		return res, fmt.Errorf("assign: %s: the column scaling is not finite (residual %v; logits/(tau·(1−beta)) too extreme): %w", fn, res.Residual, ssl.ErrNotFinite)
+	}
+	if o.Tol > 0 && res.Residual > o.Tol {
+		return res, fmt.Errorf("assign: %s: residual %.3g > Tol=%g after %d iterations: %w", fn, res.Residual, o.Tol, res.Iterations, ErrNotConverged)
+	}
+	return res, nil
+}
+
+// softmax fills ws.p with softmax(scale·logits) row by row, in float64.
+func (ws *MIRAWorkspace) softmax(lv []float32, scale float64) {
+	k := ws.k
+	kernel.ParallelFor(ws.b, miraRowGrain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row, pr := lv[i*k:(i+1)*k], ws.p[i*k:(i+1)*k]
+			mx := math.Inf(-1)
+			for _, x := range row {
+				mx = math.Max(mx, float64(x)*scale)
+			}
+			var s float64
+			for j, x := range row {
+				e := math.Exp(float64(x)*scale - mx)
+				pr[j] = e
+				s += e
+			}
+			inv := 1 / s
+			for j := range pr {
+				pr[j] *= inv
+			}
+		}
+	})
+}
+
+// weights sets w_k = v_k^(−β/(1−β)), and w_k = 0 where v_k = 0.
+func (ws *MIRAWorkspace) weights(beta float64) {
+	e := -beta / (1 - beta)
+	for j, v := range ws.v {
+		if v == 0 {
+			ws.w[j] = 0
+			continue
+		}
+		ws.w[j] = math.Exp(e * math.Log(v))
+	}
+}
+
+// columnMeans sets r_b = Σ_j w_j p_bj (1 when !useW) and
+// mean_k = mean_b p_bk / r_b, summing each block of miraRowGrain rows into
+// its own partial vector and the partials in block order.
+func (ws *MIRAWorkspace) columnMeans(useW bool) {
+	b, k := ws.b, ws.k
+	kernel.ParallelFor(b, miraRowGrain, func(lo, hi int) {
+		part := ws.partial[lo/miraRowGrain*k : (lo/miraRowGrain+1)*k]
+		clear(part)
+		for i := lo; i < hi; i++ {
+			pr := ws.p[i*k : (i+1)*k]
+			r := 1.0
+			if useW {
+				r = dot64(ws.w, pr)
+			}
+			ws.r[i] = r
+			inv := 1 / r
+			for j, p := range pr {
+				part[j] += p * inv
+			}
+		}
+	})
+	clear(ws.mean)
+	blocks := (b + miraRowGrain - 1) / miraRowGrain
+	for t := range blocks {
+		for j, v := range ws.partial[t*k : (t+1)*k] {
+			ws.mean[j] += v
+		}
+	}
+	invB := 1 / float64(b)
+	for j := range ws.mean {
+		ws.mean[j] *= invB
+	}
+}
+
+// target writes target_bk = w_k p_bk / Σ_j w_j p_bj.
+func (ws *MIRAWorkspace) target(tv []float32) {
+	k := ws.k
+	kernel.ParallelFor(ws.b, miraRowGrain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			pr, tr := ws.p[i*k:(i+1)*k], tv[i*k:(i+1)*k]
+			inv := 1 / dot64(ws.w, pr)
+			for j, p := range pr {
+				tr[j] = float32(ws.w[j] * p * inv)
+			}
+		}
+	})
+}
+
+// allFinite64 reports whether no element of x is NaN or ±Inf.
+func allFinite64(x []float64) bool {
+	for _, v := range x {
+		if !finite(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// dot64 returns Σ_j a_j·b_j with four accumulators.
+func dot64(a, b []float64) float64 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float64
+	j := 0
+	for ; j+4 <= len(a); j += 4 {
+		s0 += a[j] * b[j]
+		s1 += a[j+1] * b[j+1]
+		s2 += a[j+2] * b[j+2]
+		s3 += a[j+3] * b[j+3]
+	}
+	for ; j < len(a); j++ {
+		s0 += a[j] * b[j]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
