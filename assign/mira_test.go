@@ -87,7 +87,7 @@ func TestMIRANaive(t *testing.T) {
 		{"b2_k2", 2, 2, 1, 0.5, 0.5, 1},
 		{"b16_k40_KgtB", 16, 40, 1, 0.225, 0.75, 30},
 		{"b200_k7_KltB_beta09", 200, 7, 1, 0.225, 0.9, 10},
-		{"b1_k8_large", 1, 8, 30, 0.1, 0.5, 5}, // logits/(τ(1−β)) up to about ±1800 relative: float64 range
+		{"b1_k8_large", 1, 8, 8, 0.1, 0.5, 5}, // logits/(τ(1−β)) spanning about ±500: beyond float32, within float64
 		{"b3_k4_beta_small", 3, 4, 1, 1, 0.01, 3},
 		{"b130_k33_tau001", 130, 33, 0.3, 0.01, 2.0 / 3, 30}, // more than two row blocks
 	} {

@@ -14,6 +14,7 @@ func init() {
 	register("assign.kmeans", runKMeans)
 	register("assign.knn_mine", runKNNMine)
 	register("assign.mira", runMIRA)
+	register("assign.pcl_density", runPCLDensity)
 }
 
 // runKMeans runs Lloyd k-means from the case's initial centroids. PCL's
@@ -106,4 +107,20 @@ func runMIRA(t testing.TB, c *conformance.Case) {
 		t.Fatalf("%s: MIRA: %v", c.Path, err)
 	}
 	c.Check32(t, "target", testutil.Data(res.Target))
+}
+
+// runPCLDensity computes PCL's concentration from the case's squared
+// distances and labels.
+func runPCLDensity(t testing.TB, c *conformance.Case) {
+	dist := testutil.Data(c.Tensor(t, "dist"))
+	labels := c.Ints(t, "labels")
+	got, err := assign.PCLConcentration(nil, dist, labels, c.Int(t, "num_cluster"), c.Float(t, "temperature"))
+	if c.ExpectError != "" {
+		c.CheckError(t, err)
+		return
+	}
+	if err != nil {
+		t.Fatalf("%s: PCLConcentration: %v", c.Path, err)
+	}
+	c.Check32(t, "density", got)
 }
