@@ -332,8 +332,11 @@ func (c *Conv2D) backward(ws *Workspace, dx, dy []float32) error {
 	kernel.ParallelFor(g.n, chunk, func(lo, hi int) {
 		ci := lo / chunk
 		pw := c.partW[ci*nw : (ci+1)*nw]
-		pb := c.partB[ci*g.o : (ci+1)*g.o]
-		clear(pb)
+		var pb []float64
+		if c.Bias != nil {
+			pb = c.partB[ci*g.o : (ci+1)*g.o]
+			clear(pb)
+		}
 		s := c.getScratch(&g)
 		defer c.putScratch(s)
 		for i0 := lo; i0 < hi; i0 += g.nb {
@@ -363,7 +366,7 @@ func (c *Conv2D) backward(ws *Workspace, dx, dy []float32) error {
 }
 
 // convBackwardBlock handles images i0..i0+nb−1: pw = beta·pw + dY·colᵀ,
-// pb += Σ dY per channel, and, if dx is not nil, dx = col2im(Wᵀ·dY).
+// pb += Σ dY per channel (if pb is not nil), and, if dx is not nil, dx = col2im(Wᵀ·dY).
 func convBackwardBlock(g *convGeom, dx, dy, x, w, pw []float32, pb []float64, s *convScratch, i0, nb int, beta float32) {
 	L := nb * g.hw
 	var ybuf []float32
@@ -378,8 +381,10 @@ func convBackwardBlock(g *convGeom, dx, dy, x, w, pw []float32, pb []float64, s 
 			}
 		}
 	}
-	for o := range g.o {
-		pb[o] += kernel.Sum(ybuf[o*L : (o+1)*L])
+	if pb != nil {
+		for o := range g.o {
+			pb[o] += kernel.Sum(ybuf[o*L : (o+1)*L])
+		}
 	}
 	col := s.col[:g.ckk*L]
 	if nb == 1 && g.direct() {

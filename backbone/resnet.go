@@ -17,7 +17,7 @@ import (
 // with 3×3 convolutions without bias (conv1 carries the stride) and a
 // shortcut that is the identity, or a 1×1 strided convolution and batch
 // normalisation (torchvision's "downsample") when the stride or the width
-// changes. Tensors are named <name>.conv1.weight, <name>.bn1.*, …,
+// changes. BN1 applies the first ReLU itself (fused). Tensors are named <name>.conv1.weight, <name>.bn1.*, …,
 // <name>.downsample.0.weight, <name>.downsample.1.*.
 type BasicBlock struct {
 	Conv1, Conv2 *Conv2D
@@ -36,7 +36,7 @@ func NewBasicBlock(name string, in, out, stride int, bn *BatchNormOptions, rng *
 	if b.Conv1, err = NewConv2D(join(name, "conv1"), in, out, 3, stride, 1, false, rng); err != nil {
 		return nil, err
 	}
-	if b.BN1, err = NewBatchNorm(join(name, "bn1"), out, bn); err != nil {
+	if b.BN1, err = newBNReLU(join(name, "bn1"), out, bn); err != nil {
 		return nil, err
 	}
 	if b.Conv2, err = NewConv2D(join(name, "conv2"), out, out, 3, 1, 1, false, rng); err != nil {
@@ -126,15 +126,12 @@ func (ws *Workspace) slot(i, n int) []float32 {
 func (b *BasicBlock) forward(ws *Workspace, dst, x []float32, shape []int, train bool) error {
 	out, _ := b.Conv1.OutShape(shape)
 	n := numel(out)
-	c1, b1, r1, c2, sum := ws.slot(bbC1, n), ws.slot(bbB1, n), ws.slot(bbR1, n), ws.slot(bbC2, n), ws.slot(bbSum, n)
+	c1, r1, c2, sum := ws.slot(bbC1, n), ws.slot(bbR1, n), ws.slot(bbC2, n), ws.slot(bbSum, n)
 	if _, err := sub(ws, 0, b.Conv1, c1, x, shape, train); err != nil {
 		return err
 	}
-	if _, err := sub(ws, 1, b.BN1, b1, c1, out, train); err != nil {
+	if _, err := sub(ws, 1, b.BN1, r1, c1, out, train); err != nil { // bn1 + fused ReLU
 		return err
-	}
-	for i, v := range b1 {
-		r1[i] = max(v, 0)
 	}
 	if _, err := sub(ws, 2, b.Conv2, c2, r1, out, train); err != nil {
 		return err
@@ -170,7 +167,6 @@ const (
 func (b *BasicBlock) backward(ws *Workspace, dx, dy []float32) error {
 	n := len(dy)
 	sum := ws.acts[bbSum][:n]
-	b1 := ws.acts[bbB1][:n]
 	dz, g1, g2 := ws.slot(bbG0, n), ws.slot(bbG1, n), ws.slot(bbG2, n)
 	for i, v := range sum {
 		if v > 0 {
@@ -184,11 +180,6 @@ func (b *BasicBlock) backward(ws *Workspace, dx, dy []float32) error {
 	}
 	if err := b.Conv2.backward(ws.kids[2], g2, g1); err != nil {
 		return err
-	}
-	for i, v := range b1 {
-		if v <= 0 {
-			g2[i] = 0
-		}
 	}
 	if err := b.BN1.backward(ws.kids[1], g1, g2); err != nil {
 		return err
@@ -260,11 +251,11 @@ func NewResNet18(rng *rand.Rand, opts *ResNet18Options) (*ResNet18, error) {
 	if err != nil {
 		return nil, fmt.Errorf("backbone: NewResNet18: %w", err)
 	}
-	bn, err := NewBatchNorm("bn1", o.Width, o.BatchNorm)
+	bn, err := newBNReLU("bn1", o.Width, o.BatchNorm)
 	if err != nil {
 		return nil, fmt.Errorf("backbone: NewResNet18: %w", err)
 	}
-	layers := []Layer{conv, bn, NewReLU("relu")}
+	layers := []Layer{conv, bn} // bn1 applies the stem's ReLU (fused)
 	in := o.Width
 	for s := range 4 {
 		w := o.Width << s
