@@ -286,6 +286,7 @@ func balanceRun(e *engine, cfg balanceCfg, logDomain bool) (iters int, merr floa
 		} else {
 			e.parallel(balanceWriteBlock)
 			_, bad, umax, uinvmax := e.blockScalars()
+			// bad counts blocks here; any is too many.
 			if bad != 0 || (e.mayFlush && umax*uinvmax > spreadLimit/bk) {
 				return iters, 0, false, false, nil
 			}
@@ -312,7 +313,7 @@ func balanceRun(e *engine, cfg balanceCfg, logDomain bool) (iters int, merr floa
 
 func colMinMaxBlock(e *engine, blk, lo, hi int) {
 	k := e.k
-	mn, mx := e.part2[blk*k:(blk+1)*k], e.part[blk*k:(blk+1)*k]
+	mn, mx := e.part2[blk*k:(blk+1)*k], e.part3[blk*k:(blk+1)*k]
 	s := e.src
 	for j := range k {
 		mn[j], mx[j] = float32(math.Inf(1)), float32(math.Inf(-1))
@@ -342,9 +343,9 @@ func (e *engine) combineMinMax() int {
 		}
 	}
 	copy(e.cmin[:k], e.part2[:k])
-	copy(e.cmax[:k], e.part[:k])
+	copy(e.cmax[:k], e.part3[:k])
 	for blk := 1; blk < e.nb; blk++ {
-		mn, mx := e.part2[blk*k:(blk+1)*k], e.part[blk*k:(blk+1)*k]
+		mn, mx := e.part2[blk*k:(blk+1)*k], e.part3[blk*k:(blk+1)*k]
 		for j := range k {
 			e.cmin[j] = min(e.cmin[j], mn[j])
 			e.cmax[j] = max(e.cmax[j], mx[j])
@@ -367,7 +368,7 @@ func balanceKernelBlock(e *engine, blk, lo, hi int) {
 			row[j] = (x - cmax[j]) * inv
 		}
 		kernel.Exp(row, row)
-		kernel.Axpy(1, row, p)
+		axpy64(1, row, p)
 		e.u[i] = 1
 	}
 }
@@ -386,7 +387,9 @@ func balanceLogKernelBlock(e *engine, blk, lo, hi int) {
 }
 
 // balanceWriteBlock overwrites each kernel row A_i with A_i·diag(v)
-// normalised to sum 1 and sums the block's columns.
+// normalised to sum 1, sums the block's columns, and records in the block
+// scalars whether a row sum was not positive and finite, and the extremes
+// of the row scalings.
 func balanceWriteBlock(e *engine, blk, lo, hi int) {
 	k := e.k
 	p := e.part[blk*k : (blk+1)*k]
@@ -395,33 +398,42 @@ func balanceWriteBlock(e *engine, blk, lo, hi int) {
 	var bad, umax, uinvmax float64
 	for i := lo; i < hi; i++ {
 		row := e.a[i*k : (i+1)*k]
-		inv := float32(1 / kernel.Dot(row, v))
-		if !normalFloat32(inv) {
+		inv := 1 / dot64(row, v)
+		if !(inv > 0 && inv <= math.MaxFloat64) {
 			bad = 1
 		}
-		umax, uinvmax = max(umax, float64(inv)), max(uinvmax, 1/float64(inv))
-		for j := range row {
-			row[j] *= v[j] * inv
+		umax, uinvmax = max(umax, inv), max(uinvmax, 1/inv)
+		for j, x := range row {
+			row[j] = float32(float64(x) * v[j] * inv)
 		}
-		kernel.Axpy(1, row, p)
+		axpy64(1, row, p)
 	}
 	e.blk[4*blk+1], e.blk[4*blk+2], e.blk[4*blk+3] = bad, umax, uinvmax
 }
 
 // balanceLogWriteBlock overwrites each log-kernel row L_i with
-// softmax(L_i + g) and sums the block's columns.
+// softmax(L_i + g), in float64, and sums the block's columns.
 func balanceLogWriteBlock(e *engine, blk, lo, hi int) {
 	k := e.k
 	p := e.part[blk*k : (blk+1)*k]
 	clear(p)
+	x := e.rowBuf[blk*k : (blk+1)*k]
 	g := e.g[:k]
 	for i := lo; i < hi; i++ {
 		row := e.a[i*k : (i+1)*k]
-		fi := e.f[i]
-		for j, x := range row {
-			row[j] = float32(fi + float64(x) + g[j])
+		m := math.Inf(-1)
+		for j, l := range row {
+			x[j] = float64(l) + g[j]
+			m = max(m, x[j])
 		}
-		kernel.SoftmaxRows(row, row, 1, k)
-		kernel.Axpy(1, row, p)
+		s := 0.0
+		for j, xj := range x {
+			x[j] = math.Exp(xj - m)
+			s += x[j]
+		}
+		for j, xj := range x {
+			row[j] = float32(xj / s)
+			p[j] += xj / s
+		}
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-
-	"ssl/internal/kernel"
 )
 
 // The engine runs the scaling iteration shared by every solver: a plan
@@ -22,20 +20,25 @@ import (
 // the matrix once. Column sums are combined over the row blocks in block
 // order, then over the workers by the Reducer.
 //
+// Precision. The kernel is stored in float32 (it is computed once, and
+// its rounding only perturbs the problem by a relative 6e-8); the scaling
+// vectors, potentials and every sum are float64, so that the iteration
+// itself is exact to float64 rounding and tolerances such as POT's 1e-9 on
+// the marginals can be met.
+//
 // Exp-domain validity. Kernel entries below the smallest normal float32
 // (2^-126) are flushed; a flushed entry can change a row sum by at most
-// 2^-126·max v / min v relative to the row's largest term (every row and
-// column of a kernel built here has an entry 1), and a column sum by
-// 2^-126·max u / min u. The exp domain is therefore accepted only while u
-// and v are positive normal float32 vectors whose spreads keep the worst
-// total flush below float32 rounding: spread ≤ 2^102 / count (2^-24 relative
-// error over count terms). A scaling that leaves that range makes the solver
-// restart in the log domain (or fail, when the exp domain was forced).
+// 2^-126·max v / min v relative to the row's largest term (every row or
+// column of a kernel built here has an entry 1, or the solver checks the
+// row sums directly), and a column sum by 2^-126·max u / min u. When
+// entries may have been flushed, the exp domain is therefore accepted only
+// while the spreads of u and v keep the worst total flush below float32
+// rounding: spread ≤ 2^102 / count (2^-24 relative over count terms). A
+// scaling that leaves that range, or is not finite and positive, makes the
+// solver restart in the log domain (or fail, when the exp domain was
+// forced).
 
-const (
-	chunkRows   = 16      // rows per kernel.LogSumExpCols call in the log domain
-	spreadLimit = 0x1p102 // see "Exp-domain validity" above
-)
+const spreadLimit = 0x1p102 // see "Exp-domain validity" above
 
 type blockFn func(e *engine, blk, lo, hi int)
 
@@ -48,7 +51,7 @@ type engine struct {
 	a          []float32 // n×k kernel (exp) or log-kernel (log)
 	rowT       []float32 // per-row targets, or nil for rowC
 	rowC       float64
-	colT       []float32 // per-column targets, or nil for colC
+	colT       []float64 // per-column targets, or nil for colC
 	colC       float64
 	logDomain  bool
 	mayFlush   bool // kernel entries may have been flushed to zero
@@ -58,21 +61,23 @@ type engine struct {
 	next       atomic.Int64
 	parallelOK bool
 
-	u, v   []float32 // exp-domain scalings
-	f, g   []float64 // log-domain potentials; f also holds exp-domain helpers
-	acc    []float64 // k column sums (exp: Σ_i A_ij u_i; log: log Σ_i P_ij) + scalars
-	part   []float32 // nb×k block column sums
-	part2  []float32 // nb×k
-	part64 []float64 // nb×k block column log-sums
+	u, v   []float64 // exp-domain scalings
+	f, g   []float64 // log-domain potentials
+	acc    []float64 // k column sums (exp: Σ_i A_ij u_i; log: Σ_i P_ij) + scalars
+	part   []float64 // nb×k block column sums
+	part2  []float32 // nb×k block column minima
+	part3  []float32 // nb×k block column maxima
+	rowBuf []float64 // nb×k log-domain row scratch
 	blk    []float64 // nb×4 block scalars
-	chunk  []float32 // nb×chunkRows×k log-domain scratch
 	red8   []float64 // small reduction vectors
 	redK   []float64 // 2k+4 reduction vector
+	colBuf []float64 // k column targets
 
 	// Method data used by the block functions.
 	src        []float32 // the caller's input matrix
 	cmax       []float32 // k per-column shift
 	cmin       []float32 // k
+	ref        []float32 // k: Transport's per-column reference (cmin or cmax)
 	rmax       []float64 // n per-row shift
 	param      float64   // 1/ε, λ or 1/reg
 	param2     float64   // SeLa: max_j λ·log max_k P_jk
@@ -98,16 +103,17 @@ func (e *engine) size(n, k int) {
 	e.cmin = grow(e.cmin, k)
 	e.part = grow(e.part, e.nb*k)
 	e.part2 = grow(e.part2, e.nb*k)
-	e.part64 = grow(e.part64, e.nb*k)
+	e.part3 = grow(e.part3, e.nb*k)
 	e.blk = grow(e.blk, e.nb*4)
 	e.red8 = grow(e.red8, 8)
 	e.redK = grow(e.redK, 2*k+4)
+	e.colBuf = grow(e.colBuf, k)
 	e.rowT, e.colT, e.red, e.labels, e.out = nil, nil, nil, nil, nil
 	e.check, e.logDomain, e.mayFlush, e.fixRows, e.fromKernel = false, false, false, false, false
 	e.outScale = 1
 }
 
-func (e *engine) sizeChunk() { e.chunk = grow(e.chunk, e.nb*min(chunkRows, e.grain)*e.k) }
+func (e *engine) sizeChunk() { e.rowBuf = grow(e.rowBuf, e.nb*e.k) }
 
 // parallel runs fn over every row block: on the calling goroutine when one
 // thread or one block suffices, on the Workspace's pool when it has one,
@@ -202,7 +208,7 @@ func (e *engine) rowTarget(i int) float64 {
 
 func (e *engine) colTarget(j int) float64 {
 	if e.colT != nil {
-		return float64(e.colT[j])
+		return e.colT[j]
 	}
 	return e.colC
 }
@@ -211,18 +217,16 @@ func (e *engine) colTarget(j int) float64 {
 func (e *engine) sumParts() {
 	k := e.k
 	acc := e.acc[:k]
-	for j := range k {
-		acc[j] = float64(e.part[j])
-	}
+	copy(acc, e.part[:k])
 	for blk := 1; blk < e.nb; blk++ {
-		p := e.part[blk*k : (blk+1)*k]
-		for j, x := range p {
-			acc[j] += float64(x)
+		for j, x := range e.part[blk*k : (blk+1)*k] {
+			acc[j] += x
 		}
 	}
 }
 
-// blockScalars returns Σ_blk blk[4·blk + s] for s = 0..3.
+// blockScalars returns the sums of blk[4·b] and blk[4·b+1] and the maxima
+// of blk[4·b+2] and blk[4·b+3] over the blocks b.
 func (e *engine) blockScalars() (s0, s1, s2, s3 float64) {
 	for b := range e.nb {
 		s0 += e.blk[4*b]
@@ -233,18 +237,18 @@ func (e *engine) blockScalars() (s0, s1, s2, s3 float64) {
 	return
 }
 
-// spreadOK reports whether x holds positive normal float32 values whose
-// spread max/min is at most spreadLimit/count (only checked when entries
-// may have been flushed).
-func spreadOK(lo, hi float32, count int, flush bool) bool {
-	if !normalFloat32(lo) || !normalFloat32(hi) {
+// spreadOK reports whether lo and hi (the extremes of a scaling vector)
+// are finite and positive and, when entries may have been flushed, whether
+// hi/lo ≤ spreadLimit/count.
+func spreadOK(lo, hi float64, count int, flush bool) bool {
+	if !(lo > 0) || !(hi <= math.MaxFloat64) {
 		return false
 	}
-	return !flush || float64(hi)/float64(lo) <= spreadLimit/float64(count)
+	return !flush || hi/lo <= spreadLimit/float64(count)
 }
 
-func minMax32(x []float32) (lo, hi float32) {
-	lo, hi = float32(math.Inf(1)), float32(math.Inf(-1))
+func minMax(x []float64) (lo, hi float64) {
+	lo, hi = math.Inf(1), math.Inf(-1)
 	for _, v := range x {
 		if !(v >= lo) { // also catches NaN
 			lo = v
@@ -260,25 +264,26 @@ func minMax32(x []float32) (lo, hi float32) {
 func (e *engine) colUpdateExp() bool {
 	v, acc := e.v[:e.k], e.acc[:e.k]
 	for j := range v {
-		v[j] = float32(e.colTarget(j) / acc[j])
+		v[j] = e.colTarget(j) / acc[j]
 	}
-	lo, hi := minMax32(v)
+	lo, hi := minMax(v)
 	return spreadOK(lo, hi, e.k, e.mayFlush)
 }
 
-// colUpdateLog sets g_j += log b_j − acc_j (acc holds log column sums).
+// colUpdateLog sets g_j += log b_j − log acc_j (acc holds the column sums
+// of the plan with the current g).
 func (e *engine) colUpdateLog() {
 	for j := range e.k {
-		e.g[j] += math.Log(e.colTarget(j)) - e.acc[j]
+		e.g[j] += math.Log(e.colTarget(j) / e.acc[j])
 	}
 }
 
 // colSum returns the j-th column sum of the plan after the last rowPass.
 func (e *engine) colSum(j int) float64 {
 	if e.logDomain {
-		return math.Exp(e.acc[j])
+		return e.acc[j]
 	}
-	return float64(e.v[j]) * e.acc[j]
+	return e.v[j] * e.acc[j]
 }
 
 // colError returns max_j |colsum_j − b_j| and the L2 norm of the same.
@@ -299,25 +304,15 @@ func (e *engine) colError() (maxErr, l2 float64) {
 func (e *engine) rowPass() (errSum float64, ok bool, err error) {
 	if e.logDomain {
 		e.parallel(rowLogBlock)
-		e.combineLogParts()
-		s0, _, _, _ := e.blockScalars()
-		if e.red != nil {
-			if err := e.reduceLogCols(); err != nil {
-				return 0, false, err
-			}
-			r := e.red8[:1]
-			r[0] = s0
-			if err := e.reduce(r, Sum); err != nil {
-				return 0, false, err
-			}
-			s0 = r[0]
-		}
-		return s0, true, nil
+	} else {
+		e.parallel(rowExpBlock)
 	}
-	e.parallel(rowExpBlock)
 	e.sumParts()
 	s0, s1, _, _ := e.blockScalars()
-	lo, hi := minMax32(e.u[:e.n])
+	lo, hi := 1.0, 1.0
+	if !e.logDomain {
+		lo, hi = minMax(e.u[:e.n])
+	}
 	if e.red != nil {
 		x := e.acc[:e.k+2]
 		x[e.k], x[e.k+1] = s0, s1
@@ -326,17 +321,16 @@ func (e *engine) rowPass() (errSum float64, ok bool, err error) {
 		}
 		s0, s1 = x[e.k], x[e.k+1]
 		r := e.red8[:2]
-		r[0], r[1] = -float64(lo), float64(hi)
-		if e.n == 0 {
-			r[0], r[1] = math.Inf(-1), math.Inf(-1)
-		}
+		r[0], r[1] = -lo, hi
 		if err := e.reduce(r, Max); err != nil {
 			return 0, false, err
 		}
-		lo, hi = float32(-r[0]), float32(r[1])
+		lo, hi = -r[0], r[1]
 	}
-	ok = s1 == 0 && spreadOK(lo, hi, e.nTotal, e.mayFlush)
-	return s0, ok, nil
+	if e.logDomain {
+		return s0, true, nil
+	}
+	return s0, s1 == 0 && spreadOK(lo, hi, e.nTotal, e.mayFlush), nil
 }
 
 func rowExpBlock(e *engine, blk, lo, hi int) {
@@ -347,125 +341,93 @@ func rowExpBlock(e *engine, blk, lo, hi int) {
 	var errSum, bad float64
 	for i := lo; i < hi; i++ {
 		row := e.a[i*k : (i+1)*k]
-		ui := float32(e.rowTarget(i) / kernel.Dot(row, v))
-		if !normalFloat32(ui) {
+		ui := e.rowTarget(i) / dot64(row, v)
+		if !(ui > 0 && ui <= math.MaxFloat64) {
 			bad = 1
 		}
 		if e.check {
-			if t := math.Abs(float64(e.u[i])/float64(ui) - 1); t == t {
+			if t := math.Abs(e.u[i]/ui - 1); t == t {
 				errSum += t
 			}
 		}
 		e.u[i] = ui
-		kernel.Axpy(ui, row, p)
+		axpy64(ui, row, p)
 	}
 	e.blk[4*blk], e.blk[4*blk+1] = errSum, bad
 }
 
-// rowLogBlock: f_i = log a_i − LSE_j(L_ij + g_j), computed around the old
-// f_i so that the float32 values handed to the kernel are log-plan entries;
-// then the block's column log-sums of the new plan P_ij = exp(f_i + L_ij + g_j).
+// rowLogBlock: f_i = log a_i − log Σ_j exp(f_i + L_ij + g_j) (around the
+// row maximum, in float64), then the block's column sums of the new plan
+// P_ij = exp(f_i + L_ij + g_j), whose entries are at most a_i.
 func rowLogBlock(e *engine, blk, lo, hi int) {
 	k := e.k
-	cr := min(chunkRows, e.grain)
-	chunk := e.chunk[blk*cr*k : (blk+1)*cr*k]
-	run := e.part64[blk*k : (blk+1)*k]
-	tmp := e.part[blk*k : (blk+1)*k]
+	p := e.part[blk*k : (blk+1)*k]
+	clear(p)
+	x := e.rowBuf[blk*k : (blk+1)*k]
 	g := e.g[:k]
 	var errSum float64
-	var l [1]float32
-	first := true
-	for c0 := lo; c0 < hi; c0 += cr {
-		rows := min(cr, hi-c0)
-		for r := range rows {
-			i := c0 + r
-			row, x := chunk[r*k:(r+1)*k], e.a[i*k:(i+1)*k]
-			fi := e.f[i]
-			for j, lij := range x {
-				row[j] = float32(fi + float64(lij) + g[j])
-			}
-			d := 0.0
-			if !e.fixRows {
-				kernel.LogSumExpRows(l[:], row, 1, k)
-				d = math.Log(e.rowTarget(i)) - float64(l[0])
-			}
-			if e.check {
-				if t := math.Abs(math.Exp(-d) - 1); t == t {
-					errSum += t
-				}
-			}
-			e.f[i] = fi + d
-			d32 := float32(d)
-			for j := range row {
-				row[j] += d32
+	for i := lo; i < hi; i++ {
+		row := e.a[i*k : (i+1)*k]
+		fi := e.f[i]
+		m := math.Inf(-1)
+		for j, l := range row {
+			x[j] = fi + float64(l) + g[j]
+			m = max(m, x[j])
+		}
+		s := 0.0
+		for j, xj := range x {
+			x[j] = math.Exp(xj - m)
+			s += x[j]
+		}
+		d := 0.0 // f_new − f_old
+		if !e.fixRows {
+			d = math.Log(e.rowTarget(i)/s) - m
+		}
+		if e.check {
+			if t := math.Abs(math.Exp(-d) - 1); t == t {
+				errSum += t
 			}
 		}
-		kernel.LogSumExpCols(tmp, chunk[:rows*k], rows, k)
-		if first {
-			for j, x := range tmp {
-				run[j] = float64(x)
-			}
-			first = false
-			continue
-		}
-		for j, x := range tmp {
-			run[j] = logAddExp(run[j], float64(x))
+		e.f[i] = fi + d
+		scale := math.Exp(m + d)
+		for j, xj := range x {
+			p[j] += xj * scale
 		}
 	}
-	e.blk[4*blk] = errSum
+	e.blk[4*blk], e.blk[4*blk+1] = errSum, 0
 }
 
-func logAddExp(a, b float64) float64 {
-	if a < b {
-		a, b = b, a
+// dot64 returns Σ_j a[j]·v[j] with a float32 row and a float64 vector,
+// accumulated in float64.
+func dot64(a []float32, v []float64) float64 {
+	v = v[:len(a)]
+	var s0, s1, s2, s3 float64
+	j := 0
+	for ; j+4 <= len(a); j += 4 {
+		s0 += float64(a[j]) * v[j]
+		s1 += float64(a[j+1]) * v[j+1]
+		s2 += float64(a[j+2]) * v[j+2]
+		s3 += float64(a[j+3]) * v[j+3]
 	}
-	if math.IsInf(b, -1) {
-		return a
+	for ; j < len(a); j++ {
+		s0 += float64(a[j]) * v[j]
 	}
-	return a + math.Log1p(math.Exp(b-a))
+	return (s0 + s1) + (s2 + s3)
 }
 
-// combineLogParts writes acc[j] = log Σ_blk exp(part64[blk·k + j]).
-func (e *engine) combineLogParts() {
-	k := e.k
-	acc := e.acc[:k]
-	copy(acc, e.part64[:k])
-	for blk := 1; blk < e.nb; blk++ {
-		for j, x := range e.part64[blk*k : (blk+1)*k] {
-			acc[j] = logAddExp(acc[j], x)
-		}
+// axpy64 computes p[j] += alpha·a[j] in float64.
+func axpy64(alpha float64, a []float32, p []float64) {
+	p = p[:len(a)]
+	j := 0
+	for ; j+4 <= len(a); j += 4 {
+		p[j] += alpha * float64(a[j])
+		p[j+1] += alpha * float64(a[j+1])
+		p[j+2] += alpha * float64(a[j+2])
+		p[j+3] += alpha * float64(a[j+3])
 	}
-	if e.nb == 0 {
-		for j := range acc {
-			acc[j] = math.Inf(-1)
-		}
+	for ; j < len(a); j++ {
+		p[j] += alpha * float64(a[j])
 	}
-}
-
-// reduceLogCols combines the workers' column log-sums: the maximum first,
-// then the sum of exp(local − max), so nothing overflows.
-func (e *engine) reduceLogCols() error {
-	k := e.k
-	m := e.part64[:k] // block 0's storage is free again here
-	copy(m, e.acc[:k])
-	if err := e.reduce(m, Max); err != nil {
-		return err
-	}
-	acc := e.acc[:k]
-	for j := range acc {
-		if math.IsInf(m[j], -1) {
-			acc[j] = 0
-			continue
-		}
-		acc[j] = math.Exp(acc[j] - m[j])
-	}
-	if err := e.reduce(acc, Sum); err != nil {
-		return err
-	}
-	for j := range acc {
-		acc[j] = m[j] + math.Log(acc[j])
-	}
-	return nil
 }
 
 // colLogSums sets acc to the column log-sums of exp(f_i + L_ij + g_j)
@@ -488,20 +450,16 @@ func writeScaledBlock(e *engine, blk, lo, hi int) {
 		if e.logDomain {
 			fi := e.f[i] + ls
 			for j, x := range row {
-				out[j] = float32(fi + float64(x) + g[j])
+				out[j] = float32(math.Exp(fi + float64(x) + g[j]))
 			}
-			kernel.Exp(out, out)
 			continue
 		}
-		s := float32(e.outScale * float64(e.u[i]))
+		s := e.outScale * e.u[i]
 		for j, x := range row {
-			out[j] = x * s * v[j]
+			out[j] = float32(s * float64(x) * v[j])
 		}
 	}
 }
 
 // writeScaled writes the plan scaled by outScale into e.out.
 func (e *engine) writeScaled() { e.parallel(writeScaledBlock) }
-
-// normalFloat32 reports whether x is a positive normal float32 value.
-func normalFloat32(x float32) bool { return x >= 0x1p-126 && x <= math.MaxFloat32 }

@@ -179,9 +179,9 @@ func SeLa(labels []int, plan, probs ssl.Tensor, lambda float64, ws *Workspace, o
 			break
 		}
 	}
-	copy(e.cmax[:k], e.part[:k])
+	copy(e.cmax[:k], e.part3[:k])
 	for b := 1; b < e.nb; b++ {
-		for j, x := range e.part[b*k : (b+1)*k] {
+		for j, x := range e.part3[b*k : (b+1)*k] {
 			e.cmax[j] = max(e.cmax[j], x)
 		}
 	}
@@ -279,7 +279,7 @@ func SeLa(labels []int, plan, probs ssl.Tensor, lambda float64, ws *Workspace, o
 		if e.logDomain {
 			res.LogR[j] = e.g[j] - mMax - mu
 		} else {
-			res.LogR[j] = math.Log(float64(e.v[j])) - mMax - mu
+			res.LogR[j] = math.Log(e.v[j]) - mMax - mu
 		}
 	}
 	for i := range n {
@@ -287,7 +287,7 @@ func SeLa(labels []int, plan, probs ssl.Tensor, lambda float64, ws *Workspace, o
 		if e.logDomain {
 			res.LogC[i] = e.f[i] + mMax - m
 		} else {
-			res.LogC[i] = math.Log(float64(e.u[i])) + mMax - m
+			res.LogC[i] = math.Log(e.u[i]) + mMax - m
 		}
 	}
 	if plan != nil {
@@ -316,9 +316,9 @@ func selaRun(e *engine, o *SeLaOptions, logDomain bool) (iters int, stopErr floa
 		e.parallel(selaKernelBlock)
 		e.sumParts()
 		_, bad, _, _ := e.blockScalars()
-		lo, hi := minMax32(e.u[:e.n])
+		lo, hi := minMax(e.u[:e.n])
 		x := e.acc[:k+3]
-		x[k], x[k+1], x[k+2] = bad, -float64(lo), float64(hi)
+		x[k], x[k+1], x[k+2] = bad, -lo, hi
 		if e.red != nil {
 			if err := e.reduce(x[:k], Sum); err != nil {
 				return 0, 0, false, false, err
@@ -327,7 +327,7 @@ func selaRun(e *engine, o *SeLaOptions, logDomain bool) (iters int, stopErr floa
 				return 0, 0, false, false, err
 			}
 		}
-		if x[k] != 0 || !spreadOK(float32(-x[k+1]), float32(x[k+2]), e.nTotal, true) {
+		if x[k] != 0 || !spreadOK(-x[k+1], x[k+2], e.nTotal, true) {
 			return 0, 0, false, false, nil
 		}
 	}
@@ -364,7 +364,7 @@ func selaRun(e *engine, o *SeLaOptions, logDomain bool) (iters int, stopErr floa
 // the first invalid entry (NaN, ±Inf, negative, or a row of zeros), or -1.
 func selaRowMaxBlock(e *engine, blk, lo, hi int) {
 	k := e.k
-	cm := e.part[blk*k : (blk+1)*k]
+	cm := e.part3[blk*k : (blk+1)*k]
 	clear(cm)
 	e.blk[4*blk] = -1
 	for i := lo; i < hi; i++ {
@@ -418,12 +418,12 @@ func selaKernelBlock(e *engine, blk, lo, hi int) {
 			}
 			kernel.Exp(row, row)
 		}
-		ui := float32(math.Exp(e.param*math.Log(e.rmax[i])-e.param2) / float64(e.nTotal))
-		if !normalFloat32(ui) {
+		ui := math.Exp(e.param*math.Log(e.rmax[i])-e.param2) / float64(e.nTotal)
+		if !(ui > 0) {
 			bad = 1
 		}
 		e.u[i] = ui
-		kernel.Axpy(ui, row, p)
+		axpy64(ui, row, p)
 	}
 	e.blk[4*blk+1] = bad
 }
@@ -465,7 +465,7 @@ func selaFinalBlock(e *engine, blk, lo, hi int) {
 			}
 		} else {
 			for j, x := range row {
-				if s := float64(x * v[j]); s > best {
+				if s := float64(x) * v[j]; s > best {
 					best, at = s, j
 				}
 			}
@@ -478,14 +478,13 @@ func selaFinalBlock(e *engine, blk, lo, hi int) {
 		if e.logDomain {
 			fi := e.f[i]
 			for j, x := range row {
-				out[j] = float32(fi + float64(x) + g[j])
+				out[j] = float32(math.Exp(fi + float64(x) + g[j]))
 			}
-			kernel.Exp(out, out)
 			continue
 		}
 		ui := e.u[i]
 		for j, x := range row {
-			out[j] = ui * x * v[j]
+			out[j] = float32(ui * float64(x) * v[j])
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package conformance_test
 
 import (
+	"math"
 	"testing"
 
 	"ssl"
@@ -11,6 +12,7 @@ import (
 func init() {
 	register("sinkhorn.swav", runSinkhornSwAV)
 	register("sinkhorn.sela", runSinkhornSeLa)
+	register("sinkhorn.ot", runSinkhornOT)
 }
 
 // runSinkhornSwAV maps sinkhorn.swav onto sinkhorn.Balance with the case's
@@ -53,4 +55,71 @@ func runSinkhornSeLa(t testing.TB, c *conformance.Case) {
 	c.CheckExact(t, "labels", res.Labels)
 	c.CheckExact(t, "n_iter", []int{res.Iterations})
 	c.Check(t, "final_err", []float64{res.StopError})
+}
+
+// runSinkhornOT maps sinkhorn.ot onto sinkhorn.Transport: stopThr = 0 is a
+// fixed count of numItermax updates, otherwise Tol = stopThr and MaxIter =
+// numItermax. The method picks the domain (POT's "sinkhorn" is the exp
+// domain, which sinkhorn.Transport leaves for the log domain only where
+// float32 cannot represent it). niter is the last 0-based update index.
+// The scalings are compared up to their gauge (u·s, v/s).
+func runSinkhornOT(t testing.TB, c *conformance.Case) {
+	cost := c.Tensor(t, "M")
+	shape := cost.Shape()
+	plan := ssl.New(shape...)
+	o := &sinkhorn.TransportOptions{Domain: sinkhorn.Auto}
+	if c.String(t, "method") == "sinkhorn_log" {
+		o.Domain = sinkhorn.Log
+	}
+	if thr := c.Float(t, "stopThr"); thr == 0 {
+		o.Iterations = c.Int(t, "numItermax")
+	} else {
+		o.Tol, o.MaxIter = thr, c.Int(t, "numItermax")
+	}
+	res, err := sinkhorn.Transport(plan, c.Tensor(t, "a"), c.Tensor(t, "b"), cost, c.Float(t, "reg"), nil, o)
+	if err != nil {
+		t.Fatalf("%s: Transport: %v", c.Path, err)
+	}
+	c.Check32(t, "plan", plan.Data().([]float32))
+	c.CheckExact(t, "niter", []int{res.Iterations - 1})
+	logU, logV := "log_u", "log_v"
+	if !c.HasOut("log_u") {
+		logU, logV = "u", "v"
+	}
+	if !c.HasOut(logU) {
+		return
+	}
+	wantU, wantV := c.Out(t, logU).Data, c.Out(t, logV).Data
+	gotU, gotV := append([]float64(nil), res.LogU...), append([]float64(nil), res.LogV...)
+	if logU == "u" {
+		for i := range gotU {
+			gotU[i] = math.Exp(gotU[i])
+		}
+		for j := range gotV {
+			gotV[j] = math.Exp(gotV[j])
+		}
+		c.Check(t, "u", gotU)
+		c.Check(t, "v", gotV)
+		return
+	}
+	// Log potentials: fix the gauge on the first row, then compare with an
+	// absolute tolerance scaled to the potentials' size (a float32 plan
+	// entry carries a relative error of about 1e-4, so do its logs).
+	s := wantU[0] - gotU[0]
+	for i := range gotU {
+		gotU[i] += s
+	}
+	for j := range gotV {
+		gotV[j] -= s
+	}
+	c.CheckTol(t, logU, gotU, 1e-4*(1+maxAbs(wantU)), 0)
+	c.CheckTol(t, logV, gotV, 1e-4*(1+maxAbs(wantV)), 0)
+}
+
+func maxAbs(x []float64) float64 {
+	m := 0.0
+	for _, v := range x {
+		m = math.Max(m, math.Abs(v))
+	}
+	return m
 }

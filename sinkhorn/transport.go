@@ -1,0 +1,360 @@
+package sinkhorn
+
+import (
+	"fmt"
+	"math"
+
+	"ssl"
+	"ssl/internal/kernel"
+)
+
+// POT's defaults for ot.sinkhorn (PythonOT/POT 0.8.2 ot/bregman.py:
+// numItermax=1000, stopThr=1e-9, error tested when ii % 10 == 0) and the
+// relative tolerance on the equality of the marginals' totals, a few
+// float32 roundings of a sum.
+const (
+	potMaxIter    = 1000
+	potStopThr    = 1e-9
+	potCheckEvery = 10
+	massTol       = 1e-5
+)
+
+// TransportOptions are the optional settings of [Transport]. A nil
+// *TransportOptions means all defaults.
+type TransportOptions struct {
+	// Iterations, when > 0, runs exactly that many updates with no
+	// stopping test (POT with stopThr = 0 and numItermax = Iterations).
+	Iterations int
+	// Tol is POT's stopThr: stop after the first tested update whose
+	// column-marginal error ‖Pᵀ1 − b‖₂ is below Tol; ≥ 0, and 0 means 1e-9.
+	Tol float64
+	// CheckEvery is the cadence of the test (updates 0, CheckEvery, …);
+	// ≥ 0, and 0 means POT's 10.
+	CheckEvery int
+	// MaxIter caps the updates when Iterations is 0; ≥ 0, and 0 means
+	// POT's 1000. Reaching it returns the plan with [ErrNotConverged].
+	MaxIter int
+	// Domain selects the exp- or log-domain iteration; [Auto] detects.
+	Domain Domain
+	// LogKernel says that the matrix argument is the log-kernel
+	// log K_ij (for example scores/ε) rather than the cost M_ij, so that
+	// K = exp(cost) and reg only scales nothing; reg must still be > 0.
+	LogKernel bool
+	// Reducer, when not nil, makes the call one worker of a sharded solve:
+	// dst, a and the matrix hold this worker's rows (≥ 1), b all columns.
+	Reducer Reducer
+	// LogU (length N, this worker's rows) and LogV (length K), when not
+	// nil, receive the scaling vectors; otherwise they are allocated.
+	LogU, LogV []float64
+}
+
+// TransportResult is what [Transport] returns.
+type TransportResult struct {
+	// Result holds the updates run, the marginal error (rows meet a
+	// exactly after the last update; the error is that of the columns),
+	// the domain used and the plan.
+	Result
+	// LogU and LogV are the scalings in log form, plan_ij =
+	// exp(LogU_i + log K_ij + LogV_j), in POT's gauge (u starts at 1/N).
+	LogU, LogV []float64
+}
+
+// Transport computes the entropic optimal-transport plan between row
+// marginal a (N) and column marginal b (K) for the cost M (N×K) and
+// regularisation reg:
+//
+//	P = diag(u) · K · diag(v),  K = exp(−M/reg),  P·1 = a,  Pᵀ·1 = b
+//	u = 1/N; repeat: v = b / (Kᵀu); u = a / (K v)
+//
+// which is POT's ot.sinkhorn (method "sinkhorn", and "sinkhorn_log" in the
+// log domain: the same iteration on the potentials log u, log v), with
+// POT's update order, initialisation and stopping test. It writes P into
+// dst (nil: allocated; returned as Plan). With LogKernel the matrix is
+// log K itself. a, b and the matrix are not modified; dst must not overlap
+// them.
+//
+// Each column of −M/reg is shifted by its maximum before the exponential,
+// which changes only v's gauge (the first update is the column update), so
+// the plans are those of POT's iteration exactly. Where exp(−M/reg)
+// underflows, [Auto] keeps the exp domain only while flushed entries
+// cannot matter and otherwise runs the log domain; POT's plain method
+// instead returns an all-zero plan there.
+//
+// It returns an error wrapping ssl.ErrShape for empty or mismatched
+// tensors or an overlapping dst; ssl.ErrParam for reg ≤ 0 or non-finite,
+// invalid options, marginals with an entry ≤ 0 or with unequal totals
+// (relative difference above 1e-5); ssl.ErrNotFinite for NaN or ±Inf in the
+// matrix or the marginals, or with [Exp] for a problem the exp domain
+// cannot represent. Nothing is written then. Without convergence it returns
+// the plan with an error wrapping [ErrNotConverged].
+//
+// Reference: Cuturi, Sinkhorn Distances, NeurIPS 2013, Algorithm 1;
+// PythonOT/POT 0.8.2 ot/bregman.py sinkhorn_knopp and sinkhorn_log.
+func Transport(dst, a, b, cost ssl.Tensor, reg float64, ws *Workspace, opts *TransportOptions) (TransportResult, error) {
+	const fn = "sinkhorn: Transport: "
+	n, k, m, err := ssl.Matrix(cost)
+	if err != nil {
+		return TransportResult{}, fmt.Errorf(fn+"cost: %w", err)
+	}
+	if n == 0 || k == 0 {
+		return TransportResult{}, fmt.Errorf(fn+"cost is empty (N=%d, K=%d): %w", n, k, ssl.ErrShape)
+	}
+	av, err := ssl.VectorOf(a, n)
+	if err != nil {
+		return TransportResult{}, fmt.Errorf(fn+"a: %w", err)
+	}
+	bv, err := ssl.VectorOf(b, k)
+	if err != nil {
+		return TransportResult{}, fmt.Errorf(fn+"b: %w", err)
+	}
+	if !(reg > 0) || math.IsInf(reg, 0) {
+		return TransportResult{}, fmt.Errorf(fn+"reg must be positive and finite (reg=%v): %w", reg, ssl.ErrParam)
+	}
+	var o TransportOptions
+	if opts != nil {
+		o = *opts
+	}
+	switch {
+	case o.Iterations < 0:
+		return TransportResult{}, fmt.Errorf(fn+"Iterations must be >= 0 (Iterations=%d): %w", o.Iterations, ssl.ErrParam)
+	case !(o.Tol >= 0) || math.IsInf(o.Tol, 0):
+		return TransportResult{}, fmt.Errorf(fn+"Tol must be finite and >= 0 (Tol=%v): %w", o.Tol, ssl.ErrParam)
+	case o.CheckEvery < 0:
+		return TransportResult{}, fmt.Errorf(fn+"CheckEvery must be >= 0 (CheckEvery=%d): %w", o.CheckEvery, ssl.ErrParam)
+	case o.MaxIter < 0:
+		return TransportResult{}, fmt.Errorf(fn+"MaxIter must be >= 0 (MaxIter=%d): %w", o.MaxIter, ssl.ErrParam)
+	case o.Domain < Auto || o.Domain > Log:
+		return TransportResult{}, fmt.Errorf(fn+"unknown Domain (Domain=%d): %w", int(o.Domain), ssl.ErrParam)
+	case o.LogU != nil && len(o.LogU) != n:
+		return TransportResult{}, fmt.Errorf(fn+"LogU has length %d, want N=%d: %w", len(o.LogU), n, ssl.ErrShape)
+	case o.LogV != nil && len(o.LogV) != k:
+		return TransportResult{}, fmt.Errorf(fn+"LogV has length %d, want K=%d: %w", len(o.LogV), k, ssl.ErrShape)
+	}
+	if o.Tol == 0 {
+		o.Tol = potStopThr
+	}
+	if o.CheckEvery == 0 {
+		o.CheckEvery = potCheckEvery
+	}
+	if o.MaxIter == 0 {
+		o.MaxIter = potMaxIter
+	}
+	var q []float32
+	if dst == nil {
+		t := ssl.New(n, k)
+		dst, q = t, t.Data().([]float32)
+	} else if q, err = ssl.MatrixOf(dst, n, k); err != nil {
+		return TransportResult{}, fmt.Errorf(fn+"dst: %w", err)
+	}
+	if kernel.Overlaps(q, m) || kernel.Overlaps(q, av) || kernel.Overlaps(q, bv) {
+		return TransportResult{}, fmt.Errorf(fn+"dst overlaps an input: %w", ssl.ErrShape)
+	}
+	// Marginals: finite, positive, equal totals.
+	var sa, sb float64
+	for _, t := range []struct {
+		name string
+		x    []float32
+		s    *float64
+	}{{"a", av, &sa}, {"b", bv, &sb}} {
+		for i, x := range t.x {
+			if x-x != 0 {
+				return TransportResult{}, fmt.Errorf(fn+"%s[%d] is %v: %w", t.name, i, x, ssl.ErrNotFinite)
+			}
+			if !(x > 0) {
+				return TransportResult{}, fmt.Errorf(fn+"%s[%d] = %v, marginals must be > 0: %w", t.name, i, x, ssl.ErrParam)
+			}
+			*t.s += float64(x)
+		}
+	}
+	if ws == nil {
+		ws = new(Workspace)
+	}
+	e := ws.prepare(n, k)
+	e.red, e.src, e.nTotal = o.Reducer, m, n
+	e.parallel(colMinMaxBlock)
+	bad := e.combineMinMax()
+	if e.red != nil {
+		x := e.redK[:2*k+1]
+		for j := range k {
+			x[j], x[k+j] = float64(e.cmax[j]), -float64(e.cmin[j])
+		}
+		x[2*k] = 0
+		if bad >= 0 {
+			x[2*k] = 1
+		}
+		if err := e.reduce(x, Max); err != nil {
+			return TransportResult{}, fmt.Errorf(fn+"%w", err)
+		}
+		for j := range k {
+			e.cmax[j], e.cmin[j] = float32(x[j]), float32(-x[k+j])
+		}
+		if bad < 0 && x[2*k] != 0 {
+			return TransportResult{}, fmt.Errorf(fn+"cost of another worker is not finite: %w", ssl.ErrNotFinite)
+		}
+		c := e.red8[:2]
+		c[0], c[1] = float64(n), sa
+		if err := e.reduce(c, Sum); err != nil {
+			return TransportResult{}, fmt.Errorf(fn+"%w", err)
+		}
+		e.nTotal, sa = int(c[0]), c[1]
+	}
+	if bad >= 0 {
+		return TransportResult{}, fmt.Errorf(fn+"cost[%d, %d] is %v: %w", bad/k, bad%k, m[bad], ssl.ErrNotFinite)
+	}
+	if math.Abs(sa-sb) > massTol*max(sa, sb) {
+		return TransportResult{}, fmt.Errorf(fn+"marginals have unequal totals (sum a=%.9g, sum b=%.9g): %w", sa, sb, ssl.ErrParam)
+	}
+	// Kernel exponent (x − ref_j)·scale ≤ 0, with column maximum 0.
+	e.param, e.ref = -1/reg, e.cmin
+	if o.LogKernel {
+		e.param, e.ref = 1, e.cmax
+	}
+	for j := range k {
+		if float64(e.cmax[j]-e.cmin[j])*math.Abs(e.param) > -expMinNormal {
+			e.mayFlush = true
+			break
+		}
+	}
+	// The float32 marginals' totals differ by their rounding, which no plan
+	// can satisfy; b is rescaled in float64 to the total of a.
+	e.rowT, e.colT = av, e.colBuf[:k]
+	for j, x := range bv {
+		e.colT[j] = float64(x) * (sa / sb)
+	}
+	e.a, e.out = q, q
+	if e.red != nil {
+		e.a = ws.kernelBuf(n, k)
+	}
+
+	res := TransportResult{LogU: o.LogU, LogV: o.LogV}
+	res.Plan = dst
+	conv, ok := true, false
+	if o.Domain != Log {
+		res.Iterations, conv, ok, err = transportRun(e, &o, false)
+		if err != nil {
+			return TransportResult{}, fmt.Errorf(fn+"%w", err)
+		}
+		if !ok && o.Domain == Exp {
+			return TransportResult{}, fmt.Errorf(fn+"a scaling vector left the float32 range at update %d (reg=%v): %w", res.Iterations, reg, ssl.ErrNotFinite)
+		}
+	}
+	if !ok {
+		e.logDomain, res.LogDomain = true, true
+		e.sizeChunk()
+		res.Iterations, conv, _, err = transportRun(e, &o, true)
+		if err != nil {
+			return TransportResult{}, fmt.Errorf(fn+"%w", err)
+		}
+	}
+	res.MarginalError, _ = e.colError()
+	e.writeScaled()
+	if res.LogU == nil {
+		res.LogU = make([]float64, n)
+	}
+	if res.LogV == nil {
+		res.LogV = make([]float64, k)
+	}
+	for i := range n {
+		if e.logDomain {
+			res.LogU[i] = e.f[i]
+		} else {
+			res.LogU[i] = math.Log(e.u[i])
+		}
+	}
+	for j := range k {
+		off := -float64(e.ref[j]) * e.param
+		if e.logDomain {
+			res.LogV[j] = e.g[j] + off
+		} else {
+			res.LogV[j] = math.Log(e.v[j]) + off
+		}
+	}
+	if !finite(res.MarginalError) {
+		return res, fmt.Errorf(fn+"plan is not finite (reg=%v): %w", reg, ssl.ErrNotFinite)
+	}
+	if !conv {
+		return res, fmt.Errorf(fn+"column-marginal error %.3g not below Tol %.3g after %d updates: %w", res.MarginalError, o.Tol, res.Iterations, ErrNotConverged)
+	}
+	return res, nil
+}
+
+// transportRun builds the kernel for its domain and runs POT's loop. ok is
+// false when the exp domain failed.
+func transportRun(e *engine, o *TransportOptions, logDomain bool) (iters int, conv, ok bool, err error) {
+	k := e.k
+	logN := math.Log(float64(e.nTotal))
+	if logDomain {
+		e.parallel(transportLogKernelBlock)
+		for i := range e.n {
+			e.f[i] = -logN
+		}
+		clear(e.g[:k])
+		if err := e.colLogSums(); err != nil {
+			return 0, false, false, err
+		}
+	} else {
+		e.parallel(transportKernelBlock)
+		e.sumParts()
+		if err := e.reduce(e.acc[:k], Sum); err != nil {
+			return 0, false, false, err
+		}
+	}
+	limit := o.MaxIter
+	if o.Iterations > 0 {
+		limit = o.Iterations
+	}
+	conv = o.Iterations > 0
+	for ii := 0; ii < limit; ii++ {
+		iters++
+		if logDomain {
+			e.colUpdateLog()
+		} else if !e.colUpdateExp() {
+			return iters, false, false, nil
+		}
+		_, ok, err := e.rowPass()
+		if err != nil {
+			return iters, false, false, err
+		}
+		if !ok {
+			return iters, false, false, nil
+		}
+		if o.Iterations == 0 && ii%o.CheckEvery == 0 {
+			if _, l2 := e.colError(); l2 < o.Tol {
+				conv = true
+				break
+			}
+		}
+	}
+	return iters, conv, true, nil
+}
+
+// transportKernelBlock writes A_ij = exp((x_ij − ref_j)·scale), u_i = 1/N
+// and the block's column sums Σ_i A_ij·u_i.
+func transportKernelBlock(e *engine, blk, lo, hi int) {
+	k := e.k
+	p := e.part[blk*k : (blk+1)*k]
+	clear(p)
+	ref, scale := e.ref[:k], float32(e.param)
+	u0 := 1 / float64(e.nTotal)
+	for i := lo; i < hi; i++ {
+		row, src := e.a[i*k:(i+1)*k], e.src[i*k:(i+1)*k]
+		for j, x := range src {
+			row[j] = (x - ref[j]) * scale
+		}
+		kernel.Exp(row, row)
+		e.u[i] = u0
+		axpy64(u0, row, p)
+	}
+}
+
+// transportLogKernelBlock writes L_ij = (x_ij − ref_j)·scale.
+func transportLogKernelBlock(e *engine, blk, lo, hi int) {
+	k := e.k
+	ref, scale := e.ref[:k], float32(e.param)
+	for i := lo; i < hi; i++ {
+		row, src := e.a[i*k:(i+1)*k], e.src[i*k:(i+1)*k]
+		for j, x := range src {
+			row[j] = (x - ref[j]) * scale
+		}
+	}
+}
