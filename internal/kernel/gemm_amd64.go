@@ -10,10 +10,13 @@ var haveAVX2FMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 //go:noescape
 func sgemm6x16(k int, a, b, c *float32, ldc int, alpha, beta float32)
 
+//go:noescape
+func sgemm6x16d(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
+
 func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if !haveAVX2FMA {
 		gemmGo(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	gemmPacked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, sgemm6x16)
+	gemmPacked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, sgemm6x16, sgemm6x16d)
 }

@@ -125,3 +125,109 @@ store:
 	STORE(Y10, Y11)
 	VZEROUPPER
 	RET
+
+// STEPD is STEP with op(A) read in place: row r of the 6-row block at
+// SI + r·R9 (rows 3–5 from R10 = SI + 3·R9), element p at byte offset oa.
+#define STEPD(oa, ob) \
+	VMOVUPS      ob(DI), Y12          \
+	VMOVUPS      ob+32(DI), Y13       \
+	VBROADCASTSS oa(SI), Y14          \
+	VFMADD231PS  Y12, Y14, Y0         \
+	VFMADD231PS  Y13, Y14, Y1         \
+	VBROADCASTSS oa(SI)(R9*1), Y15    \
+	VFMADD231PS  Y12, Y15, Y2         \
+	VFMADD231PS  Y13, Y15, Y3         \
+	VBROADCASTSS oa(SI)(R9*2), Y14    \
+	VFMADD231PS  Y12, Y14, Y4         \
+	VFMADD231PS  Y13, Y14, Y5         \
+	VBROADCASTSS oa(R10), Y15         \
+	VFMADD231PS  Y12, Y15, Y6         \
+	VFMADD231PS  Y13, Y15, Y7         \
+	VBROADCASTSS oa(R10)(R9*1), Y14   \
+	VFMADD231PS  Y12, Y14, Y8         \
+	VFMADD231PS  Y13, Y14, Y9         \
+	VBROADCASTSS oa(R10)(R9*2), Y15   \
+	VFMADD231PS  Y12, Y15, Y10        \
+	VFMADD231PS  Y13, Y15, Y11
+
+// func sgemm6x16d(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
+//
+// sgemm6x16 with op(A) = A (not transposed) read where it lies instead of
+// packed: A[r·lda + p] for r < 6, p < k. The accumulation order, and so the
+// result, is the same as sgemm6x16's on the packed panel.
+TEXT ·sgemm6x16d(SB), NOSPLIT, $0-56
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R9
+	SHLQ $2, R9
+	LEAQ (SI)(R9*2), R10
+	ADDQ R9, R10
+	MOVQ b+24(FP), DI
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
+	SHLQ $2, R8
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+	CMPQ CX, $4
+	JLT  dtail
+
+dloop4:
+	STEPD(0, 0)
+	STEPD(4, 64)
+	STEPD(8, 128)
+	STEPD(12, 192)
+	ADDQ $16, SI
+	ADDQ $16, R10
+	ADDQ $256, DI
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  dloop4
+
+dtail:
+	TESTQ CX, CX
+	JZ    ddone
+
+dloop1:
+	STEPD(0, 0)
+	ADDQ $4, SI
+	ADDQ $4, R10
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  dloop1
+
+ddone:
+	VBROADCASTSS alpha+48(FP), Y12
+	MOVL         beta+52(FP), AX
+	TESTL        $0x7fffffff, AX
+	JZ           dstore
+	VBROADCASTSS beta+52(FP), Y13
+	UPDATE(Y0, Y1)
+	UPDATE(Y2, Y3)
+	UPDATE(Y4, Y5)
+	UPDATE(Y6, Y7)
+	UPDATE(Y8, Y9)
+	UPDATE(Y10, Y11)
+	VZEROUPPER
+	RET
+
+dstore:
+	STORE(Y0, Y1)
+	STORE(Y2, Y3)
+	STORE(Y4, Y5)
+	STORE(Y6, Y7)
+	STORE(Y8, Y9)
+	STORE(Y10, Y11)
+	VZEROUPPER
+	RET

@@ -31,8 +31,14 @@ const (
 	gemmPackWork = 1 << 15
 )
 
-// microKernel is the signature of the 6×16 micro-kernels: see sgemm6x16.
+// microKernel is the signature of the 6×16 micro-kernels on a packed panel
+// of op(A): see sgemm6x16.
 type microKernel func(k int, a, b, c *float32, ldc int, alpha, beta float32)
+
+// directKernel is the signature of the 6×16 micro-kernels that read a
+// non-transposed A in place (row stride lda): see sgemm6x16d. They must
+// produce the same bits as the microKernel they go with.
+type directKernel func(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
 
 // Scratch for packed panels: gemmBBufs for op(B), gemmABufs for op(A) and
 // the edge block, kept apart so each pool holds buffers of one kind of size.
@@ -48,8 +54,11 @@ func getBuf(pool *sync.Pool, n int) *[]float32 {
 }
 
 // gemmPacked computes C = alpha·op(A)·op(B) + beta·C with the packed
-// algorithm; m, n, k ≥ 1 and alpha ≠ 0.
-func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, kern microKernel) {
+// algorithm; m, n, k ≥ 1 and alpha ≠ 0. With kernD non-nil and A not
+// transposed, full 6-row panels of A are read in place rather than packed
+// (packing costs as much as the product when k is small).
+func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, kern microKernel, kernD directKernel) {
+	direct := kernD != nil && !transA
 	// Equal k blocks of at most gemmKC.
 	nkb := (k + gemmKC - 1) / gemmKC
 	kc := (k + nkb - 1) / nkb
@@ -86,27 +95,47 @@ func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 			for t := lo; t < hi; t++ {
 				i0, j0 := (t/nt)*mc, (t%nt)*nc
 				i1, j1 := min(m, i0+mc), min(n, j0+nc)
-				packA(pa, a, lda, transA, i0, i1-i0, p0, pk)
+				// Panels of op(A): packed into pa, or with the direct kernel
+				// read in place except a last partial panel, packed at pa[0].
+				iFull := i1 - (i1-i0)%gemmMR
+				switch {
+				case !direct:
+					packA(pa, a, lda, transA, i0, i1-i0, p0, pk)
+				case iFull < i1:
+					packA(pa, a, lda, false, iFull, i1-iFull, p0, pk)
+				}
+				panel := func(i int) *float32 {
+					if direct {
+						return &pa[0]
+					}
+					return &pa[((i-i0)/gemmMR)*gemmMR*pk]
+				}
 				for j := j0; j < j1; j += gemmNR {
 					bp := &pb[(j/gemmNR)*gemmNR*pk]
 					nr := min(gemmNR, n-j)
 					for i := i0; i < i1; i += gemmMR {
-						ap := &pa[((i-i0)/gemmMR)*gemmMR*pk]
 						mr := min(gemmMR, m-i)
-						if mr == gemmMR && nr == gemmNR {
-							kern(pk, ap, bp, &c[i*ldc+j], ldc, alpha, bt)
-							continue
-						}
-						// An edge block goes through tmp, with the same
-						// arithmetic as a full one.
-						if bt != 0 {
-							for r := range mr {
-								copy(tmp[r*gemmNR:r*gemmNR+nr], c[(i+r)*ldc+j:(i+r)*ldc+j+nr])
+						cp, ldcp := &c[i*ldc+j], ldc
+						edge := mr < gemmMR || nr < gemmNR
+						if edge {
+							// An edge block goes through tmp, with the same
+							// arithmetic as a full one.
+							if bt != 0 {
+								for r := range mr {
+									copy(tmp[r*gemmNR:r*gemmNR+nr], c[(i+r)*ldc+j:(i+r)*ldc+j+nr])
+								}
 							}
+							cp, ldcp = &tmp[0], gemmNR
 						}
-						kern(pk, ap, bp, &tmp[0], gemmNR, alpha, bt)
-						for r := range mr {
-							copy(c[(i+r)*ldc+j:(i+r)*ldc+j+nr], tmp[r*gemmNR:r*gemmNR+nr])
+						if direct && mr == gemmMR {
+							kernD(pk, &a[i*lda+p0], lda, bp, cp, ldcp, alpha, bt)
+						} else {
+							kern(pk, panel(i), bp, cp, ldcp, alpha, bt)
+						}
+						if edge {
+							for r := range mr {
+								copy(c[(i+r)*ldc+j:(i+r)*ldc+j+nr], tmp[r*gemmNR:r*gemmNR+nr])
+							}
 						}
 					}
 				}
@@ -224,4 +253,16 @@ func sgemm6x16Go(k int, a, b, c *float32, ldc int, alpha, beta float32) {
 			}
 		}
 	}
+}
+
+// sgemm6x16dGo is the portable twin of sgemm6x16d.
+func sgemm6x16dGo(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32) {
+	as := unsafe.Slice(a, (gemmMR-1)*lda+k)
+	pa := make([]float32, k*gemmMR)
+	for r := range gemmMR {
+		for p := range k {
+			pa[p*gemmMR+r] = as[r*lda+p]
+		}
+	}
+	sgemm6x16Go(k, &pa[0], b, c, ldc, alpha, beta)
 }

@@ -135,7 +135,12 @@ type gemmFunc func(transA, transB bool, m, n, k int, alpha float32, a []float32,
 // gemmPackedGo is the packed driver with the portable micro-kernel, tested
 // on every platform (Gemm's degenerate cases first, as Gemm does).
 func gemmPackedGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	gemmPacked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, sgemm6x16Go)
+	gemmPacked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, sgemm6x16Go, sgemm6x16dGo)
+}
+
+// gemmPackedGoNoDirect packs op(A) in every case.
+func gemmPackedGoNoDirect(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	gemmPacked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, sgemm6x16Go, nil)
 }
 
 // TestGemmPackedGo runs the packed driver with the portable micro-kernel:
@@ -146,6 +151,7 @@ func TestGemmPackedGo(t *testing.T) {
 		for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
 			checkGemm(t, gemmPackedGo, r, tr[0], tr[1], sh.m, sh.n, sh.k, 2, 1.5, 0)
 			checkGemm(t, gemmPackedGo, r, tr[0], tr[1], sh.m, sh.n, sh.k, 0, -1, 0.5)
+			checkGemm(t, gemmPackedGoNoDirect, r, tr[0], tr[1], sh.m, sh.n, sh.k, 1, 2, 0)
 		}
 	}
 }
