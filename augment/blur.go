@@ -132,7 +132,7 @@ func reflect(i, n int) int {
 func blur(dst, src Image, wx, wy []float32) {
 	H, W := src.H, src.W
 	px, py := len(wx)/2, len(wy)/2
-	var rowBuf [512]float32
+	var rowBuf [512]float32 // on the stack for rows up to 512 − 2·pad wide
 	row := rowBuf[:]
 	if W+2*px > len(row) {
 		row = make([]float32, W+2*px)
@@ -206,7 +206,7 @@ func (t RandomGaussianBlur) Apply(dst, src Image, r *rand.Rand) {
 	s := t.sigma()
 	lo, hi := float32(s[0]), float32(s[1])
 	sigma := float64(lo + (hi-lo)*r.Float32())
-	var wb [64]float32
+	var wb [64]float32 // on the stack for kernels up to 64 taps
 	w := wb[:]
 	if t.KernelSize > len(w) {
 		w = make([]float32, t.KernelSize)

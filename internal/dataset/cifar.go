@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"ssl"
 )
 
 // CIFAR binary record layout (Krizhevsky 2009, "CIFAR-10 and CIFAR-100
@@ -92,6 +94,9 @@ func readCIFAR(s *stream, set *Set, nlab, which, limit int) error {
 // data_batch_5.bin for the training split (50,000 images), test_batch.bin for
 // the test split (10,000).
 func CIFAR10(dir string, split Split) (*Set, error) {
+	if split != Train && split != Test {
+		return nil, fmt.Errorf("dataset: CIFAR10: unknown split %v: %w", split, ssl.ErrParam)
+	}
 	files := []string{"test_batch.bin"}
 	if split == Train {
 		files = []string{"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"}
@@ -114,6 +119,9 @@ func CIFAR10(dir string, split Split) (*Set, error) {
 // class names are read from fine_label_names.txt or coarse_label_names.txt
 // when present.
 func CIFAR100(dir string, split Split, fine bool) (*Set, error) {
+	if split != Train && split != Test {
+		return nil, fmt.Errorf("dataset: CIFAR100: unknown split %v: %w", split, ssl.ErrParam)
+	}
 	s, err := readCIFARFile("ReadCIFAR100", filepath.Join(dir, split.String()+".bin"), func(r io.Reader, name string) (*Set, error) { return ReadCIFAR100(r, name, fine) })
 	if err != nil {
 		return nil, err

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"ssl"
 )
 
 // cifarRecords builds n CIFAR records by hand: labels then the pixel planes,
@@ -47,6 +49,12 @@ func TestCIFAR10(t *testing.T) {
 	img := test.Image(1)
 	if img[0] != 7 || img[2048] != byte((7+2048)%256) || img[3071] != byte((7+3071)%256) {
 		t.Errorf("CIFAR10(test) image 1: got %d %d %d", img[0], img[2048], img[3071])
+	}
+	if _, err := CIFAR10(dir, Split(5)); !errors.Is(err, ssl.ErrParam) {
+		t.Errorf("CIFAR10(split 5) = %v, want ErrParam", err)
+	}
+	if _, err := CIFAR100(dir, Split(-1), true); !errors.Is(err, ssl.ErrParam) {
+		t.Errorf("CIFAR100(split -1) = %v, want ErrParam", err)
 	}
 	if _, err := CIFAR10(t.TempDir(), Test); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("CIFAR10(empty dir) = %v, want fs.ErrNotExist", err)
