@@ -83,7 +83,10 @@ func Normalize(dst, img ssl.Tensor, mean, std []float64) (ssl.Tensor, error) {
 }
 
 // Normalization is torchvision's Normalize(Mean, Std) as a [Transform] (see
-// [Normalize]); it draws nothing.
+// [Normalize]); it draws nothing. To normalise a whole batch of
+// un-augmented images (for evaluation), run it with [Batch]:
+//
+//	Batch(dst, images, Normalization{Mean: []float64{FMNISTMean}, Std: []float64{FMNISTStd}}, nil, 0, 0, 0)
 type Normalization struct {
 	// Mean and Std hold one value per channel, or one value for all; every
 	// Std is non-zero.
