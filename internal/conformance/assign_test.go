@@ -15,6 +15,7 @@ func init() {
 	register("assign.knn_mine", runKNNMine)
 	register("assign.mira", runMIRA)
 	register("assign.pcl_density", runPCLDensity)
+	register("assign.pca_whiten", runPCAWhiten)
 }
 
 // runKMeans runs Lloyd k-means from the case's initial centroids. PCL's
@@ -123,4 +124,45 @@ func runPCLDensity(t testing.TB, c *conformance.Case) {
 		t.Fatalf("%s: PCLConcentration: %v", c.Path, err)
 	}
 	c.Check32(t, "density", got)
+}
+
+// runPCAWhiten fits DeepCluster's PCA whitening and applies it with the L2
+// step. Each column of y is defined up to sign (KINDS.md "Signs"): a
+// column is flipped when its inner product with the reference's is
+// negative before comparing; gram = y yᵀ is compared as it comes.
+func runPCAWhiten(t testing.TB, c *conformance.Case) {
+	x := c.Tensor(t, "x")
+	y, p, err := assign.PCAWhiten(nil, x, c.Int(t, "pca"))
+	if c.ExpectError != "" {
+		c.CheckError(t, err)
+		return
+	}
+	if err != nil {
+		t.Fatalf("%s: PCAWhiten: %v", c.Path, err)
+	}
+	c.Check(t, "eigenvalues", p.Eigenvalues)
+	n, d := y.Shape()[0], y.Shape()[1]
+	yv := testutil.F64s(testutil.Data(y))
+	want := c.Out(t, "y").Data
+	for i := range d {
+		var s float64
+		for r := range n {
+			s += yv[r*d+i] * want[r*d+i]
+		}
+		if s < 0 {
+			for r := range n {
+				yv[r*d+i] = -yv[r*d+i]
+			}
+		}
+	}
+	c.Check(t, "y", yv)
+	gram := make([]float64, n*n)
+	for a := range n {
+		for b := range n {
+			for i := range d {
+				gram[a*n+b] += yv[a*d+i] * yv[b*d+i]
+			}
+		}
+	}
+	c.Check(t, "gram", gram)
 }
