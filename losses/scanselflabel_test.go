@@ -85,7 +85,10 @@ func TestSCANSelfLabel(t *testing.T) {
 			if !testutil.Close(got, want, 1e-9, 1e-6) {
 				t.Errorf("SCANSelfLabel = %.12g, want %.12g", got, want)
 			}
-			f := func(x []float64) float64 { l, _, _ := scanSelfLabelNaive(xw, x, tc.b, tc.k, tc.th, tc.balance); return l }
+			f := func(x []float64) float64 {
+				l, _, _ := scanSelfLabelNaive(xw, x, tc.b, tc.k, tc.th, tc.balance)
+				return l
+			}
 			cltGrad(t, "dstrong", testutil.Data(g), f, xs, 1e-6)
 		})
 	}
