@@ -43,10 +43,11 @@ type stEntry struct {
 // (huggingface/safetensors): an 8-byte little-endian header length, a JSON
 // header {"name": {"dtype", "shape", "data_offsets"}, "__metadata__": {…}}
 // padded with spaces to a multiple of 8 bytes, then the little-endian data
-// in the order of ps. A file saved from a ConvNet3 loads into PyTorch with
-// safetensors.torch.load_file and model.load_state_dict(…, strict=False)
-// (strict=False because batch normalisation's num_batches_tracked is not
-// kept). It returns an error wrapping ssl.ErrParam for duplicate or reserved
+// in the order of ps. A file saved from a ConvNet3's Params and Buffers
+// loads into the same PyTorch network with safetensors.torch.load_file and
+// model.load_state_dict(…, strict=True): batch normalisation's
+// num_batches_tracked, which is not kept here, is filled in by PyTorch's
+// BatchNorm when a state_dict lacks it. It returns an error wrapping ssl.ErrParam for duplicate or reserved
 // names, and the writer's error.
 func SaveSafetensors(w io.Writer, ps []*Param, metadata map[string]string) error {
 	header := make(map[string]any, len(ps)+1)
