@@ -81,7 +81,7 @@ func TestProtoNCE(t *testing.T) {
 		{"b12_d8_n6_r2_m3_KltB", 12, 8, 6, 2, []int{6, 8, 20}, 0.2, 0.1, 0}, // positive columns repeat
 		{"b1_d4_n4_r3_m1", 1, 4, 4, 3, []int{5}, 0.1, 0.2, 0},
 		{"b4_d8_n4_r0_m0", 4, 8, 4, 0, nil, 0.1, 0.2, 0},
-		{"b4_d8_n8_r4_m2_t0.001", 4, 8, 8, 4, []int{10, 12}, 0.05, 0.001, 1e-3},
+		{"b4_d8_n8_r4_m2_t0.001", 4, 8, 8, 4, []int{10, 12}, 0.05, 0.001, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			seed := uint64(400 + i)
