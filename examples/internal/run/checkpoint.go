@@ -1,0 +1,159 @@
+package run
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"ssl/backbone"
+	"ssl/probe"
+)
+
+// CheckpointName is the checkpoint's file name inside -out.
+const CheckpointName = "checkpoint.safetensors"
+
+// tensors returns every tensor of the state under a unique name: the
+// network's own names, "opt." + the optimiser's, "state." + the method's.
+func (t *Trainer) tensors() []*backbone.Param {
+	var ps []*backbone.Param
+	ps = append(ps, t.state.Params...)
+	ps = append(ps, t.state.Buffers...)
+	if t.state.Opt != nil {
+		for _, p := range t.state.Opt.State() {
+			ps = append(ps, &backbone.Param{Name: "opt." + p.Name, Value: p.Value})
+		}
+	}
+	for _, p := range t.state.Extra {
+		ps = append(ps, &backbone.Param{Name: "state." + p.Name, Value: p.Value})
+	}
+	return ps
+}
+
+// record is an EpochRecord that survives JSON (no NaN there).
+type record struct {
+	Epoch int      `json:"epoch"`
+	Loss  *float64 `json:"loss"`
+	KNN   *float64 `json:"knn"`
+}
+
+func finite(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
+func value(p *float64) float64 {
+	if p == nil {
+		return math.NaN()
+	}
+	return *p
+}
+
+// save writes the checkpoint atomically: a temporary file in the same
+// folder, synced, then renamed over the old one.
+func (t *Trainer) save() error {
+	recs := make([]record, len(t.records))
+	for i, r := range t.records {
+		recs[i] = record{r.Epoch, finite(r.Loss), finite(r.KNNTop1)}
+	}
+	rj, err := json.Marshal(recs)
+	if err != nil {
+		return err
+	}
+	meta := map[string]string{
+		"method":        t.cfg.Method,
+		"seed":          strconv.FormatUint(t.cfg.Seed, 10),
+		"batch":         strconv.Itoa(t.cfg.Batch),
+		"epochs":        strconv.Itoa(t.cfg.Epochs),
+		"train_images":  strconv.Itoa(t.data.Train.N),
+		"epoch":         strconv.Itoa(t.epoch),
+		"step":          strconv.Itoa(t.step),
+		"loss_sum":      strconv.FormatFloat(t.lossSum, 'g', -1, 64),
+		"loss_n":        strconv.Itoa(t.lossN),
+		"train_seconds": strconv.FormatFloat(t.trained.Seconds(), 'g', -1, 64),
+		"images":        strconv.FormatInt(t.images, 10),
+		"records":       string(rj),
+	}
+	var buf bytes.Buffer
+	if err := backbone.SaveSafetensors(&buf, t.tensors(), meta); err != nil {
+		return err
+	}
+	path := filepath.Join(t.cfg.Out, CheckpointName)
+	tmp, err := os.CreateTemp(t.cfg.Out, ".checkpoint-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if _, err := tmp.Write(buf.Bytes()); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// restore loads the checkpoint of cfg.Out into the state and the loop's
+// position. The run's seed, batch, epochs and data must match.
+func (t *Trainer) restore() error {
+	path := filepath.Join(t.cfg.Out, CheckpointName)
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("%s: -resume: %w", t.cfg.Method, err)
+	}
+	defer f.Close()
+	meta, err := backbone.LoadSafetensors(f, t.tensors())
+	if err != nil {
+		return fmt.Errorf("%s: -resume: %s: %w", t.cfg.Method, path, err)
+	}
+	want := map[string]string{
+		"method":       t.cfg.Method,
+		"seed":         strconv.FormatUint(t.cfg.Seed, 10),
+		"batch":        strconv.Itoa(t.cfg.Batch),
+		"epochs":       strconv.Itoa(t.cfg.Epochs),
+		"train_images": strconv.Itoa(t.data.Train.N),
+	}
+	for k, v := range want {
+		if meta[k] != v {
+			return fmt.Errorf("%s: -resume: the checkpoint has %s=%s, this run %s=%s", t.cfg.Method, k, meta[k], k, v)
+		}
+	}
+	ints := map[string]*int{"epoch": &t.epoch, "step": &t.step, "loss_n": &t.lossN}
+	for k, p := range ints {
+		if *p, err = strconv.Atoi(meta[k]); err != nil {
+			return fmt.Errorf("%s: -resume: %s: %w", t.cfg.Method, k, err)
+		}
+	}
+	if t.lossSum, err = strconv.ParseFloat(meta["loss_sum"], 64); err != nil {
+		return err
+	}
+	secs, err := strconv.ParseFloat(meta["train_seconds"], 64)
+	if err != nil {
+		return err
+	}
+	t.trained = time.Duration(secs * float64(time.Second))
+	if t.images, err = strconv.ParseInt(meta["images"], 10, 64); err != nil {
+		return err
+	}
+	var recs []record
+	if err := json.Unmarshal([]byte(meta["records"]), &recs); err != nil {
+		return err
+	}
+	t.records = t.records[:0]
+	for _, r := range recs {
+		t.records = append(t.records, probe.EpochRecord{Epoch: r.Epoch, Loss: value(r.Loss), KNNTop1: value(r.KNN)})
+	}
+	t.cfg.logf("%s: resumed from %s at epoch %d step %d\n", t.cfg.Method, path, t.epoch+1, t.step)
+	return nil
+}

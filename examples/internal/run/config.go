@@ -1,0 +1,106 @@
+package run
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"runtime"
+
+	"ssl/internal/dataset"
+)
+
+// Config is what every example's flags set.
+type Config struct {
+	Method string
+	// Epochs of training; 0 means the example's default for the data found.
+	Epochs int
+	// Batch is the number of images per step (each seen in every view).
+	Batch int
+	// Seed drives every random choice of the run.
+	Seed uint64
+	// Data is a folder holding Fashion-MNIST's four files; empty means the
+	// full set at /usr/share/datasets/fashion-mnist when Debian's
+	// dataset-fashion-mnist is installed, else the embedded subset.
+	Data string
+	// Embedded forces the embedded subset even when the full set exists.
+	Embedded bool
+	// Out is the folder for result.json, the pictures and the checkpoint.
+	Out string
+	// Resume continues from the checkpoint in Out.
+	Resume bool
+	// Limit keeps only the first Limit training and Limit/6 test images
+	// (0: all); for smoke tests.
+	Limit int
+	// LR is the base learning rate of the warm-up + cosine schedule.
+	LR float64
+	// Warmup is the number of linear warm-up steps.
+	Warmup int
+	// EvalEvery runs the kNN evaluation for the training curve every that
+	// many epochs (0: only at the end).
+	EvalEvery int
+	// LogEvery prints a progress line every that many steps.
+	LogEvery int
+	// Quiet suppresses progress lines (tests).
+	Quiet bool
+	// Log receives progress lines and the final table.
+	Log io.Writer
+
+	defEmbedded, defFull int
+}
+
+// Defaults are an example's own defaults.
+type Defaults struct {
+	// EpochsEmbedded and EpochsFull are the default budgets on the embedded
+	// subset (6,000 images) and on the full set (60,000 images): a few
+	// minutes on 2 cores.
+	EpochsEmbedded, EpochsFull int
+	// LR is the base learning rate; 0 means the protocol's 0.3.
+	LR float64
+}
+
+// Parse reads the standard flags of an example from args.
+func Parse(method string, def Defaults, args []string, log io.Writer) (*Config, error) {
+	c := &Config{Method: method, Log: log}
+	fs := flag.NewFlagSet(method, flag.ContinueOnError)
+	fs.SetOutput(log)
+	fs.IntVar(&c.Epochs, "epochs", 0, fmt.Sprintf("training epochs (0: %d on the embedded subset, %d on the full set)", def.EpochsEmbedded, def.EpochsFull))
+	fs.IntVar(&c.Batch, "batch", 256, "images per step")
+	fs.Uint64Var(&c.Seed, "seed", 1, "seed of every random choice")
+	fs.StringVar(&c.Data, "data", "", "folder with Fashion-MNIST's four files (default: "+dataset.DebianFashionMNISTDir+" if present, else the embedded subset)")
+	fs.BoolVar(&c.Embedded, "embedded", false, "use the embedded 6,000-image subset even if the full set is installed")
+	fs.StringVar(&c.Out, "out", filepath.Join("out", method), "folder for result.json, pictures and the checkpoint")
+	fs.BoolVar(&c.Resume, "resume", false, "continue from the checkpoint in -out")
+	fs.IntVar(&c.Limit, "limit", 0, "use only the first N training images (0: all)")
+	lr := def.LR
+	if lr == 0 {
+		lr = 0.3
+	}
+	fs.Float64Var(&c.LR, "lr", lr, "base learning rate (SGD, momentum 0.9, warm-up then cosine)")
+	fs.IntVar(&c.Warmup, "warmup", 50, "linear warm-up steps")
+	fs.IntVar(&c.EvalEvery, "eval-every", 1, "kNN evaluation for the training curve every N epochs (0: only at the end)")
+	fs.IntVar(&c.LogEvery, "log-every", 10, "progress line every N steps")
+	fs.BoolVar(&c.Quiet, "quiet", false, "no progress lines")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("%s: unexpected arguments %v", method, fs.Args())
+	}
+	if c.Batch < 2 || c.Epochs < 0 || c.Limit < 0 || c.LR < 0 || c.Warmup < 0 || c.EvalEvery < 0 || c.LogEvery < 1 {
+		return nil, fmt.Errorf("%s: -batch must be ≥ 2 and -epochs, -limit, -lr, -warmup, -eval-every ≥ 0, -log-every ≥ 1", method)
+	}
+	c.defEmbedded, c.defFull = def.EpochsEmbedded, def.EpochsFull
+	return c, nil
+}
+
+func (c *Config) logf(format string, args ...any) {
+	if c.Log != nil {
+		fmt.Fprintf(c.Log, format, args...)
+	}
+}
+
+// machine describes where a run happens, for result.json.
+func machine() string {
+	return fmt.Sprintf("%s/%s, %d cores (GOMAXPROCS %d)", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0))
+}

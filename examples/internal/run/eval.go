@@ -1,0 +1,235 @@
+package run
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+
+	"ssl"
+	"ssl/assign"
+	"ssl/backbone"
+	"ssl/internal/dataset"
+	"ssl/internal/kernel"
+	"ssl/probe"
+)
+
+// evalBatch is the number of images per forward pass of the evaluation.
+const evalBatch = 500
+
+// Features returns net's output for every image of s, un-augmented and
+// normalised, in evaluation mode (batch-norm running statistics), as the
+// protocol's evaluation reads them: an N×D tensor.
+func Features(net backbone.Layer, s *dataset.Set) (ssl.Tensor, error) {
+	ws := backbone.NewWorkspace()
+	var out []float32
+	var d int
+	x := ssl.New(evalBatch, s.C, s.H, s.W)
+	for lo := 0; lo < s.N; lo += evalBatch {
+		n := min(evalBatch, s.N-lo)
+		ids := make([]int, n)
+		for i := range ids {
+			ids[i] = lo + i
+		}
+		xb := x
+		if n != evalBatch {
+			xb = ssl.New(n, s.C, s.H, s.W)
+		}
+		if _, err := Normalized(xb, s, ids); err != nil {
+			return nil, err
+		}
+		shape, err := net.OutShape([]int{n, s.C, s.H, s.W})
+		if err != nil {
+			return nil, err
+		}
+		if len(shape) != 2 {
+			return nil, fmt.Errorf("run: Features: the network's output has shape %v, want a matrix", shape)
+		}
+		if out == nil {
+			d = shape[1]
+			out = make([]float32, s.N*d)
+		}
+		f := ssl.FromSlice(out[lo*d:(lo+n)*d], n, d)
+		if err := net.Forward(ws, f, xb, false); err != nil {
+			return nil, err
+		}
+	}
+	return ssl.FromSlice(out, s.N, d), nil
+}
+
+// Result is what result.json holds: the fields a script reads.
+type Result struct {
+	Method          string  `json:"method"`
+	Data            string  `json:"data"`
+	TrainImages     int     `json:"train_images"`
+	TestImages      int     `json:"test_images"`
+	Epochs          int     `json:"epochs"`
+	Batch           int     `json:"batch"`
+	TrainSeconds    float64 `json:"train_seconds"`
+	ImagesPerSecond float64 `json:"images_per_second"`
+	KNN             float64 `json:"knn"`
+	Linear          float64 `json:"linear"`
+	LinearIters     int     `json:"linear_iterations"`
+	ACC             float64 `json:"acc"`
+	NMI             float64 `json:"nmi"`
+	ARI             float64 `json:"ari"`
+	HeadACC         float64 `json:"head_acc,omitempty"`
+	HeadNMI         float64 `json:"head_nmi,omitempty"`
+	HeadARI         float64 `json:"head_ari,omitempty"`
+	Machine         string  `json:"machine"`
+}
+
+// Head is a method's clustering head for the evaluation: a layer mapping
+// the backbone's features to K cluster scores.
+type Head struct {
+	Layer backbone.Layer
+	K     int
+}
+
+// Finish evaluates the trained backbone under the fmnist-ssl-v1 protocol —
+// weighted kNN (k 20, T 0.07), linear probe, k-means with 10 clusters on
+// the L2-normalised test features (best of 5 restarts), and the head's
+// argmax when head is not nil — then writes result.json, clusters.png and
+// curves.png into -out and prints the table.
+func (t *Trainer) Finish(head *Head) (*Result, error) {
+	if t.err != nil {
+		return nil, t.err
+	}
+	if t.interrupted {
+		return nil, fmt.Errorf("%s: interrupted; checkpoint written", t.cfg.Method)
+	}
+	c := t.cfg
+	train, err := Features(t.net, t.data.Train)
+	if err != nil {
+		return nil, err
+	}
+	test, err := Features(t.net, t.data.Test)
+	if err != nil {
+		return nil, err
+	}
+	classes := t.data.Train.Classes
+	r := &Result{
+		Method: c.Method, Data: t.data.Train.Name, TrainImages: t.data.Train.N, TestImages: t.data.Test.N,
+		Epochs: c.Epochs, Batch: c.Batch, TrainSeconds: t.trained.Seconds(), ImagesPerSecond: t.ImagesPerSecond(),
+		Machine: machine(),
+	}
+	pred, err := probe.KNN(nil, train, t.data.Train.Labels, test, classes, nil)
+	if err != nil {
+		return nil, err
+	}
+	if r.KNN, err = probe.Accuracy(pred, t.data.Test.Labels); err != nil {
+		return nil, err
+	}
+	lin, err := probe.EvaluateLinear(train, t.data.Train.Labels, test, t.data.Test.Labels, classes, nil)
+	if err != nil && lin.Probe == nil {
+		return nil, err
+	}
+	if err != nil {
+		c.logf("%s: linear probe: %v (reporting the probe reached)\n", c.Method, err)
+	}
+	r.Linear, r.LinearIters = lin.TestTop1, lin.Iterations
+
+	_, _, tf, _ := ssl.Matrix(test)
+	rows, cols := t.data.Test.N, len(tf)/t.data.Test.N
+	unit := make([]float32, len(tf))
+	kernel.L2NormalizeRows(unit, nil, tf, rows, cols, 1e-12)
+	labels := make([]int, rows)
+	_, err = assign.KMeans(nil, labels, ssl.FromSlice(unit, rows, cols), classes, rand.New(rand.NewPCG(c.Seed, 10)), &assign.KMeansOptions{Restarts: 5})
+	if err != nil {
+		return nil, err
+	}
+	cs, err := probe.EvaluateClusters(labels, t.data.Test.Labels, classes, classes, nil)
+	if err != nil {
+		return nil, err
+	}
+	r.ACC, r.NMI, r.ARI = cs.ACC, cs.NMI, cs.ARI
+
+	if head != nil {
+		hp, err := headPredictions(head, test)
+		if err != nil {
+			return nil, err
+		}
+		hs, err := probe.EvaluateClusters(hp, t.data.Test.Labels, head.K, classes, nil)
+		if err != nil {
+			return nil, err
+		}
+		r.HeadACC, r.HeadNMI, r.HeadARI = hs.ACC, hs.NMI, hs.ARI
+	}
+	if err := t.writeOutputs(r, test, labels); err != nil {
+		return nil, err
+	}
+	c.logf("\n%-12s %6s %8s %9s %7s %7s %7s %7s\n", "method", "epochs", "img/s", "train s", "kNN", "linear", "ACC", "NMI")
+	c.logf("%-12s %6d %8.0f %9.1f %7.4f %7.4f %7.4f %7.4f   ARI %.4f\n", c.Method, c.Epochs, r.ImagesPerSecond, r.TrainSeconds, r.KNN, r.Linear, r.ACC, r.NMI, r.ARI)
+	if head != nil {
+		c.logf("%-12s clustering head (%d clusters): ACC %.4f NMI %.4f ARI %.4f\n", c.Method, head.K, r.HeadACC, r.HeadNMI, r.HeadARI)
+	}
+	c.logf("%s: results in %s\n", c.Method, c.Out)
+	return r, nil
+}
+
+// headPredictions returns the argmax of the head's scores for each row of
+// the features.
+func headPredictions(h *Head, feats ssl.Tensor) ([]int, error) {
+	n := feats.Shape()[0]
+	scores := ssl.New(n, h.K)
+	if err := h.Layer.Forward(backbone.NewWorkspace(), scores, feats, false); err != nil {
+		return nil, err
+	}
+	_, _, s, _ := ssl.Matrix(scores)
+	pred := make([]int, n)
+	for i := range pred {
+		_, pred[i] = kernel.Max(s[i*h.K : (i+1)*h.K])
+	}
+	return pred, nil
+}
+
+func (t *Trainer) writeOutputs(r *Result, test ssl.Tensor, clusters []int) error {
+	out := t.cfg.Out
+	js, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(filepath.Join(out, "result.json"), append(js, '\n')); err != nil {
+		return err
+	}
+	grid, err := os.Create(filepath.Join(out, "clusters.png"))
+	if err != nil {
+		return err
+	}
+	images := t.data.Test.Tensor()
+	if err := probe.ClusterGrid(grid, images, test, clusters, t.data.Train.Classes, 10, nil); err != nil {
+		grid.Close()
+		return err
+	}
+	if err := grid.Close(); err != nil {
+		return err
+	}
+	recs := t.records
+	if len(recs) == 0 {
+		return nil
+	}
+	for _, rec := range recs {
+		if math.IsInf(rec.Loss, 0) {
+			return nil // nothing sensible to plot
+		}
+	}
+	curves, err := os.Create(filepath.Join(out, "curves.png"))
+	if err != nil {
+		return err
+	}
+	if err := probe.TrainingCurves(curves, recs, nil); err != nil {
+		curves.Close()
+		return err
+	}
+	return curves.Close()
+}
+
+func writeAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

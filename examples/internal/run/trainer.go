@@ -1,0 +1,259 @@
+package run
+
+import (
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"ssl"
+	"ssl/backbone"
+	"ssl/probe"
+)
+
+// State is everything a checkpoint holds besides the loop's own position:
+// the trainable parameters, the batch-norm buffers, the optimiser's state
+// and the method's state (queue, prototypes, pseudo-labels …) as named
+// float32 tensors. Method state computed at the start of an epoch must be
+// in Extra so that a run resumed mid-epoch has it.
+type State struct {
+	Params  []*backbone.Param
+	Buffers []*backbone.Param
+	Opt     backbone.Optimizer
+	Extra   []*backbone.Param
+}
+
+// Trainer runs the outer loop of an example: the epochs and steps, the
+// batch order, the learning rate, progress lines, checkpoints and the
+// training curve. The method's own step stays in the example:
+//
+//	for tr.Next() {
+//		x, ids := tr.Images(), tr.IDs()
+//		… augment, forward, loss, backward …
+//		opt.Step(tr.LR())
+//		tr.Done(loss)
+//	}
+//	if err := tr.Err(); err != nil { … }
+type Trainer struct {
+	cfg   *Config
+	data  *Data
+	net   backbone.Layer
+	state State
+
+	lrs           []float64
+	stepsPerEpoch int
+	epoch, step   int // the current step (the first to run before Next)
+	perm, ids     []int
+	x             ssl.Tensor
+
+	trained  time.Duration
+	images   int64
+	stepFrom time.Time
+	lossSum  float64
+	lossN    int
+	records  []probe.EpochRecord
+	lastLoss float64
+
+	signals     chan os.Signal
+	interrupted bool
+	err         error
+	started     bool
+}
+
+// NewTrainer prepares the loop over data for the backbone net (whose
+// 128-d output the evaluation reads) and the state to checkpoint. With
+// -resume it restores the checkpoint in cfg.Out.
+func NewTrainer(cfg *Config, data *Data, net backbone.Layer, state State) (*Trainer, error) {
+	t := &Trainer{cfg: cfg, data: data, net: net, state: state}
+	t.stepsPerEpoch = data.Train.N / cfg.Batch
+	total := t.stepsPerEpoch * cfg.Epochs
+	lrs, err := backbone.WarmupCosine(0, cfg.LR, 0, min(cfg.Warmup, total), total)
+	if err != nil {
+		return nil, err
+	}
+	t.lrs = lrs
+	t.x = ssl.New(cfg.Batch, data.Train.C, data.Train.H, data.Train.W)
+	t.ids = make([]int, cfg.Batch)
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return nil, err
+	}
+	if cfg.Resume {
+		if err := t.restore(); err != nil {
+			return nil, err
+		}
+	}
+	t.signals = make(chan os.Signal, 1)
+	signal.Notify(t.signals, syscall.SIGINT, syscall.SIGTERM)
+	cfg.logf("%s: %s, %d training images, %d test images; %d epochs of %d steps, batch %d; %s\n",
+		cfg.Method, data.Train.Name, data.Train.N, data.Test.N, cfg.Epochs, t.stepsPerEpoch, cfg.Batch, machine())
+	return t, nil
+}
+
+// Next advances to the next step and loads its images. It returns false
+// when training is over, when a signal asked the run to stop (after
+// writing a checkpoint) or on an error (see Err).
+func (t *Trainer) Next() bool {
+	if t.err != nil || t.interrupted {
+		return false
+	}
+	if t.started {
+		t.step++
+	}
+	t.started = true
+	if t.step >= t.stepsPerEpoch {
+		if t.err = t.endEpoch(); t.err != nil {
+			return false
+		}
+		t.epoch++
+		t.step = 0
+	}
+	if t.epoch >= t.cfg.Epochs {
+		signal.Stop(t.signals)
+		return false
+	}
+	select {
+	case s := <-t.signals:
+		t.interrupted = true
+		t.cfg.logf("%s: %v: writing a checkpoint at epoch %d step %d\n", t.cfg.Method, s, t.epoch+1, t.step)
+		if t.err = t.save(); t.err == nil {
+			t.cfg.logf("%s: resume with -resume -out %s\n", t.cfg.Method, t.cfg.Out)
+		}
+		signal.Stop(t.signals)
+		return false
+	default:
+	}
+	if t.step == 0 || t.perm == nil {
+		t.perm = Perm(t.data.Train.N, t.cfg.Seed, t.epoch)
+	}
+	copy(t.ids, t.perm[t.step*t.cfg.Batch:(t.step+1)*t.cfg.Batch])
+	if _, err := t.data.Train.Batch(t.x, t.ids); err != nil {
+		t.err = err
+		return false
+	}
+	t.stepFrom = time.Now()
+	return true
+}
+
+// Perm returns the batch order of an epoch: a permutation of [0, n) drawn
+// from (seed, epoch).
+func Perm(n int, seed uint64, epoch int) []int {
+	return rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15^uint64(epoch))).Perm(n)
+}
+
+// Images returns the step's images, [B, 1, 28, 28] with values in [0, 1]
+// (the augmentations normalise them).
+func (t *Trainer) Images() ssl.Tensor { return t.x }
+
+// IDs returns the training-set indices of the step's images; augment uses
+// them as the images' identities.
+func (t *Trainer) IDs() []int { return t.ids }
+
+// Epoch returns the current epoch, counting from 0.
+func (t *Trainer) Epoch() int { return t.epoch }
+
+// Step returns the current step within the epoch, counting from 0.
+func (t *Trainer) Step() int { return t.step }
+
+// GlobalStep returns the number of steps before the current one.
+func (t *Trainer) GlobalStep() int { return t.epoch*t.stepsPerEpoch + t.step }
+
+// StepsPerEpoch returns the number of steps of an epoch (the last partial
+// batch is dropped).
+func (t *Trainer) StepsPerEpoch() int { return t.stepsPerEpoch }
+
+// LR returns the learning rate of the current step.
+func (t *Trainer) LR() float64 { return t.lrs[t.GlobalStep()] }
+
+// Rand returns a generator for what the method draws in the current epoch
+// (k-means seeds, …), derived from (seed, epoch, purpose).
+func (t *Trainer) Rand(purpose uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(t.cfg.Seed^0x5851f42d4c957f2d*uint64(t.epoch+1), purpose))
+}
+
+// Done records the loss of the step and prints progress.
+func (t *Trainer) Done(loss float64) {
+	t.trained += time.Since(t.stepFrom)
+	t.images += int64(t.cfg.Batch)
+	t.lossSum += loss
+	t.lossN++
+	t.lastLoss = loss
+	if !t.cfg.Quiet && (t.step+1)%t.cfg.LogEvery == 0 {
+		done := t.GlobalStep() + 1
+		left := t.stepsPerEpoch*t.cfg.Epochs - done
+		perStep := t.trained / time.Duration(done)
+		t.cfg.logf("epoch %d/%d step %d/%d loss %.4f  %.0f img/s  ETA %s\n", t.epoch+1, t.cfg.Epochs, t.step+1,
+			t.stepsPerEpoch, t.lossSum/float64(t.lossN), t.ImagesPerSecond(), (perStep * time.Duration(left)).Round(time.Second))
+	}
+}
+
+// Fail stops the loop with err.
+func (t *Trainer) Fail(err error) { t.err = err }
+
+// Err returns the error that stopped the loop, if any.
+func (t *Trainer) Err() error { return t.err }
+
+// Interrupted reports whether a signal stopped the run (after its
+// checkpoint was written).
+func (t *Trainer) Interrupted() bool { return t.interrupted }
+
+// ImagesPerSecond returns the training throughput so far: images per
+// second of step time (augmentation, forward, backward, update), evaluation
+// excluded.
+func (t *Trainer) ImagesPerSecond() float64 {
+	if t.trained <= 0 {
+		return 0
+	}
+	return float64(t.images) / t.trained.Seconds()
+}
+
+// endEpoch closes the epoch: mean loss, kNN for the curve when due, and a
+// checkpoint.
+func (t *Trainer) endEpoch() error {
+	mean := math.NaN()
+	if t.lossN > 0 {
+		mean = t.lossSum / float64(t.lossN)
+	}
+	rec := probe.EpochRecord{Epoch: t.epoch + 1, Loss: mean, KNNTop1: math.NaN()}
+	last := t.epoch+1 == t.cfg.Epochs
+	if t.cfg.EvalEvery > 0 && ((t.epoch+1)%t.cfg.EvalEvery == 0 || last) {
+		acc, err := t.knnTop1()
+		if err != nil {
+			return err
+		}
+		rec.KNNTop1 = acc
+		t.cfg.logf("epoch %d/%d done: loss %.4f, kNN top-1 %.4f (%.1f s of training)\n", t.epoch+1, t.cfg.Epochs, mean, acc, t.trained.Seconds())
+	} else {
+		t.cfg.logf("epoch %d/%d done: loss %.4f (%.1f s of training)\n", t.epoch+1, t.cfg.Epochs, mean, t.trained.Seconds())
+	}
+	t.records = append(t.records, rec)
+	t.lossSum, t.lossN = 0, 0
+	// The checkpoint names the first step of the next epoch.
+	t.epoch++
+	t.step = 0
+	err := t.save()
+	t.epoch--
+	t.step = t.stepsPerEpoch
+	return err
+}
+
+func (t *Trainer) knnTop1() (float64, error) {
+	train, err := Features(t.net, t.data.Train)
+	if err != nil {
+		return 0, err
+	}
+	test, err := Features(t.net, t.data.Test)
+	if err != nil {
+		return 0, err
+	}
+	pred, err := probe.KNN(nil, train, t.data.Train.Labels, test, t.data.Train.Classes, nil)
+	if err != nil {
+		return 0, err
+	}
+	return probe.Accuracy(pred, t.data.Test.Labels)
+}
+
+// InitRand returns the generator of the network's initial weights, derived
+// from the seed.
+func InitRand(c *Config) *rand.Rand { return rand.New(rand.NewPCG(c.Seed, 0x1417)) }
