@@ -2,7 +2,6 @@ package kernel
 
 import (
 	"fmt"
-	"runtime"
 	"testing"
 
 	"ssl/internal/testutil"
@@ -67,13 +66,18 @@ func BenchmarkGemmPortable(b *testing.B) {
 	}
 }
 
-// perElement reports ns/element, ns/element/core (wall time times the
-// threads the kernel can use, min(GOMAXPROCS, blocks)) and GB/s for a
-// kernel that touches bytesPerElem bytes of memory per element.
-func perElement(b *testing.B, elems, blocks int, bytesPerElem float64) {
-	ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N) / float64(elems)
+// perElement reports ns/element (wall time), cpu-ns/element (CPU time of
+// all threads per element: the cost per element per core, which other
+// processes on the machine disturb far less) and GB/s for a kernel that
+// touches bytesPerElem bytes of memory per element; cpu is the CPU time the
+// loop took.
+func perElement(b *testing.B, elems int, cpu, bytesPerElem float64) {
+	n := float64(b.N) * float64(elems)
+	ns := float64(b.Elapsed().Nanoseconds()) / n
 	b.ReportMetric(ns, "ns/element")
-	b.ReportMetric(ns*float64(min(runtime.GOMAXPROCS(0), blocks)), "ns/element/core")
+	if cpu > 0 {
+		b.ReportMetric(cpu*1e9/n, "cpu-ns/element")
+	}
 	b.ReportMetric(bytesPerElem/ns, "GB/s")
 }
 
@@ -85,18 +89,19 @@ func BenchmarkExp(b *testing.B) {
 			x := randPadded(testutil.Rand(2), 1, n, n)
 			dst := make([]float32, n)
 			b.ReportAllocs()
+			cpu0 := cpuSeconds()
 			for b.Loop() {
 				Exp(dst, x)
 			}
 			// Traffic model: read x and write dst, 8 bytes per element.
-			perElement(b, n, expBlocks(n), 8)
+			perElement(b, n, cpuSeconds()-cpu0, 8)
 		})
 	}
 }
 
 var lseBenchShapes = []struct{ rows, cols int }{{512, 1024}, {4096, 3000}, {16, 1 << 20}}
 
-func benchRows(b *testing.B, f func(dst, x []float32, rows, cols int), outLen func(rows, cols int) int, bytesPerElem float64, colsKernel bool) {
+func benchRows(b *testing.B, f func(dst, x []float32, rows, cols int), outLen func(rows, cols int) int, bytesPerElem float64) {
 	for _, sh := range lseBenchShapes {
 		b.Run(fmt.Sprintf("%dx%d", sh.rows, sh.cols), func(b *testing.B) {
 			x := randPadded(testutil.Rand(3), sh.rows, sh.cols, sh.cols)
@@ -105,14 +110,11 @@ func benchRows(b *testing.B, f func(dst, x []float32, rows, cols int), outLen fu
 			}
 			dst := make([]float32, outLen(sh.rows, sh.cols))
 			b.ReportAllocs()
+			cpu0 := cpuSeconds()
 			for b.Loop() {
 				f(dst, x, sh.rows, sh.cols)
 			}
-			blocks := (sh.rows + Grain(sh.rows, sh.cols, lseMinWork) - 1) / Grain(sh.rows, sh.cols, lseMinWork)
-			if colsKernel {
-				blocks = ((sh.rows + lseRowBlock - 1) / lseRowBlock) * ((sh.cols + lseColBlock - 1) / lseColBlock)
-			}
-			perElement(b, sh.rows*sh.cols, blocks, bytesPerElem)
+			perElement(b, sh.rows*sh.cols, cpuSeconds()-cpu0, bytesPerElem)
 		})
 	}
 }
@@ -121,17 +123,17 @@ func benchRows(b *testing.B, f func(dst, x []float32, rows, cols int), outLen fu
 // the softmax kernels read x and write dst (8 bytes).
 
 func BenchmarkLogSumExpRows(b *testing.B) {
-	benchRows(b, LogSumExpRows, func(r, c int) int { return r }, 4, false)
+	benchRows(b, LogSumExpRows, func(r, c int) int { return r }, 4)
 }
 
 func BenchmarkLogSumExpCols(b *testing.B) {
-	benchRows(b, LogSumExpCols, func(r, c int) int { return c }, 4, true)
+	benchRows(b, LogSumExpCols, func(r, c int) int { return c }, 4)
 }
 
 func BenchmarkSoftmaxRows(b *testing.B) {
-	benchRows(b, SoftmaxRows, func(r, c int) int { return r * c }, 8, false)
+	benchRows(b, SoftmaxRows, func(r, c int) int { return r * c }, 8)
 }
 
 func BenchmarkLogSoftmaxRows(b *testing.B) {
-	benchRows(b, LogSoftmaxRows, func(r, c int) int { return r * c }, 8, false)
+	benchRows(b, LogSoftmaxRows, func(r, c int) int { return r * c }, 8)
 }

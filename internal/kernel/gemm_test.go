@@ -99,6 +99,11 @@ func checkGemm(t *testing.T, gemmF gemmFunc, r *rand.Rand, transA, transB bool, 
 			}
 		}
 	}
+	// The last row needs no padding: trim it, capacity included, so a read
+	// past the last element the product needs panics.
+	a = a[: (ar-1)*lda+ac : (ar-1)*lda+ac]
+	b = b[: (br-1)*ldb+bc : (br-1)*ldb+bc]
+	c = c[: (m-1)*ldc+n : (m-1)*ldc+n]
 	a0, b0, c0 := append([]float32(nil), a...), append([]float32(nil), b...), append([]float32(nil), c...)
 	want, scale := gemmNaive(transA, transB, m, n, k, float64(alpha), a, lda, b, ldb, float64(beta), c, ldc)
 	gemmF(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
@@ -118,7 +123,7 @@ func checkGemm(t *testing.T, gemmF gemmFunc, r *rand.Rand, transA, transB bool, 
 				}
 			}
 		}
-		for j := n; j < ldc; j++ {
+		for j := n; j < ldc && i*ldc+j < len(c); j++ {
 			if math.Float32bits(c[i*ldc+j]) != math.Float32bits(c0[i*ldc+j]) {
 				t.Fatalf("%s wrote C's padding at row %d col %d", name, i, j)
 			}
@@ -147,7 +152,7 @@ func gemmPackedGoNoDirect(transA, transB bool, m, n, k int, alpha float32, a []f
 // packing, edges and tiling are then tested on every platform and tag.
 func TestGemmPackedGo(t *testing.T) {
 	r := testutil.Rand(5)
-	for _, sh := range append(gemmShapes, struct{ m, n, k int }{130, 150, 300}) {
+	for _, sh := range append(gemmShapes[:len(gemmShapes)-2], struct{ m, n, k int }{130, 150, 300}) {
 		for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
 			checkGemm(t, gemmPackedGo, r, tr[0], tr[1], sh.m, sh.n, sh.k, 2, 1.5, 0)
 			checkGemm(t, gemmPackedGo, r, tr[0], tr[1], sh.m, sh.n, sh.k, 0, -1, 0.5)
@@ -181,8 +186,12 @@ func TestGemm(t *testing.T) {
 	for _, sh := range gemmShapes {
 		for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
 			t.Run(fmt.Sprintf("%dx%dx%d_%s", sh.m, sh.n, sh.k, transName(tr[0], tr[1])), func(t *testing.T) {
-				for _, ab := range [][2]float32{{1, 0}, {-0.5, 0}, {1, 1}, {2, -1.5}, {0.75, 0.25}} {
-					for _, pad := range []int{0, 3} {
+				abs, pads := [][2]float32{{1, 0}, {-0.5, 0}, {1, 1}, {2, -1.5}, {0.75, 0.25}}, []int{0, 3}
+				if sh.m*sh.n*sh.k > 1e5 { // the oracle's cost: fewer combinations
+					abs, pads = [][2]float32{{-0.5, 0}, {2, -1.5}}, []int{3}
+				}
+				for _, ab := range abs {
+					for _, pad := range pads {
 						checkGemm(t, Gemm, r, tr[0], tr[1], sh.m, sh.n, sh.k, pad, ab[0], ab[1])
 					}
 				}
@@ -197,10 +206,11 @@ func TestGemmLarge(t *testing.T) {
 		t.Skip("large shapes skipped in -short mode")
 	}
 	r := testutil.Rand(2)
-	for _, sh := range []struct{ m, n, k int }{{200, 290, 530}, {1030, 70, 130}} {
-		for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
-			checkGemm(t, Gemm, r, tr[0], tr[1], sh.m, sh.n, sh.k, 1, 1.5, 0.5)
-		}
+	for _, tc := range []struct {
+		m, n, k        int
+		transA, transB bool
+	}{{200, 290, 530, false, false}, {200, 290, 530, true, true}, {1030, 70, 130, false, true}, {1030, 70, 130, true, false}} {
+		checkGemm(t, Gemm, r, tc.transA, tc.transB, tc.m, tc.n, tc.k, 1, 1.5, 0.5)
 	}
 }
 

@@ -10,10 +10,11 @@ const (
 	// lseChunk: a row is reduced lseChunk elements (16 KB) at a time, the
 	// running sum rescaled when the running maximum grows.
 	lseChunk = 4096
-	// lseColBlock columns × lseRowChunk rows (32 KB) are max-reduced, then
-	// exp-summed while still in cache.
+	// lseColBlock columns × lseRowChunk rows (64 KB) are max-reduced, then
+	// exp-summed while still in L2; the running sums are rescaled (one
+	// float64 exp per column) at most once per chunk.
 	lseColBlock = 256
-	lseRowChunk = 32
+	lseRowChunk = 64
 	// lseRowBlock rows form one parallel tile of the column kernel; the
 	// tiles' partial (max, sum) pairs are merged in tile order.
 	lseRowBlock = 1024
@@ -126,13 +127,16 @@ func LogSumExpCols(dst, x []float32, rows, cols int) {
 			lseColsTile(ms[bi*cols+c0:bi*cols+c1], ss[bi*cols+c0:bi*cols+c1], x, cols, r0, r1, c0)
 		}
 	})
-	for j := range cols {
-		m, s := ms[j], ss[j]
-		for bi := 1; bi < nrb; bi++ {
-			m, s = lseMerge(m, s, ms[bi*cols+j], ss[bi*cols+j])
+	// Merge the row tiles of each column in order and take the log.
+	ParallelFor(cols, Grain(cols, 16*nrb, lseMinWork), func(lo, hi int) {
+		for j := lo; j < hi; j++ {
+			m, s := ms[j], ss[j]
+			for bi := 1; bi < nrb; bi++ {
+				m, s = lseMerge(m, s, ms[bi*cols+j], ss[bi*cols+j])
+			}
+			dst[j] = lseFinish(m, s, x[j:], cols, rows)
 		}
-		dst[j] = lseFinish(m, s, x[j:], cols, rows)
-	}
+	})
 }
 
 // lseColsTile reduces rows [r0, r1) of the columns [c0, c0+len(m)) of x into
