@@ -93,23 +93,51 @@ func resizedCrop(dst, src Image, top, left, height, width int) {
 	axisTable(y0, y1, ly, sh, top, height)
 	axisTable(x0, x1, lx, sw, left, width)
 	inside := top >= 0 && left >= 0 && top+height <= src.H && left+width <= src.W
+	// Inside the image the interpolation is separable: each source row the
+	// output needs is interpolated along x once (rows are used in
+	// non-decreasing order, so two cached rows suffice), then output rows
+	// are blends of two cached rows. The arithmetic is the same as the
+	// direct formula's, in the same order.
+	var cacheBuf [2][tableMax]float32
+	cache := [2][]float32{cacheBuf[0][:], cacheBuf[1][:]}
+	if inside && sw > tableMax {
+		cache = [2][]float32{make([]float32, sw), make([]float32, sw)}
+	}
 	for c := 0; c < src.C; c++ {
 		in, out := src.plane(c), dst.plane(c)
+		if inside {
+			rowOf := [2]int32{-1, -1} // source row held by each cache slot
+			row := func(sy int32) []float32 {
+				for k := range rowOf {
+					if rowOf[k] == sy {
+						return cache[k][:sw]
+					}
+				}
+				k := 0
+				if rowOf[1] < rowOf[0] {
+					k = 1 // replace the older (lower) row
+				}
+				rowOf[k] = sy
+				r, o := in[int(sy)*src.W:(int(sy)+1)*src.W], cache[k][:sw]
+				for x := range o {
+					a, b := x0[x], x1[x]
+					o[x] = r[a] + lx[x]*(r[b]-r[a])
+				}
+				return o
+			}
+			for y := 0; y < sh; y++ {
+				t, b := row(y0[y]), row(y1[y])
+				o := out[y*sw : (y+1)*sw]
+				wy := ly[y]
+				for x := range o {
+					o[x] = t[x] + wy*(b[x]-t[x])
+				}
+			}
+			continue
+		}
 		for y := 0; y < sh; y++ {
 			o := out[y*sw : (y+1)*sw]
 			wy := ly[y]
-			if inside {
-				r0 := in[int(y0[y])*src.W : (int(y0[y])+1)*src.W]
-				r1 := in[int(y1[y])*src.W : (int(y1[y])+1)*src.W]
-				for x := range o {
-					a, b := x0[x], x1[x]
-					wx := lx[x]
-					top := r0[a] + wx*(r0[b]-r0[a])
-					bot := r1[a] + wx*(r1[b]-r1[a])
-					o[x] = top + wy*(bot-top)
-				}
-				continue
-			}
 			at := func(yy, xx int32) float32 {
 				if yy < 0 || xx < 0 || int(yy) >= src.H || int(xx) >= src.W {
 					return 0
