@@ -64,6 +64,3 @@ func Exp(dst, x []float32) {
 		expSlice(dst[lo:hi], x[lo:hi])
 	})
 }
-
-// expBlocks is the number of parallel blocks of Exp over n elements.
-func expBlocks(n int) int { return (n + expGrain - 1) / expGrain }

@@ -193,17 +193,29 @@ TEXT ·expAVX2(SB), NOSPLIT, $0-24
 	MOVQ x+8(FP), SI
 	MOVQ n+16(FP), CX
 	EXPCONSTS
-	SHRQ $3, CX
-	JZ   expdone
+	CMPQ CX, $16
+	JLT  exptail
 
-exploop:
+exploop16:
+	// Two independent 8-lane chains per iteration keep the FMA pipes busy.
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y4
+	EXP8(Y0, Y1, Y2, Y3)
+	EXP8(Y4, Y5, Y6, Y7)
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y4, 32(DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	CMPQ    CX, $16
+	JGE     exploop16
+
+exptail:
+	TESTQ CX, CX
+	JZ    expdone
 	VMOVUPS (SI), Y0
 	EXP8(Y0, Y1, Y2, Y3)
 	VMOVUPS Y0, (DI)
-	ADDQ    $32, SI
-	ADDQ    $32, DI
-	DECQ    CX
-	JNZ     exploop
 
 expdone:
 	VZEROUPPER
@@ -219,17 +231,30 @@ TEXT ·expSumShiftAVX2(SB), NOSPLIT, $0-32
 	EXPCONSTS
 	VXORPD       Y8, Y8, Y8
 	VXORPD       Y9, Y9, Y9
-	SHRQ         $3, CX
-	JZ           sumdone
+	CMPQ         CX, $16
+	JLT          sumtail
 
-sumloop:
+sumloop16:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y4
+	VSUBPS  Y12, Y0, Y0
+	VSUBPS  Y12, Y4, Y4
+	EXP8(Y0, Y1, Y2, Y3)
+	EXP8(Y4, Y5, Y6, Y7)
+	ACC8(Y0, X0, Y10)
+	ACC8(Y4, X4, Y11)
+	ADDQ    $64, SI
+	SUBQ    $16, CX
+	CMPQ    CX, $16
+	JGE     sumloop16
+
+sumtail:
+	TESTQ   CX, CX
+	JZ      sumdone
 	VMOVUPS (SI), Y0
 	VSUBPS  Y12, Y0, Y0
 	EXP8(Y0, Y1, Y2, Y3)
-	ACC8(Y0, X0, Y4)
-	ADDQ    $32, SI
-	DECQ    CX
-	JNZ     sumloop
+	ACC8(Y0, X0, Y10)
 
 sumdone:
 	HSUM64
@@ -248,19 +273,34 @@ TEXT ·expStoreShiftAVX2(SB), NOSPLIT, $0-40
 	EXPCONSTS
 	VXORPD       Y8, Y8, Y8
 	VXORPD       Y9, Y9, Y9
-	SHRQ         $3, CX
-	JZ           storedone
+	CMPQ         CX, $16
+	JLT          storetail
 
-storeloop:
+storeloop16:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y4
+	VSUBPS  Y12, Y0, Y0
+	VSUBPS  Y12, Y4, Y4
+	EXP8(Y0, Y1, Y2, Y3)
+	EXP8(Y4, Y5, Y6, Y7)
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y4, 32(DI)
+	ACC8(Y0, X0, Y10)
+	ACC8(Y4, X4, Y11)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	CMPQ    CX, $16
+	JGE     storeloop16
+
+storetail:
+	TESTQ   CX, CX
+	JZ      storedone
 	VMOVUPS (SI), Y0
 	VSUBPS  Y12, Y0, Y0
 	EXP8(Y0, Y1, Y2, Y3)
 	VMOVUPS Y0, (DI)
-	ACC8(Y0, X0, Y4)
-	ADDQ    $32, SI
-	ADDQ    $32, DI
-	DECQ    CX
-	JNZ     storeloop
+	ACC8(Y0, X0, Y10)
 
 storedone:
 	HSUM64
@@ -274,18 +314,43 @@ TEXT ·maxAVX2(SB), NOSPLIT, $0-20
 	MOVQ    x+0(FP), SI
 	MOVQ    n+8(FP), CX
 	VBROADCASTSS ninf<>(SB), Y0
-	SHRQ    $3, CX
-	JZ      maxdone
+	VMOVAPS      Y0, Y1
+	VMOVAPS      Y0, Y2
+	VMOVAPS      Y0, Y3
+	CMPQ         CX, $32
+	JLT          maxtail
 
-maxloop:
-	// VMAXPS returns its second source (the running max) when x is NaN.
-	VMOVUPS (SI), Y2
-	VMAXPS  Y0, Y2, Y0
-	ADDQ   $32, SI
-	DECQ   CX
-	JNZ    maxloop
+maxloop32:
+	// Four running maxima; VMAXPS returns its second source (the running
+	// max) when x is NaN.
+	VMOVUPS (SI), Y4
+	VMOVUPS 32(SI), Y5
+	VMOVUPS 64(SI), Y6
+	VMOVUPS 96(SI), Y7
+	VMAXPS  Y0, Y4, Y0
+	VMAXPS  Y1, Y5, Y1
+	VMAXPS  Y2, Y6, Y2
+	VMAXPS  Y3, Y7, Y3
+	ADDQ    $128, SI
+	SUBQ    $32, CX
+	CMPQ    CX, $32
+	JGE     maxloop32
+
+maxtail:
+	TESTQ CX, CX
+	JZ    maxdone
+
+maxloop8:
+	VMOVUPS (SI), Y4
+	VMAXPS  Y0, Y4, Y0
+	ADDQ    $32, SI
+	SUBQ    $8, CX
+	JNZ     maxloop8
 
 maxdone:
+	VMAXPS Y1, Y0, Y0
+	VMAXPS Y3, Y2, Y2
+	VMAXPS Y2, Y0, Y0
 	VEXTRACTF128 $1, Y0, X1
 	VMAXPS       X1, X0, X0
 	VPERMILPS    $0x4e, X0, X1
@@ -327,6 +392,38 @@ TEXT ·expAccColsAVX2(SB), NOSPLIT, $0-32
 	MOVQ m+16(FP), DX
 	MOVQ n+24(FP), CX
 	EXPCONSTS
+	CMPQ CX, $16
+	JLT  acctail
+
+accloop16:
+	VMOVUPS      (SI), Y0
+	VMOVUPS      32(SI), Y4
+	VSUBPS       (DX), Y0, Y0
+	VSUBPS       32(DX), Y4, Y4
+	EXP8(Y0, Y1, Y2, Y3)
+	EXP8(Y4, Y5, Y6, Y7)
+	VCVTPS2PD    X0, Y1
+	VADDPD       (DI), Y1, Y1
+	VMOVUPD      Y1, (DI)
+	VEXTRACTF128 $1, Y0, X0
+	VCVTPS2PD    X0, Y1
+	VADDPD       32(DI), Y1, Y1
+	VMOVUPD      Y1, 32(DI)
+	VCVTPS2PD    X4, Y5
+	VADDPD       64(DI), Y5, Y5
+	VMOVUPD      Y5, 64(DI)
+	VEXTRACTF128 $1, Y4, X4
+	VCVTPS2PD    X4, Y5
+	VADDPD       96(DI), Y5, Y5
+	VMOVUPD      Y5, 96(DI)
+	ADDQ         $64, SI
+	ADDQ         $64, DX
+	ADDQ         $128, DI
+	SUBQ         $16, CX
+	CMPQ         CX, $16
+	JGE          accloop16
+
+acctail:
 	SHRQ $3, CX
 	JZ   accdone
 
