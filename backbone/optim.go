@@ -22,17 +22,34 @@ type Optimizer interface {
 	State() []*Param
 }
 
-// optBase holds what every optimiser shares: the parameters, named state
-// tensors and the number of steps each parameter has taken.
+// optBase holds what every optimiser shares: the parameters and their named
+// state tensors. The last state tensor of each parameter, "<name>.step"
+// (shape [1]), counts the updates it has taken (as PyTorch's state_dict
+// keeps "step"), so that a checkpoint of State restores the optimiser
+// exactly: SGD's first-step momentum rule and AdamW's bias correction
+// depend on it. float32 counts exactly up to 2^24 steps.
 type optBase struct {
 	name   string
 	params []*Param
-	state  [][]*Param // state[i][j]: j-th state tensor of parameter i
-	steps  []int
+	state  [][]*Param // state[i][j]: j-th state tensor of parameter i; the last is the step count
+}
+
+// steps returns the number of updates parameter i has taken.
+func (b *optBase) steps(i int) int {
+	s := b.state[i]
+	return int(s[len(s)-1].Data()[0])
+}
+
+// countStep records one more update of parameter i and returns the new count.
+func (b *optBase) countStep(i int) int {
+	s := b.state[i]
+	c := s[len(s)-1].Data()
+	c[0]++
+	return int(c[0])
 }
 
 func newOptBase(name string, params []*Param, stateNames ...string) (optBase, error) {
-	b := optBase{name: name, params: params, state: make([][]*Param, len(params)), steps: make([]int, len(params))}
+	b := optBase{name: name, params: params, state: make([][]*Param, len(params))}
 	seen := map[string]bool{}
 	for i, p := range params {
 		if p == nil || p.Grad == nil {
@@ -45,6 +62,7 @@ func newOptBase(name string, params []*Param, stateNames ...string) (optBase, er
 		for _, s := range stateNames {
 			b.state[i] = append(b.state[i], &Param{Name: p.Name + "." + s, Value: ssl.New(p.Shape()...)})
 		}
+		b.state[i] = append(b.state[i], &Param{Name: p.Name + ".step", Value: ssl.New(1)})
 	}
 	return b, nil
 }
@@ -144,9 +162,9 @@ func (o *SGD) Step(lr float64) error {
 		if p.Frozen {
 			continue
 		}
-		momentumStep(p.Data(), p.GradData(), o.state[i][0].Data(), o.steps[i] == 0,
+		momentumStep(p.Data(), p.GradData(), o.state[i][0].Data(), o.steps(i) == 0,
 			lr, 1, o.opts.WeightDecay, o.opts.Momentum, o.opts.Dampening, o.opts.Nesterov)
-		o.steps[i]++
+		o.countStep(i)
 	}
 	return nil
 }
@@ -266,8 +284,8 @@ func (o *LARS) Step(lr float64) error {
 				scale, wd = r, o.opts.WeightDecay
 			}
 		}
-		momentumStep(pv, g, o.state[i][0].Data(), o.steps[i] == 0, lr, scale, wd, o.opts.Momentum, 0, o.opts.Nesterov)
-		o.steps[i]++
+		momentumStep(pv, g, o.state[i][0].Data(), o.steps(i) == 0, lr, scale, wd, o.opts.Momentum, 0, o.opts.Nesterov)
+		o.countStep(i)
 	}
 	return nil
 }
@@ -354,8 +372,7 @@ func (o *AdamW) Step(lr float64) error {
 		if p.Frozen {
 			continue
 		}
-		o.steps[i]++
-		t := float64(o.steps[i])
+		t := float64(o.countStep(i))
 		bc1, bc2 := 1-math.Pow(b1, t), 1-math.Pow(b2, t)
 		step, sq := lr/bc1, math.Sqrt(bc2)
 		decay := 1 - lr*o.opts.WeightDecay

@@ -43,6 +43,9 @@ type Config struct {
 	LogEvery int
 	// Quiet suppresses progress lines (tests).
 	Quiet bool
+	// StopAfter stops the run as a signal would (checkpoint, then exit)
+	// once that many steps have run (0: never); for testing -resume.
+	StopAfter int
 	// Log receives progress lines and the final table.
 	Log io.Writer
 
@@ -81,13 +84,14 @@ func Parse(method string, def Defaults, args []string, log io.Writer) (*Config, 
 	fs.IntVar(&c.EvalEvery, "eval-every", 1, "kNN evaluation for the training curve every N epochs (0: only at the end)")
 	fs.IntVar(&c.LogEvery, "log-every", 10, "progress line every N steps")
 	fs.BoolVar(&c.Quiet, "quiet", false, "no progress lines")
+	fs.IntVar(&c.StopAfter, "stop-after", 0, "stop as on SIGINT after N steps (checkpoint written; 0: never)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("%s: unexpected arguments %v", method, fs.Args())
 	}
-	if c.Batch < 2 || c.Epochs < 0 || c.Limit < 0 || c.LR < 0 || c.Warmup < 0 || c.EvalEvery < 0 || c.LogEvery < 1 {
+	if c.Batch < 2 || c.Epochs < 0 || c.Limit < 0 || c.LR < 0 || c.Warmup < 0 || c.EvalEvery < 0 || c.LogEvery < 1 || c.StopAfter < 0 {
 		return nil, fmt.Errorf("%s: -batch must be ≥ 2 and -epochs, -limit, -lr, -warmup, -eval-every ≥ 0, -log-every ≥ 1", method)
 	}
 	c.defEmbedded, c.defFull = def.EpochsEmbedded, def.EpochsFull

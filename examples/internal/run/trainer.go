@@ -113,16 +113,22 @@ func (t *Trainer) Next() bool {
 		signal.Stop(t.signals)
 		return false
 	}
+	var stop os.Signal
 	select {
-	case s := <-t.signals:
+	case stop = <-t.signals:
+	default:
+		if t.cfg.StopAfter > 0 && t.GlobalStep() >= t.cfg.StopAfter {
+			stop = syscall.SIGINT
+		}
+	}
+	if stop != nil {
 		t.interrupted = true
-		t.cfg.logf("%s: %v: writing a checkpoint at epoch %d step %d\n", t.cfg.Method, s, t.epoch+1, t.step)
+		t.cfg.logf("%s: %v: writing a checkpoint at epoch %d step %d\n", t.cfg.Method, stop, t.epoch+1, t.step)
 		if t.err = t.save(); t.err == nil {
 			t.cfg.logf("%s: resume with -resume -out %s\n", t.cfg.Method, t.cfg.Out)
 		}
 		signal.Stop(t.signals)
 		return false
-	default:
 	}
 	if t.step == 0 || t.perm == nil {
 		t.perm = Perm(t.data.Train.N, t.cfg.Seed, t.epoch)
