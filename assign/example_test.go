@@ -2,6 +2,7 @@ package assign_test
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"ssl"
@@ -22,4 +23,106 @@ func ExampleKMeans() {
 	// Output:
 	// groups recovered: true
 	// inertia: 2.6667
+}
+
+func ExampleMIRA() {
+	// KINDS.md's hand case: logits/(τ(1−β)) = [[ln 3, 0], [0, 0]], τ = β = 0.5.
+	l3 := float32(math.Log(3) * 0.25)
+	logits := ssl.FromSlice([]float32{l3, 0, 0, 0}, 2, 2)
+	res, err := assign.MIRA(nil, logits, 0.5, 0.5, nil, &assign.MIRAOptions{Iterations: 1})
+	if err != nil {
+		panic(err)
+	}
+	t := res.Target.Data().([]float32)
+	fmt.Printf("%.4f %.4f\n%.4f %.4f\n", t[0], t[1], t[2], t[3])
+	// Output:
+	// 0.6973 0.3027
+	// 0.4343 0.5657
+}
+
+func ExampleMineNeighbors() {
+	// Directions at 0°, 10°, 25°, 45° and 70°: each row's two nearest
+	// neighbours after itself.
+	var f []float32
+	for _, deg := range []float64{0, 10, 25, 45, 70} {
+		r := deg * math.Pi / 180
+		f = append(f, float32(math.Cos(r)), float32(math.Sin(r)))
+	}
+	idx, _, err := assign.MineNeighbors(nil, nil, ssl.FromSlice(f, 5, 2), 2, nil)
+	if err != nil {
+		panic(err)
+	}
+	for i := range 5 {
+		fmt.Println(idx[i*3 : i*3+3])
+	}
+	// Output:
+	// [0 1 2]
+	// [1 0 2]
+	// [2 1 3]
+	// [3 2 4]
+	// [4 3 2]
+}
+
+func ExamplePCAWhiten() {
+	// The eight points (±2, ±1, ±0.5): whitened to (sign x₁, sign x₂)/√2 up
+	// to column sign.
+	var x []float32
+	for _, a := range []float32{2, -2} {
+		for _, b := range []float32{1, -1} {
+			for _, c := range []float32{0.5, -0.5} {
+				x = append(x, a, b, c)
+			}
+		}
+	}
+	y, p, err := assign.PCAWhiten(nil, ssl.FromSlice(x, 8, 3), 2)
+	if err != nil {
+		panic(err)
+	}
+	yv := y.Data().([]float32)
+	fmt.Printf("eigenvalues %.1f %.1f\n", p.Eigenvalues[0], p.Eigenvalues[1])
+	fmt.Printf("|y_0| = (%.4f, %.4f)\n", math.Abs(float64(yv[0])), math.Abs(float64(yv[1])))
+	// Output:
+	// eigenvalues 32.0 8.0
+	// |y_0| = (0.7071, 0.7071)
+}
+
+func ExamplePCLConcentration() {
+	// Squared distances of six points to their centroids, in three clusters.
+	density, err := assign.PCLConcentration(nil, []float32{1, 4, 9, 4, 16, 2.25}, []int{0, 0, 0, 1, 1, 2}, 3, 0.2)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("%.4f\n", density)
+	// Output:
+	// [0.1583 0.2209 0.2209]
+}
+
+func ExampleUniformTranslate() {
+	// Four samples all prefer cluster 0; one translation of the outputs
+	// spreads them two and two.
+	z := ssl.FromSlice([]float32{3, 0, 2.5, 0, 2, 1, 1.5, 1}, 4, 2)
+	res, err := assign.UniformTranslate(nil, nil, z, nil)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(res.Labels, res.Counts)
+	// Output:
+	// [0 0 1 1] [2 2]
+}
+
+func ExampleUniformLabelSample() {
+	// 8 samples in cluster 0, 2 in cluster 1: an epoch of 10 indices draws
+	// each cluster about equally often.
+	labels := []int{0, 0, 0, 0, 0, 0, 0, 0, 1, 1}
+	idx, err := assign.UniformLabelSample(nil, labels, 2, 10, rand.New(rand.NewPCG(1, 2)))
+	if err != nil {
+		panic(err)
+	}
+	n1 := 0
+	for _, i := range idx {
+		n1 += labels[i]
+	}
+	fmt.Println(len(idx), n1 >= 4)
+	// Output:
+	// 10 true
 }
