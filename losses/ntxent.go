@@ -100,10 +100,17 @@ func NTXent(dz1, dz2, z1, z2 ssl.Tensor, tau float32, opts *NTXentOptions) (floa
 	if !grad {
 		return loss, nil
 	}
-	// s now holds G = ∂L/∂s. With s = U·Uᵀ/τ, ∂L/∂U = (G + Gᵀ)·U / τ.
+	// s now holds G = ∂L/∂s. With s = U·Uᵀ/τ, ∂L/∂U = (G + Gᵀ)·U / τ:
+	// symmetrise G in place, then one product.
+	for i := range n {
+		for j := i + 1; j < n; j++ {
+			v := s[i*n+j] + s[j*n+i]
+			s[i*n+j], s[j*n+i] = v, v
+		}
+		s[i*n+i] *= 2
+	}
 	du := ws.buf(slotDA, n*d)
 	kernel.Gemm(false, false, n, d, n, 1/tau, s, n, u, d, 0, du, d)
-	kernel.Gemm(true, false, n, d, n, 1/tau, s, n, u, d, 1, du, d)
 	if g1 != nil {
 		contrastiveNormalizeBackward(g1, du[:b*d], u[:b*d], norms[:b], b, d)
 	}
