@@ -19,7 +19,8 @@ import (
 //	i1 = min(i0+1, n−1),  λ = src − i0,
 //	out[y,x] = (1−λy)·((1−λx)·c[y0,x0] + λx·c[y0,x1]) + λy·((1−λx)·c[y1,x0] + λx·c[y1,x1]).
 //
-// Downsampling does not low-pass filter. Pixels of the box outside the image
+// Downsampling does not low-pass filter (torchvision 0.17 and later default
+// to antialias=True for tensors, which does). Pixels of the box outside the image
 // read as 0 (torchvision pads the crop with zeros). Values are not clamped.
 // A nil dst is allocated as [C, height, width] (no resize); dst is returned.
 //
