@@ -102,13 +102,7 @@ func NTXent(dz1, dz2, z1, z2 ssl.Tensor, tau float32, opts *NTXentOptions) (floa
 	}
 	// s now holds G = ∂L/∂s. With s = U·Uᵀ/τ, ∂L/∂U = (G + Gᵀ)·U / τ:
 	// symmetrise G in place, then one product.
-	for i := range n {
-		for j := i + 1; j < n; j++ {
-			v := s[i*n+j] + s[j*n+i]
-			s[i*n+j], s[j*n+i] = v, v
-		}
-		s[i*n+i] *= 2
-	}
+	ntxentSymmetrize(s, n)
 	du := ws.buf(slotDA, n*d)
 	kernel.Gemm(false, false, n, d, n, 1/tau, s, n, u, d, 0, du, d)
 	if g1 != nil {
@@ -118,4 +112,51 @@ func NTXent(dz1, dz2, z1, z2 ssl.Tensor, tau float32, opts *NTXentOptions) (floa
 		contrastiveNormalizeBackward(g2, du[b*d:], u[b*d:], norms[b:], b, d)
 	}
 	return loss, nil
+}
+
+// ntxentTile is the side of the square tiles in which ntxentSymmetrize
+// walks the matrix.
+const ntxentTile = 32
+
+// ntxentSymmetrize overwrites the n×n matrix g with g + gᵀ. Off-diagonal
+// tile pairs go through a local transposed copy, so every access to g is a
+// contiguous row segment (a column walk with a power-of-two stride would
+// thrash the cache).
+func ntxentSymmetrize(g []float32, n int) {
+	g = g[:n*n]
+	var t [ntxentTile * ntxentTile]float32
+	for i0 := 0; i0 < n; i0 += ntxentTile {
+		i1 := min(i0+ntxentTile, n)
+		// Diagonal tile.
+		for i := i0; i < i1; i++ {
+			for j := i + 1; j < i1; j++ {
+				v := g[i*n+j] + g[j*n+i]
+				g[i*n+j], g[j*n+i] = v, v
+			}
+			g[i*n+i] *= 2
+		}
+		for j0 := i1; j0 < n; j0 += ntxentTile {
+			j1 := min(j0+ntxentTile, n)
+			// t[ii][jj] = g[j0+jj][i0+ii] (tile (j0, i0) transposed).
+			for j := j0; j < j1; j++ {
+				for ii, v := range g[j*n+i0 : j*n+i1] {
+					t[ii*ntxentTile+j-j0] = v
+				}
+			}
+			for i := i0; i < i1; i++ {
+				tr := t[(i-i0)*ntxentTile : (i-i0)*ntxentTile+j1-j0]
+				row := g[i*n+j0 : i*n+j1]
+				for jj, v := range row {
+					v += tr[jj]
+					row[jj], tr[jj] = v, v
+				}
+			}
+			for j := j0; j < j1; j++ {
+				row := g[j*n+i0 : j*n+i1]
+				for ii := range row {
+					row[ii] = t[ii*ntxentTile+j-j0]
+				}
+			}
+		}
+	}
 }

@@ -247,3 +247,17 @@ func BenchmarkNTXent(b *testing.B) {
 		})
 	}
 }
+
+func TestNTXentSymmetrize(t *testing.T) {
+	for _, n := range []int{1, 5, 31, 32, 33, 70, 96} {
+		g := testutil.Data(testutil.RandN(testutil.Rand(uint64(n)), 1, n, n))
+		want := make([]float64, n*n)
+		for i := range n {
+			for j := range n {
+				want[i*n+j] = float64(g[i*n+j] + g[j*n+i])
+			}
+		}
+		ntxentSymmetrize(g, n)
+		testutil.AllClose32(t, fmt.Sprintf("n=%d", n), g, want, 0, 0)
+	}
+}
