@@ -155,6 +155,25 @@ func (l topList) push(row []float32, base, skip int) {
 	}
 }
 
+// mineColGrain is the columns per worker block of the transposed update:
+// 256 thresholds (1 KiB) stay in L1 while the worker reads its 1 KiB slice
+// of each row of the block.
+const mineColGrain = 256
+
+// insert offers one candidate (v, j) to the list.
+func (l topList) insert(v float32, j int) {
+	m := len(l.val)
+	if !better(v, j, l.val[m-1], l.idx[m-1]) {
+		return
+	}
+	p := m - 1
+	for p > 0 && better(v, j, l.val[p-1], l.idx[p-1]) {
+		l.val[p], l.idx[p] = l.val[p-1], l.idx[p-1]
+		p--
+	}
+	l.val[p], l.idx[p] = v, j
+}
+
 // mineSelf fills indices and sims (n×m) with each row's top m among the
 // rows of the unit matrix u (n×d), self excluded if exclude.
 func mineSelf(indices []int, sims []float32, u []float32, n, d, m int, exclude bool) {
@@ -168,7 +187,6 @@ func mineSelf(indices []int, sims []float32, u []float32, n, d, m int, exclude b
 	list := func(i int) topList { return topList{sims[i*m : (i+1)*m], indices[i*m : (i+1)*m]} }
 	bs := min(n, neighborBlock)
 	s := make([]float32, bs*bs)
-	tr := make([]float32, bs*bs)
 	for r0 := 0; r0 < n; r0 += bs {
 		mr := min(bs, n-r0)
 		grain := kernel.Grain(mr, bs, 1<<15)
@@ -187,14 +205,25 @@ func mineSelf(indices []int, sims []float32, u []float32, n, d, m int, exclude b
 			if c0 == r0 {
 				continue
 			}
-			// The block's transpose serves the rows c0 … c0+mc.
-			kernel.ParallelFor(mc, kernel.Grain(mc, mr, 1<<15), func(lo, hi int) {
-				for c := lo; c < hi; c++ {
-					row := tr[c*mr : (c+1)*mr]
-					for r := range row {
-						row[r] = s[r*mc+c]
+			// The block's transpose serves the rows c0 … c0+mc: each worker
+			// owns a range of columns and reads it row by row, so S is read
+			// contiguously and never transposed.
+			kernel.ParallelFor(mc, mineColGrain, func(lo, hi int) {
+				var thrBuf [mineColGrain]float32
+				thr := thrBuf[:hi-lo]
+				for t := range thr {
+					thr[t] = sims[(c0+lo+t)*m+m-1]
+				}
+				for r := range mr {
+					j := r0 + r
+					for t, v := range s[r*mc+lo : r*mc+hi] {
+						if v < thr[t] {
+							continue
+						}
+						l := list(c0 + lo + t)
+						l.insert(v, j)
+						thr[t] = l.val[m-1]
 					}
-					list(c0+c).push(row, r0, -1)
 				}
 			})
 		}
