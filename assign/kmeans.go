@@ -30,9 +30,10 @@ type KMeansOptions struct {
 	// final inertia is kept (faiss's nredo). ≥ 0; 0 means 1.
 	Restarts int
 	// Spherical normalises the centroids to unit norm after every update
-	// (and after initialisation), as faiss's spherical flag does; on
-	// L2-normalised data the assignment argmin ‖x − c‖² is then the argmax
-	// of the cosine x·c. A centroid whose members sum to zero stays zero.
+	// (and after initialisation), as faiss's spherical flag does. With
+	// ‖c‖ = 1, argmin_k ‖x − c_k‖² = argmin_k (‖x‖² − 2x·c_k + 1) is the
+	// argmax of x·c_k, that is of the cosine, for any x; Dist and Obj stay
+	// squared distances. A centroid whose members sum to zero stays zero.
 	Spherical bool
 	// Init, if not nil, is the K×D matrix of initial centroids, used instead
 	// of k-means++ (faiss with clus.centroids preset, as the reference
