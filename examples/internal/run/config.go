@@ -60,6 +60,8 @@ type Defaults struct {
 	EpochsEmbedded, EpochsFull int
 	// LR is the base learning rate; 0 means the protocol's 0.3.
 	LR float64
+	// Flags, if not nil, adds the example's own flags.
+	Flags func(*flag.FlagSet)
 }
 
 // Parse reads the standard flags of an example from args.
@@ -85,6 +87,9 @@ func Parse(method string, def Defaults, args []string, log io.Writer) (*Config, 
 	fs.IntVar(&c.LogEvery, "log-every", 10, "progress line every N steps")
 	fs.BoolVar(&c.Quiet, "quiet", false, "no progress lines")
 	fs.IntVar(&c.StopAfter, "stop-after", 0, "stop as on SIGINT after N steps (checkpoint written; 0: never)")
+	if def.Flags != nil {
+		def.Flags(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

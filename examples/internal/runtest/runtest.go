@@ -1,0 +1,94 @@
+// Package runtest holds the tests every example runs: a smoke test of one
+// tiny epoch and a check that an interrupted run resumes bit-identically.
+package runtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"ssl/backbone"
+	"ssl/examples/internal/run"
+)
+
+// Main is an example's entry point: its flags and where it logs.
+type Main func(args []string, log io.Writer) error
+
+// Tiny is a run of a few steps on the first 256 embedded images, batch 64
+// (4 steps per epoch).
+var Tiny = []string{"-embedded", "-limit", "256", "-batch", "64", "-quiet", "-eval-every", "0", "-warmup", "2"}
+
+// Smoke trains one tiny epoch (Tiny plus extra flags) and checks the
+// outputs a user reads: result.json with the method's name and a kNN
+// accuracy above chance, the pictures and the checkpoint. It returns the
+// result.
+func Smoke(t *testing.T, method string, main Main, extra ...string) run.Result {
+	t.Helper()
+	out := t.TempDir()
+	args := append(append(append([]string(nil), Tiny...), extra...), "-epochs", "1", "-out", out)
+	if err := main(args, io.Discard); err != nil {
+		t.Fatalf("%s %v: %v", method, args, err)
+	}
+	var r run.Result
+	js, err := os.ReadFile(filepath.Join(out, "result.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(js, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Method != method || r.Epochs != 1 || r.KNN <= 0.1 || r.KNN > 1 || r.ImagesPerSecond <= 0 {
+		t.Errorf("result.json = %+v: want method %s, 1 epoch, kNN above chance", r, method)
+	}
+	for _, f := range []string{"clusters.png", "curves.png", run.CheckpointName} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("output %s: %v", f, err)
+		}
+	}
+	return r
+}
+
+// Resume interrupts a two-epoch tiny run in the middle of its second epoch
+// (after step 5), resumes it, and checks that every tensor of the final
+// checkpoint equals, bit for bit, that of the uninterrupted run.
+func Resume(t *testing.T, main Main, extra ...string) {
+	t.Helper()
+	whole, split := t.TempDir(), t.TempDir()
+	args := append(append(append([]string(nil), Tiny...), extra...), "-epochs", "2")
+	if err := main(append(args, "-out", whole), io.Discard); err != nil {
+		t.Fatalf("uninterrupted run: %v", err)
+	}
+	if err := main(append(args, "-out", split, "-stop-after", "5"), io.Discard); err == nil {
+		t.Fatal("the interrupted run reported success")
+	}
+	if err := main(append(args, "-out", split, "-resume"), io.Discard); err != nil {
+		t.Fatalf("resumed run: %v", err)
+	}
+	a, b := readCheckpoint(t, whole), readCheckpoint(t, split)
+	if len(a.Names()) == 0 || len(a.Names()) != len(b.Names()) {
+		t.Fatalf("checkpoints hold %d and %d tensors", len(a.Names()), len(b.Names()))
+	}
+	for _, name := range a.Names() {
+		_, _, ra, _ := a.Tensor(name)
+		_, _, rb, ok := b.Tensor(name)
+		if !ok || !bytes.Equal(ra, rb) {
+			t.Errorf("tensor %s differs after resuming", name)
+		}
+	}
+}
+
+func readCheckpoint(t *testing.T, dir string) *backbone.SafetensorsFile {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, run.CheckpointName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := backbone.ParseSafetensors(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
