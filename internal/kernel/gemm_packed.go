@@ -24,6 +24,9 @@ const (
 	// gemmMC is the largest number of rows of A packed per tile: 120×256
 	// floats (120 KB) stay in the 1 MB L2 of one core.
 	gemmMC = 120
+	// gemmNC is the largest number of columns of C computed per packing of
+	// op(B) (a multiple of gemmNR).
+	gemmNC = 4096
 	// gemmTiles is the number of tiles a large product is cut into at
 	// least, so two to four threads stay evenly loaded.
 	gemmTiles = 8
@@ -58,6 +61,20 @@ func getBuf(pool *sync.Pool, n int) *[]float32 {
 // transposed, full 6-row panels of A are read in place rather than packed
 // (packing costs as much as the product when k is small).
 func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, kern microKernel, kernD directKernel) {
+	// Blocks of at most gemmNC columns of C, so the packed op(B) stays
+	// within gemmKC·gemmNC floats (4 MB) whatever n is.
+	for j0 := 0; j0 < n; j0 += gemmNC {
+		nb := min(gemmNC, n-j0)
+		bj := b[j0:]
+		if transB {
+			bj = b[j0*ldb:]
+		}
+		gemmPackedBlock(transA, transB, m, nb, k, alpha, a, lda, bj, ldb, beta, c[j0:], ldc, kern, kernD)
+	}
+}
+
+// gemmPackedBlock is gemmPacked for n ≤ gemmNC.
+func gemmPackedBlock(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, kern microKernel, kernD directKernel) {
 	direct := kernD != nil && !transA
 	// Equal k blocks of at most gemmKC.
 	nkb := (k + gemmKC - 1) / gemmKC

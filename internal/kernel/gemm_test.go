@@ -152,7 +152,7 @@ func gemmPackedGoNoDirect(transA, transB bool, m, n, k int, alpha float32, a []f
 // packing, edges and tiling are then tested on every platform and tag.
 func TestGemmPackedGo(t *testing.T) {
 	r := testutil.Rand(5)
-	for _, sh := range append(gemmShapes[:len(gemmShapes)-2], struct{ m, n, k int }{130, 150, 300}) {
+	for _, sh := range append(gemmShapes[:len(gemmShapes)-3], struct{ m, n, k int }{130, 150, 300}, struct{ m, n, k int }{13, 4111, 20}) {
 		for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
 			checkGemm(t, gemmPackedGo, r, tr[0], tr[1], sh.m, sh.n, sh.k, 2, 1.5, 0)
 			checkGemm(t, gemmPackedGo, r, tr[0], tr[1], sh.m, sh.n, sh.k, 0, -1, 0.5)
@@ -179,6 +179,7 @@ var gemmShapes = []struct{ m, n, k int }{
 	{6, 16, 8}, {5, 15, 9}, {7, 17, 11}, {12, 32, 2}, {33, 65, 17},
 	{65, 33, 70}, {31, 47, 300}, {100, 3, 9}, {3, 100, 257},
 	{97, 129, 513}, {200, 40, 64},
+	{7, 4200, 5}, // more than gemmNC columns
 }
 
 func TestGemm(t *testing.T) {
