@@ -21,9 +21,10 @@ import (
 //	running_mean ← (1−m)·running_mean + m·μ_c
 //	running_var  ← (1−m)·running_var  + m·σ²_c·n/(n−1)
 //
-// In evaluation mode μ and σ² are the running statistics. Statistics
-// accumulate in float64 in two passes (the mean, then the squared
-// deviations), so inputs far from zero (100 ± 1) keep their variance.
+// In evaluation mode μ and σ² are the running statistics. The batch
+// statistics take one pass over values shifted by the channel's first value
+// (see channelStats), so inputs far from zero (100 ± 1) keep their
+// variance.
 //
 // The backward pass in training mode is the full batch-statistics gradient
 // (μ and σ² are not detached):
@@ -136,6 +137,51 @@ func (bn *BatchNorm) Backward(ws *Workspace, dx, dy ssl.Tensor) error {
 	return runBackward(bn, ws, dx, dy)
 }
 
+// statChunk is the number of values summed in float32 before the partial
+// sum moves to float64: the float32 rounding error of a chunk stays below
+// 64·2⁻²⁴ ≈ 4e-6 relative.
+const statChunk = 64
+
+// channelStats returns the mean and the biased variance of channel ch in
+// one pass, accumulating the values shifted by the channel's first value K:
+//
+//	μ = K + Σ(x−K)/n,  σ² = Σ(x−K)²/n − (Σ(x−K)/n)²
+//
+// The shift keeps the squares at the scale of the spread, not of the mean
+// (values of 100 ± 1 keep their variance, where Σx² − (Σx)²/n in float32
+// would lose it), float32 chunks of statChunk values are added in float64.
+func channelStats(x []float32, ch, n, c, hw int) (mu, v float64) {
+	k := x[ch*hw]
+	var s, ss float64
+	for i := range n {
+		row := x[(i*c+ch)*hw:][:hw]
+		for len(row) > 0 {
+			m := min(len(row), statChunk)
+			var a0, a1, q0, q1 float32
+			j := 0
+			for ; j+2 <= m; j += 2 {
+				d0, d1 := row[j]-k, row[j+1]-k
+				a0 += d0
+				a1 += d1
+				q0 += d0 * d0
+				q1 += d1 * d1
+			}
+			if j < m {
+				d := row[j] - k
+				a0 += d
+				q0 += d * d
+			}
+			s += float64(a0 + a1)
+			ss += float64(q0 + q1)
+			row = row[m:]
+		}
+	}
+	cnt := float64(n * hw)
+	ms := s / cnt
+	v = max(ss/cnt-ms*ms, 0)
+	return float64(k) + ms, v
+}
+
 // bnGeom returns N, C and the spatial size of an input shape.
 func bnGeom(shape []int) (n, c, hw int) {
 	hw = 1
@@ -167,19 +213,7 @@ func (bn *BatchNorm) forward(ws *Workspace, dst, x []float32, shape []int, train
 	kernel.ParallelFor(c, bnGrain(c, cnt), func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			if train {
-				var s float64
-				for i := range n {
-					s += kernel.Sum(x[(i*c+ch)*hw:][:hw])
-				}
-				mu := s / float64(cnt)
-				var ss float64
-				for i := range n {
-					for _, v := range x[(i*c+ch)*hw:][:hw] {
-						d := float64(v) - mu
-						ss += d * d
-					}
-				}
-				v := ss / float64(cnt)
+				mu, v := channelStats(x, ch, n, c, hw)
 				mean[ch] = float32(mu)
 				inv[ch] = float32(1 / math.Sqrt(v+bn.Eps))
 				m := bn.Momentum
