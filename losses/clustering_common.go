@@ -285,7 +285,8 @@ type clustSwapCE struct {
 	s, d, p []float32 // one view: scores, gradient destination (or nil), softmax rows
 	codes   []float32 // |assign|·B·K targets, in the order of assign
 	assign  []int
-	v       int // the view being processed
+	argmax  []int32 // per row of the view: the column of its largest score
+	v       int     // the view being processed
 	k       int
 	invTau  float32
 	coef    float32 // invTau·w: scale of the gradient
@@ -295,24 +296,42 @@ type clustSwapCE struct {
 	scaleF, rowF func(lo, hi int)
 }
 
+// scaleRows writes x = s·invTau into the softmax rows and records each
+// row's argmax (the same for s and x, τ > 0).
 func (c *clustSwapCE) scaleRows(lo, hi int) {
 	k, t := c.k, c.invTau
-	src, dst := c.s[lo*k:hi*k], c.p[lo*k:hi*k]
-	for i, v := range src {
-		dst[i] = v * t
+	for b := lo; b < hi; b++ {
+		src, dst := c.s[b*k:(b+1)*k], c.p[b*k:(b+1)*k]
+		dst = dst[:len(src)]
+		m, at := src[0], 0
+		for j, v := range src {
+			dst[j] = v * t
+			if v > m {
+				m, at = v, j
+			}
+		}
+		c.argmax[b] = int32(at)
 	}
 }
 
 // rows computes, for rows [lo, hi) of view v, the row's loss
 // Σ_{c≠v} Σ_k q_c[b,k]·(lse_b − x_bk) with x = s·invTau, and, when d is
 // set, overwrites the softmax row with coef·(m_v·p − Σ_{c≠v} q_c).
+//
+// lse_b − x_{b,j*} (j* the row's argmax) is log1p(Σ_{k≠j*} p_k / p_{j*})
+// with the off-maximum mass summed in float64, so the loss keeps its
+// relative precision for confident rows and large logits.
 func (c *clustSwapCE) rows(lo, hi int) {
 	k, bk := c.k, len(c.s)
 	invTau := float64(c.invTau)
+	var q0, q1 []float32 // the (at most two, usually) targets of this view
 	for b := lo; b < hi; b++ {
 		s := c.s[b*k : (b+1)*k]
 		p := c.p[b*k : (b+1)*k]
-		l1, at := clustRowLSE(p)
+		at := int(c.argmax[b])
+		pm := float64(p[at])
+		rest := max(kernel.Sum(p)-pm, 0)
+		l1 := math.Log1p(rest / pm)
 		if math.IsNaN(l1) || math.IsInf(l1, 0) {
 			// s/τ overflowed float32 or the row holds NaN: report it
 			// through the loss even where the targets' mass is zero.
@@ -321,19 +340,22 @@ func (c *clustSwapCE) rows(lo, hi int) {
 		}
 		sm := float64(s[at])
 		var loss float64
+		n := 0
 		for ci, cv := range c.assign {
 			if cv == c.v {
 				continue
 			}
 			q := c.codes[ci*bk+b*k : ci*bk+(b+1)*k]
-			q = q[:len(s)]
-			var sq, sqs float64
-			for j, qv := range q {
-				sq += float64(qv)
-				sqs += float64(qv) * float64(s[j])
-			}
 			// Σ_k q_k (lse − x_k) = Σ_k q_k (l1 + (s_{j*} − s_k)/τ)
+			sq, sqs := kernel.Sum(q), kernel.Dot(q, s)
 			loss += l1*sq + invTau*(sm*sq-sqs)
+			switch n {
+			case 0:
+				q0 = q
+			case 1:
+				q1 = q
+			}
+			n++
 		}
 		c.rowLoss[b] = loss
 		if c.d == nil {
@@ -341,27 +363,29 @@ func (c *clustSwapCE) rows(lo, hi int) {
 		}
 		d := c.d[b*k : (b+1)*k]
 		d = d[:len(p)]
-		coef, mv := c.coef, c.mv
-		first := true
-		for ci, cv := range c.assign {
-			if cv == c.v {
-				continue
+		coef, cm := c.coef, c.coef*c.mv
+		switch n {
+		case 1:
+			q0 = q0[:len(p)]
+			for j, pv := range p {
+				d[j] = cm*pv - coef*q0[j]
 			}
-			q := c.codes[ci*bk+b*k : ci*bk+(b+1)*k]
-			q = q[:len(p)]
-			if first {
-				for j, pv := range p {
-					d[j] = mv*pv - q[j]
+		case 2:
+			q0, q1 = q0[:len(p)], q1[:len(p)]
+			for j, pv := range p {
+				d[j] = cm*pv - coef*(q0[j]+q1[j])
+			}
+		default:
+			for j, pv := range p {
+				d[j] = cm * pv
+			}
+			for ci, cv := range c.assign {
+				if cv == c.v {
+					continue
 				}
-				first = false
-				continue
+				q := c.codes[ci*bk+b*k : ci*bk+(b+1)*k]
+				kernel.Axpy(-coef, q, d)
 			}
-			for j, qv := range q {
-				d[j] -= qv
-			}
-		}
-		for j := range d {
-			d[j] *= coef
 		}
 	}
 }
@@ -381,6 +405,10 @@ func (w *ClusteringWorkspace) swapped(dscores, scores, codes []float32, n, b, k 
 	c.codes, c.assign, c.k, c.invTau = codes, assign, k, invTau
 	c.coef = float32(float64(invTau) * wgt)
 	c.rowLoss = w.buf64(clustF64Rows, b)
+	if cap(c.argmax) < b {
+		c.argmax = make([]int32, b)
+	}
+	c.argmax = c.argmax[:b]
 	var scratch []float32
 	if dscores == nil {
 		scratch = w.buf32(clustF32Probs, bk)
