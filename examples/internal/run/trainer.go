@@ -1,6 +1,7 @@
 package run
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -37,6 +38,16 @@ type State struct {
 //	}
 //	if err := tr.Err(); err != nil { … }
 type Trainer struct {
+	// OnEpoch, if not nil, runs at the start of every epoch, before its
+	// first batch is drawn: where a method relabels the dataset (SeLa,
+	// DeepCluster). It does not run again when a run resumes in the middle
+	// of an epoch, so whatever it computes must be in State.Extra.
+	OnEpoch func(epoch int) error
+	// Order, if not nil, returns the epoch's sample order (at least
+	// StepsPerEpoch·Batch indices); by default a permutation drawn from
+	// (seed, epoch). It must depend only on the epoch and State.
+	Order func(epoch int) ([]int, error)
+
 	cfg   *Config
 	data  *Data
 	net   backbone.Layer
@@ -130,8 +141,20 @@ func (t *Trainer) Next() bool {
 		signal.Stop(t.signals)
 		return false
 	}
+	if t.step == 0 && t.OnEpoch != nil {
+		if t.err = t.OnEpoch(t.epoch); t.err != nil {
+			return false
+		}
+	}
 	if t.step == 0 || t.perm == nil {
-		t.perm = Perm(t.data.Train.N, t.cfg.Seed, t.epoch)
+		if t.Order == nil {
+			t.perm = Perm(t.data.Train.N, t.cfg.Seed, t.epoch)
+		} else if t.perm, t.err = t.Order(t.epoch); t.err != nil {
+			return false
+		} else if len(t.perm) < t.stepsPerEpoch*t.cfg.Batch {
+			t.err = fmt.Errorf("%s: the epoch's order has %d samples, want %d", t.cfg.Method, len(t.perm), t.stepsPerEpoch*t.cfg.Batch)
+			return false
+		}
 	}
 	copy(t.ids, t.perm[t.step*t.cfg.Batch:(t.step+1)*t.cfg.Batch])
 	if _, err := t.data.Train.Batch(t.x, t.ids); err != nil {

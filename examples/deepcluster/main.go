@@ -1,0 +1,152 @@
+// Command deepcluster trains ConvNet3 by DeepCluster on Fashion-MNIST under
+// the fmnist-ssl-v1 protocol and evaluates it.
+//
+// At the start of every epoch: the features of the whole training set
+// (un-augmented, evaluation mode) are PCA-whitened to 64 dimensions and
+// L2-normalised, k-means (k-means++, 30 clusters) gives every image a
+// pseudo-label, the classifier is re-initialised (and its momentum
+// cleared), and the epoch's images are drawn uniformly over the clusters.
+// Each step then trains ConvNet3 and the classifier by cross-entropy on the
+// pseudo-labels over two augmented views.
+//
+// Reference: Caron, Bojanowski, Joulin, Douze, Deep Clustering for
+// Unsupervised Learning of Visual Features, ECCV 2018.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"ssl"
+	"ssl/assign"
+	"ssl/augment"
+	"ssl/backbone"
+	"ssl/examples/internal/run"
+	"ssl/losses"
+)
+
+func main() {
+	if err := deepcluster(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+const (
+	k      = 30 // clusters
+	pcaDim = 64 // DeepCluster whitens to 256 dimensions on 4096-d AlexNet features
+)
+
+func deepcluster(args []string, log io.Writer) error {
+	cfg, err := run.Parse("deepcluster", run.Defaults{EpochsEmbedded: 10, EpochsFull: 1, LR: 0.1}, args, log)
+	if err != nil {
+		return err
+	}
+	data, err := run.LoadData(cfg)
+	if err != nil {
+		return err
+	}
+	rng := run.InitRand(cfg)
+	net, err := backbone.NewConvNet3(rng, nil)
+	if err != nil {
+		return err
+	}
+	classifier, err := backbone.NewLinear("classifier", 128, k, true, rng)
+	if err != nil {
+		return err
+	}
+	model := backbone.NewSequential("deepcluster", net, classifier)
+	opt, err := backbone.NewSGD(model.Params(), &backbone.SGDOptions{Momentum: 0.9, WeightDecay: 5e-4})
+	if err != nil {
+		return err
+	}
+	labels := run.NewLabels("labels", data.Train.N)
+	tr, err := run.NewTrainer(cfg, data, net, run.State{Params: model.Params(), Buffers: model.Buffers(), Opt: opt, Extra: []*backbone.Param{labels.P}})
+	if err != nil {
+		return err
+	}
+
+	tr.OnEpoch = func(epoch int) error {
+		feats, err := run.Features(net, data.Train)
+		if err != nil {
+			return err
+		}
+		x, _, err := assign.PCAWhiten(nil, feats, pcaDim)
+		if err != nil {
+			return err
+		}
+		lab := make([]int, data.Train.N)
+		res, err := assign.KMeans(nil, lab, x, k, tr.Rand(1), nil)
+		if err != nil {
+			return err
+		}
+		labels.Set(lab)
+		// A fresh classifier for the new labels, with no momentum left.
+		fresh, err := backbone.NewLinear("classifier", 128, k, true, tr.Rand(2))
+		if err != nil {
+			return err
+		}
+		if err := backbone.CopyParams(classifier.Params(), fresh.Params()); err != nil {
+			return err
+		}
+		for _, s := range opt.State() {
+			if strings.HasPrefix(s.Name, "classifier.") {
+				clear(s.Data())
+			}
+		}
+		if !cfg.Quiet {
+			fmt.Fprintf(log, "epoch %d: k-means on %d whitened features: inertia %.4g, %d of %d clusters used\n",
+				epoch+1, data.Train.N, res.Inertia, labels.Used(), k)
+		}
+		return nil
+	}
+	// Images drawn uniformly over the pseudo-labels (DeepCluster's sampler).
+	tr.Order = func(epoch int) ([]int, error) {
+		return assign.UniformLabelSample(nil, labels.All(), k, data.Train.N, tr.Rand(3))
+	}
+
+	views, err := augment.FMNISTProtocol(0)
+	if err != nil {
+		return err
+	}
+	b := cfg.Batch
+	x := make([]ssl.Tensor, 2)
+	logits := []ssl.Tensor{ssl.New(b, k), ssl.New(b, k)}
+	dlogits := []ssl.Tensor{ssl.New(b, k), ssl.New(b, k)}
+	ws := []*backbone.Workspace{backbone.NewWorkspace(), backbone.NewWorkspace()}
+	ceOpts := &losses.PseudoLabelCEOptions{Workspace: losses.NewClusteringWorkspace()}
+	var y []int
+
+	for tr.Next() {
+		if x, err = views.Apply(x, tr.Images(), tr.IDs(), cfg.Seed, uint64(tr.Epoch())); err != nil {
+			return err
+		}
+		y = labels.Gather(y, tr.IDs())
+		backbone.ZeroGrad(model.Params())
+		var loss float64
+		for v := range 2 {
+			if err := model.Forward(ws[v], logits[v], x[v], true); err != nil {
+				return err
+			}
+			l, err := losses.PseudoLabelCE(dlogits[v], logits[v], y, ceOpts)
+			if err != nil {
+				return err
+			}
+			loss += l / 2
+			for i, g := range dlogits[v].Data().([]float32) { // each view counts half
+				dlogits[v].Data().([]float32)[i] = g / 2
+			}
+			if err := model.Backward(ws[v], nil, dlogits[v]); err != nil {
+				return err
+			}
+		}
+		if err := opt.Step(tr.LR()); err != nil {
+			return err
+		}
+		tr.Done(loss)
+	}
+	_, err = tr.Finish(nil)
+	return err
+}

@@ -1,0 +1,12 @@
+package main
+
+import (
+	"testing"
+
+	"ssl/examples/internal/runtest"
+)
+
+func TestSmoke(t *testing.T) { runtest.Smoke(t, "deepcluster", deepcluster) }
+
+// The pseudo-labels and the uniform order built from them survive a resume.
+func TestResumeBitIdentical(t *testing.T) { runtest.Resume(t, deepcluster) }
