@@ -282,63 +282,54 @@ func clustRowLSE(p []float32) (float64, int) {
 // Its row passes are methods bound once per workspace, so repeated calls
 // do not allocate.
 type clustSwapCE struct {
-	s, d, p []float32 // one view: scores, gradient destination (or nil), softmax rows
+	s, d, p []float32 // one view: scores, gradient destination (or nil), exp rows (d or scratch)
 	codes   []float32 // |assign|·B·K targets, in the order of assign
 	assign  []int
-	argmax  []int32 // per row of the view: the column of its largest score
-	v       int     // the view being processed
+	v       int // the view being processed
 	k       int
 	invTau  float32
 	coef    float32 // invTau·w: scale of the gradient
 	mv      float32 // number of targets supervising view v
 	rowLoss []float64
 
-	scaleF, rowF func(lo, hi int)
+	rowF func(lo, hi int)
 }
 
-// scaleRows writes x = s·invTau into the softmax rows and records each
-// row's argmax (the same for s and x, τ > 0).
-func (c *clustSwapCE) scaleRows(lo, hi int) {
-	k, t := c.k, c.invTau
-	for b := lo; b < hi; b++ {
-		src, dst := c.s[b*k:(b+1)*k], c.p[b*k:(b+1)*k]
-		dst = dst[:len(src)]
-		m, at := src[0], 0
-		for j, v := range src {
-			dst[j] = v * t
-			if v > m {
-				m, at = v, j
-			}
-		}
-		c.argmax[b] = int32(at)
-	}
-}
-
-// rows computes, for rows [lo, hi) of view v, the row's loss
-// Σ_{c≠v} Σ_k q_c[b,k]·(lse_b − x_bk) with x = s·invTau, and, when d is
-// set, overwrites the softmax row with coef·(m_v·p − Σ_{c≠v} q_c).
-//
-// lse_b − x_{b,j*} (j* the row's argmax) is log1p(Σ_{k≠j*} p_k / p_{j*})
-// with the off-maximum mass summed in float64, so the loss keeps its
-// relative precision for confident rows and large logits.
+// rows handles rows [lo, hi) of view v in one pass per row, while the row
+// is in cache: with x = s·invTau and j* the row's argmax it forms
+// e_k = exp(x_k − x_{j*}) (kernel.Exp) and Z = Σ_k e_k in float64, so
+// that log_softmax(x)_k = x_k − x_{j*} − log Z with log Z = log1p(Z − 1)
+// (the term e_{j*} = 1 is exact: confident rows keep their relative
+// precision); then the row's loss Σ_{c≠v} Σ_k q_c[b,k]·(log Z + (s_{j*} −
+// s_k)·invTau) and, when d is set, the gradient coef·(m_v·e/Z − Σ_{c≠v} q_c)
+// written over e.
 func (c *clustSwapCE) rows(lo, hi int) {
 	k, bk := c.k, len(c.s)
-	invTau := float64(c.invTau)
+	invTau := c.invTau
 	var q0, q1 []float32 // the (at most two, usually) targets of this view
 	for b := lo; b < hi; b++ {
 		s := c.s[b*k : (b+1)*k]
-		p := c.p[b*k : (b+1)*k]
-		at := int(c.argmax[b])
-		pm := float64(p[at])
-		rest := max(kernel.Sum(p)-pm, 0)
-		l1 := math.Log1p(rest / pm)
-		if math.IsNaN(l1) || math.IsInf(l1, 0) {
-			// s/τ overflowed float32 or the row holds NaN: report it
-			// through the loss even where the targets' mass is zero.
+		e := c.p[b*k : (b+1)*k]
+		e = e[:len(s)]
+		m := s[0]
+		for _, v := range s {
+			if v > m {
+				m = v
+			}
+		}
+		for j, v := range s {
+			e[j] = (v - m) * invTau
+		}
+		kernel.Exp(e, e)
+		z := kernel.Sum(e)
+		logZ := math.Log1p(z - 1)
+		if math.IsNaN(logZ) || math.IsInf(logZ, 0) || m-m != 0 {
+			// A NaN or ±Inf score, or s/τ beyond float32: report it through
+			// the loss even where the targets' mass is zero.
 			c.rowLoss[b] = math.NaN()
 			continue
 		}
-		sm := float64(s[at])
+		sm := float64(m)
 		var loss float64
 		n := 0
 		for ci, cv := range c.assign {
@@ -346,9 +337,9 @@ func (c *clustSwapCE) rows(lo, hi int) {
 				continue
 			}
 			q := c.codes[ci*bk+b*k : ci*bk+(b+1)*k]
-			// Σ_k q_k (lse − x_k) = Σ_k q_k (l1 + (s_{j*} − s_k)/τ)
+			// Σ_k q_k (lse − x_k) = Σ_k q_k (log Z + (s_{j*} − s_k)/τ)
 			sq, sqs := kernel.Sum(q), kernel.Dot(q, s)
-			loss += l1*sq + invTau*(sm*sq-sqs)
+			loss += logZ*sq + float64(invTau)*(sm*sq-sqs)
 			switch n {
 			case 0:
 				q0 = q
@@ -361,30 +352,26 @@ func (c *clustSwapCE) rows(lo, hi int) {
 		if c.d == nil {
 			continue
 		}
-		d := c.d[b*k : (b+1)*k]
-		d = d[:len(p)]
-		coef, cm := c.coef, c.coef*c.mv
+		coef := c.coef
+		cm := float32(float64(c.coef*c.mv) / z) // coef·m_v/Z: e·cm = coef·m_v·softmax
 		switch n {
 		case 1:
-			q0 = q0[:len(p)]
-			for j, pv := range p {
-				d[j] = cm*pv - coef*q0[j]
+			q0 = q0[:len(e)]
+			for j, ev := range e {
+				e[j] = cm*ev - coef*q0[j]
 			}
 		case 2:
-			q0, q1 = q0[:len(p)], q1[:len(p)]
-			for j, pv := range p {
-				d[j] = cm*pv - coef*(q0[j]+q1[j])
+			q0, q1 = q0[:len(e)], q1[:len(e)]
+			for j, ev := range e {
+				e[j] = cm*ev - coef*(q0[j]+q1[j])
 			}
 		default:
-			for j, pv := range p {
-				d[j] = cm * pv
-			}
+			kernel.Scale(cm, e)
 			for ci, cv := range c.assign {
 				if cv == c.v {
 					continue
 				}
-				q := c.codes[ci*bk+b*k : ci*bk+(b+1)*k]
-				kernel.Axpy(-coef, q, d)
+				kernel.Axpy(-coef, c.codes[ci*bk+b*k:ci*bk+(b+1)*k], e)
 			}
 		}
 	}
@@ -397,7 +384,7 @@ func (c *clustSwapCE) rows(lo, hi int) {
 func (w *ClusteringWorkspace) swapped(dscores, scores, codes []float32, n, b, k int, assign []int, tau float32) float64 {
 	c := &w.swap
 	if c.rowF == nil {
-		c.scaleF, c.rowF = c.scaleRows, c.rows
+		c.rowF = c.rows
 	}
 	bk := b * k
 	invTau := 1 / tau
@@ -405,10 +392,6 @@ func (w *ClusteringWorkspace) swapped(dscores, scores, codes []float32, n, b, k 
 	c.codes, c.assign, c.k, c.invTau = codes, assign, k, invTau
 	c.coef = float32(float64(invTau) * wgt)
 	c.rowLoss = w.buf64(clustF64Rows, b)
-	if cap(c.argmax) < b {
-		c.argmax = make([]int32, b)
-	}
-	c.argmax = c.argmax[:b]
 	var scratch []float32
 	if dscores == nil {
 		scratch = w.buf32(clustF32Probs, bk)
@@ -437,8 +420,6 @@ func (w *ClusteringWorkspace) swapped(dscores, scores, codes []float32, n, b, k 
 			}
 			continue
 		}
-		kernel.ParallelFor(b, grain, c.scaleF)
-		kernel.SoftmaxRows(c.p, c.p, b, k)
 		kernel.ParallelFor(b, grain, c.rowF)
 		total += clustSumOrdered(c.rowLoss)
 	}
