@@ -22,7 +22,10 @@
 // through the same network before either goes back use two workspaces. A
 // workspace grows on first use and is reused afterwards, so a training loop
 // that keeps its workspaces and destinations allocates (almost) nothing per
-// step. Workspaces are not safe for concurrent use.
+// step (the parallel loops' hand-off and the GEMM kernel's pooled panels
+// aside). Workspaces are not safe for concurrent use, and neither are
+// layers (they keep scratch memory and accumulate gradients): run the views
+// one after the other; each call already spreads its work over every core.
 //
 // # Gradients accumulate
 //
