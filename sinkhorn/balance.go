@@ -173,12 +173,6 @@ func Balance(dst, scores ssl.Tensor, eps float64, ws *Workspace, opts *BalanceOp
 	if bad >= 0 {
 		return Result{}, fmt.Errorf("sinkhorn: Balance: scores[%d, %d] is %v: %w", bad/k, bad%k, s[bad], ssl.ErrNotFinite)
 	}
-	for j := range k {
-		if float64(e.cmax[j]-e.cmin[j])*e.param > -expMinNormal {
-			e.mayFlush = true
-			break
-		}
-	}
 	e.rowC, e.colC = 1/float64(e.nTotal), 1/float64(k)
 	e.outScale = float64(e.nTotal)
 	e.a, e.out = q, q
@@ -285,9 +279,7 @@ func balanceRun(e *engine, cfg balanceCfg, logDomain bool) (iters int, merr floa
 			e.parallel(balanceLogWriteBlock)
 		} else {
 			e.parallel(balanceWriteBlock)
-			_, bad, umax, uinvmax := e.blockScalars()
-			// bad counts blocks here; any is too many.
-			if bad != 0 || (e.mayFlush && umax*uinvmax > spreadLimit/bk) {
+			if _, bad, _, _ := e.blockScalars(); bad != 0 {
 				return iters, 0, false, false, nil
 			}
 		}
@@ -364,9 +356,15 @@ func balanceKernelBlock(e *engine, blk, lo, hi int) {
 	inv := float32(e.param)
 	for i := lo; i < hi; i++ {
 		row, src := e.a[i*k:(i+1)*k], e.src[i*k:(i+1)*k]
+		tmax := math.Inf(-1)
 		for j, x := range src {
-			row[j] = (x - cmax[j]) * inv
+			t := (x - cmax[j]) * inv
+			if t < expMinNormal {
+				tmax = max(tmax, float64(t))
+			}
+			row[j] = t
 		}
+		e.flush[i] = flushedMax(tmax)
 		kernel.Exp(row, row)
 		axpy64(1, row, p)
 		e.u[i] = 1
@@ -388,27 +386,27 @@ func balanceLogKernelBlock(e *engine, blk, lo, hi int) {
 
 // balanceWriteBlock overwrites each kernel row A_i with A_i·diag(v)
 // normalised to sum 1, sums the block's columns, and records in the block
-// scalars whether a row sum was not positive and finite, and the extremes
-// of the row scalings.
+// scalars whether a row sum was not valid (see "Exp-domain validity").
 func balanceWriteBlock(e *engine, blk, lo, hi int) {
 	k := e.k
 	p := e.part[blk*k : (blk+1)*k]
 	clear(p)
 	v := e.v[:k]
-	var bad, umax, uinvmax float64
+	var bad float64
+	t := flushRel * e.vSum
 	for i := lo; i < hi; i++ {
 		row := e.a[i*k : (i+1)*k]
-		inv := 1 / dot64(row, v)
-		if !(inv > 0 && inv <= math.MaxFloat64) {
+		s := dot64(row, v)
+		inv := 1 / s
+		if !(inv > 0 && inv <= math.MaxFloat64) || !(s >= t*e.flush[i]) {
 			bad = 1
 		}
-		umax, uinvmax = max(umax, inv), max(uinvmax, 1/inv)
 		for j, x := range row {
 			row[j] = float32(float64(x) * v[j] * inv)
 		}
 		axpy64(1, row, p)
 	}
-	e.blk[4*blk+1], e.blk[4*blk+2], e.blk[4*blk+3] = bad, umax, uinvmax
+	e.blk[4*blk+1] = bad
 }
 
 // balanceLogWriteBlock overwrites each log-kernel row L_i with

@@ -27,18 +27,19 @@ import (
 // the marginals can be met.
 //
 // Exp-domain validity. Kernel entries below the smallest normal float32
-// (2^-126) are flushed; a flushed entry can change a row sum by at most
-// 2^-126·max v / min v relative to the row's largest term (every row or
-// column of a kernel built here has an entry 1, or the solver checks the
-// row sums directly), and a column sum by 2^-126·max u / min u. When
-// entries may have been flushed, the exp domain is therefore accepted only
-// while the spreads of u and v keep the worst total flush below float32
-// rounding: spread ≤ 2^102 / count (2^-24 relative over count terms). A
-// scaling that leaves that range, or is not finite and positive, makes the
-// solver restart in the log domain (or fail, when the exp domain was
-// forced).
+// (2^-126) are flushed to zero or kept as subnormals, so each is off by at
+// most its true value. The kernel passes record, for every row i, the
+// largest true value F_i of such an entry (0 if there is none). The
+// flushed entries then change a row sum Σ_j A_ij·v_j by at most F_i·Σ_j v_j
+// and a column sum Σ_i A_ij·u_i by at most Σ_i F_i·u_i. After every update
+// the solver checks that each row sum is at least 2^24 times its bound and
+// each column sum at least 2^24·Σ_i F_i·u_i, which keeps the relative error
+// of every sum below 2^-24, float32 rounding: the exp domain is then as
+// exact as the float32 kernel. A sum below its bound, or a scaling that is
+// not finite and positive, makes the solver restart in the log domain (or
+// fail, when the exp domain was forced).
 
-const spreadLimit = 0x1p102 // see "Exp-domain validity" above
+const flushRel = 0x1p24 // see "Exp-domain validity" above
 
 type blockFn func(e *engine, blk, lo, hi int)
 
@@ -54,7 +55,6 @@ type engine struct {
 	colT       []float64 // per-column targets, or nil for colC
 	colC       float64
 	logDomain  bool
-	mayFlush   bool // kernel entries may have been flushed to zero
 	check      bool // accumulate SeLa's Σ|u_old/u_new − 1| in rowPass
 	fixRows    bool // rowLogBlock only sums columns, leaving f unchanged
 	fn         blockFn
@@ -62,6 +62,7 @@ type engine struct {
 	parallelOK bool
 
 	u, v   []float64 // exp-domain scalings
+	flush  []float64 // n: largest true value of a flushed kernel entry per row
 	f, g   []float64 // log-domain potentials
 	acc    []float64 // k column sums (exp: Σ_i A_ij u_i; log: Σ_i P_ij) + scalars
 	part   []float64 // nb×k block column sums
@@ -81,6 +82,12 @@ type engine struct {
 	rmax       []float64 // n per-row shift
 	param      float64   // 1/ε, λ or 1/reg
 	param2     float64   // SeLa: max_j λ·log max_k P_jk
+	vSum       float64   // Σ_j v_j after the last column update
+	param3     float64   // SeLa: the error of update 0
+	firstDone  bool      // SeLa: update 0 built the exp kernel
+	logMode    int       // SeLa: how the log domain starts
+	vt         []float64 // SeLa: k, ṽ after update 0
+	rowS       []float64 // SeLa: n, s_j after update 0
 	fromKernel bool      // SeLa: the log-kernel is built from the exp kernel in place
 	intPow     int       // λ when it is a small integer, else 0
 	out        []float32 // n×k output
@@ -95,6 +102,9 @@ func (e *engine) size(n, k int) {
 	e.nb = (n + e.grain - 1) / e.grain
 	e.u = grow(e.u, n)
 	e.f = grow(e.f, n)
+	e.flush = grow(e.flush, n)
+	e.rowS = grow(e.rowS, n)
+	e.vt = grow(e.vt, k)
 	e.rmax = grow(e.rmax, n)
 	e.v = grow(e.v, k)
 	e.g = grow(e.g, k)
@@ -109,7 +119,8 @@ func (e *engine) size(n, k int) {
 	e.redK = grow(e.redK, 2*k+4)
 	e.colBuf = grow(e.colBuf, k)
 	e.rowT, e.colT, e.red, e.labels, e.out = nil, nil, nil, nil, nil
-	e.check, e.logDomain, e.mayFlush, e.fixRows, e.fromKernel = false, false, false, false, false
+	e.check, e.logDomain, e.fixRows, e.fromKernel = false, false, false, false
+	e.logMode = 0
 	e.outScale = 1
 }
 
@@ -225,49 +236,53 @@ func (e *engine) sumParts() {
 	}
 }
 
-// blockScalars returns the sums of blk[4·b] and blk[4·b+1] and the maxima
-// of blk[4·b+2] and blk[4·b+3] over the blocks b.
+// blockScalars returns the sums of the four block scalars over the
+// blocks, in block order.
 func (e *engine) blockScalars() (s0, s1, s2, s3 float64) {
 	for b := range e.nb {
 		s0 += e.blk[4*b]
 		s1 += e.blk[4*b+1]
-		s2 = max(s2, e.blk[4*b+2])
-		s3 = max(s3, e.blk[4*b+3])
+		s2 += e.blk[4*b+2]
+		s3 += e.blk[4*b+3]
 	}
 	return
 }
 
-// spreadOK reports whether lo and hi (the extremes of a scaling vector)
-// are finite and positive and, when entries may have been flushed, whether
-// hi/lo ≤ spreadLimit/count.
-func spreadOK(lo, hi float64, count int, flush bool) bool {
-	if !(lo > 0) || !(hi <= math.MaxFloat64) {
-		return false
+// sumOK reports whether every x[j] ≥ flushRel·bound (see "Exp-domain
+// validity"); with no flushed entry (bound 0) it is always true.
+func sumOK(x []float64, bound float64) bool {
+	t := flushRel * bound
+	for _, v := range x {
+		if !(v >= t) {
+			return false
+		}
 	}
-	return !flush || hi/lo <= spreadLimit/float64(count)
+	return true
 }
 
-func minMax(x []float64) (lo, hi float64) {
-	lo, hi = math.Inf(1), math.Inf(-1)
-	for _, v := range x {
-		if !(v >= lo) { // also catches NaN
-			lo = v
-		}
-		if !(v <= hi) {
-			hi = v
-		}
+// flushedMax returns exp(t) for the largest exponent t < expMinNormal of a
+// kernel row (given as tmax, or -Inf when there is none): the largest true
+// value of an entry that float32 flushed, or 0.
+func flushedMax(tmax float64) float64 {
+	if math.IsInf(tmax, -1) {
+		return 0
 	}
-	return lo, hi
+	return math.Exp(tmax)
 }
 
 // colUpdateExp sets v_j = b_j / acc_j and reports whether v is valid.
 func (e *engine) colUpdateExp() bool {
 	v, acc := e.v[:e.k], e.acc[:e.k]
+	sum := 0.0
 	for j := range v {
 		v[j] = e.colTarget(j) / acc[j]
+		if !(v[j] > 0 && v[j] <= math.MaxFloat64) {
+			return false
+		}
+		sum += v[j]
 	}
-	lo, hi := minMax(v)
-	return spreadOK(lo, hi, e.k, e.mayFlush)
+	e.vSum = sum
+	return true
 }
 
 // colUpdateLog sets g_j += log b_j − log acc_j (acc holds the column sums
@@ -308,29 +323,19 @@ func (e *engine) rowPass() (errSum float64, ok bool, err error) {
 		e.parallel(rowExpBlock)
 	}
 	e.sumParts()
-	s0, s1, _, _ := e.blockScalars()
-	lo, hi := 1.0, 1.0
-	if !e.logDomain {
-		lo, hi = minMax(e.u[:e.n])
-	}
+	s0, s1, s2, _ := e.blockScalars()
 	if e.red != nil {
-		x := e.acc[:e.k+2]
-		x[e.k], x[e.k+1] = s0, s1
+		x := e.acc[:e.k+3]
+		x[e.k], x[e.k+1], x[e.k+2] = s0, s1, s2
 		if err := e.reduce(x, Sum); err != nil {
 			return 0, false, err
 		}
-		s0, s1 = x[e.k], x[e.k+1]
-		r := e.red8[:2]
-		r[0], r[1] = -lo, hi
-		if err := e.reduce(r, Max); err != nil {
-			return 0, false, err
-		}
-		lo, hi = -r[0], r[1]
+		s0, s1, s2 = x[e.k], x[e.k+1], x[e.k+2]
 	}
 	if e.logDomain {
 		return s0, true, nil
 	}
-	return s0, s1 == 0 && spreadOK(lo, hi, e.nTotal, e.mayFlush), nil
+	return s0, s1 == 0 && sumOK(e.acc[:e.k], s2), nil
 }
 
 func rowExpBlock(e *engine, blk, lo, hi int) {
@@ -338,13 +343,16 @@ func rowExpBlock(e *engine, blk, lo, hi int) {
 	p := e.part[blk*k : (blk+1)*k]
 	clear(p)
 	v := e.v[:k]
-	var errSum, bad float64
+	var errSum, bad, fu float64
+	t := flushRel * e.vSum
 	for i := lo; i < hi; i++ {
 		row := e.a[i*k : (i+1)*k]
-		ui := e.rowTarget(i) / dot64(row, v)
-		if !(ui > 0 && ui <= math.MaxFloat64) {
+		s := dot64(row, v)
+		ui := e.rowTarget(i) / s
+		if !(ui > 0 && ui <= math.MaxFloat64) || !(s >= t*e.flush[i]) {
 			bad = 1
 		}
+		fu += e.flush[i] * ui
 		if e.check {
 			if t := math.Abs(e.u[i]/ui - 1); t == t {
 				errSum += t
@@ -353,7 +361,7 @@ func rowExpBlock(e *engine, blk, lo, hi int) {
 		e.u[i] = ui
 		axpy64(ui, row, p)
 	}
-	e.blk[4*blk], e.blk[4*blk+1] = errSum, bad
+	e.blk[4*blk], e.blk[4*blk+1], e.blk[4*blk+2] = errSum, bad, fu
 }
 
 // rowLogBlock: f_i = log a_i − log Σ_j exp(f_i + L_ij + g_j) (around the
@@ -394,7 +402,7 @@ func rowLogBlock(e *engine, blk, lo, hi int) {
 			p[j] += xj * scale
 		}
 	}
-	e.blk[4*blk], e.blk[4*blk+1] = errSum, 0
+	e.blk[4*blk], e.blk[4*blk+1], e.blk[4*blk+2] = errSum, 0, 0
 }
 
 // dot64 returns Σ_j a[j]·v[j] with a float32 row and a float64 vector,

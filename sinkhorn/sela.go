@@ -237,25 +237,47 @@ func SeLa(labels []int, plan, probs ssl.Tensor, lambda float64, ws *Workspace, o
 		e.a = ws.kernelBuf(n, k)
 	}
 
+	e.sizeChunk()
 	res := SeLaResult{Labels: labels, LogR: o.LogR, LogC: o.LogC}
-	ok, conv := false, true
-	tried := false
+	conv := true
+	mode := selaLogReplay
 	if o.Domain != Log {
-		tried = true
-		e.mayFlush = true
-		res.Iterations, res.StopError, conv, ok, err = selaRun(e, &o, false)
+		// Update 0 in float64, then the exp-domain kernel in its gauge.
+		ok, err := selaFirstUpdate(e)
 		if err != nil {
 			return SeLaResult{}, fmt.Errorf(fn+"%w", err)
 		}
-		if !ok && o.Domain == Exp {
-			return SeLaResult{}, fmt.Errorf(fn+"a scaling vector left the float32 range at update %d (lambda=%v): %w", res.Iterations, lambda, ssl.ErrNotFinite)
+		mode = selaLogContinue
+		if ok {
+			res.Iterations, res.StopError, conv, ok, err = selaLoop(e, &o, 1, e.param3)
+			if err != nil {
+				return SeLaResult{}, fmt.Errorf(fn+"%w", err)
+			}
+			if ok {
+				mode = selaExp
+			}
+		} else if !e.firstDone {
+			mode = selaLogReplay
+		}
+		if mode != selaExp && o.Domain == Exp {
+			return SeLaResult{}, fmt.Errorf(fn+"the exp-domain kernel cannot represent the problem at update %d (lambda=%v): %w", res.Iterations, lambda, ssl.ErrNotFinite)
 		}
 	}
-	if !ok {
+	if mode != selaExp {
 		e.logDomain, res.LogDomain = true, true
 		e.sizeChunk()
-		e.fromKernel = tried && o.InPlace
-		res.Iterations, res.StopError, conv, _, err = selaRun(e, &o, true)
+		e.fromKernel = o.InPlace
+		e.logMode = mode
+		e.parallel(selaLogKernelBlock)
+		clear(e.g[:k])
+		if err := e.colLogSums(); err != nil {
+			return SeLaResult{}, fmt.Errorf(fn+"%w", err)
+		}
+		start, startErr := 0, 1e6 // SeLa's initial err
+		if mode == selaLogContinue {
+			start, startErr = 1, e.param3
+		}
+		res.Iterations, res.StopError, conv, _, err = selaLoop(e, &o, start, startErr)
 		if err != nil {
 			return SeLaResult{}, fmt.Errorf(fn+"%w", err)
 		}
@@ -274,21 +296,28 @@ func SeLa(labels []int, plan, probs ssl.Tensor, lambda float64, ws *Workspace, o
 	e.parallel(selaFinalBlock)
 	me, _ := e.colError()
 	res.MarginalError = me
+	// Q_jk = exp(f_j + L_jk + g_k) with L_jk = λ·log P_jk − m_j (replay) or
+	// λ·log P_jk − m_j + log ṽ_k − log s_j (the kernel after update 0); SeLa's
+	// gauge adds M to the rows and −M to the columns.
 	for j := range k {
-		mu := lambda * math.Log(float64(e.cmax[j]))
-		if e.logDomain {
-			res.LogR[j] = e.g[j] - mMax - mu
-		} else {
-			res.LogR[j] = math.Log(e.v[j]) - mMax - mu
+		g := e.g[j]
+		if !e.logDomain {
+			g = math.Log(e.v[j])
 		}
+		if e.logMode != selaLogReplay {
+			g += math.Log(e.vt[j])
+		}
+		res.LogR[j] = g - mMax
 	}
 	for i := range n {
-		m := lambda * math.Log(e.rmax[i])
-		if e.logDomain {
-			res.LogC[i] = e.f[i] + mMax - m
-		} else {
-			res.LogC[i] = math.Log(e.u[i]) + mMax - m
+		f := e.f[i]
+		if !e.logDomain {
+			f = math.Log(e.u[i])
 		}
+		if e.logMode != selaLogReplay {
+			f -= math.Log(e.rowS[i])
+		}
+		res.LogC[i] = f - lambda*math.Log(e.rmax[i]) + mMax
 	}
 	if plan != nil {
 		res.Plan = plan
@@ -302,38 +331,69 @@ func SeLa(labels []int, plan, probs ssl.Tensor, lambda float64, ws *Workspace, o
 	return res, nil
 }
 
-// selaRun builds the kernel for its domain and runs SeLa's loop. ok is
-// false when the exp domain failed.
-func selaRun(e *engine, o *SeLaOptions, logDomain bool) (iters int, stopErr float64, conv, ok bool, err error) {
+// Ways SeLa's solve runs: the exp domain on the kernel after update 0,
+// the log domain continuing from update 0 (after the exp domain failed),
+// or the log domain replaying SeLa from c = 1/N.
+const (
+	selaLogReplay = iota
+	selaLogContinue
+	selaExp
+)
+
+// selaFirstUpdate runs SeLa's update 0 in float64 and builds the exp-domain
+// kernel from it. With y_jk = (P_jk / max_l P_jl)^λ and m_j = λ·log max_l
+// P_jl, M = max_j m_j:
+//
+//	ṽ_k = (1/K) / (Σ_j y_jk·e^{m_j−M} / N)      (r after update 0, times e^M)
+//	s_j = Σ_k y_jk·ṽ_k                          (c after update 0 is (1/N)/(e^{m_j−M}·s_j))
+//	A_jk = y_jk·ṽ_k / s_j                       (N × the plan after update 0)
+//	err_0 = Σ_j |e^{m_j−M}·s_j − 1|             (SeLa's check at update 0)
+//
+// The kernel's rows sum to 1, so only entries below 2^-126 of their row's
+// mass are flushed. firstDone reports whether the kernel was built; ok
+// whether it is valid for the exp domain (u = 1/N, v = 1 continue from it).
+func selaFirstUpdate(e *engine) (ok bool, err error) {
 	k := e.k
-	if logDomain {
-		e.parallel(selaLogKernelBlock)
-		clear(e.g[:k])
-		if err := e.colLogSums(); err != nil {
-			return 0, 0, false, false, err
-		}
-	} else {
-		e.parallel(selaKernelBlock)
-		e.sumParts()
-		_, bad, _, _ := e.blockScalars()
-		lo, hi := minMax(e.u[:e.n])
-		x := e.acc[:k+3]
-		x[k], x[k+1], x[k+2] = bad, -lo, hi
-		if e.red != nil {
-			if err := e.reduce(x[:k], Sum); err != nil {
-				return 0, 0, false, false, err
-			}
-			if err := e.reduce(x[k:k+3], Max); err != nil {
-				return 0, 0, false, false, err
-			}
-		}
-		if x[k] != 0 || !spreadOK(-x[k+1], x[k+2], e.nTotal, true) {
-			return 0, 0, false, false, nil
+	e.firstDone = false
+	e.parallel(selaColSumBlock)
+	e.sumParts()
+	if err := e.reduce(e.acc[:k], Sum); err != nil {
+		return false, err
+	}
+	e.vt = e.vt[:k]
+	nt := float64(e.nTotal)
+	for j := range k {
+		e.vt[j] = (1 / float64(k)) / (e.acc[j] / nt)
+		if !(e.vt[j] > 0 && e.vt[j] <= math.MaxFloat64) {
+			return false, nil
 		}
 	}
-	stopErr, conv = 1e6, true // SeLa's initial err
+	e.parallel(selaKernelBlock)
+	e.firstDone = true
+	e.sumParts()
+	errSum, bad, fu, _ := e.blockScalars()
+	x := e.acc[:k+3]
+	x[k], x[k+1], x[k+2] = errSum, bad, fu
+	if err := e.reduce(x, Sum); err != nil {
+		return false, err
+	}
+	e.param3 = x[k]
+	for j := range k {
+		e.v[j] = 1
+	}
+	e.vSum = float64(k)
+	return x[k+1] == 0 && sumOK(x[:k], x[k+2]), nil
+}
+
+// selaLoop runs SeLa's loop from update `start` with the error at the last
+// check. ok is false when the exp domain failed.
+func selaLoop(e *engine, o *SeLaOptions, start int, stopErr float64) (iters int, lastErr float64, conv, ok bool, err error) {
+	iters, conv = start, true
+	if stopErr > o.StopErr && iters >= o.MaxIter && iters > 0 {
+		return iters, stopErr, false, true, nil
+	}
 	for stopErr > o.StopErr {
-		if logDomain {
+		if e.logDomain {
 			e.colUpdateLog()
 		} else if !e.colUpdateExp() {
 			return iters, stopErr, false, false, nil
@@ -357,6 +417,69 @@ func selaRun(e *engine, o *SeLaOptions, logDomain bool) (iters int, stopErr floa
 		}
 	}
 	return iters, stopErr, conv, true, nil
+}
+
+// selaY returns (x·pinv)^λ in float64.
+func (e *engine) selaY(x float32, pinv float64) float64 {
+	y := float64(x) * pinv
+	if e.intPow > 0 {
+		return pow64(y, e.intPow)
+	}
+	return math.Pow(y, e.param)
+}
+
+// selaColSumBlock accumulates the block's Σ_j y_jk·e^{m_j−M} in float64.
+func selaColSumBlock(e *engine, blk, lo, hi int) {
+	k := e.k
+	p := e.part[blk*k : (blk+1)*k]
+	clear(p)
+	for i := lo; i < hi; i++ {
+		src := e.src[i*k : (i+1)*k]
+		pinv := 1 / e.rmax[i]
+		w := math.Exp(e.param*math.Log(e.rmax[i]) - e.param2)
+		for j, x := range src {
+			p[j] += e.selaY(x, pinv) * w
+		}
+	}
+}
+
+// selaKernelBlock writes the kernel A_jk = y_jk·ṽ_k/s_j, records s_j, the
+// largest flushed entry of each row, SeLa's error terms of update 0, and
+// the column sums Σ_j A_jk/N for the next update.
+func selaKernelBlock(e *engine, blk, lo, hi int) {
+	k := e.k
+	p := e.part[blk*k : (blk+1)*k]
+	clear(p)
+	x := e.rowBuf[blk*k : (blk+1)*k]
+	vt := e.vt[:k]
+	u0 := 1 / float64(e.nTotal)
+	var errSum, fu float64
+	for i := lo; i < hi; i++ {
+		src, row := e.src[i*k:(i+1)*k], e.a[i*k:(i+1)*k]
+		pinv := 1 / e.rmax[i]
+		s := 0.0
+		for j, pj := range src {
+			x[j] = e.selaY(pj, pinv) * vt[j]
+			s += x[j]
+		}
+		inv := 1 / s
+		fl := 0.0
+		for j, xj := range x {
+			a := xj * inv
+			r := float32(a)
+			if r < 0x1p-126 {
+				fl = max(fl, a)
+			}
+			row[j] = r
+		}
+		e.rowS[i], e.flush[i], e.u[i] = s, fl, u0
+		fu += fl * u0
+		if t := math.Abs(math.Exp(e.param*math.Log(e.rmax[i])-e.param2)*s - 1); t == t {
+			errSum += t
+		}
+		axpy64(u0, row, p)
+	}
+	e.blk[4*blk], e.blk[4*blk+1], e.blk[4*blk+2], e.blk[4*blk+3] = errSum, 0, fu, 0
 }
 
 // selaRowMaxBlock stores each row's maximum in rmax, the block's column
@@ -393,59 +516,34 @@ func selaRowMaxBlock(e *engine, blk, lo, hi int) {
 	}
 }
 
-// selaKernelBlock writes A_jk = (P_jk / max_l P_jl / cmax_k)^λ, the initial
-// row scaling u_j = exp(λ·log max_l P_jl − mMax)/N (c = 1/N in the shifted
-// kernel's gauge) and the block's column sums Σ_j A_jk·u_j.
-func selaKernelBlock(e *engine, blk, lo, hi int) {
-	k := e.k
-	p := e.part[blk*k : (blk+1)*k]
-	clear(p)
-	inv := e.part2[blk*k : (blk+1)*k] // 1/cmax
-	for j := range inv {
-		inv[j] = 1 / e.cmax[j]
-	}
-	var bad float64
-	for i := lo; i < hi; i++ {
-		row, src := e.a[i*k:(i+1)*k], e.src[i*k:(i+1)*k]
-		rinv := float32(1 / e.rmax[i])
-		if e.intPow > 0 {
-			for j, x := range src {
-				row[j] = powInt(x*rinv*inv[j], e.intPow)
-			}
-		} else {
-			for j, x := range src {
-				row[j] = float32(e.param * math.Log(float64(x*rinv*inv[j])))
-			}
-			kernel.Exp(row, row)
-		}
-		ui := math.Exp(e.param*math.Log(e.rmax[i])-e.param2) / float64(e.nTotal)
-		if !(ui > 0) {
-			bad = 1
-		}
-		e.u[i] = ui
-		axpy64(ui, row, p)
-	}
-	e.blk[4*blk+1] = bad
-}
-
-// selaLogKernelBlock writes L_jk = λ·log(P_jk / max_l P_jl / cmax_k) and
-// f_j = λ·log max_l P_jl − mMax − log N. With fromKernel the buffer
-// already holds the exp-domain kernel A = exp(L), and L = log A.
+// selaLogKernelBlock writes the log-kernel and the initial f: for a replay
+// L_jk = λ·log(P_jk / max_l P_jl) and f_j = m_j − M − log N (c = 1/N); to
+// continue after update 0, L_jk = log(y_jk·ṽ_k/s_j) (or the log of the
+// exp kernel already in the buffer, with InPlace) and f_j = −log N.
 func selaLogKernelBlock(e *engine, blk, lo, hi int) {
 	k := e.k
+	logN := math.Log(float64(e.nTotal))
 	for i := lo; i < hi; i++ {
 		row, src := e.a[i*k:(i+1)*k], e.src[i*k:(i+1)*k]
-		if e.fromKernel {
+		pinv := 1 / e.rmax[i]
+		switch {
+		case e.logMode == selaLogReplay:
+			for j, x := range src {
+				row[j] = float32(e.param * math.Log(float64(x)*pinv))
+			}
+			e.f[i] = e.param*math.Log(e.rmax[i]) - e.param2 - logN
+			continue
+		case e.fromKernel:
 			for j, x := range row {
 				row[j] = float32(math.Log(float64(x)))
 			}
-		} else {
-			rinv := 1 / e.rmax[i]
+		default:
+			ls := math.Log(e.rowS[i])
 			for j, x := range src {
-				row[j] = float32(e.param * math.Log(float64(x)*rinv/float64(e.cmax[j])))
+				row[j] = float32(e.param*math.Log(float64(x)*pinv) + math.Log(e.vt[j]) - ls)
 			}
 		}
-		e.f[i] = e.param*math.Log(e.rmax[i]) - e.param2 - math.Log(float64(e.nTotal))
+		e.f[i] = -logN
 	}
 }
 
@@ -489,9 +587,9 @@ func selaFinalBlock(e *engine, blk, lo, hi int) {
 	}
 }
 
-// powInt returns x^n for n ≥ 1 by repeated squaring.
-func powInt(x float32, n int) float32 {
-	r := float32(1)
+// pow64 returns x^n for n ≥ 1 by repeated squaring.
+func pow64(x float64, n int) float64 {
+	r := 1.0
 	for n > 0 {
 		if n&1 != 0 {
 			r *= x

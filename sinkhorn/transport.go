@@ -209,12 +209,6 @@ func Transport(dst, a, b, cost ssl.Tensor, reg float64, ws *Workspace, opts *Tra
 	if o.LogKernel {
 		e.param, e.ref = 1, e.cmax
 	}
-	for j := range k {
-		if float64(e.cmax[j]-e.cmin[j])*math.Abs(e.param) > -expMinNormal {
-			e.mayFlush = true
-			break
-		}
-	}
 	// The float32 marginals' totals differ by their rounding, which no plan
 	// can satisfy; b is rescaled in float64 to the total of a.
 	e.rowT, e.colT = av, e.colBuf[:k]
@@ -338,9 +332,15 @@ func transportKernelBlock(e *engine, blk, lo, hi int) {
 	u0 := 1 / float64(e.nTotal)
 	for i := lo; i < hi; i++ {
 		row, src := e.a[i*k:(i+1)*k], e.src[i*k:(i+1)*k]
+		tmax := math.Inf(-1)
 		for j, x := range src {
-			row[j] = (x - ref[j]) * scale
+			t := (x - ref[j]) * scale
+			if t < expMinNormal {
+				tmax = max(tmax, float64(t))
+			}
+			row[j] = t
 		}
+		e.flush[i] = flushedMax(tmax)
 		kernel.Exp(row, row)
 		e.u[i] = u0
 		axpy64(u0, row, p)
