@@ -282,43 +282,54 @@ func clustRowLSE(p []float32) (float64, int) {
 // Its row passes are methods bound once per workspace, so repeated calls
 // do not allocate.
 type clustSwapCE struct {
-	s, d, p []float32 // one view: scores, gradient destination (or nil), exp rows (d or scratch)
+	s       []float32 // all n views' scores
+	d       []float32 // gradient destination (all views), or nil
+	p       []float32 // exp rows: d itself, or scratch for the rows from base on
+	base    int       // first row held by p
 	codes   []float32 // |assign|·B·K targets, in the order of assign
 	assign  []int
-	v       int // the view being processed
-	k       int
+	mv      []float32 // per view: number of targets supervising it
+	b, k    int
 	invTau  float32
-	coef    float32 // invTau·w: scale of the gradient
-	mv      float32 // number of targets supervising view v
-	rowLoss []float64
+	coef    float32   // invTau·w: scale of the gradient
+	rowLoss []float64 // per row of p's range
 
 	rowF func(lo, hi int)
 }
 
-// rows handles rows [lo, hi) of view v in one pass per row, while the row
-// is in cache: with x = s·invTau and j* the row's argmax it forms
-// e_k = exp(x_k − x_{j*}) (kernel.Exp) and Z = Σ_k e_k in float64, so
-// that log_softmax(x)_k = x_k − x_{j*} − log Z with log Z = log1p(Z − 1)
-// (the term e_{j*} = 1 is exact: confident rows keep their relative
-// precision); then the row's loss Σ_{c≠v} Σ_k q_c[b,k]·(log Z + (s_{j*} −
-// s_k)·invTau) and, when d is set, the gradient coef·(m_v·e/Z − Σ_{c≠v} q_c)
-// written over e.
+// rows handles the global rows [lo, hi) (row i is row i mod B of view
+// i div B) in one pass per row, while the row is in cache: with
+// x = s·invTau and j* the row's argmax it forms e_k = exp(x_k − x_{j*})
+// (kernel.Exp) and Z = Σ_k e_k in float64, so that log_softmax(x)_k =
+// x_k − x_{j*} − log Z with log Z = log1p(Z − 1) (the term e_{j*} = 1 is
+// exact: confident rows keep their relative precision); then the row's
+// loss Σ_{c≠v} Σ_k q_c[b,k]·(log Z + (s_{j*} − s_k)·invTau) and, when d is
+// set, the gradient coef·(m_v·e/Z − Σ_{c≠v} q_c) written over e.
 func (c *clustSwapCE) rows(lo, hi int) {
-	k, bk := c.k, len(c.s)
+	k, bk := c.k, c.b*c.k
 	invTau := c.invTau
 	var q0, q1 []float32 // the (at most two, usually) targets of this view
-	for b := lo; b < hi; b++ {
-		s := c.s[b*k : (b+1)*k]
-		e := c.p[b*k : (b+1)*k]
+	for i := lo; i < hi; i++ {
+		v, r := i/c.b, i%c.b
+		s := c.s[i*k : (i+1)*k]
+		e := c.p[(i-c.base)*k : (i-c.base+1)*k]
 		e = e[:len(s)]
+		if c.mv[v] == 0 {
+			// An assigned crop with no other assigned crop: no term.
+			c.rowLoss[i-c.base] = 0
+			if c.d != nil {
+				clear(e)
+			}
+			continue
+		}
 		m := s[0]
-		for _, v := range s {
-			if v > m {
-				m = v
+		for _, x := range s {
+			if x > m {
+				m = x
 			}
 		}
-		for j, v := range s {
-			e[j] = (v - m) * invTau
+		for j, x := range s {
+			e[j] = (x - m) * invTau
 		}
 		kernel.Exp(e, e)
 		z := kernel.Sum(e)
@@ -326,17 +337,17 @@ func (c *clustSwapCE) rows(lo, hi int) {
 		if math.IsNaN(logZ) || math.IsInf(logZ, 0) || m-m != 0 {
 			// A NaN or ±Inf score, or s/τ beyond float32: report it through
 			// the loss even where the targets' mass is zero.
-			c.rowLoss[b] = math.NaN()
+			c.rowLoss[i-c.base] = math.NaN()
 			continue
 		}
 		sm := float64(m)
 		var loss float64
 		n := 0
 		for ci, cv := range c.assign {
-			if cv == c.v {
+			if cv == v {
 				continue
 			}
-			q := c.codes[ci*bk+b*k : ci*bk+(b+1)*k]
+			q := c.codes[ci*bk+r*k : ci*bk+(r+1)*k]
 			// Σ_k q_k (lse − x_k) = Σ_k q_k (log Z + (s_{j*} − s_k)/τ)
 			sq, sqs := kernel.Sum(q), kernel.Dot(q, s)
 			loss += logZ*sq + float64(invTau)*(sm*sq-sqs)
@@ -348,12 +359,12 @@ func (c *clustSwapCE) rows(lo, hi int) {
 			}
 			n++
 		}
-		c.rowLoss[b] = loss
+		c.rowLoss[i-c.base] = loss
 		if c.d == nil {
 			continue
 		}
 		coef := c.coef
-		cm := float32(float64(c.coef*c.mv) / z) // coef·m_v/Z: e·cm = coef·m_v·softmax
+		cm := float32(float64(c.coef*c.mv[v]) / z) // e·cm = coef·m_v·softmax
 		switch n {
 		case 1:
 			q0 = q0[:len(e)]
@@ -368,10 +379,10 @@ func (c *clustSwapCE) rows(lo, hi int) {
 		default:
 			kernel.Scale(cm, e)
 			for ci, cv := range c.assign {
-				if cv == c.v {
+				if cv == v {
 					continue
 				}
-				kernel.Axpy(-coef, c.codes[ci*bk+b*k:ci*bk+(b+1)*k], e)
+				kernel.Axpy(-coef, c.codes[ci*bk+r*k:ci*bk+(r+1)*k], e)
 			}
 		}
 	}
@@ -380,48 +391,48 @@ func (c *clustSwapCE) rows(lo, hi int) {
 // swapped evaluates the swapped cross-entropy described on clustSwapCE.
 // scores holds n views of b×k rows; codes |assign| blocks of b×k targets;
 // dscores, if not nil, receives the gradient with respect to scores. It
-// returns the loss. Every argument has been checked by the caller.
+// returns the loss. Every argument has been checked by the caller. With a
+// gradient destination all n·b rows run in one parallel loop (the
+// destination holds the exponentials); without, view after view through a
+// b×k scratch. Per-row losses are summed in row order, so the result does
+// not depend on GOMAXPROCS.
 func (w *ClusteringWorkspace) swapped(dscores, scores, codes []float32, n, b, k int, assign []int, tau float32) float64 {
 	c := &w.swap
 	if c.rowF == nil {
 		c.rowF = c.rows
 	}
-	bk := b * k
 	invTau := 1 / tau
 	wgt := 1 / (float64(len(assign)) * float64(n-1) * float64(b))
-	c.codes, c.assign, c.k, c.invTau = codes, assign, k, invTau
+	c.s, c.d, c.codes, c.assign, c.b, c.k, c.invTau = scores, dscores, codes, assign, b, k, invTau
 	c.coef = float32(float64(invTau) * wgt)
-	c.rowLoss = w.buf64(clustF64Rows, b)
-	var scratch []float32
-	if dscores == nil {
-		scratch = w.buf32(clustF32Probs, bk)
+	if cap(c.mv) < n {
+		c.mv = make([]float32, n)
 	}
-	grain := kernel.Grain(b, k, clustParGrain)
-	var total float64
+	c.mv = c.mv[:n]
 	for v := range n {
-		mv := 0
+		c.mv[v] = 0
 		for _, a := range assign {
 			if a != v {
-				mv++
+				c.mv[v]++
 			}
 		}
-		c.v, c.mv = v, float32(mv)
-		c.s = scores[v*bk : (v+1)*bk]
-		c.d = nil
-		if dscores != nil {
-			c.d = dscores[v*bk : (v+1)*bk]
-			c.p = c.d
-		} else {
-			c.p = scratch
-		}
-		if mv == 0 {
-			if c.d != nil {
-				clear(c.d)
+	}
+	var total float64
+	if dscores != nil {
+		c.p, c.base = dscores, 0
+		c.rowLoss = w.buf64(clustF64Rows, n*b)
+		kernel.ParallelFor(n*b, kernel.Grain(n*b, k, clustParGrain), c.rowF)
+		total = clustSumOrdered(c.rowLoss)
+	} else {
+		c.p = w.buf32(clustF32Probs, b*k)
+		c.rowLoss = w.buf64(clustF64Rows, b)
+		for v := range n {
+			c.base = v * b
+			kernel.ParallelFor(b, kernel.Grain(b, k, clustParGrain), func(lo, hi int) { c.rowF(lo+c.base, hi+c.base) })
+			for _, l := range c.rowLoss { // the same order as the one-loop path
+				total += l
 			}
-			continue
 		}
-		kernel.ParallelFor(b, grain, c.rowF)
-		total += clustSumOrdered(c.rowLoss)
 	}
 	c.s, c.d, c.p, c.codes, c.assign, c.rowLoss = nil, nil, nil, nil, nil, nil
 	return total * wgt
