@@ -34,7 +34,9 @@
 // 2020, App. B.5): features standardised with the training set's mean and
 // population standard deviation, objective mean cross-entropy + (λ/2)‖W‖²
 // with λ = 1e-4 by default (bias not penalised), minimised from zero by
-// L-BFGS (gonum/optimize) until the largest gradient entry is below 1e-6.
+// L-BFGS (gonum/optimize) until the largest gradient entry is below 1e-5
+// or an iteration lowers the objective by less than 2.2e-9 of it (scipy's
+// L-BFGS-B defaults, which scikit-learn uses).
 // The objective is evaluated in float64 over fixed blocks, so the fit is
 // deterministic. [EvaluateLinear] fits and reports train and test top-1
 // and the iterations. λ should be chosen on a validation split for

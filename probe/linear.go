@@ -24,9 +24,13 @@ const (
 	// 60,000×128 with 10 classes converge in a few hundred.
 	DefaultMaxIter = 1000
 	// DefaultGradTol is the default convergence threshold on the largest
-	// absolute entry of the objective's gradient. With λ = 1e-4 it puts the
-	// objective within about (1e-6)²/(2λ) = 5e-9 of its minimum.
-	DefaultGradTol = 1e-6
+	// absolute entry of the objective's gradient: scipy's L-BFGS-B default
+	// gtol (scikit-learn's LogisticRegression passes its tol, 1e-4).
+	DefaultGradTol = 1e-5
+	// DefaultFuncTol is the default threshold on the relative decrease of
+	// the objective in one iteration, (f_k − f_k+1)/max(|f_k|, 1): scipy's
+	// L-BFGS-B default ftol, factr·eps = 1e7·2.2e-16.
+	DefaultFuncTol = 2.220446049250313e-09
 	// lbfgsStore is the number of correction pairs L-BFGS keeps (Nocedal
 	// and Wright 2006, Sec. 7.2: "between 3 and 20").
 	lbfgsStore = 10
@@ -34,6 +38,11 @@ const (
 	// objective; the blocks' partial sums are added in block order.
 	probeRowBlock = 512
 )
+
+// ErrNotConverged is wrapped, together with ssl.ErrParam, by the error
+// [FitLinearProbe] returns with a usable but unconverged probe, so callers
+// can tell it from a rejected input and keep the result.
+var ErrNotConverged = errors.New("probe: not converged")
 
 // LinearProbeOptions holds the optional settings of [FitLinearProbe].
 // A nil *LinearProbeOptions and zero fields mean the defaults.
@@ -47,8 +56,11 @@ type LinearProbeOptions struct {
 	// MaxIter caps the L-BFGS iterations, ≥ 1. Zero means DefaultMaxIter.
 	MaxIter int
 	// GradTol is the convergence threshold on max |∂f/∂θ|, > 0. Zero means
-	// DefaultGradTol (1e-6).
+	// DefaultGradTol (1e-5).
 	GradTol float64
+	// FuncTol is the convergence threshold on the relative decrease of the
+	// objective in one iteration, > 0. Zero means DefaultFuncTol (2.2e-9).
+	FuncTol float64
 	// NoStandardize skips the standardisation of the features (use it for
 	// binary or already normalised inputs, as reverse probing does).
 	NoStandardize bool
@@ -74,6 +86,9 @@ type LinearProbe struct {
 	// Loss is the final objective (mean cross-entropy plus penalty) and
 	// GradNorm the largest absolute entry of its gradient.
 	Loss, GradNorm float64
+	// Converged says which test stopped the fit: "gradient" (GradNorm ≤
+	// GradTol) or "function" (relative decrease ≤ FuncTol).
+	Converged string
 }
 
 // FitLinearProbe trains the linear probe: multinomial logistic regression
@@ -84,7 +99,9 @@ type LinearProbe struct {
 //	f(W, b) = 1/N · Σ_i (log Σ_c exp z_ic − z_i,y_i) + (λ/2)·‖W‖²_F
 //
 // minimised from W = 0, b = 0 by L-BFGS (gonum/optimize, More–Thuente line
-// search, 10 correction pairs) until max |∇f| ≤ GradTol (1e-6). The
+// search, 10 correction pairs) until max |∇f| ≤ GradTol (1e-5) or an
+// iteration decreases f by at most FuncTol·max(|f|, 1) (2.2e-9): scipy's
+// L-BFGS-B stopping rules, which scikit-learn's solver uses. The
 // objective and its gradient are computed in float64 over fixed blocks of
 // 512 rows whose partial sums are added in order, so the fit is
 // deterministic and independent of GOMAXPROCS. f is strictly convex for
@@ -93,10 +110,11 @@ type LinearProbe struct {
 // It returns an error wrapping ssl.ErrShape if x is not a non-empty matrix
 // or len(labels) ≠ N; ssl.ErrParam if numClasses < 1, a label is out of
 // range or an option is invalid; ssl.ErrNotFinite if a feature is NaN or
-// infinite or the objective becomes non-finite. If L-BFGS stops before the
-// gradient threshold (MaxIter reached, or a line search that can make no
+// infinite or the objective becomes non-finite. If L-BFGS stops before
+// either test is met (MaxIter reached, or a line search that can make no
 // more progress) it returns the probe reached so far together with an
-// error wrapping ssl.ErrParam that names the iterations and the gradient.
+// error wrapping [ErrNotConverged] and ssl.ErrParam that names the
+// iterations and the gradient.
 //
 // Reference: the linear evaluation protocol of Kornblith et al., Do Better
 // ImageNet Models Transfer Better?, CVPR 2019, Sec. 3 (L2-regularised
@@ -136,7 +154,7 @@ func FitLinearProbe(x ssl.Tensor, labels []int, numClasses int, opts *LinearProb
 	settings := &optimize.Settings{
 		GradientThreshold: o.GradTol,
 		MajorIterations:   o.MaxIter,
-		Converger:         optimize.NeverTerminate{},
+		Converger:         &relativeDecrease{tol: o.FuncTol},
 	}
 	res, minErr := optimize.Minimize(problem, make([]float64, dim), settings, &optimize.LBFGS{Store: lbfgsStore})
 	if res == nil {
@@ -155,20 +173,44 @@ func FitLinearProbe(x ssl.Tensor, labels []int, numClasses int, opts *LinearProb
 	if math.IsNaN(p.Loss) || math.IsInf(p.Loss, 0) {
 		return nil, fmt.Errorf("probe: FitLinearProbe: objective is %v: %w", p.Loss, ssl.ErrNotFinite)
 	}
-	if res.Status != optimize.GradientThreshold && p.GradNorm > o.GradTol {
+	switch {
+	case res.Status == optimize.GradientThreshold || p.GradNorm <= o.GradTol:
+		p.Converged = "gradient"
+	case res.Status == optimize.FunctionConvergence:
+		p.Converged = "function"
+	default:
 		reason := res.Status.String()
 		if minErr != nil && !errors.Is(minErr, res.Status.Err()) {
 			reason = minErr.Error()
 		}
-		return p, fmt.Errorf("probe: FitLinearProbe: did not converge (%s after %d iterations, max|grad|=%.3g > GradTol=%g; raise MaxIter or L2): %w",
-			reason, p.Iterations, p.GradNorm, o.GradTol, ssl.ErrParam)
+		return p, fmt.Errorf("probe: FitLinearProbe: did not converge (%s after %d iterations, max|grad|=%.3g > GradTol=%g; raise MaxIter or L2): %w: %w",
+			reason, p.Iterations, p.GradNorm, o.GradTol, ErrNotConverged, ssl.ErrParam)
 	}
 	return p, nil
 }
 
+// relativeDecrease is scipy L-BFGS-B's ftol test as a gonum Converger: it
+// reports FunctionConvergence when an iteration lowers f by at most
+// tol·max(|f_prev|, |f|, 1).
+type relativeDecrease struct {
+	tol, prev float64
+	started   bool
+}
+
+func (r *relativeDecrease) Init(dim int) { r.started = false }
+
+func (r *relativeDecrease) Converged(loc *optimize.Location) optimize.Status {
+	f := loc.F
+	if r.started && r.prev-f <= r.tol*math.Max(math.Max(math.Abs(r.prev), math.Abs(f)), 1) {
+		return optimize.FunctionConvergence
+	}
+	r.prev, r.started = f, true
+	return optimize.NotTerminated
+}
+
 // linearOptions resolves the defaults and validates the options.
 func linearOptions(fn string, opts *LinearProbeOptions) (LinearProbeOptions, error) {
-	o := LinearProbeOptions{L2: DefaultL2, MaxIter: DefaultMaxIter, GradTol: DefaultGradTol}
+	o := LinearProbeOptions{L2: DefaultL2, MaxIter: DefaultMaxIter, GradTol: DefaultGradTol, FuncTol: DefaultFuncTol}
 	if opts == nil {
 		return o, nil
 	}
@@ -195,6 +237,12 @@ func linearOptions(fn string, opts *LinearProbeOptions) (LinearProbeOptions, err
 	}
 	if opts.GradTol != 0 {
 		o.GradTol = opts.GradTol
+	}
+	if opts.FuncTol < 0 || math.IsNaN(opts.FuncTol) || math.IsInf(opts.FuncTol, 0) {
+		return o, fmt.Errorf("probe: %s: FuncTol must be positive and finite (FuncTol=%v): %w", fn, opts.FuncTol, ssl.ErrParam)
+	}
+	if opts.FuncTol != 0 {
+		o.FuncTol = opts.FuncTol
 	}
 	o.NoStandardize = opts.NoStandardize
 	return o, nil
@@ -318,14 +366,16 @@ func (o *logRegObjective) eval(theta []float64) float64 {
 				z[k] = b[k] + dot64(w[k*d:(k+1)*d], xi)
 				m = math.Max(m, z[k])
 			}
+			yi := o.y[i]
+			zy := z[yi]
 			s := 0.0
 			for k := range c {
 				z[k] = math.Exp(z[k] - m)
 				s += z[k]
 			}
-			yi := o.y[i]
-			// z[yi] = exp(z_y − m), so log Σ exp z − z_y = log s − log z[yi].
-			loss += math.Log(s) - math.Log(z[yi])
+			// log Σ_k exp z_k − z_y with the maximum m factored out; no
+			// term underflows into a log of zero.
+			loss += m + math.Log(s) - zy
 			inv := 1 / s
 			for k := range c {
 				r := z[k] * inv

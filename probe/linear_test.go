@@ -40,6 +40,11 @@ func logRegNaive(theta, x []float64, y []int, n, d, c int, lambda float64) float
 }
 
 func TestLogRegObjective(t *testing.T) {
+	// Logit gaps of 2000 must give a finite loss: log Σ exp z − z_y = 2000.
+	big := &logRegObjective{x: []float64{1, 0}, y: []int{0}, n: 1, d: 2, c: 2}
+	if f := big.Func([]float64{0, 0, 0, 0, 0, 2000}); f != 2000 {
+		t.Errorf("objective with a logit gap of 2000 = %v, want 2000", f)
+	}
 	for _, tc := range []struct {
 		name    string
 		n, d, c int
@@ -105,16 +110,26 @@ func TestFitLinearProbe(t *testing.T) {
 	x := ssl.FromSlice(xv, n, d)
 	x0 := testutil.Clone(x)
 	y0 := slices.Clone(y)
+	// Defaults: converged by one of the two tests.
 	p, err := FitLinearProbe(x, y, c, nil)
 	if err != nil {
 		t.Fatalf("FitLinearProbe: %v", err)
+	}
+	if !(p.Converged == "gradient" && p.GradNorm <= DefaultGradTol || p.Converged == "function") || p.Iterations < 1 || p.Iterations >= DefaultMaxIter {
+		t.Errorf("fit: %d iterations, max|grad| %g, converged %q", p.Iterations, p.GradNorm, p.Converged)
+	}
+	// Tight tolerances: the gradient test decides.
+	tight := &LinearProbeOptions{GradTol: 1e-8, FuncTol: 1e-16}
+	p, err = FitLinearProbe(x, y, c, tight)
+	if err != nil {
+		t.Fatalf("FitLinearProbe(tight): %v", err)
 	}
 	testutil.Unchanged(t, "x", x, x0)
 	if !slices.Equal(y, y0) {
 		t.Errorf("labels modified")
 	}
-	if p.GradNorm > DefaultGradTol || p.Iterations < 1 || p.Iterations >= DefaultMaxIter {
-		t.Errorf("fit: %d iterations, max|grad| %g", p.Iterations, p.GradNorm)
+	if p.Converged != "gradient" || p.GradNorm > 1e-8 {
+		t.Errorf("fit(tight): %d iterations, max|grad| %g, converged %q", p.Iterations, p.GradNorm, p.Converged)
 	}
 	// Optimality: the gradient of the naive objective on the standardised
 	// features vanishes at the returned parameters.
@@ -122,7 +137,7 @@ func TestFitLinearProbe(t *testing.T) {
 	theta := append(slices.Clone(p.W), p.B...)
 	fn := func(th []float64) float64 { return logRegNaive(th, xs, y, n, d, c, DefaultL2) }
 	num := testutil.NumGrad(fn, slices.Clone(theta), 1e-6)
-	if m := testutil.MaxAbs(num); m > 1e-5 {
+	if m := testutil.MaxAbs(num); m > 1e-7 {
 		t.Errorf("finite-difference gradient at the fit is %g, want ~0", m)
 	}
 	if got := fn(theta); !testutil.Close(p.Loss, got, 1e-12, 1e-10) {
@@ -144,7 +159,7 @@ func TestFitLinearProbe(t *testing.T) {
 	}
 	// Deterministic and independent of GOMAXPROCS.
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	p1, err := FitLinearProbe(x, y, c, nil)
+	p1, err := FitLinearProbe(x, y, c, tight)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,9 +219,13 @@ func TestLinearProbeErrors(t *testing.T) {
 		{"l2_unreg", x, y, 2, &LinearProbeOptions{L2: 1, Unregularised: true}, ssl.ErrParam, "Unregularised"},
 		{"maxiter", x, y, 2, &LinearProbeOptions{MaxIter: -2}, ssl.ErrParam, "MaxIter=-2"},
 		{"gradtol", x, y, 2, &LinearProbeOptions{GradTol: math.NaN()}, ssl.ErrParam, "GradTol=NaN"},
-		{"no_convergence", x, y, 2, &LinearProbeOptions{MaxIter: 1, GradTol: 1e-14}, ssl.ErrParam, "did not converge"},
+		{"functol", x, y, 2, &LinearProbeOptions{FuncTol: -1}, ssl.ErrParam, "FuncTol=-1"},
+		{"no_convergence", x, y, 2, &LinearProbeOptions{MaxIter: 1, GradTol: 1e-14, FuncTol: 1e-300}, ssl.ErrParam, "did not converge"},
 	} {
-		_, err := FitLinearProbe(tc.x, tc.y, tc.c, tc.opts)
+		p, err := FitLinearProbe(tc.x, tc.y, tc.c, tc.opts)
+		if notConv := errors.Is(err, ErrNotConverged); notConv != (tc.name == "no_convergence") || notConv != (p != nil) {
+			t.Errorf("FitLinearProbe(%s): ErrNotConverged %v with probe %v", tc.name, notConv, p != nil)
+		}
 		if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) || !strings.HasPrefix(err.Error(), "probe: FitLinearProbe: ") {
 			t.Errorf("FitLinearProbe(%s) error = %v, want %v naming %q", tc.name, err, tc.want, tc.msg)
 		}
@@ -251,4 +270,20 @@ func BenchmarkLinearProbe(b *testing.B) {
 			b.ReportMetric(float64(iters), "iterations")
 		})
 	}
+}
+
+// BenchmarkLogRegEval times one evaluation of the probe's objective and
+// gradient at 60,000×128, 10 classes: 2·2·N·D·C flops.
+func BenchmarkLogRegEval(b *testing.B) {
+	n, d, c := 60000, 128, 10
+	xv, y := blobs(3, n, d, c, 3)
+	o := &logRegObjective{x: testutil.F64s(xv), y: y, n: n, d: d, c: c, lambda: 1e-4}
+	theta := testutil.F64(testutil.RandN(testutil.Rand(1), 0.01, c*(d+1)))
+	g := make([]float64, len(theta))
+	for b.Loop() {
+		theta[0] += 1e-9 // a new point each time
+		o.Func(theta)
+		o.Grad(g, theta)
+	}
+	b.ReportMetric(4*float64(n*d*c)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
