@@ -257,7 +257,12 @@ func patchRow(g *convGeom, dst, img []float32, u, v int) {
 		clear(d[jhi:])
 		off := v - g.p
 		if g.s == 1 {
-			copy(d[jlo:jhi], src[jlo+off:jhi+off])
+			// Rows are short (7 to 28 values): a loop beats memmove's call.
+			dd, ss := d[jlo:jhi], src[jlo+off:jhi+off]
+			ss = ss[:len(dd)]
+			for t := range dd {
+				dd[t] = ss[t]
+			}
 			continue
 		}
 		for jj := jlo; jj < jhi; jj++ {
@@ -304,7 +309,11 @@ func col2im(g *convGeom, dx, col []float32, i0, nb int) {
 						d := img[hi*g.w : (hi+1)*g.w]
 						sr := src[i*g.wo : (i+1)*g.wo]
 						if g.s == 1 {
-							kernel.Axpy(1, sr[jlo:jhi], d[jlo+off:jhi+off])
+							ss, dd := sr[jlo:jhi], d[jlo+off:jhi+off]
+							dd = dd[:len(ss)]
+							for t, v := range ss {
+								dd[t] += v
+							}
 							continue
 						}
 						for jj := jlo; jj < jhi; jj++ {
