@@ -23,7 +23,7 @@ import (
 // It returns an error wrapping ssl.ErrShape if x is not a non-empty matrix,
 // y or a non-nil destination differs from it in shape, or a destination
 // overlaps an input or the other destination; ssl.ErrParam if α is not
-// finite and > 0; ssl.ErrNotFinite if the loss is not finite. Nothing is
+// finite and > 0; ssl.ErrNotFinite if the loss is not finite or a gradient would overflow float32. Nothing is
 // written when it returns an error.
 //
 // Reference: Wang and Isola, Understanding Contrastive Representation
@@ -42,6 +42,11 @@ func Align(dx, dy, x, y ssl.Tensor, alpha float32) (float64, error) {
 	loss := alignForward(xv, yv, b, d, float64(alpha))
 	if err := contrastiveFinite(fn, loss, "x or y"); err != nil {
 		return loss, err
+	}
+	if gx != nil || gy != nil {
+		if err := alignGradBound(fn, xv, yv, b, d, float64(alpha), 1); err != nil {
+			return loss, err
+		}
 	}
 	alignBackward(gx, gy, xv, yv, b, d, float64(alpha), 1, false)
 	return loss, nil
@@ -87,6 +92,20 @@ func alignDist(x, y []float32) float64 {
 		s += e * e
 	}
 	return math.Sqrt(s)
+}
+
+// alignGradBound returns an error wrapping ssl.ErrNotFinite if w·∂align/∂x
+// would overflow float32: its row i has norm |w|·α·‖x_i − y_i‖^(α−1)/B.
+func alignGradBound(fn string, xv, yv []float32, b, d int, alpha, w float64) error {
+	for i := range b {
+		r := alignDist(xv[i*d:(i+1)*d], yv[i*d:(i+1)*d])
+		if r > 0 {
+			if g := math.Abs(w) * alpha * math.Pow(r, alpha-1) / float64(b); !(g <= math.MaxFloat32) {
+				return fmt.Errorf("losses: %s: the alignment gradient of row %d overflows float32 (%.3g; alpha=%v too large?): %w", fn, i, g, alpha, ssl.ErrNotFinite)
+			}
+		}
+	}
+	return nil
 }
 
 // alignBackward writes (or, with accumulate, adds) w·∂align/∂x into gx and
@@ -144,7 +163,7 @@ type UniformOptions struct {
 //
 // It returns an error wrapping ssl.ErrShape if x is not a matrix with B ≥ 2
 // rows, dx differs from it in shape or overlaps it; ssl.ErrParam if t is not
-// finite and > 0; ssl.ErrNotFinite if the loss is not finite. Nothing is
+// finite and > 0; ssl.ErrNotFinite if the loss is not finite or a gradient would overflow float32. Nothing is
 // written when it returns an error.
 //
 // Reference: Wang and Isola, ICML 2020, eq. 4 (L_uniform);
@@ -176,7 +195,12 @@ func Uniform(dx, x ssl.Tensor, t float32, opts *UniformOptions) (float64, error)
 		return loss, err
 	}
 	if g != nil {
-		ws.uniformBackward(g, xv, b, d, t, 1, slotS, false)
+		gs := ws.buf(slotDA, b*d)
+		ws.uniformBackward(gs, xv, b, d, t, 1, slotS, false)
+		if err := contrastiveGradFinite(fn, "dx", gs, "t"); err != nil {
+			return loss, err
+		}
+		copy(g, gs)
 	}
 	return loss, nil
 }
@@ -248,7 +272,7 @@ type AlignUniformOptions struct {
 // rows, y or a non-nil destination differs from it in shape, terms has the
 // wrong length, or a destination overlaps an input or the other
 // destination; ssl.ErrParam if α or t is not finite and > 0 or a weight is
-// not finite; ssl.ErrNotFinite if the loss is not finite. Nothing is
+// not finite; ssl.ErrNotFinite if the loss is not finite or a gradient would overflow float32. Nothing is
 // written when it returns an error.
 //
 // Reference: Wang and Isola, ICML 2020, eq. 2 and 4;
@@ -294,14 +318,32 @@ func AlignUniform(dx, dy ssl.Tensor, terms []float64, x, y ssl.Tensor, alpha, t,
 	if terms != nil {
 		terms[0], terms[1], terms[2] = al, ux, uy
 	}
+	if gx == nil && gy == nil {
+		return loss, nil
+	}
+	if err := alignGradBound(fn, xv, yv, b, d, float64(alpha), float64(alignW)); err != nil {
+		return loss, err
+	}
+	// Both gradients in scratch first; copied once known finite.
 	half := unifW / 2
+	var sx, sy []float32
 	if gx != nil {
-		alignBackward(gx, nil, xv, yv, b, d, float64(alpha), float64(alignW), false)
-		ws.uniformBackward(gx, xv, b, d, t, half, slotS, true)
+		sx = ws.buf(slotDA, b*d)
+		alignBackward(sx, nil, xv, yv, b, d, float64(alpha), float64(alignW), false)
+		ws.uniformBackward(sx, xv, b, d, t, half, slotS, true)
+		if err := contrastiveGradFinite(fn, "dx", sx, "t or unifW"); err != nil {
+			return loss, err
+		}
 	}
 	if gy != nil {
-		alignBackward(nil, gy, xv, yv, b, d, float64(alpha), float64(alignW), false)
-		ws.uniformBackward(gy, yv, b, d, t, half, slotC, true)
+		sy = ws.buf(slotE, b*d)
+		alignBackward(nil, sy, xv, yv, b, d, float64(alpha), float64(alignW), false)
+		ws.uniformBackward(sy, yv, b, d, t, half, slotC, true)
+		if err := contrastiveGradFinite(fn, "dy", sy, "t or unifW"); err != nil {
+			return loss, err
+		}
 	}
+	copy(gx, sx)
+	copy(gy, sy)
 	return loss, nil
 }

@@ -132,6 +132,10 @@ func TestAlignUniformErrors(t *testing.T) {
 		{"align_shape", func(dx ssl.Tensor) error { _, err := Align(dx, nil, x, ssl.New(4, 2), 2); return err }, ssl.ErrShape, "losses: Align: y"},
 		{"align_alpha", func(dx ssl.Tensor) error { _, err := Align(dx, nil, x, y, 0); return err }, ssl.ErrParam, "alpha=0"},
 		{"align_nan", func(dx ssl.Tensor) error { _, err := Align(dx, nil, x, nan, 2); return err }, ssl.ErrNotFinite, "x or y"},
+		{"align_grad_overflow", func(dx ssl.Tensor) error {
+			_, err := Align(dx, nil, ssl.FromSlice([]float32{1, 0, 0, 1, -1, 0, 0, -1, 1, 1, -1, -1}, 4, 3), ssl.FromSlice([]float32{-1, 0, 0, -1, 1, 0, 0, 1, -1, -1, 1, 1}, 4, 3), 150)
+			return err
+		}, ssl.ErrNotFinite, "overflows float32"},
 		{"align_empty", func(ssl.Tensor) error { _, err := Align(nil, nil, ssl.New(0, 3), ssl.New(0, 3), 2); return err }, ssl.ErrShape, "batch size"},
 		{"uniform_one_row", func(ssl.Tensor) error { _, err := Uniform(nil, one, 2, nil); return err }, ssl.ErrShape, "want ≥ 2"},
 		{"uniform_t", func(dx ssl.Tensor) error { _, err := Uniform(dx, x, -2, nil); return err }, ssl.ErrParam, "t=-2"},
@@ -183,6 +187,7 @@ func FuzzAlignUniform(f *testing.F) {
 	f.Add(uint8(2), uint8(3), float32(2), float32(2), int64(1), uint8(0))
 	f.Add(uint8(1), uint8(2), float32(1), float32(3), int64(2), uint8(1))
 	f.Add(uint8(4), uint8(1), float32(0), float32(-1), int64(3), uint8(2))
+	f.Add(uint8('|'), uint8('a'), float32(150), float32(476), int64(36), uint8(251)) // gradient beyond float32
 	f.Fuzz(func(t *testing.T, b, d uint8, alpha, tt float32, seed int64, poison uint8) {
 		bb, dd := int(b%6), int(d%4)+1
 		x, y := ctrUnitRows(uint64(seed), bb, dd), ctrUnitRows(uint64(seed)+1, bb, dd)

@@ -49,8 +49,10 @@ type BregmanOptions struct {
 // matrix, outB or a non-nil destination differs from it in shape, counts
 // has the wrong length, or a destination overlaps an input or the other
 // destination; ssl.ErrParam if τ or σ is not finite and > 0;
-// ssl.ErrNotFinite if the loss is not finite. Nothing is written when it
-// returns an error.
+// ssl.ErrNotFinite if outA or outB holds NaN or Inf (the argmax would
+// otherwise skip a NaN that torch propagates), the loss is not finite, or a
+// gradient would overflow float32. Nothing is written when it returns an
+// error.
 //
 // Reference: Rezaei, Soleymani et al., Deep Bregman Divergence for
 // Contrastive Learning of Visual Representations (BeCLR), 2021, eq. 3–6;
@@ -88,6 +90,11 @@ func Bregman(dA, dB ssl.Tensor, counts []int, outA, outB ssl.Tensor, tau float32
 	}
 	if err := contrastivePositive(fn, "tau", tau); err != nil {
 		return 0, err
+	}
+	// The argmax would skip a NaN that torch's max propagates: reject
+	// non-finite outputs up front (B·K work, less than the loss's B²).
+	if !kernel.AllFinite(av) || !kernel.AllFinite(bv) {
+		return 0, fmt.Errorf("losses: %s: outA or outB holds NaN or Inf: %w", fn, ssl.ErrNotFinite)
 	}
 	sigma := float32(bregmanSigma)
 	var ws *ContrastiveWorkspace
@@ -162,6 +169,9 @@ func Bregman(dA, dB ssl.Tensor, counts []int, outA, outB ssl.Tensor, tau float32
 			gi[amax[l]] -= float32(gd)
 		}
 		gi[amax[i]] += float32(tot)
+	}
+	if err := contrastiveGradFinite(fn, "dA or dB", df, "1/tau or 1/Sigma²"); err != nil {
+		return loss, err
 	}
 	if ga != nil {
 		copy(ga, df[:b*k])

@@ -135,6 +135,7 @@ func TestBregmanErrors(t *testing.T) {
 		{"tau_zero", testutil.NaNs(4, 3), nil, nil, a, b, 0, nil, ssl.ErrParam, "tau=0"},
 		{"sigma_negative", testutil.NaNs(4, 3), nil, nil, a, b, 0.5, &BregmanOptions{Sigma: -1}, ssl.ErrParam, "Sigma=-1"},
 		{"inf_input", testutil.NaNs(4, 3), nil, nil, a, inf, 0.5, nil, ssl.ErrNotFinite, "outA or outB"},
+		{"nan_input", testutil.NaNs(4, 3), nil, nil, ssl.FromSlice([]float32{float32(math.NaN()), 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, 4, 3), b, 0.5, nil, ssl.ErrNotFinite, "NaN or Inf"},
 		{"same_dst", shared, shared, nil, a, b, 0.5, nil, ssl.ErrShape, "overlap"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -167,6 +168,7 @@ func FuzzBregman(f *testing.F) {
 	f.Add(uint8(2), uint8(3), float32(0.5), int64(1), uint8(0))
 	f.Add(uint8(1), uint8(1), float32(0.001), int64(2), uint8(1))
 	f.Add(uint8(3), uint8(2), float32(-2), int64(3), uint8(2))
+	f.Add(uint8(1), uint8('M'), float32(0.001), int64(-38), uint8(1)) // a NaN the argmax would skip
 	f.Fuzz(func(t *testing.T, b, k uint8, tau float32, seed int64, poison uint8) {
 		bb, kk := int(b%6), int(k%5)
 		rnd := testutil.Rand(uint64(seed))

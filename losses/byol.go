@@ -1,6 +1,7 @@
 package losses
 
 import (
+	"fmt"
 	"math"
 
 	"ssl"
@@ -29,7 +30,7 @@ const byolCosEps = 1e-8
 //
 // It returns an error wrapping ssl.ErrShape if p is not a non-empty matrix,
 // or z or a non-nil dp differs from it in shape, or dp overlaps an input;
-// ssl.ErrNotFinite if the loss is not finite (NaN or Inf in p or z).
+// ssl.ErrNotFinite if the loss is not finite or a gradient would overflow float32 (NaN or Inf in p or z).
 // Nothing is written when it returns an error.
 //
 // Reference: Grill et al., Bootstrap Your Own Latent (BYOL), NeurIPS 2020,
@@ -65,6 +66,20 @@ func BYOL(dp, p, z ssl.Tensor) (float64, error) {
 	}
 	if g == nil {
 		return loss, nil
+	}
+	// The gradient of row i has norm at most 2/B·(‖z_i‖/den + |cos|/‖p_i‖)
+	// (‖z_i‖/ε·2/B under the clamp): check it fits float32 before writing.
+	for i := range b {
+		pi, zi := pv[i*d:(i+1)*d], zv[i*d:(i+1)*d]
+		np, nz := kernel.Norm(pi), kernel.Norm(zi)
+		den := max(np*nz, byolCosEps)
+		bound := 2 / float64(b) * nz / den
+		if np*nz > byolCosEps {
+			bound += 2 / float64(b) * math.Abs(kernel.Dot(pi, zi)/den) / np
+		}
+		if !(bound <= math.MaxFloat32) {
+			return loss, fmt.Errorf("losses: %s: the gradient of row %d overflows float32 (%.3g): %w", fn, i, bound, ssl.ErrNotFinite)
+		}
 	}
 	for i := range b {
 		pi, zi, gi := pv[i*d:(i+1)*d], zv[i*d:(i+1)*d], g[i*d:(i+1)*d]

@@ -100,6 +100,8 @@ func TestBYOLErrors(t *testing.T) {
 		{"empty", nil, ssl.New(0, 3), ssl.New(0, 3), ssl.ErrShape, "batch size"},
 		{"nan_z", testutil.NaNs(4, 3), p, nanZ, ssl.ErrNotFinite, "p or z"},
 		{"dp_is_p", p, p, z, ssl.ErrShape, "dp overlaps"},
+		// ‖p‖·‖z‖ under the clamp with a huge z: the gradient z/ε overflows.
+		{"grad_overflow", testutil.NaNs(1, 2), ssl.FromSlice([]float32{1e-40, 0}, 1, 2), ssl.FromSlice([]float32{0, 1e31}, 1, 2), ssl.ErrNotFinite, "overflows float32"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var before ssl.Tensor

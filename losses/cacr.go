@@ -40,7 +40,7 @@ type CACROptions struct {
 // It returns an error wrapping ssl.ErrShape if views is not an M×B×D tensor
 // with M ≥ 2, B ≥ 2 and D ≥ 1, dviews differs from it in shape or overlaps
 // it, or terms has the wrong length; ssl.ErrParam if α, β, τ⁺ or τ⁻ is
-// negative or not finite; ssl.ErrNotFinite if the loss is not finite.
+// negative or not finite; ssl.ErrNotFinite if the loss is not finite or a gradient would overflow float32.
 // Nothing is written when it returns an error.
 //
 // Reference: Zheng et al., Contrastive Attraction and Contrastive Repulsion
@@ -134,7 +134,9 @@ func CACR(dviews ssl.Tensor, terms []float64, views ssl.Tensor, alpha, beta, tau
 	if g == nil {
 		return loss, nil
 	}
-	copy(g, caG)
+	// Accumulate the repulsion gradient onto the attraction gradient in
+	// scratch; copy once it is known finite.
+	acc := caG
 	// ∂f/∂d_l for f = −β·Σ_l π_l d_l, π = softmax(−τ⁻·d):
 	// −β·π_l·(1 − τ⁻·(d_l − Σ_k π_k d_k)).
 	coef := -float64(beta) / (float64(b) * float64(pairs))
@@ -143,7 +145,7 @@ func CACR(dviews ssl.Tensor, terms []float64, views ssl.Tensor, alpha, beta, tau
 	for x := 0; x < m; x++ {
 		for y := x + 1; y < m; y++ {
 			vx, vy := vv[x*b*d:(x+1)*b*d], vv[y*b*d:(y+1)*b*d]
-			gx, gy := g[x*b*d:(x+1)*b*d], g[y*b*d:(y+1)*b*d]
+			gx, gy := acc[x*b*d:(x+1)*b*d], acc[y*b*d:(y+1)*b*d]
 			dm, wm := dist[p*nb:(p+1)*nb], wts[p*nb:(p+1)*nb]
 			clear(cs)
 			for i := range b {
@@ -176,6 +178,10 @@ func CACR(dviews ssl.Tensor, terms []float64, views ssl.Tensor, alpha, beta, tau
 			p++
 		}
 	}
+	if err := contrastiveGradFinite(fn, "dviews", acc, "alpha, beta, tau_pos or tau_neg"); err != nil {
+		return loss, err
+	}
+	copy(g, acc)
 	return loss, nil
 }
 

@@ -287,3 +287,14 @@ func (w *ContrastiveWorkspace) queueInfoNCE(dqh, qh, kh, bank []float32, b, d, n
 func contrastiveColsErr(fn, name string, rows, cols, want int) error {
 	return fmt.Errorf("losses: %s: %s: shape (%d, %d), want %d columns: %w", fn, name, rows, cols, want, ssl.ErrShape)
 }
+
+// contrastiveGradFinite returns an error wrapping ssl.ErrNotFinite if a
+// gradient computed in scratch memory holds NaN or Inf (a float32 overflow
+// that a finite float64 loss does not reveal), so that it never reaches the
+// caller's destination. A nil g passes.
+func contrastiveGradFinite(fn, name string, g []float32, what string) error {
+	if g != nil && !kernel.AllFinite(g) {
+		return fmt.Errorf("losses: %s: %s overflows float32 (%s too large?): %w", fn, name, what, ssl.ErrNotFinite)
+	}
+	return nil
+}

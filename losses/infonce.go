@@ -33,7 +33,7 @@ type InfoNCEOptions struct {
 // It returns an error wrapping ssl.ErrShape if pred is not a non-empty
 // matrix, target or a non-nil destination differs from it in shape, or a
 // destination overlaps an input or the other destination; ssl.ErrParam if τ
-// is not finite and > 0; ssl.ErrNotFinite if the loss is not finite.
+// is not finite and > 0; ssl.ErrNotFinite if the loss is not finite or a gradient would overflow float32.
 // Nothing is written when it returns an error.
 //
 // Reference: van den Oord et al., Representation Learning with Contrastive
@@ -93,15 +93,24 @@ func InfoNCE(dpred, dtarget, pred, target ssl.Tensor, tau float32, opts *InfoNCE
 		return loss, err
 	}
 	// s now holds G = ∂L/∂S: ∂L/∂ph = G·th/τ, ∂L/∂th = Gᵀ·ph/τ.
+	var dph, dth []float32
 	if gp != nil {
-		dph := ws.buf(slotDA, b*d)
+		dph = ws.buf(slotDA, b*d)
 		kernel.Gemm(false, false, b, d, b, invTau, s, b, th, d, 0, dph, d)
-		contrastiveNormalizeBackward(gp, dph, ph, np, b, d)
+		contrastiveNormalizeBackward(dph, dph, ph, np, b, d)
+		if err := contrastiveGradFinite(fn, "dpred", dph, "1/tau"); err != nil {
+			return loss, err
+		}
 	}
 	if gt != nil {
-		dth := ws.buf(slotDB, b*d)
+		dth = ws.buf(slotDB, b*d)
 		kernel.Gemm(true, false, b, d, b, invTau, s, b, ph, d, 0, dth, d)
-		contrastiveNormalizeBackward(gt, dth, th, nt, b, d)
+		contrastiveNormalizeBackward(dth, dth, th, nt, b, d)
+		if err := contrastiveGradFinite(fn, "dtarget", dth, "1/tau"); err != nil {
+			return loss, err
+		}
 	}
+	copy(gp, dph)
+	copy(gt, dth)
 	return loss, nil
 }

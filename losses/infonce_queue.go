@@ -36,7 +36,7 @@ type InfoNCEQueueOptions struct {
 // It returns an error wrapping ssl.ErrShape if q is not a non-empty matrix,
 // k or a non-nil dq differs from it in shape, queue does not have D columns,
 // or dq overlaps an input; ssl.ErrParam if τ is not finite and > 0;
-// ssl.ErrNotFinite if the loss is not finite (NaN or Inf in the inputs).
+// ssl.ErrNotFinite if the loss is not finite or a gradient would overflow float32 (NaN or Inf in the inputs).
 // Nothing is written when it returns an error.
 //
 // Reference: He et al., Momentum Contrast for Unsupervised Visual
@@ -90,7 +90,11 @@ func InfoNCEQueue(dq, q, k, queue ssl.Tensor, tau float32, opts *InfoNCEQueueOpt
 		return loss, err
 	}
 	if g != nil {
-		contrastiveNormalizeBackward(g, dqh, qh, norms, b, d)
+		contrastiveNormalizeBackward(dqh, dqh, qh, norms, b, d)
+		if err := contrastiveGradFinite(fn, "dq", dqh, "1/tau"); err != nil {
+			return loss, err
+		}
+		copy(g, dqh)
 	}
 	return loss, nil
 }

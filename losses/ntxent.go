@@ -36,7 +36,7 @@ type NTXentOptions struct {
 // It returns an error wrapping ssl.ErrShape if z1 is not a non-empty matrix,
 // z2 or a non-nil destination differs from it in shape, or a destination
 // overlaps an input or the other destination; ssl.ErrParam if τ is not
-// finite and > 0; ssl.ErrNotFinite if the loss is not finite (NaN or Inf in
+// finite and > 0; ssl.ErrNotFinite if the loss is not finite or a gradient would overflow float32 (NaN or Inf in
 // the inputs). Nothing is written when it returns an error.
 //
 // Reference: Chen et al., A Simple Framework for Contrastive Learning of
@@ -105,11 +105,15 @@ func NTXent(dz1, dz2, z1, z2 ssl.Tensor, tau float32, opts *NTXentOptions) (floa
 	ntxentSymmetrize(s, n)
 	du := ws.buf(slotDA, n*d)
 	kernel.Gemm(false, false, n, d, n, 1/tau, s, n, u, d, 0, du, d)
+	contrastiveNormalizeBackward(du, du, u, norms, n, d)
+	if err := contrastiveGradFinite(fn, "dz1 or dz2", du, "1/tau"); err != nil {
+		return loss, err
+	}
 	if g1 != nil {
-		contrastiveNormalizeBackward(g1, du[:b*d], u[:b*d], norms[:b], b, d)
+		copy(g1, du[:b*d])
 	}
 	if g2 != nil {
-		contrastiveNormalizeBackward(g2, du[b*d:], u[b*d:], norms[b:], b, d)
+		copy(g2, du[b*d:])
 	}
 	return loss, nil
 }

@@ -63,7 +63,7 @@ type ProtoNCEOptions struct {
 // Labels does not have B entries, terms has the wrong length, or dq
 // overlaps an input; ssl.ErrParam if τ is not finite and > 0, a label or
 // negative id is outside [0, K), or a density is not finite and > 0;
-// ssl.ErrNotFinite if the loss is not finite. Nothing is written when it
+// ssl.ErrNotFinite if the loss is not finite or a gradient would overflow float32. Nothing is written when it
 // returns an error.
 //
 // Reference: Li et al., Prototypical Contrastive Learning of Unsupervised
@@ -142,7 +142,11 @@ func ProtoNCE(dq ssl.Tensor, terms []float64, q, k, queue ssl.Tensor, clustering
 		loss += protoSum / float64(m)
 	}
 	if g != nil {
-		contrastiveNormalizeBackward(g, dqh, qh, norms, b, d)
+		contrastiveNormalizeBackward(dqh, dqh, qh, norms, b, d)
+		if err := contrastiveGradFinite(fn, "dq", dqh, "1/tau or 1/density"); err != nil {
+			return loss, err
+		}
+		copy(g, dqh)
 	}
 	if terms != nil {
 		terms[0] = lInst

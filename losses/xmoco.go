@@ -53,7 +53,8 @@ type XMoCoOptions struct {
 // rows, k or a non-nil dq differs from it in shape, terms has the wrong
 // length, or dq overlaps an input; ssl.ErrParam if a weight is not finite
 // or opts.T is not finite and > 0; ssl.ErrNotFinite if the loss is not
-// finite. Nothing is written when it returns an error.
+// finite or a gradient would overflow float32. Nothing is written when it
+// returns an error.
 //
 // Reference: Seyfi, Banitalebi-Dehkordi and Zhang, Extending Momentum
 // Contrast with Cross Similarity Consistency Regularization (XMoCo), arXiv
@@ -129,6 +130,10 @@ func XMoCo(dq ssl.Tensor, terms []float64, q, k ssl.Tensor, lambdaCross, lambdaU
 	dqh := ws.buf(slotDA, b*d)
 	kernel.Gemm(false, false, b, d, b, 2*lambdaCross/float32(b*b), e, b, kh, d, 0, dqh, d)
 	ws.uniformBackward(dqh, qh, b, d, t, lambdaUnif, slotS, true)
-	contrastiveNormalizeBackward(g, dqh, qh, norms, b, d)
+	contrastiveNormalizeBackward(dqh, dqh, qh, norms, b, d)
+	if err := contrastiveGradFinite(fn, "dq", dqh, "lambdaCross, lambdaUnif or T"); err != nil {
+		return loss, err
+	}
+	copy(g, dqh)
 	return loss, nil
 }
