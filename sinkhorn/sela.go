@@ -263,11 +263,11 @@ func SeLa(labels []int, plan, probs ssl.Tensor, lambda float64, ws *Workspace, o
 			return SeLaResult{}, fmt.Errorf(fn+"the exp-domain kernel cannot represent the problem at update %d (lambda=%v): %w", res.Iterations, lambda, ssl.ErrNotFinite)
 		}
 	}
+	e.logMode = mode
 	if mode != selaExp {
 		e.logDomain, res.LogDomain = true, true
 		e.sizeChunk()
 		e.fromKernel = o.InPlace
-		e.logMode = mode
 		e.parallel(selaLogKernelBlock)
 		clear(e.g[:k])
 		if err := e.colLogSums(); err != nil {

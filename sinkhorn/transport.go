@@ -150,21 +150,13 @@ func Transport(dst, a, b, cost ssl.Tensor, reg float64, ws *Workspace, opts *Tra
 		return TransportResult{}, fmt.Errorf(fn+"dst overlaps an input: %w", ssl.ErrShape)
 	}
 	// Marginals: finite, positive, equal totals.
-	var sa, sb float64
-	for _, t := range []struct {
-		name string
-		x    []float32
-		s    *float64
-	}{{"a", av, &sa}, {"b", bv, &sb}} {
-		for i, x := range t.x {
-			if x-x != 0 {
-				return TransportResult{}, fmt.Errorf(fn+"%s[%d] is %v: %w", t.name, i, x, ssl.ErrNotFinite)
-			}
-			if !(x > 0) {
-				return TransportResult{}, fmt.Errorf(fn+"%s[%d] = %v, marginals must be > 0: %w", t.name, i, x, ssl.ErrParam)
-			}
-			*t.s += float64(x)
-		}
+	sa, err := marginal(fn, "a", av)
+	if err != nil {
+		return TransportResult{}, err
+	}
+	sb, err := marginal(fn, "b", bv)
+	if err != nil {
+		return TransportResult{}, err
 	}
 	if ws == nil {
 		ws = new(Workspace)
@@ -357,4 +349,20 @@ func transportLogKernelBlock(e *engine, blk, lo, hi int) {
 			row[j] = (x - ref[j]) * scale
 		}
 	}
+}
+
+// marginal checks that every entry of x is finite and positive and returns
+// the float64 sum.
+func marginal(fn, name string, x []float32) (float64, error) {
+	s := 0.0
+	for i, v := range x {
+		if v-v != 0 {
+			return 0, fmt.Errorf(fn+"%s[%d] is %v: %w", name, i, v, ssl.ErrNotFinite)
+		}
+		if !(v > 0) {
+			return 0, fmt.Errorf(fn+"%s[%d] = %v, marginals must be > 0: %w", name, i, v, ssl.ErrParam)
+		}
+		s += float64(v)
+	}
+	return s, nil
 }
