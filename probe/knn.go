@@ -362,6 +362,28 @@ func sortDesc(hv []float32, hi []int32) {
 	}
 }
 
+// EvaluateKNN runs the kNN protocol: [KNN] of the queries (the test
+// features) against the bank (the training features), then the top-1
+// accuracy against queryLabels, a fraction in [0, 1]. It returns the
+// errors of KNN and one wrapping ssl.ErrShape if len(queryLabels) is not
+// the number of queries or ssl.ErrParam if a query label is outside
+// [0, numClasses).
+func EvaluateKNN(bank ssl.Tensor, bankLabels []int, queries ssl.Tensor, queryLabels []int, numClasses int, opts *KNNOptions) (float64, error) {
+	if m, _, _, err := ssl.Matrix(queries); err == nil && len(queryLabels) != m {
+		return 0, fmt.Errorf("probe: EvaluateKNN: queryLabels has %d entries, queries has %d rows: %w", len(queryLabels), m, ssl.ErrShape)
+	}
+	if numClasses >= 1 {
+		if err := checkLabels("EvaluateKNN", "queryLabels", queryLabels, numClasses); err != nil {
+			return 0, err
+		}
+	}
+	pred, err := KNN(nil, bank, bankLabels, queries, numClasses, opts)
+	if err != nil {
+		return 0, err
+	}
+	return Accuracy(pred, queryLabels)
+}
+
 // Accuracy returns the fraction of positions where pred equals labels, in
 // [0, 1] (DINO reports 100 times this as top-1). It returns an error
 // wrapping ssl.ErrShape if the lengths differ or are zero.

@@ -327,6 +327,29 @@ func TestKNNErrors(t *testing.T) {
 	}
 }
 
+func TestEvaluateKNN(t *testing.T) {
+	r := testutil.Rand(21)
+	bx, bl := clustered(r, 400, 8, 4, 0.3)
+	qx, ql := clustered(r, 100, 8, 4, 0.3)
+	bank, queries := ssl.FromSlice(bx, 400, 8), ssl.FromSlice(qx, 100, 8)
+	got, err := EvaluateKNN(bank, bl, queries, ql, 4, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pred, _ := KNN(nil, bank, bl, queries, 4, nil)
+	if want, _ := Accuracy(pred, ql); got != want {
+		t.Errorf("EvaluateKNN = %v, KNN then Accuracy = %v", got, want)
+	}
+	if _, err := EvaluateKNN(bank, bl, queries, ql[:99], 4, nil); !errors.Is(err, ssl.ErrShape) {
+		t.Errorf("EvaluateKNN(short labels) error = %v", err)
+	}
+	bad := slices.Clone(ql)
+	bad[3] = 4
+	if _, err := EvaluateKNN(bank, bl, queries, bad, 4, nil); !errors.Is(err, ssl.ErrParam) || !strings.Contains(err.Error(), "queryLabels[3]=4") {
+		t.Errorf("EvaluateKNN(label out of range) error = %v", err)
+	}
+}
+
 func TestAccuracy(t *testing.T) {
 	if got, err := Accuracy([]int{1, 2, 3, 4}, []int{1, 0, 3, 0}); err != nil || got != 0.5 {
 		t.Errorf("Accuracy = %v, %v, want 0.5", got, err)
