@@ -45,6 +45,15 @@
 	VMOVUPS hi, 32(DX)  \
 	ADDQ    R8, DX
 
+// C row (at DX) = alpha·acc with non-temporal stores (C 32-byte aligned),
+// which skip reading the lines of C into the cache first.
+#define STORENT(lo, hi) \
+	VMULPS   Y12, lo, lo \
+	VMOVNTPS lo, (DX)    \
+	VMULPS   Y12, hi, hi \
+	VMOVNTPS hi, 32(DX)  \
+	ADDQ     R8, DX
+
 // func sgemm6x16(k int, a, b, c *float32, ldc int, alpha, beta float32)
 //
 // The register-blocked micro-kernel of the packed product: with a a packed
@@ -230,4 +239,165 @@ dstore:
 	STORE(Y8, Y9)
 	STORE(Y10, Y11)
 	VZEROUPPER
+	RET
+
+// func sgemm6x16nt(k int, a, b, c *float32, ldc int, alpha, beta float32)
+//
+// sgemm6x16 storing C with non-temporal stores when beta = 0; C and ldc·4
+// must be 32-byte aligned, and the caller runs sfence before C is read.
+TEXT ·sgemm6x16nt(SB), NOSPLIT, $0-48
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+	CMPQ CX, $4
+	JLT  tail
+
+loop4:
+	STEP(0, 0)
+	STEP(24, 64)
+	STEP(48, 128)
+	STEP(72, 192)
+	ADDQ $96, SI
+	ADDQ $256, DI
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  loop4
+
+tail:
+	TESTQ CX, CX
+	JZ    done
+
+loop1:
+	STEP(0, 0)
+	ADDQ $24, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  loop1
+
+done:
+	VBROADCASTSS alpha+40(FP), Y12
+	MOVL         beta+44(FP), AX
+	TESTL        $0x7fffffff, AX
+	JZ           store
+	VBROADCASTSS beta+44(FP), Y13
+	UPDATE(Y0, Y1)
+	UPDATE(Y2, Y3)
+	UPDATE(Y4, Y5)
+	UPDATE(Y6, Y7)
+	UPDATE(Y8, Y9)
+	UPDATE(Y10, Y11)
+	VZEROUPPER
+	RET
+
+store:
+	STORENT(Y0, Y1)
+	STORENT(Y2, Y3)
+	STORENT(Y4, Y5)
+	STORENT(Y6, Y7)
+	STORENT(Y8, Y9)
+	STORENT(Y10, Y11)
+	VZEROUPPER
+	RET
+
+// func sgemm6x16dnt(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
+//
+// sgemm6x16d with sgemm6x16nt's non-temporal stores.
+TEXT ·sgemm6x16dnt(SB), NOSPLIT, $0-56
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R9
+	SHLQ $2, R9
+	LEAQ (SI)(R9*2), R10
+	ADDQ R9, R10
+	MOVQ b+24(FP), DI
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
+	SHLQ $2, R8
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+	CMPQ CX, $4
+	JLT  dtail
+
+dloop4:
+	STEPD(0, 0)
+	STEPD(4, 64)
+	STEPD(8, 128)
+	STEPD(12, 192)
+	ADDQ $16, SI
+	ADDQ $16, R10
+	ADDQ $256, DI
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  dloop4
+
+dtail:
+	TESTQ CX, CX
+	JZ    ddone
+
+dloop1:
+	STEPD(0, 0)
+	ADDQ $4, SI
+	ADDQ $4, R10
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  dloop1
+
+ddone:
+	VBROADCASTSS alpha+48(FP), Y12
+	MOVL         beta+52(FP), AX
+	TESTL        $0x7fffffff, AX
+	JZ           dstore
+	VBROADCASTSS beta+52(FP), Y13
+	UPDATE(Y0, Y1)
+	UPDATE(Y2, Y3)
+	UPDATE(Y4, Y5)
+	UPDATE(Y6, Y7)
+	UPDATE(Y8, Y9)
+	UPDATE(Y10, Y11)
+	VZEROUPPER
+	RET
+
+dstore:
+	STORENT(Y0, Y1)
+	STORENT(Y2, Y3)
+	STORENT(Y4, Y5)
+	STORENT(Y6, Y7)
+	STORENT(Y8, Y9)
+	STORENT(Y10, Y11)
+	VZEROUPPER
+	RET
+
+// func sfence()
+// Orders the non-temporal stores before every later store.
+TEXT ·sfence(SB), NOSPLIT, $0-0
+	SFENCE
 	RET

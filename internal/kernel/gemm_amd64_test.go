@@ -22,9 +22,39 @@ func TestGemmDirectSameBits(t *testing.T) {
 		c0 := randPadded(r, sh.m, sh.n, sh.n)
 		for _, beta := range []float32{0, 0.5} {
 			got, want := append([]float32(nil), c0...), append([]float32(nil), c0...)
-			gemmPacked(false, false, sh.m, sh.n, sh.k, 1.5, a, sh.k+1, b, sh.n, beta, got, sh.n, sgemm6x16, sgemm6x16d)
-			gemmPacked(false, false, sh.m, sh.n, sh.k, 1.5, a, sh.k+1, b, sh.n, beta, want, sh.n, sgemm6x16, nil)
+			gemmPacked(false, false, sh.m, sh.n, sh.k, 1.5, a, sh.k+1, b, sh.n, beta, got, sh.n, &gemmKernels{packed: sgemm6x16, direct: sgemm6x16d})
+			gemmPacked(false, false, sh.m, sh.n, sh.k, 1.5, a, sh.k+1, b, sh.n, beta, want, sh.n, &gemmKernels{packed: sgemm6x16})
 			sameBits(t, fmt.Sprintf("direct vs packed %dx%dx%d beta=%g", sh.m, sh.n, sh.k, beta), got, want)
 		}
+	}
+}
+
+// TestGemmStream covers products large enough for non-temporal stores of C:
+// they must give the bits of ordinary stores, aligned or not.
+func TestGemmStream(t *testing.T) {
+	if !haveAVX2FMA {
+		t.Skip("no AVX2+FMA on this CPU")
+	}
+	r := testutil.Rand(7)
+	const m, n, k = gemmNTMin/32 + 7, 32, 5
+	a := randPadded(r, m, k, k)
+	b := randPadded(r, n, k, k) // n×k: op(B) = Bᵀ when transB
+	for _, tc := range []struct {
+		transA, transB bool
+		off            int // offset of C in its buffer: 1 makes it unaligned
+	}{{false, true, 0}, {true, true, 0}, {false, true, 1}} {
+		lda := k
+		if tc.transA {
+			lda = m // a read as k×m: same length
+		}
+		buf := make([]float32, m*n+8)
+		got := buf[tc.off : tc.off+m*n]
+		for i := range got {
+			got[i] = nan32
+		}
+		want := make([]float32, m*n)
+		Gemm(tc.transA, tc.transB, m, n, k, 0.5, a, lda, b, k, 0, got, n)
+		gemmPacked(tc.transA, tc.transB, m, n, k, 0.5, a, lda, b, k, 0, want, n, &gemmKernels{packed: sgemm6x16, direct: sgemm6x16d})
+		sameBits(t, fmt.Sprintf("streamed Gemm(%s, off=%d)", transName(tc.transA, tc.transB), tc.off), got, want)
 	}
 }

@@ -27,6 +27,11 @@ const (
 	// gemmNC is the largest number of columns of C computed per packing of
 	// op(B) (a multiple of gemmNR).
 	gemmNC = 4096
+	// gemmNTMin is the size of C (in floats: 16 MB, half the L3) from which
+	// a product that writes C once (beta = 0, one k block) stores it
+	// non-temporally: C would not stay in cache, and the stores then skip
+	// reading every line of C from memory first.
+	gemmNTMin = 1 << 22
 	// gemmTiles is the number of tiles a large product is cut into at
 	// least, so two to four threads stay evenly loaded.
 	gemmTiles = 8
@@ -43,6 +48,22 @@ type microKernel func(k int, a, b, c *float32, ldc int, alpha, beta float32)
 // produce the same bits as the microKernel they go with.
 type directKernel func(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
 
+// gemmKernels are the micro-kernels gemmPacked runs; all produce the same
+// bits for the same block.
+type gemmKernels struct {
+	packed microKernel
+	// direct, if not nil, reads a non-transposed A in place: full 6-row
+	// panels are then not packed (packing costs as much as the product
+	// when k is small).
+	direct directKernel
+	// packedNT and directNT, if not nil, store C with non-temporal stores
+	// (beta = 0 only; C 32-byte aligned); fence orders those stores and
+	// runs before a goroutine hands its tiles back.
+	packedNT microKernel
+	directNT directKernel
+	fence    func()
+}
+
 // Scratch for packed panels: gemmBBufs for op(B), gemmABufs for op(A) and
 // the edge block, kept apart so each pool holds buffers of one kind of size.
 var gemmABufs, gemmBBufs sync.Pool // *[]float32
@@ -57,10 +78,8 @@ func getBuf(pool *sync.Pool, n int) *[]float32 {
 }
 
 // gemmPacked computes C = alpha·op(A)·op(B) + beta·C with the packed
-// algorithm; m, n, k ≥ 1 and alpha ≠ 0. With kernD non-nil and A not
-// transposed, full 6-row panels of A are read in place rather than packed
-// (packing costs as much as the product when k is small).
-func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, kern microKernel, kernD directKernel) {
+// algorithm and the micro-kernels ks; m, n, k ≥ 1 and alpha ≠ 0.
+func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, ks *gemmKernels) {
 	// Blocks of at most gemmNC columns of C, so the packed op(B) stays
 	// within gemmKC·gemmNC floats (4 MB) whatever n is.
 	for j0 := 0; j0 < n; j0 += gemmNC {
@@ -69,13 +88,20 @@ func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 		if transB {
 			bj = b[j0*ldb:]
 		}
-		gemmPackedBlock(transA, transB, m, nb, k, alpha, a, lda, bj, ldb, beta, c[j0:], ldc, kern, kernD)
+		stream := ks.packedNT != nil && beta == 0 && k <= gemmKC && m*n >= gemmNTMin &&
+			ldc%8 == 0 && uintptr(unsafe.Pointer(&c[j0]))%32 == 0
+		gemmPackedBlock(transA, transB, m, nb, k, alpha, a, lda, bj, ldb, beta, c[j0:], ldc, ks, stream)
 	}
 }
 
 // gemmPackedBlock is gemmPacked for n ≤ gemmNC.
-func gemmPackedBlock(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, kern microKernel, kernD directKernel) {
-	direct := kernD != nil && !transA
+// With stream, full blocks of C are stored non-temporally.
+func gemmPackedBlock(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, ks *gemmKernels, stream bool) {
+	direct := ks.direct != nil && !transA
+	kern, kernD := ks.packed, ks.direct
+	if stream {
+		kern, kernD = ks.packedNT, ks.directNT
+	}
 	// Equal k blocks of at most gemmKC.
 	nkb := (k + gemmKC - 1) / gemmKC
 	kc := (k + nkb - 1) / nkb
@@ -144,9 +170,14 @@ func gemmPackedBlock(transA, transB bool, m, n, k int, alpha float32, a []float3
 							}
 							cp, ldcp = &tmp[0], gemmNR
 						}
-						if direct && mr == gemmMR {
+						switch {
+						case direct && mr == gemmMR && edge:
+							ks.direct(pk, &a[i*lda+p0], lda, bp, cp, ldcp, alpha, bt)
+						case direct && mr == gemmMR:
 							kernD(pk, &a[i*lda+p0], lda, bp, cp, ldcp, alpha, bt)
-						} else {
+						case edge:
+							ks.packed(pk, panel(i), bp, cp, ldcp, alpha, bt)
+						default:
 							kern(pk, panel(i), bp, cp, ldcp, alpha, bt)
 						}
 						if edge {
@@ -156,6 +187,9 @@ func gemmPackedBlock(transA, transB bool, m, n, k int, alpha float32, a []float3
 						}
 					}
 				}
+			}
+			if stream {
+				ks.fence()
 			}
 			gemmABufs.Put(pap)
 		})

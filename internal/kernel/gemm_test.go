@@ -137,15 +137,25 @@ func checkGemm(t *testing.T, gemmF gemmFunc, r *rand.Rand, transA, transB bool, 
 
 type gemmFunc func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
 
+// goKernels are the portable micro-kernels, the non-temporal slots filled
+// with the ordinary ones so the driver's non-temporal path runs too.
+var goKernels = gemmKernels{
+	packed:   sgemm6x16Go,
+	direct:   sgemm6x16dGo,
+	packedNT: sgemm6x16Go,
+	directNT: sgemm6x16dGo,
+	fence:    func() {},
+}
+
 // gemmPackedGo is the packed driver with the portable micro-kernel, tested
 // on every platform (Gemm's degenerate cases first, as Gemm does).
 func gemmPackedGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	gemmPacked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, sgemm6x16Go, sgemm6x16dGo)
+	gemmPacked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, &goKernels)
 }
 
 // gemmPackedGoNoDirect packs op(A) in every case.
 func gemmPackedGoNoDirect(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	gemmPacked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, sgemm6x16Go, nil)
+	gemmPacked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, &gemmKernels{packed: sgemm6x16Go})
 }
 
 // TestGemmPackedGo runs the packed driver with the portable micro-kernel:
@@ -158,6 +168,22 @@ func TestGemmPackedGo(t *testing.T) {
 			checkGemm(t, gemmPackedGo, r, tr[0], tr[1], sh.m, sh.n, sh.k, 0, -1, 0.5)
 			checkGemm(t, gemmPackedGoNoDirect, r, tr[0], tr[1], sh.m, sh.n, sh.k, 1, 2, 0)
 		}
+	}
+}
+
+// TestGemmPackedGoStream runs the driver's non-temporal path (the portable
+// kernels in its slots) on a product large enough to take it.
+func TestGemmPackedGoStream(t *testing.T) {
+	r := testutil.Rand(8)
+	const m, n, k = gemmNTMin/16 + 5, 16, 3
+	a, b := randPadded(r, m, k, k), randPadded(r, k, n, n)
+	got, want := make([]float32, m*n), make([]float32, m*n)
+	gemmPackedGo(false, false, m, n, k, 1, a, k, b, n, 0, got, n)
+	gemmPacked(false, false, m, n, k, 1, a, k, b, n, 0, want, n, &gemmKernels{packed: sgemm6x16Go})
+	sameBits(t, "gemmPacked with streaming slots", got, want)
+	for _, i := range []int{0, m / 2, m - 1} { // spot rows against the oracle
+		w, _ := gemmNaive(false, false, 1, n, k, 1, a[i*k:], k, b, n, 0, nil, n)
+		testutil.AllClose32(t, fmt.Sprintf("row %d", i), got[i*n:(i+1)*n], w, 1e-6, 1e-5)
 	}
 }
 
