@@ -221,6 +221,7 @@ type kmeansState struct {
 	perm      []int32   // point indices grouped by label (counting sort)
 	start     []int     // start[j] … start[j+1] is cluster j's range of perm
 	sums      []float64 // K×D float64 centroid sums
+	partial   []float64 // per-block partial sums (sumStreaming)
 }
 
 // kmeansRun is one run's state.
@@ -281,25 +282,85 @@ func (s *kmeansState) lloyd(run *kmeansRun, iters int, rng *rand.Rand) error {
 	return nil
 }
 
+// Centroid sums: when updateBlocks partial K×D float64 sums fit in
+// updateStreamFloats (32 MiB), the points are streamed in index order, each
+// of at most updateBlocks fixed row blocks summing into its own partial
+// (sequential reads of x); otherwise the points are grouped by label and
+// each cluster sums its members (O(K·D) memory, gathered reads). Both sum
+// in float64 in a fixed order, so the result does not depend on GOMAXPROCS.
+const (
+	updateBlocks       = 8
+	updateStreamFloats = 1 << 22
+)
+
 // update sets each non-empty centroid to the mean of its points and counts
-// the cluster sizes; the points are grouped by label with a counting sort
-// and each cluster is summed in float64 in index order, clusters in
-// parallel, so the result is the same for any GOMAXPROCS. Empty clusters'
-// centroids are zeroed (faiss compute_centroids), to be re-seeded by
-// splitClusters.
+// the cluster sizes. Empty clusters' centroids are zeroed (faiss
+// compute_centroids), to be re-seeded by splitClusters.
 func (s *kmeansState) update(c []float32, counts []int, lab []int) {
 	k, d := s.k, s.d
 	clear(counts)
 	for _, l := range lab {
 		counts[l]++
 	}
+	if updateBlocks*k*d <= updateStreamFloats {
+		s.sumStreaming(lab)
+	} else {
+		s.sumGathered(counts, lab)
+	}
+	kernel.ParallelFor(k, kernel.Grain(k, d, 1<<12), func(lo, hi int) {
+		for j := lo; j < hi; j++ {
+			cj := c[j*d : (j+1)*d]
+			if counts[j] == 0 {
+				clear(cj)
+				continue
+			}
+			inv := 1 / float64(counts[j])
+			for t, v := range s.sums[j*d : (j+1)*d] {
+				cj[t] = float32(v * inv)
+			}
+		}
+	})
+}
+
+// sumStreaming sets s.sums to the per-cluster sums of x: fixed row blocks
+// (at most updateBlocks) sum into their own partials, which are added in
+// block order.
+func (s *kmeansState) sumStreaming(lab []int) {
+	k, d, n := s.k, s.d, s.n
+	grain := max(1, (n+updateBlocks-1)/updateBlocks)
+	blocks := (n + grain - 1) / grain
+	if len(s.partial) < blocks*k*d {
+		s.partial = make([]float64, blocks*k*d)
+	}
+	kernel.ParallelFor(n, grain, func(lo, hi int) {
+		part := s.partial[lo/grain*k*d : (lo/grain+1)*k*d]
+		clear(part)
+		for i := lo; i < hi; i++ {
+			acc := part[lab[i]*d : (lab[i]+1)*d]
+			for t, v := range s.x[i*d : (i+1)*d] {
+				acc[t] += float64(v)
+			}
+		}
+	})
+	copy(s.sums, s.partial[:k*d])
+	for b := 1; b < blocks; b++ {
+		for t, v := range s.partial[b*k*d : (b+1)*k*d] {
+			s.sums[t] += v
+		}
+	}
+}
+
+// sumGathered sets s.sums to the per-cluster sums of x: the points are
+// grouped by label with a counting sort and each cluster sums its members
+// in index order, clusters in parallel.
+func (s *kmeansState) sumGathered(counts, lab []int) {
+	k, d := s.k, s.d
 	s.start[0] = 0
 	for j := range k {
 		s.start[j+1] = s.start[j] + counts[j]
 	}
-	fill := s.start[:k:k]
 	pos := make([]int, k)
-	copy(pos, fill)
+	copy(pos, s.start[:k])
 	for i, l := range lab {
 		s.perm[pos[l]] = int32(i)
 		pos[l]++
@@ -323,15 +384,6 @@ func (s *kmeansState) update(c []float32, counts []int, lab []int) {
 				for t, v := range s.x[int(members[p])*d : int(members[p])*d+d] {
 					acc[t] += float64(v)
 				}
-			}
-			cj := c[j*d : (j+1)*d]
-			if counts[j] == 0 {
-				clear(cj)
-				continue
-			}
-			inv := 1 / float64(counts[j])
-			for t, v := range acc {
-				cj[t] = float32(v * inv)
 			}
 		}
 	})

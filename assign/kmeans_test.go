@@ -310,3 +310,33 @@ func TestKMeansErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestKMeansSumPaths checks the two centroid-sum strategies (streamed
+// partials for small K·D, gathered members for large) against each other
+// and a naive float64 sum.
+func TestKMeansSumPaths(t *testing.T) {
+	rng := testutil.Rand(31)
+	n, d, k := 1000, 7, 13
+	x := testutil.RandN(rng, 1, n, d)
+	lab := make([]int, n)
+	for i := range lab {
+		lab[i] = rng.IntN(k)
+	}
+	s := newKMeansState(testutil.Data(x), n, d, k, false)
+	counts := make([]int, k)
+	for _, l := range lab {
+		counts[l]++
+	}
+	s.sumStreaming(lab)
+	streamed := slices.Clone(s.sums)
+	s.sumGathered(counts, lab)
+	want := make([]float64, k*d)
+	xv := testutil.F64(x)
+	for i, l := range lab {
+		for t := range d {
+			want[l*d+t] += xv[i*d+t]
+		}
+	}
+	testutil.AllClose(t, "streamed", streamed, want, 1e-12, 1e-12)
+	testutil.AllClose(t, "gathered", s.sums, want, 1e-12, 1e-12)
+}
