@@ -227,7 +227,9 @@ func (bn *BatchNorm) forward(ws *Workspace, dst, x []float32, shape []int, train
 				d := dst[(i*c+ch)*hw:][:hw]
 				if bn.relu {
 					for t, v := range src {
-						d[t] = max(v*a+b, 0)
+						// float32(·) forbids a fused multiply-add, so the
+						// backward pass recomputes exactly this value.
+						d[t] = max(float32(v*a)+b, 0)
 					}
 					continue
 				}
@@ -267,13 +269,13 @@ func (bn *BatchNorm) backward(ws *Workspace, dx, dy []float32) error {
 				if gmask != nil {
 					ms := gmask[(i*c+ch)*hw:][:hw]
 					for t, v := range xs {
-						// Branch-free select (a conditional move): the
-						// mask is unpredictable, half the values are cut.
-						gb := math.Float32bits(gs[t])
-						if !(v*ga+gbias > 0) {
-							gb = 0
-						}
-						g := math.Float32frombits(gb)
+						// g·[v·γ̃ + β̃ > 0] without a branch (the sign of
+						// the pre-activation is unpredictable): the mask
+						// is all ones exactly when the float's bits, read
+						// as an int32, are positive.
+						yb := int64(int32(math.Float32bits(float32(v*ga) + gbias)))
+						m := uint32(^((yb - 1) >> 63))
+						g := math.Float32frombits(math.Float32bits(gs[t]) & m)
 						ms[t] = g
 						a += g
 						b += g * (v - mu)

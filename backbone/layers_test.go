@@ -7,6 +7,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"ssl"
 	"ssl/backbone"
 	"ssl/internal/testutil"
 )
@@ -364,6 +365,50 @@ func TestPrototypesFreezeNormalize(t *testing.T) {
 		row := testutil.F64s(p.Weight.Data()[k*4 : (k+1)*4])
 		if n := math.Sqrt(dot64(row, row)); math.Abs(n-1) > 1e-6 {
 			t.Errorf("Normalize: row %d has norm %v, want 1", k, n)
+		}
+	}
+}
+
+func TestMaxPoolTies(t *testing.T) {
+	negZero := float32(math.Copysign(0, -1))
+	for _, tc := range []struct {
+		win  [4]float32
+		want int
+	}{
+		{[4]float32{1, 1, 1, 1}, 0},
+		{[4]float32{negZero, 0, -1, -2}, 0}, // −0 and +0 tie: the first wins
+		{[4]float32{0, negZero, 0, 0}, 0},
+		{[4]float32{0.5, 1, 1, 0.5}, 1},
+		{[4]float32{0, 0, 0, 1}, 3},
+		{[4]float32{-1, -1, -0.5, -0.5}, 2},
+		{[4]float32{-3e38, -2e38, -3e38, -1e-38}, 3},
+	} {
+		pool, err := backbone.NewMaxPool2D("pool", 2, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := ssl.FromSlice(tc.win[:], 1, 1, 2, 2)
+		y := testutil.NaNs(1, 1, 1, 1)
+		ws := backbone.NewWorkspace()
+		if err := pool.Forward(ws, y, x, true); err != nil {
+			t.Fatal(err)
+		}
+		if got := testutil.Data(y)[0]; math.Float32bits(got) != math.Float32bits(tc.win[tc.want]) {
+			t.Errorf("MaxPool2D(%v) = %v, want %v", tc.win, got, tc.win[tc.want])
+		}
+		dx := testutil.NaNs(1, 1, 2, 2)
+		if err := pool.Backward(ws, dx, ssl.FromSlice([]float32{2}, 1, 1, 1, 1)); err != nil {
+			t.Fatal(err)
+		}
+		for i, g := range testutil.Data(dx) {
+			want := float32(0)
+			if i == tc.want {
+				want = 2
+			}
+			if g != want {
+				t.Errorf("MaxPool2D(%v): dx = %v, want the gradient at %d only", tc.win, testutil.Data(dx), tc.want)
+				break
+			}
 		}
 	}
 }

@@ -2,6 +2,7 @@ package backbone
 
 import (
 	"fmt"
+	"math"
 
 	"ssl"
 	"ssl/internal/kernel"
@@ -100,22 +101,33 @@ func pool2x2(out []float32, at []int32, src []float32, w, ho, wo int) {
 		base := int32(2 * i * w)
 		for j := range o {
 			c := 2 * j
-			v00, v01, v10, v11 := r0[c], r0[c+1], r1[c], r1[c+1]
 			// Strictly greater replaces, so ties keep the earlier element.
-			k0, m0 := int32(c), v00
-			if v01 > m0 {
-				k0, m0 = int32(c+1), v01
-			}
-			k1, m1 := int32(w+c), v10
-			if v11 > m1 {
-				k1, m1 = int32(w+c+1), v11
-			}
-			if m1 > m0 {
-				k0, m0 = k1, m1
-			}
-			o[j], a[j] = m0, base+k0
+			// The selects are arithmetic on order-preserving integer keys
+			// (no branch: the order of the values is random).
+			k0 := c + gtStep(r0[c+1], r0[c])
+			k1 := c + gtStep(r1[c+1], r1[c])
+			m0, m1 := r0[k0], r1[k1]
+			d := gtStep(m1, m0) // 1 if the lower row wins
+			k := k0 + d*(w+k1-k0)
+			o[j] = src[2*i*w+k]
+			a[j] = base + int32(k)
 		}
 	}
+}
+
+// gtStep returns 1 if a > b and 0 otherwise, for finite a and b, without a
+// branch: it compares order-preserving integer keys of a+0 and b+0 (adding
+// +0 turns −0 into +0, so ±0 tie as they do under >).
+func gtStep(a, b float32) int {
+	ka, kb := sortKey(a+0), sortKey(b+0)
+	return int(uint64(kb-ka) >> 63)
+}
+
+// sortKey maps a float32 to an int64 whose order is the numeric order of
+// the finite floats.
+func sortKey(v float32) int64 {
+	k := int64(int32(math.Float32bits(v)))
+	return k ^ (k>>63)&0x7fffffff
 }
 
 // argmax returns the index in the plane and value of the first maximum of
