@@ -5,6 +5,8 @@ import (
 	"math"
 	"testing"
 
+	"gorgonia.org/tensor"
+
 	"ssl"
 	"ssl/internal/testutil"
 )
@@ -61,6 +63,20 @@ func TestPseudoLabelCE(t *testing.T) {
 			f := func(x []float64) float64 { return pseudoLabelCENaive(x, labels, tc.b, tc.k) }
 			cltGrad(t, "dlogits", testutil.Data(g), f, x, 1e-6*tc.scale)
 		})
+	}
+}
+
+// TestPseudoLabelCETypedNil checks that a typed nil *tensor.Dense
+// destination skips the gradient like an untyped nil.
+func TestPseudoLabelCETypedNil(t *testing.T) {
+	logits := testutil.RandN(testutil.Rand(2), 1, 3, 4)
+	var g *tensor.Dense
+	l, err := PseudoLabelCE(g, logits, []int{0, 1, 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := pseudoLabelCENaive(testutil.F64(logits), []int{0, 1, 2}, 3, 4); !testutil.Close(l, want, 1e-9, 1e-6) {
+		t.Errorf("PseudoLabelCE = %v, want %v", l, want)
 	}
 }
 
