@@ -24,7 +24,8 @@
 // set. The similarities are computed in tiles of 512 queries × 4096 bank
 // rows through the shared GEMM and merged into per-query top-K heaps, so a
 // 60,000-row bank never needs an N×M matrix. [Accuracy] turns predictions
-// into top-1 (a fraction in [0, 1]; DINO prints percent).
+// into top-1 (a fraction in [0, 1]; DINO prints percent); [EvaluateKNN]
+// does both.
 // [NearestNeighbours] returns the neighbours themselves.
 //
 // # Linear probe
@@ -39,8 +40,9 @@
 // L-BFGS-B defaults, which scikit-learn uses).
 // The objective is evaluated in float64 over fixed blocks, so the fit is
 // deterministic. [EvaluateLinear] fits and reports train and test top-1
-// and the iterations. λ should be chosen on a validation split for
-// published numbers, as SimCLR does.
+// and the iterations; a fit that stops short of both tests still returns
+// its probe, with an error wrapping [ErrNotConverged]. λ should be chosen
+// on a validation split for published numbers, as SimCLR does.
 //
 // # Clustering metrics
 //
