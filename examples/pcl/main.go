@@ -1,0 +1,200 @@
+// Command pcl trains ConvNet3 by Prototypical Contrastive Learning on
+// Fashion-MNIST under the fmnist-ssl-v1 protocol and evaluates it.
+//
+// At the start of every epoch after the first (instance-only warm-up) the
+// key encoder's normalised outputs for the whole training set
+// (un-augmented, evaluation mode) are clustered by spherical k-means at
+// three granularities (10, 20 and 30 prototypes), and each prototype gets
+// PCL's concentration φ (temperature 0.2). Each step: two augmented views →
+// query encoder (ConvNet3 → projection 128→256→BN→ReLU→64) on view 1 and
+// momentum key encoder (its EMA, m 0.99) on view 2 → ProtoNCE: InfoNCE
+// against a queue of 4,096 negative keys (τ 0.2) plus, per clustering, the
+// cross-entropy of the query against its own prototype among the batch's
+// and all other prototypes, each scaled by its φ → backward through the
+// query encoder → SGD → EMA of the key encoder → keys pushed on the queue.
+//
+// Reference: Li, Zhou, Xiong, Hoi, Prototypical Contrastive Learning of
+// Unsupervised Representations, ICLR 2021 (MoCo: He et al., CVPR 2020).
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+
+	"ssl"
+	"ssl/assign"
+	"ssl/augment"
+	"ssl/backbone"
+	"ssl/examples/internal/run"
+	"ssl/losses"
+)
+
+func main() {
+	if err := pcl(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+const (
+	tau      = 0.2  // InfoNCE temperature and PCL's concentration scale
+	momentum = 0.99 // key encoder EMA
+	dim      = 64
+)
+
+var granularities = []int{10, 20, 30}
+
+func pcl(args []string, log io.Writer) error {
+	queueLen, warm := 4096, 1
+	cfg, err := run.Parse("pcl", run.Defaults{EpochsEmbedded: 10, EpochsFull: 1, Flags: func(fs *flag.FlagSet) {
+		fs.IntVar(&queueLen, "queue", 4096, "negative keys in the queue")
+		fs.IntVar(&warm, "instance-epochs", 1, "epochs of instance InfoNCE alone before the prototypes join")
+	}}, args, log)
+	if err != nil {
+		return err
+	}
+	data, err := run.LoadData(cfg)
+	if err != nil {
+		return err
+	}
+	rng := run.InitRand(cfg)
+	encoder := func(name string) (*backbone.ConvNet3, *backbone.Sequential, error) {
+		net, err := backbone.NewConvNet3(rng, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		proj, err := backbone.NewMLP("projection", 128, 256, dim, rng)
+		return net, backbone.NewSequential(name, net, proj), err
+	}
+	net, query, err := encoder("query")
+	if err != nil {
+		return err
+	}
+	_, key, err := encoder("key")
+	if err != nil {
+		return err
+	}
+	if err := backbone.CopyParams(key.Params(), query.Params()); err != nil {
+		return err
+	}
+	opt, err := backbone.NewSGD(query.Params(), &backbone.SGDOptions{Momentum: 0.9, WeightDecay: 5e-4})
+	if err != nil {
+		return err
+	}
+	queue, err := run.NewQueue("queue", queueLen, dim)
+	if err != nil {
+		return err
+	}
+	// The clusterings: centroids, concentrations and every image's label.
+	n := data.Train.N
+	protos := make([]losses.ProtoNCEClustering, len(granularities))
+	labels := make([]*run.Labels, len(granularities))
+	extra := append(append(key.Params(), key.Buffers()...), queue.Params()...)
+	for m, k := range granularities {
+		c, phi := ssl.New(k, dim), ssl.New(k)
+		protos[m] = losses.ProtoNCEClustering{Centroids: c, Density: phi}
+		labels[m] = run.NewLabels(fmt.Sprintf("labels%d", k), n)
+		extra = append(extra, labels[m].P, &backbone.Param{Name: fmt.Sprintf("centroids%d", k), Value: c},
+			&backbone.Param{Name: fmt.Sprintf("concentration%d", k), Value: phi})
+	}
+	tr, err := run.NewTrainer(cfg, data, net, run.State{Params: query.Params(), Buffers: query.Buffers(), Opt: opt, Extra: extra})
+	if err != nil {
+		return err
+	}
+	if err := queue.Reload(); err != nil {
+		return err
+	}
+
+	normalize := backbone.NewL2Normalize("normalize")
+	tr.OnEpoch = func(epoch int) error {
+		if epoch < warm {
+			return nil
+		}
+		feats, err := run.Features(key, data.Train)
+		if err != nil {
+			return err
+		}
+		keys := ssl.New(n, dim)
+		if err := normalize.Forward(backbone.NewWorkspace(), keys, feats, false); err != nil {
+			return err
+		}
+		for m, k := range granularities {
+			lab := make([]int, n)
+			res, err := assign.KMeans(protos[m].Centroids, lab, keys, k, tr.Rand(uint64(k)), &assign.KMeansOptions{Spherical: true})
+			if err != nil {
+				return err
+			}
+			if _, err := assign.PCLConcentration(protos[m].Density.Data().([]float32), res.Dist, lab, k, tau); err != nil {
+				return err
+			}
+			labels[m].Set(lab)
+			if !cfg.Quiet {
+				fmt.Fprintf(log, "epoch %d: k-means with %d prototypes: inertia %.4g, %d used\n", epoch+1, k, res.Inertia, labels[m].Used())
+			}
+		}
+		return nil
+	}
+
+	views, err := augment.FMNISTProtocol(0)
+	if err != nil {
+		return err
+	}
+	b := cfg.Batch
+	var x []ssl.Tensor
+	q, k, khat, dq := ssl.New(b, dim), ssl.New(b, dim), ssl.New(b, dim), ssl.New(b, dim)
+	qws, kws, nws := backbone.NewWorkspace(), backbone.NewWorkspace(), backbone.NewWorkspace()
+	lossOpts := &losses.ProtoNCEOptions{Workspace: losses.NewContrastiveWorkspace()}
+
+	for tr.Next() {
+		if x, err = views.Apply(x, tr.Images(), tr.IDs(), cfg.Seed, uint64(tr.Epoch())); err != nil {
+			return err
+		}
+		backbone.ZeroGrad(query.Params())
+		if err := query.Forward(qws, q, x[0], true); err != nil {
+			return err
+		}
+		if err := key.Forward(kws, k, x[1], true); err != nil {
+			return err
+		}
+		// Each clustering: the batch's prototypes, then every other one as a
+		// negative (PCL samples r of them; here all fit).
+		clusterings := protos[:0]
+		if tr.Epoch() >= warm {
+			clusterings = protos
+			for m, c := range protos {
+				protos[m].Labels = labels[m].Gather(c.Labels, tr.IDs())
+				protos[m].Negatives = protos[m].Negatives[:0]
+				for id := range granularities[m] {
+					if !slices.Contains(protos[m].Labels, id) {
+						protos[m].Negatives = append(protos[m].Negatives, id)
+					}
+				}
+			}
+		}
+		loss, err := losses.ProtoNCE(dq, nil, q, k, queue.Tensor(), clusterings, tau, lossOpts)
+		if err != nil {
+			return err
+		}
+		if err := query.Backward(qws, nil, dq); err != nil {
+			return err
+		}
+		if err := opt.Step(tr.LR()); err != nil {
+			return err
+		}
+		if err := backbone.EMAUpdate(key.Params(), query.Params(), momentum); err != nil {
+			return err
+		}
+		if err := normalize.Forward(nws, khat, k, false); err != nil {
+			return err
+		}
+		if err := queue.Push(khat); err != nil {
+			return err
+		}
+		tr.Done(loss)
+	}
+	_, err = tr.Finish(nil)
+	return err
+}
