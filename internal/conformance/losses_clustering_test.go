@@ -2,10 +2,12 @@ package conformance_test
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 
 	"ssl"
+	"ssl/assign"
 	"ssl/internal/conformance"
 	"ssl/losses"
 )
@@ -61,16 +63,46 @@ func runLossesPseudoLabelCE(t testing.TB, c *conformance.Case) {
 
 func runLossesMIRA(t testing.TB, c *conformance.Case) {
 	q := c.Tensor(t, "q")
-	if v := c.Int(t, "num_views"); v != c.In(t, "q").Shape[0] {
-		t.Fatalf("%s: num_views %d does not match q %v", c.Path, v, c.In(t, "q").Shape)
+	shape := c.In(t, "q").Shape
+	if v := c.Int(t, "num_views"); v != shape[0] {
+		t.Fatalf("%s: num_views %d does not match q %v", c.Path, v, shape)
 	}
+	tau := float32(c.Float(t, "tau_s"))
 	g := cluNaNsLike(t, c, "q")
-	loss, err := losses.MIRA(g, q, c.Tensor(t, "target0"), c.Tensor(t, "target1"), float32(c.Float(t, "tau_s")), nil)
+	t0, t1 := c.Tensor(t, "target0"), c.Tensor(t, "target1")
+	loss, err := losses.MIRA(g, q, t0, t1, tau, nil)
 	if err != nil {
 		t.Fatalf("%s: MIRA: %v", c.Path, err)
 	}
 	c.Check(t, "loss", []float64{loss})
 	c.Check32(t, "grad_q", cluData(g))
+	// End to end: the targets from the teacher logits through assign.MIRA
+	// give the same targets and the same loss.
+	b, k := shape[1], shape[2]
+	teacher := cluData(c.Tensor(t, "teacher_logits"))
+	var targets [2]ssl.Tensor
+	for i := range targets {
+		logits := ssl.FromSlice(teacher[i*b*k:(i+1)*b*k], b, k)
+		targets[i] = ssl.New(b, k)
+		_, err := assign.MIRA(targets[i], logits, c.Float(t, "tau_t"), c.Float(t, "beta"), nil, &assign.MIRAOptions{Iterations: c.Int(t, "iters")})
+		if err != nil {
+			t.Fatalf("%s: assign.MIRA(teacher %d): %v", c.Path, i, err)
+		}
+		want := c.In(t, fmt.Sprintf("target%d", i)).Data
+		got := make([]float64, len(want))
+		for j, v := range cluData(targets[i]) {
+			got[j] = float64(v)
+		}
+		atol, rtol := c.Float32Tol(want)
+		if err := conformance.Compare(got, want, atol, rtol); err != nil {
+			t.Errorf("%s: assign.MIRA(teacher %d) vs target%d: %v", c.Path, i, i, err)
+		}
+	}
+	l2, err := losses.MIRA(nil, q, targets[0], targets[1], tau, nil)
+	if err != nil {
+		t.Fatalf("%s: MIRA with assign.MIRA targets: %v", c.Path, err)
+	}
+	c.Check(t, "loss", []float64{l2})
 }
 
 func runLossesIIC(t testing.TB, c *conformance.Case) {
