@@ -45,11 +45,13 @@ type MIRAResult struct {
 }
 
 // MIRAWorkspace holds the scratch of [MIRA] for one B×K size; reusing it
-// avoids allocating B·K float64 per call. It is not safe for concurrent
+// avoids allocating the B×K probabilities (float32 or float64, see [MIRA])
+// per call. It is not safe for concurrent
 // use.
 type MIRAWorkspace struct {
 	b, k    int
-	p       []float64 // B×K probabilities
+	p64     []float64 // B×K probabilities, float64 storage (allocated on first use)
+	p32     []float32 // B×K probabilities, float32 storage (allocated on first use)
 	r       []float64 // B row normalisers Σ_j w_j p_bj
 	v, w    []float64 // K: column scaling and weights
 	mean    []float64 // K: column means of p/r
@@ -61,7 +63,7 @@ func NewMIRAWorkspace(b, k int) *MIRAWorkspace {
 	b, k = max(b, 0), max(k, 0)
 	blocks := (b + miraRowGrain - 1) / miraRowGrain
 	return &MIRAWorkspace{
-		b: b, k: k, p: make([]float64, b*k), r: make([]float64, b),
+		b: b, k: k, r: make([]float64, b),
 		v: make([]float64, k), w: make([]float64, k), mean: make([]float64, k), partial: make([]float64, blocks*k),
 	}
 }
@@ -81,9 +83,12 @@ func NewMIRAWorkspace(b, k int) *MIRAWorkspace {
 //
 // so every row of target sums to 1. The fixed point v = F(v) of the update
 // is the stationary point of the paper's objective (eq. 7–9); its residual
-// is reported. Everything is computed in float64 (p as a float64 softmax
-// with max subtraction, w through exp/log), so logits/(τ(1−β)) spanning
-// ±700 stay exact; only target is rounded to float32. A class whose
+// is reported. Every sum, v and w (through exp/log) are float64, and p is a
+// float64 softmax with max subtraction. p is stored in float32 when every
+// row of logits/(τ(1−β)) spans at most 60 (all p ≥ e^−60/K are then normal
+// float32, rounded to 6e-8 relative; MIRA's cosine logits with the
+// default τ, β span at most 36) and in float64 otherwise, so spans up to
+// ±700 stay exact; target is rounded to float32. A class whose
 // probability underflows float64 in every row (v_k = 0, w_k = +Inf in the
 // formula) gets w_k = 0: its target column is 0, where the formula gives
 // 0·Inf.
@@ -153,16 +158,29 @@ func MIRA(dst, logits ssl.Tensor, tau, beta float64, ws *MIRAWorkspace, opts *MI
 		tv = dst.Data().([]float32)
 	}
 
-	ws.softmax(lv, 1/(tau*(1-beta)))
+	scale := 1 / (tau * (1 - beta))
+	var it miraIter
+	if float32Safe(lv, b, k, scale) {
+		if ws.p32 == nil {
+			ws.p32 = make([]float32, b*k)
+		}
+		it = miraOps[float32]{ws, ws.p32}
+	} else {
+		if ws.p64 == nil {
+			ws.p64 = make([]float64, b*k)
+		}
+		it = miraOps[float64]{ws, ws.p64}
+	}
+	it.softmax(lv, scale)
 	// v = (mean_b p)^(1−β).
-	ws.columnMeans(false)
+	it.columnMeans(false)
 	for j, m := range ws.mean {
 		ws.v[j] = math.Pow(m, 1-beta)
 	}
 	res := MIRAResult{Target: dst}
 	for res.Iterations < iters {
 		ws.weights(beta)
-		ws.columnMeans(true)
+		it.columnMeans(true)
 		resid := 0.0
 		for j, m := range ws.mean {
 			nv := math.Pow(m, 1-beta)
@@ -180,7 +198,7 @@ func MIRA(dst, logits ssl.Tensor, tau, beta float64, ws *MIRAWorkspace, opts *MI
 		}
 	}
 	ws.weights(beta)
-	ws.target(tv)
+	it.target(tv)
 	if !finite(res.Residual) || !allFinite64(ws.v) {
 		return res, fmt.Errorf("assign: %s: the column scaling is not finite (residual %v; logits/(tau·(1−beta)) too extreme): %w", fn, res.Residual, ssl.ErrNotFinite)
 	}
@@ -190,12 +208,50 @@ func MIRA(dst, logits ssl.Tensor, tau, beta float64, ws *MIRAWorkspace, opts *MI
 	return res, nil
 }
 
-// softmax fills ws.p with softmax(scale·logits) row by row, in float64.
-func (ws *MIRAWorkspace) softmax(lv []float32, scale float64) {
+// float32SafeSpan is the widest row span of logits/(τ(1−β)) for which
+// [MIRA] stores p in float32: every p_bk ≥ e^−60/K stays a normal float32
+// (≥ 2^−126) for K up to 10^8, so float32 storage only rounds (relative
+// 6e-8); wider rows use float64 storage, where p stays exact down to
+// e^−700.
+const float32SafeSpan = 60
+
+// float32Safe reports whether every row's span (max − min)·scale is at
+// most float32SafeSpan.
+func float32Safe(lv []float32, b, k int, scale float64) bool {
+	for i := range b {
+		lo, hi := lv[i*k], lv[i*k]
+		for _, x := range lv[i*k : (i+1)*k] {
+			lo, hi = min(lo, x), max(hi, x)
+		}
+		if (float64(hi)-float64(lo))*scale > float32SafeSpan {
+			return false
+		}
+	}
+	return true
+}
+
+// miraIter is the part of MIRA's iteration that touches p, for either
+// storage type.
+type miraIter interface {
+	softmax(lv []float32, scale float64)
+	columnMeans(useW bool)
+	target(tv []float32)
+}
+
+// miraOps runs MIRA's passes over p stored as T; every sum is float64.
+type miraOps[T float32 | float64] struct {
+	ws *MIRAWorkspace
+	p  []T
+}
+
+// softmax fills p with softmax(scale·logits) row by row, computed in
+// float64.
+func (o miraOps[T]) softmax(lv []float32, scale float64) {
+	ws := o.ws
 	k := ws.k
 	kernel.ParallelFor(ws.b, miraRowGrain, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			row, pr := lv[i*k:(i+1)*k], ws.p[i*k:(i+1)*k]
+			row, pr := lv[i*k:(i+1)*k], o.p[i*k:(i+1)*k]
 			mx := math.Inf(-1)
 			for _, x := range row {
 				mx = math.Max(mx, float64(x)*scale)
@@ -203,12 +259,12 @@ func (ws *MIRAWorkspace) softmax(lv []float32, scale float64) {
 			var s float64
 			for j, x := range row {
 				e := math.Exp(float64(x)*scale - mx)
-				pr[j] = e
+				pr[j] = T(e)
 				s += e
 			}
 			inv := 1 / s
-			for j := range pr {
-				pr[j] *= inv
+			for j, e := range pr {
+				pr[j] = T(float64(e) * inv)
 			}
 		}
 	})
@@ -229,21 +285,22 @@ func (ws *MIRAWorkspace) weights(beta float64) {
 // columnMeans sets r_b = Σ_j w_j p_bj (1 when !useW) and
 // mean_k = mean_b p_bk / r_b, summing each block of miraRowGrain rows into
 // its own partial vector and the partials in block order.
-func (ws *MIRAWorkspace) columnMeans(useW bool) {
+func (o miraOps[T]) columnMeans(useW bool) {
+	ws := o.ws
 	b, k := ws.b, ws.k
 	kernel.ParallelFor(b, miraRowGrain, func(lo, hi int) {
 		part := ws.partial[lo/miraRowGrain*k : (lo/miraRowGrain+1)*k]
 		clear(part)
 		for i := lo; i < hi; i++ {
-			pr := ws.p[i*k : (i+1)*k]
+			pr := o.p[i*k : (i+1)*k]
 			r := 1.0
 			if useW {
-				r = dot64(ws.w, pr)
+				r = dotW(ws.w, pr)
 			}
 			ws.r[i] = r
 			inv := 1 / r
 			for j, p := range pr {
-				part[j] += p * inv
+				part[j] += float64(p) * inv
 			}
 		}
 	})
@@ -261,14 +318,15 @@ func (ws *MIRAWorkspace) columnMeans(useW bool) {
 }
 
 // target writes target_bk = w_k p_bk / Σ_j w_j p_bj.
-func (ws *MIRAWorkspace) target(tv []float32) {
+func (o miraOps[T]) target(tv []float32) {
+	ws := o.ws
 	k := ws.k
 	kernel.ParallelFor(ws.b, miraRowGrain, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			pr, tr := ws.p[i*k:(i+1)*k], tv[i*k:(i+1)*k]
-			inv := 1 / dot64(ws.w, pr)
+			pr, tr := o.p[i*k:(i+1)*k], tv[i*k:(i+1)*k]
+			inv := 1 / dotW(ws.w, pr)
 			for j, p := range pr {
-				tr[j] = float32(ws.w[j] * p * inv)
+				tr[j] = float32(ws.w[j] * float64(p) * inv)
 			}
 		}
 	})
@@ -284,19 +342,19 @@ func allFinite64(x []float64) bool {
 	return true
 }
 
-// dot64 returns Σ_j a_j·b_j with four accumulators.
-func dot64(a, b []float64) float64 {
-	b = b[:len(a)]
+// dotW returns Σ_j w_j·p_j in float64 with four accumulators.
+func dotW[T float32 | float64](w []float64, p []T) float64 {
+	p = p[:len(w)]
 	var s0, s1, s2, s3 float64
 	j := 0
-	for ; j+4 <= len(a); j += 4 {
-		s0 += a[j] * b[j]
-		s1 += a[j+1] * b[j+1]
-		s2 += a[j+2] * b[j+2]
-		s3 += a[j+3] * b[j+3]
+	for ; j+4 <= len(w); j += 4 {
+		s0 += w[j] * float64(p[j])
+		s1 += w[j+1] * float64(p[j+1])
+		s2 += w[j+2] * float64(p[j+2])
+		s3 += w[j+3] * float64(p[j+3])
 	}
-	for ; j < len(a); j++ {
-		s0 += a[j] * b[j]
+	for ; j < len(w); j++ {
+		s0 += w[j] * float64(p[j])
 	}
 	return (s0 + s1) + (s2 + s3)
 }

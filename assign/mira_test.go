@@ -167,7 +167,9 @@ func TestMIRAFixedPoint(t *testing.T) {
 			}
 			m += p[i*k+j] / r / float64(b)
 		}
-		if f := math.Pow(m, 1-beta); math.Abs(f/v[j]-1) > 1e-9 {
+		// 1e-6: MIRA stores these p (span ≤ 60) in float32, whose rounding
+		// (6e-8 relative) moves the fixed point by about that much.
+		if f := math.Pow(m, 1-beta); math.Abs(f/v[j]-1) > 1e-6 {
 			t.Errorf("F(v)_%d = %v, v_%d = %v", j, f, j, v[j])
 		}
 		col := 0.0
