@@ -324,16 +324,17 @@ func (c *clustSwapCE) rows(lo, hi int) {
 			}
 			continue
 		}
-		m := s[0]
-		for _, x := range s {
+		m, at := s[0], 0
+		for j, x := range s {
 			if x > m {
-				m = x
+				m, at = x, j
 			}
 		}
 		for j, x := range s {
 			e[j] = (x - m) * invTau
 		}
 		kernel.Exp(e, e)
+		e[at] = 1 // exp(0), exact whatever the kernel's rounding
 		z := kernel.Sum(e)
 		logZ := math.Log1p(z - 1)
 		if math.IsNaN(logZ) || math.IsInf(logZ, 0) || m-m != 0 {
