@@ -126,3 +126,51 @@ func ExampleUniformLabelSample() {
 	// Output:
 	// 10 true
 }
+
+func ExampleNearest() {
+	// Assign new points to fixed centroids.
+	centroids := ssl.FromSlice([]float32{0, 0, 10, 10}, 2, 2)
+	x := ssl.FromSlice([]float32{1, 1, 9, 8, -1, 0}, 3, 2)
+	labels, dist, inertia, err := assign.Nearest(nil, nil, x, centroids)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(labels, dist, inertia)
+	// Output:
+	// [0 1 0] [2 5 1] 8
+}
+
+func ExampleHierarchicalKMeans() {
+	// Two far-apart groups, each made of two tight pairs: two super-classes
+	// of two sub-clusters each give four clusters, labelled super·2 + sub.
+	x := ssl.FromSlice([]float32{
+		0, 0, 0, 0.1, 1, 0, 1, 0.1, // group A: pairs near (0,0) and (1,0)
+		50, 50, 50, 50.1, 51, 50, 51, 50.1, // group B
+	}, 8, 2)
+	res, err := assign.HierarchicalKMeans(x, 2, 2, rand.New(rand.NewPCG(3, 3)), nil)
+	if err != nil {
+		panic(err)
+	}
+	pairs := res.Labels[0] == res.Labels[1] && res.Labels[2] == res.Labels[3] &&
+		res.Labels[4] == res.Labels[5] && res.Labels[6] == res.Labels[7]
+	supers := res.Labels[0]/2 == res.Labels[2]/2 && res.Labels[4]/2 == res.Labels[6]/2 && res.Labels[0]/2 != res.Labels[4]/2
+	fmt.Println("pairs together:", pairs, "groups split by super-class:", supers, "empty:", res.Empty)
+	// Output:
+	// pairs together: true groups split by super-class: true empty: 0
+}
+
+func ExampleLocalAggregationNeighbors() {
+	// A memory bank of four unit vectors, two k-means runs over it, and a
+	// batch holding sample 0: its two background neighbours are itself and
+	// sample 1, and sample 1 shares its cluster in the second run.
+	bank := ssl.FromSlice([]float32{1, 0, 0.8, 0.6, 0, 1, -1, 0}, 4, 2)
+	labels := [][]int{{0, 1, 1, 2}, {0, 0, 1, 1}}
+	v := ssl.FromSlice([]float32{1, 0}, 1, 2)
+	la, err := assign.LocalAggregationNeighbors(v, []int{0}, bank, labels, 2)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(la.Background, la.Close)
+	// Output:
+	// [0 1] [true true]
+}
