@@ -1,0 +1,100 @@
+package sinkhorn_test
+
+import (
+	"fmt"
+	"sync"
+
+	"ssl"
+	"ssl/sinkhorn"
+)
+
+func ExampleBalance() {
+	// Scores of 4 samples against 2 prototypes: the first three prefer
+	// prototype 0, but the codes must use both prototypes equally.
+	scores := ssl.FromSlice([]float32{
+		0.9, 0.1,
+		0.8, 0.3,
+		0.7, 0.6,
+		0.2, 0.9,
+	}, 4, 2)
+	codes := ssl.New(4, 2)
+	res, err := sinkhorn.Balance(codes, scores, 0.05, nil, nil) // SwAV: ε = 0.05, 3 iterations
+	if err != nil {
+		panic(err)
+	}
+	q := codes.Data().([]float32)
+	for i := range 4 {
+		fmt.Printf("%.4f %.4f\n", q[2*i], q[2*i+1])
+	}
+	fmt.Println("iterations:", res.Iterations)
+	// Output:
+	// 1.0000 0.0000
+	// 0.9997 0.0003
+	// 0.5455 0.4545
+	// 0.0000 1.0000
+	// iterations: 3
+}
+
+func ExampleSeLa() {
+	// Softmax outputs of 6 samples over 3 labels; SeLa's λ = 25.
+	probs := ssl.FromSlice([]float32{
+		0.7, 0.2, 0.1,
+		0.6, 0.3, 0.1,
+		0.5, 0.4, 0.1,
+		0.4, 0.5, 0.1,
+		0.2, 0.2, 0.6,
+		0.3, 0.3, 0.4,
+	}, 6, 3)
+	res, err := sinkhorn.SeLa(nil, nil, probs, 25, nil, nil)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("labels:", res.Labels)
+	fmt.Println("updates:", res.Iterations)
+	// Output:
+	// labels: [0 0 1 1 2 2]
+	// updates: 21
+}
+
+func ExampleTransport() {
+	// Move mass a = (½, ½) onto b = (¼, ¾) with cost |i − j|.
+	a := ssl.FromSlice([]float32{0.5, 0.5}, 2)
+	b := ssl.FromSlice([]float32{0.25, 0.75}, 2)
+	cost := ssl.FromSlice([]float32{0, 1, 1, 0}, 2, 2)
+	res, err := sinkhorn.Transport(nil, a, b, cost, 0.1, nil, nil)
+	if err != nil {
+		panic(err)
+	}
+	p := res.Plan.Data().([]float32)
+	fmt.Printf("%.4f %.4f\n%.4f %.4f\n", p[0], p[1], p[2], p[3])
+	// Output:
+	// 0.2500 0.2500
+	// 0.0000 0.5000
+}
+
+func ExampleLocalReducers() {
+	// Two workers each hold two of the four samples and compute the codes
+	// of their rows; the prototype sums travel through the Reducer.
+	scores := []float32{0.9, 0.1, 0.8, 0.3, 0.7, 0.6, 0.2, 0.9}
+	codes := make([]float32, 8)
+	reducers := sinkhorn.LocalReducers(2)
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Go(func() {
+			mine := ssl.FromSlice(scores[4*w:4*w+4], 2, 2)
+			out := ssl.FromSlice(codes[4*w:4*w+4], 2, 2)
+			if _, err := sinkhorn.Balance(out, mine, 0.05, nil, &sinkhorn.BalanceOptions{Reducer: reducers[w]}); err != nil {
+				panic(err)
+			}
+		})
+	}
+	wg.Wait()
+	for i := range 4 {
+		fmt.Printf("%.4f %.4f\n", codes[2*i], codes[2*i+1])
+	}
+	// Output:
+	// 1.0000 0.0000
+	// 0.9997 0.0003
+	// 0.5455 0.4545
+	// 0.0000 1.0000
+}
