@@ -348,7 +348,7 @@ func BenchmarkSwAV(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/op")
+			b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N), "ms/op")
 			// Work model: every score is read, exponentiated and written
 			// once (softmax and gradient), and the assigned crops' scores
 			// pass through Sinkhorn: about (crops + 2) score-sized passes.
