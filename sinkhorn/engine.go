@@ -405,39 +405,6 @@ func rowLogBlock(e *engine, blk, lo, hi int) {
 	e.blk[4*blk], e.blk[4*blk+1], e.blk[4*blk+2] = errSum, 0, 0
 }
 
-// dot64 returns Σ_j a[j]·v[j] with a float32 row and a float64 vector,
-// accumulated in float64.
-func dot64(a []float32, v []float64) float64 {
-	v = v[:len(a)]
-	var s0, s1, s2, s3 float64
-	j := 0
-	for ; j+4 <= len(a); j += 4 {
-		s0 += float64(a[j]) * v[j]
-		s1 += float64(a[j+1]) * v[j+1]
-		s2 += float64(a[j+2]) * v[j+2]
-		s3 += float64(a[j+3]) * v[j+3]
-	}
-	for ; j < len(a); j++ {
-		s0 += float64(a[j]) * v[j]
-	}
-	return (s0 + s1) + (s2 + s3)
-}
-
-// axpy64 computes p[j] += alpha·a[j] in float64.
-func axpy64(alpha float64, a []float32, p []float64) {
-	p = p[:len(a)]
-	j := 0
-	for ; j+4 <= len(a); j += 4 {
-		p[j] += alpha * float64(a[j])
-		p[j+1] += alpha * float64(a[j+1])
-		p[j+2] += alpha * float64(a[j+2])
-		p[j+3] += alpha * float64(a[j+3])
-	}
-	for ; j < len(a); j++ {
-		p[j] += alpha * float64(a[j])
-	}
-}
-
 // colLogSums sets acc to the column log-sums of exp(f_i + L_ij + g_j)
 // without updating f (the first column update of the log domain).
 func (e *engine) colLogSums() error {
