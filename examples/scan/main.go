@@ -1,0 +1,219 @@
+// Command scan trains ConvNet3 by SCAN on Fashion-MNIST under the
+// fmnist-ssl-v1 protocol and evaluates it, its 10-way clustering head
+// included.
+//
+// Three phases share the epochs (and one warm-up + cosine schedule):
+//  1. pretext (the first half by default): SimCLR, two views → ConvNet3 →
+//     projection 128→256→BN→ReLU→64 → NT-Xent (τ 0.2);
+//  2. at the start of the next epoch the 20 nearest neighbours of every
+//     training image are mined (cosine, on the un-augmented backbone
+//     features); then each step: an augmented anchor and an augmented
+//     neighbour drawn from its list → ConvNet3 → cluster head (linear
+//     128→10) → SCAN loss (consistency − 5·entropy) → backward through both;
+//  3. self-labelling (the last fifth by default): the head's prediction on
+//     the un-augmented image, where its confidence exceeds 0.99, is the
+//     class-balanced cross-entropy target of an augmented view.
+//
+// Reference: Van Gansbeke et al., SCAN: Learning to Classify Images
+// without Labels, ECCV 2020.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+
+	"ssl"
+	"ssl/assign"
+	"ssl/augment"
+	"ssl/backbone"
+	"ssl/examples/internal/run"
+	"ssl/losses"
+)
+
+func main() {
+	if err := scan(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+const (
+	clusters      = 10
+	neighbours    = 20  // mined per image (the list also holds the image itself)
+	entropyWeight = 5.0 // SCAN's weight on the entropy of the mean prediction
+)
+
+func scan(args []string, log io.Writer) error {
+	pretextFrac, selfFrac, threshold := 0.5, 0.2, 0.99
+	cfg, err := run.Parse("scan", run.Defaults{EpochsEmbedded: 10, EpochsFull: 2, Flags: func(fs *flag.FlagSet) {
+		fs.Float64Var(&pretextFrac, "pretext", pretextFrac, "fraction of the epochs for the SimCLR pretext")
+		fs.Float64Var(&selfFrac, "selflabel", selfFrac, "fraction of the epochs for self-labelling (at the end)")
+		fs.Float64Var(&threshold, "threshold", threshold, "self-labelling confidence threshold")
+	}}, args, log)
+	if err != nil {
+		return err
+	}
+	data, err := run.LoadData(cfg)
+	if err != nil {
+		return err
+	}
+	pretextEnd := int(math.Round(pretextFrac * float64(cfg.Epochs)))
+	selfFrom := cfg.Epochs - int(math.Round(selfFrac*float64(cfg.Epochs)))
+	if pretextFrac < 0 || selfFrac < 0 || pretextEnd > selfFrom {
+		return fmt.Errorf("scan: -pretext %g and -selflabel %g must be ≥ 0 and sum to at most 1", pretextFrac, selfFrac)
+	}
+	rng := run.InitRand(cfg)
+	net, err := backbone.NewConvNet3(rng, nil)
+	if err != nil {
+		return err
+	}
+	proj, err := backbone.NewMLP("projection", 128, 256, 64, rng)
+	if err != nil {
+		return err
+	}
+	head, err := backbone.NewLinear("head", 128, clusters, true, rng)
+	if err != nil {
+		return err
+	}
+	pretext := backbone.NewSequential("pretext", net, proj)
+	cluster := backbone.NewSequential("cluster", net, head)
+	params := append(pretext.Params(), head.Params()...)
+	opt, err := backbone.NewSGD(params, &backbone.SGDOptions{Momentum: 0.9, WeightDecay: 5e-4})
+	if err != nil {
+		return err
+	}
+	n, m := data.Train.N, neighbours+1
+	nbrs := &backbone.Param{Name: "neighbours", Value: ssl.New(n, m)}
+	tr, err := run.NewTrainer(cfg, data, net, run.State{Params: params, Buffers: pretext.Buffers(), Opt: opt, Extra: []*backbone.Param{nbrs}})
+	if err != nil {
+		return err
+	}
+
+	tr.OnEpoch = func(epoch int) error {
+		if epoch != pretextEnd || epoch == selfFrom {
+			return nil
+		}
+		feats, err := run.Features(net, data.Train)
+		if err != nil {
+			return err
+		}
+		idx, _, err := assign.MineNeighbors(nil, nil, feats, neighbours, &assign.MineOptions{AllowZero: true})
+		if err != nil {
+			return err
+		}
+		same := 0 // the labels only report the neighbours' purity
+		for i, j := range idx {
+			nbrs.Data()[i] = float32(j)
+			if data.Train.Labels[i/m] == data.Train.Labels[j] {
+				same++
+			}
+		}
+		if !cfg.Quiet {
+			fmt.Fprintf(log, "epoch %d: mined %d neighbours of %d images: %.1f%% share the label\n", epoch+1, neighbours, n, 100*float64(same)/float64(len(idx)))
+		}
+		return nil
+	}
+
+	views, err := augment.FMNISTProtocol(0)
+	if err != nil {
+		return err
+	}
+	aug := views.Groups[0].T // one 28×28 view
+	b := cfg.Batch
+	x := make([]ssl.Tensor, 2)
+	z, dz := []ssl.Tensor{ssl.New(b, 64), ssl.New(b, 64)}, []ssl.Tensor{ssl.New(b, 64), ssl.New(b, 64)}
+	l, dl := []ssl.Tensor{ssl.New(b, clusters), ssl.New(b, clusters)}, []ssl.Tensor{ssl.New(b, clusters), ssl.New(b, clusters)}
+	ws := []*backbone.Workspace{backbone.NewWorkspace(), backbone.NewWorkspace()}
+	ntOpts := &losses.NTXentOptions{Workspace: losses.NewContrastiveWorkspace()}
+	scanOpts := &losses.SCANOptions{Workspace: losses.NewClusteringWorkspace()}
+	selfOpts := &losses.SCANSelfLabelOptions{Balance: true, Workspace: losses.NewClusteringWorkspace()}
+	nbImages, weak := ssl.New(b, 1, 28, 28), ssl.New(b, 1, 28, 28)
+	nbIDs := make([]int, b)
+
+	for tr.Next() {
+		e, ids := tr.Epoch(), tr.IDs()
+		run.SetFrozen(head.Params(), e < pretextEnd)
+		run.SetFrozen(proj.Params(), e >= pretextEnd)
+		backbone.ZeroGrad(params)
+		var loss float64
+		switch {
+		case e < pretextEnd: // SimCLR pretext
+			if x, err = views.Apply(x, tr.Images(), ids, cfg.Seed, uint64(e)); err != nil {
+				return err
+			}
+			for v := range 2 {
+				if err := pretext.Forward(ws[v], z[v], x[v], true); err != nil {
+					return err
+				}
+			}
+			if loss, err = losses.NTXent(dz[0], dz[1], z[0], z[1], 0.2, ntOpts); err != nil {
+				return err
+			}
+			for v := range 2 {
+				if err := pretext.Backward(ws[v], nil, dz[v]); err != nil {
+					return err
+				}
+			}
+		case e < selfFrom: // SCAN: anchors and one random neighbour each
+			for i, id := range ids {
+				nbIDs[i] = int(nbrs.Data()[id*m+augment.Stream(cfg.Seed, uint64(e), id, 2).IntN(m)])
+			}
+			if _, err := data.Train.Batch(nbImages, nbIDs); err != nil {
+				return err
+			}
+			if x[0], err = augment.Batch(x[0], tr.Images(), aug, ids, cfg.Seed, uint64(e), 0); err != nil {
+				return err
+			}
+			if x[1], err = augment.Batch(x[1], nbImages, aug, nbIDs, cfg.Seed, uint64(e), 1); err != nil {
+				return err
+			}
+			for v := range 2 {
+				if err := cluster.Forward(ws[v], l[v], x[v], true); err != nil {
+					return err
+				}
+			}
+			if loss, _, _, err = losses.SCAN(dl[0], dl[1], l[0], l[1], entropyWeight, scanOpts); err != nil {
+				return err
+			}
+			for v := range 2 {
+				if err := cluster.Backward(ws[v], nil, dl[v]); err != nil {
+					return err
+				}
+			}
+		default: // self-labelling: confident predictions on the plain image
+			if _, err := run.Normalized(weak, data.Train, ids); err != nil {
+				return err
+			}
+			if err := cluster.Forward(ws[1], l[1], weak, false); err != nil {
+				return err
+			}
+			if x[0], err = augment.Batch(x[0], tr.Images(), aug, ids, cfg.Seed, uint64(e), 0); err != nil {
+				return err
+			}
+			if err := cluster.Forward(ws[0], l[0], x[0], true); err != nil {
+				return err
+			}
+			loss, _, err = losses.SCANSelfLabel(dl[0], l[1], l[0], threshold, selfOpts)
+			if errors.Is(err, ssl.ErrParam) { // no confident image in this batch
+				tr.Done(0)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := cluster.Backward(ws[0], nil, dl[0]); err != nil {
+				return err
+			}
+		}
+		if err := opt.Step(tr.LR()); err != nil {
+			return err
+		}
+		tr.Done(loss)
+	}
+	_, err = tr.Finish(&run.Head{Layer: head, K: clusters})
+	return err
+}
