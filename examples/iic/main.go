@@ -80,7 +80,7 @@ func iic(args []string, log io.Writer) error {
 	x := make([]ssl.Tensor, 2)
 	f := []ssl.Tensor{ssl.New(b, 128), ssl.New(b, 128)}  // features of each view
 	df := []ssl.Tensor{ssl.New(b, 128), ssl.New(b, 128)} // their gradients
-	dfh := ssl.New(b, 128)                                // one head's share
+	dfh := ssl.New(b, 128)                               // one head's share
 	ws := []*backbone.Workspace{backbone.NewWorkspace(), backbone.NewWorkspace()}
 	type headBufs struct {
 		l, dl []ssl.Tensor

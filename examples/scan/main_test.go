@@ -28,4 +28,6 @@ func TestSmokeSelfLabel(t *testing.T) {
 func TestResumeBitIdentical(t *testing.T) { runtest.Resume(t, scan) }
 
 // Pretext, then self-labelling.
-func TestResumeSelfLabel(t *testing.T) { runtest.Resume(t, scan, "-selflabel", "0.5", "-threshold", "0.2") }
+func TestResumeSelfLabel(t *testing.T) {
+	runtest.Resume(t, scan, "-selflabel", "0.5", "-threshold", "0.2")
+}
