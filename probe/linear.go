@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/optimize"
 
 	"ssl"
@@ -414,30 +415,12 @@ func (o *logRegObjective) eval(theta []float64) float64 {
 	return f
 }
 
-// dot64 returns Σ a[i]·b[i] with four partial sums.
-func dot64(a, b []float64) float64 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return (s0 + s1) + (s2 + s3)
-}
+// dot64 returns Σ a[i]·b[i] (gonum's floats.Dot: SSE2 assembly on amd64,
+// twice the speed of a scalar loop; the summation order is fixed).
+func dot64(a, b []float64) float64 { return floats.Dot(a, b[:len(a)]) }
 
-// axpy64 computes y[i] += alpha·x[i].
-func axpy64(alpha float64, x, y []float64) {
-	y = y[:len(x)]
-	for i, v := range x {
-		y[i] += alpha * v
-	}
-}
+// axpy64 computes y[i] += alpha·x[i] (gonum's floats.AddScaled).
+func axpy64(alpha float64, x, y []float64) { floats.AddScaled(y[:len(x)], alpha, x) }
 
 // Predict writes into dst the class of each row of x (M×D): the argmax of
 // the logits W·x̃ + B (ties: the lower class). A nil dst is allocated. It
