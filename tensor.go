@@ -60,6 +60,21 @@ func FromSlice(data []float32, shape ...int) *tensor.Dense {
 // position of the shape. It returns an error wrapping [ErrShape] if t is nil,
 // not float32, a scalar, not contiguous, or not in Go memory.
 func View(t Tensor) (shape []int, data []float32, err error) {
+	shape, data, err = view(t)
+	if err != nil {
+		return nil, nil, err
+	}
+	return append([]int(nil), shape...), data, nil
+}
+
+// float32s is implemented by *tensor.Dense (through its storage header): it
+// returns the backing slice without boxing it in an interface, so a view
+// allocates nothing.
+type float32s interface{ Float32s() []float32 }
+
+// view is View without the copy of the shape: the returned shape is t's own
+// and must not be modified or kept. Nothing is allocated on success.
+func view(t Tensor) (shape []int, data []float32, err error) {
 	if isNil(t) {
 		return nil, nil, fmt.Errorf("tensor is nil: %w", ErrShape)
 	}
@@ -85,16 +100,20 @@ func View(t Tensor) (shape []int, data []float32, err error) {
 	}
 	if n == 0 {
 		// gorgonia's Data panics on an empty tensor; there is nothing to view.
-		return append([]int(nil), shape...), []float32{}, nil
+		return shape, []float32{}, nil
 	}
-	data, ok := t.Data().([]float32)
-	if !ok {
-		return nil, nil, fmt.Errorf("data is %T, want []float32: %w", t.Data(), ErrShape)
+	if f, ok := t.(float32s); ok {
+		data = f.Float32s()
+	} else {
+		var ok bool
+		if data, ok = t.Data().([]float32); !ok {
+			return nil, nil, fmt.Errorf("data is %T, want []float32: %w", t.Data(), ErrShape)
+		}
 	}
 	if len(data) < n {
 		return nil, nil, fmt.Errorf("data has %d elements, shape %v needs %d: %w", len(data), shape, n, ErrShape)
 	}
-	return append([]int(nil), shape...), data[:n:n], nil
+	return shape, data[:n:n], nil
 }
 
 // Matrix views t, which must have rank 2, as a contiguous row-major
@@ -102,7 +121,7 @@ func View(t Tensor) (shape []int, data []float32, err error) {
 // returns an error wrapping [ErrShape] for any tensor [View] rejects and for
 // a rank other than 2.
 func Matrix(t Tensor) (rows, cols int, data []float32, err error) {
-	shape, data, err := View(t)
+	shape, data, err := view(t)
 	if err != nil {
 		return 0, 0, nil, err
 	}
@@ -127,7 +146,7 @@ func MatrixOf(t Tensor, rows, cols int) ([]float32, error) {
 
 // Vector views t, which must have rank 1, as a contiguous float32 slice.
 func Vector(t Tensor) ([]float32, error) {
-	shape, data, err := View(t)
+	shape, data, err := view(t)
 	if err != nil {
 		return nil, err
 	}
@@ -151,12 +170,13 @@ func VectorOf(t Tensor, n int) ([]float32, error) {
 
 // ViewOf is [View] for a tensor whose full shape the caller knows.
 func ViewOf(t Tensor, shape ...int) ([]float32, error) {
-	got, data, err := View(t)
+	got, data, err := view(t)
 	if err != nil {
 		return nil, err
 	}
 	if !sameShape(got, shape) {
-		return nil, fmt.Errorf("shape %v, want %v: %w", got, shape, ErrShape)
+		// Copies keep shape from escaping, so a successful call allocates nothing.
+		return nil, fmt.Errorf("shape %v, want %v: %w", append([]int(nil), got...), append([]int(nil), shape...), ErrShape)
 	}
 	return data, nil
 }

@@ -124,3 +124,20 @@ func TestNewZero(t *testing.T) {
 		}
 	}
 }
+
+// TestViewsAllocateNothing: the views every kernel call starts with must not
+// allocate, so that calls with caller-supplied buffers allocate nothing.
+func TestViewsAllocateNothing(t *testing.T) {
+	m, v := ssl.New(4, 3), ssl.New(5)
+	var sink int
+	allocs := testing.AllocsPerRun(100, func() {
+		_, _, d, _ := ssl.Matrix(m)
+		e, _ := ssl.MatrixOf(m, 4, 3)
+		f, _ := ssl.VectorOf(v, 5)
+		g, _ := ssl.ViewOf(m, 4, 3)
+		sink += len(d) + len(e) + len(f) + len(g)
+	})
+	if allocs != 0 {
+		t.Errorf("Matrix, MatrixOf, VectorOf, ViewOf allocate %v times per call, want 0", allocs)
+	}
+}
