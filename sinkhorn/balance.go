@@ -308,19 +308,42 @@ func colMinMaxBlock(e *engine, blk, lo, hi int) {
 	mn, mx := e.part2[blk*k:(blk+1)*k], e.part3[blk*k:(blk+1)*k]
 	s := e.src
 	for j := range k {
-		mn[j], mx[j] = float32(math.Inf(1)), float32(math.Inf(-1))
+		mn[j], mx[j] = math.MaxFloat32, -math.MaxFloat32
 	}
 	e.blk[4*blk] = -1
+	nan := false
+	for i := lo; i < hi; i++ {
+		row := s[i*k : (i+1)*k]
+		mn, mx := mn[:len(row)], mx[:len(row)]
+		for j, x := range row {
+			if !(x <= mx[j]) { // a new maximum, or NaN
+				if x != x {
+					nan = true
+				} else {
+					mx[j] = x
+				}
+			}
+			if x < mn[j] {
+				mn[j] = x
+			}
+		}
+	}
+	bad := nan
+	for j := range k {
+		if mx[j] > math.MaxFloat32 || mn[j] < -math.MaxFloat32 {
+			bad = true
+		}
+	}
+	if !bad {
+		return
+	}
+	// Rare path: name the first non-finite element.
 	for i := lo; i < hi; i++ {
 		for j, x := range s[i*k : (i+1)*k] {
 			if x-x != 0 {
-				if e.blk[4*blk] < 0 {
-					e.blk[4*blk] = float64(i*k + j)
-				}
-				continue
+				e.blk[4*blk] = float64(i*k + j)
+				return
 			}
-			mn[j] = min(mn[j], x)
-			mx[j] = max(mx[j], x)
 		}
 	}
 }
