@@ -1,0 +1,162 @@
+// Command mira trains ConvNet3 by Mutual Information Regularized
+// Assignment on Fashion-MNIST under the fmnist-ssl-v1 protocol and
+// evaluates it, the prototypes serving as a 10-way clustering head.
+//
+// Each step: two augmented views (plus optional 16×16 local crops) →
+// student (ConvNet3 → projection 128→256→BN→ReLU→64 → L2-normalise → 10
+// prototypes) on every view, and teacher (the student's EMA, momentum 0.99
+// rising to 1 on a cosine) on the two global views → MIRA's pseudo-labels
+// of each global view from the teacher's scores (the fixed point that
+// maximises the mutual information between images and labels while
+// staying close to the teacher's predictions; τ 0.225, β 2/3, 30
+// iterations) → cross-entropy of every other view's student prediction
+// (temperature 0.1) on them → backward through the student → SGD →
+// prototypes re-normalised → EMA of the teacher.
+//
+// Reference: Lee, Kim, Kim, Unsupervised Visual Representation Learning
+// via Mutual Information Regularized Assignment, NeurIPS 2022.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"ssl"
+	"ssl/assign"
+	"ssl/augment"
+	"ssl/backbone"
+	"ssl/examples/internal/run"
+	"ssl/losses"
+)
+
+func main() {
+	if err := mira(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+const tauStudent = 0.1
+
+func mira(args []string, log io.Writer) error {
+	k, local, tau, beta := 10, 0, 0.225, 2.0/3
+	cfg, err := run.Parse("mira", run.Defaults{EpochsEmbedded: 10, EpochsFull: 1, Flags: func(fs *flag.FlagSet) {
+		fs.IntVar(&k, "k", k, "clusters (prototypes)")
+		fs.IntVar(&local, "local", local, "number of 16×16 local crops beside the two 28×28 ones")
+		fs.Float64Var(&tau, "tau", tau, "teacher temperature of the assignment")
+		fs.Float64Var(&beta, "beta", beta, "MIRA's trade-off β in (0, 1): weight of the mutual information")
+	}}, args, log)
+	if err != nil {
+		return err
+	}
+	data, err := run.LoadData(cfg)
+	if err != nil {
+		return err
+	}
+	rng := run.InitRand(cfg)
+	network := func(name string) (*backbone.ConvNet3, *backbone.Sequential, *backbone.Prototypes, error) {
+		net, err := backbone.NewConvNet3(rng, nil)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		proj, err := backbone.NewMLP("projection", 128, 256, 64, rng)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		protos, err := backbone.NewPrototypes("prototypes", 64, k, rng)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		protos.Normalize()
+		head := backbone.NewSequential("head", proj, backbone.NewL2Normalize("normalize"), protos)
+		return net, backbone.NewSequential(name, net, head), protos, nil
+	}
+	net, student, protos, err := network("student")
+	if err != nil {
+		return err
+	}
+	_, teacher, _, err := network("teacher")
+	if err != nil {
+		return err
+	}
+	if err := backbone.CopyParams(teacher.Params(), student.Params()); err != nil {
+		return err
+	}
+	opt, err := backbone.NewSGD(student.Params(), &backbone.SGDOptions{Momentum: 0.9, WeightDecay: 5e-4})
+	if err != nil {
+		return err
+	}
+	tr, err := run.NewTrainer(cfg, data, net, run.State{
+		Params: student.Params(), Buffers: student.Buffers(), Opt: opt,
+		Extra: append(teacher.Params(), teacher.Buffers()...),
+	})
+	if err != nil {
+		return err
+	}
+
+	crops, err := augment.FMNISTProtocol(local)
+	if err != nil {
+		return err
+	}
+	b, v := cfg.Batch, crops.Views()
+	// The student's scores of all views stacked: V×B×K.
+	q, dq := ssl.New(v, b, k), ssl.New(v, b, k)
+	qv, dqv := make([]ssl.Tensor, v), make([]ssl.Tensor, v)
+	ws := make([]*backbone.Workspace, v)
+	for i := range v {
+		qv[i] = ssl.FromSlice(q.Data().([]float32)[i*b*k:(i+1)*b*k], b, k)
+		dqv[i] = ssl.FromSlice(dq.Data().([]float32)[i*b*k:(i+1)*b*k], b, k)
+		ws[i] = backbone.NewWorkspace()
+	}
+	t, target := []ssl.Tensor{ssl.New(b, k), ssl.New(b, k)}, []ssl.Tensor{ssl.New(b, k), ssl.New(b, k)}
+	tws, mws := backbone.NewWorkspace(), assign.NewMIRAWorkspace(b, k)
+	lossOpts := &losses.MIRAOptions{Workspace: losses.NewClusteringWorkspace()}
+	total := tr.StepsPerEpoch() * cfg.Epochs
+	var views []ssl.Tensor
+
+	for tr.Next() {
+		if views, err = crops.Apply(views, tr.Images(), tr.IDs(), cfg.Seed, uint64(tr.Epoch())); err != nil {
+			return err
+		}
+		// Pseudo-labels of the two global views from the teacher.
+		for g := range 2 {
+			if err := teacher.Forward(tws, t[g], views[g], true); err != nil {
+				return err
+			}
+			if _, err := assign.MIRA(target[g], t[g], tau, beta, mws, nil); err != nil {
+				return err
+			}
+		}
+		backbone.ZeroGrad(student.Params())
+		for i := range v {
+			if err := student.Forward(ws[i], qv[i], views[i], true); err != nil {
+				return err
+			}
+		}
+		loss, err := losses.MIRA(dq, q, target[0], target[1], tauStudent, lossOpts)
+		if err != nil {
+			return err
+		}
+		for i := range v {
+			if err := student.Backward(ws[i], nil, dqv[i]); err != nil {
+				return err
+			}
+		}
+		if err := opt.Step(tr.LR()); err != nil {
+			return err
+		}
+		protos.Normalize()
+		m, err := backbone.EMATau(0.99, tr.GlobalStep(), total)
+		if err != nil {
+			return err
+		}
+		if err := backbone.EMAUpdate(teacher.Params(), student.Params(), m); err != nil {
+			return err
+		}
+		tr.Done(loss)
+	}
+	_, err = tr.Finish(&run.Head{Layer: student.Layers[1], K: k})
+	return err
+}
