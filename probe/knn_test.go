@@ -114,6 +114,8 @@ func TestKNN(t *testing.T) {
 		{"n300_m40_d3_k7_t002", 300, 40, 3, 4, 7, 0.02},
 		// Several bank tiles (4096 rows) and query tiles (256 rows).
 		{"n4500_m300_d8_k20_tiles", 4500, 300, 8, 10, 20, 0.07},
+		// k larger than a bank tile: the heaps fill across tiles.
+		{"n5000_m5_d4_k4500_fill", 5000, 5, 4, 3, 4500, 0.5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			seed := uint64(tc.n*1000 + tc.m)
