@@ -13,7 +13,8 @@ import (
 // ConvNet3: forward and backward of two 28×28 views of every image (two
 // workspaces, weights shared), then an SGD update (momentum 0.9, weight
 // decay 5e-4). img/s counts images, not views, as bench/peer.py's
-// convnet3_step does.
+// convnet3_step does; cpu-ms/step is the process CPU time per step (all
+// threads), a figure that a busy machine distorts less than wall time.
 func BenchmarkConvNet3Step(b *testing.B) {
 	for _, batch := range []int{256} {
 		b.Run(fmt.Sprintf("b%d", batch), func(b *testing.B) {
@@ -48,10 +49,14 @@ func BenchmarkConvNet3Step(b *testing.B) {
 			}
 			step()
 			b.ReportAllocs()
+			c0, haveCPU := processCPU()
 			for b.Loop() {
 				step()
 			}
 			b.ReportMetric(float64(batch)*float64(b.N)/b.Elapsed().Seconds(), "img/s")
+			if c1, ok := processCPU(); ok && haveCPU {
+				b.ReportMetric(float64((c1-c0).Milliseconds())/float64(b.N), "cpu-ms/step")
+			}
 		})
 	}
 }
