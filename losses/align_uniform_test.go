@@ -167,6 +167,7 @@ func TestAlignUniformErrors(t *testing.T) {
 }
 
 func TestAlignUniformAllocs(t *testing.T) {
+	ctrSkipAllocsUnderRace(t)
 	x, y := ctrUnitRows(18, 6, 8), ctrUnitRows(19, 6, 8)
 	dx, dy, terms := ssl.New(6, 8), ssl.New(6, 8), make([]float64, 3)
 	opts := &AlignUniformOptions{Workspace: NewContrastiveWorkspace()}

@@ -149,6 +149,7 @@ func TestBregmanErrors(t *testing.T) {
 }
 
 func TestBregmanAllocs(t *testing.T) {
+	ctrSkipAllocsUnderRace(t)
 	rnd := testutil.Rand(14)
 	a, b := testutil.RandN(rnd, 1, 4, 6), testutil.RandN(rnd, 1, 4, 6)
 	da, db, counts := ssl.New(4, 6), ssl.New(4, 6), make([]int, 6)

@@ -118,6 +118,7 @@ func TestBYOLErrors(t *testing.T) {
 }
 
 func TestBYOLAllocs(t *testing.T) {
+	ctrSkipAllocsUnderRace(t)
 	rnd := testutil.Rand(12)
 	p, z, dp := testutil.RandN(rnd, 1, 8, 16), testutil.RandN(rnd, 1, 8, 16), ssl.New(8, 16)
 	got := testing.AllocsPerRun(10, func() {

@@ -144,6 +144,7 @@ func TestCACRErrors(t *testing.T) {
 }
 
 func TestCACRAllocs(t *testing.T) {
+	ctrSkipAllocsUnderRace(t)
 	views := ssl.FromSlice(testutil.Data(ctrUnitRows(8, 12, 8)), 3, 4, 8)
 	dv := ssl.New(3, 4, 8)
 	terms := make([]float64, 2)

@@ -167,3 +167,11 @@ func ctrParallelAllocs() float64 {
 	fn := func(lo, hi int) {}
 	return testing.AllocsPerRun(5, func() { kernel.ParallelFor(4, 4, fn) })
 }
+
+// ctrSkipAllocsUnderRace skips an allocation test under the race detector.
+func ctrSkipAllocsUnderRace(t *testing.T) {
+	t.Helper()
+	if ctrRace {
+		t.Skip("allocation counts are not meaningful under the race detector")
+	}
+}

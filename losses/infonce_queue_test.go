@@ -136,6 +136,7 @@ func TestInfoNCEQueueErrors(t *testing.T) {
 }
 
 func TestInfoNCEQueueAllocs(t *testing.T) {
+	ctrSkipAllocsUnderRace(t)
 	const b, d, n = 4, 8, 16
 	rnd := testutil.Rand(3)
 	q, k, queue := testutil.RandN(rnd, 1, b, d), testutil.RandN(rnd, 1, b, d), ctrUnitRows(3, n, d)

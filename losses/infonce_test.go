@@ -119,6 +119,7 @@ func TestInfoNCEErrors(t *testing.T) {
 }
 
 func TestInfoNCEAllocs(t *testing.T) {
+	ctrSkipAllocsUnderRace(t)
 	const b, d = 6, 8
 	rnd := testutil.Rand(3)
 	p, tg := testutil.RandN(rnd, 1, b, d), testutil.RandN(rnd, 1, b, d)

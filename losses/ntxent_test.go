@@ -149,6 +149,7 @@ func TestNTXentErrors(t *testing.T) {
 }
 
 func TestNTXentAllocs(t *testing.T) {
+	ctrSkipAllocsUnderRace(t)
 	const b, d = 4, 8
 	rnd := testutil.Rand(3)
 	z1, z2 := testutil.RandN(rnd, 1, b, d), testutil.RandN(rnd, 1, b, d)

@@ -159,6 +159,7 @@ func TestProtoNCEErrors(t *testing.T) {
 }
 
 func TestProtoNCEAllocs(t *testing.T) {
+	ctrSkipAllocsUnderRace(t)
 	q, k, queue, cls, _ := protonceSetup(8, 4, 8, 8, 4, []int{10, 12}, 0.2)
 	dq := ssl.New(4, 8)
 	terms := make([]float64, 3)

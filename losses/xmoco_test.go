@@ -132,6 +132,7 @@ func TestXMoCoErrors(t *testing.T) {
 }
 
 func TestXMoCoAllocs(t *testing.T) {
+	ctrSkipAllocsUnderRace(t)
 	rnd := testutil.Rand(44)
 	q, k, dq := testutil.RandN(rnd, 1, 6, 8), testutil.RandN(rnd, 1, 6, 8), ssl.New(6, 8)
 	terms := make([]float64, 2)
