@@ -93,18 +93,26 @@ func balanceConfig(fn string, o *BalanceOptions) (balanceCfg, error) {
 //
 // Numerics: each prototype column of S is shifted by its maximum before the
 // exponential, which leaves the codes unchanged for T ≥ 1 (the first
-// prototype update removes any per-prototype constant). With [Auto], when a
-// column of S/ε spans more than the float32 exponent range (exp would
-// underflow to a subnormal or zero) or a scaling vector leaves the float32
-// range, Balance runs the log-domain iteration instead, which updates the
-// dual potentials with log-sum-exp and stays finite for any finite scores.
+// prototype update removes any per-prototype constant), so exp never
+// overflows, whatever the scale of S/ε. With [Auto], when entries of the
+// kernel that float32 flushed below 2^-126 could move a row or column sum
+// by more than float32 rounding, or a scaling leaves the float64 range
+// (see the package documentation), Balance runs the log-domain iteration
+// instead, which updates the dual potentials with log-sum-exp in float64.
+// Scaling vectors and sums are float64 throughout.
+//
+// Cost: one pass over S for the column maxima, one that writes the kernel
+// into dst, one streaming pass per middle iteration, and one that rewrites
+// dst with the codes (T + 2 passes; 5 for SwAV's T = 3).
 //
 // It returns an error wrapping ssl.ErrShape for an empty, non-matrix or
 // mismatched tensor or a dst overlapping scores; ssl.ErrParam for
 // ε ≤ 0 or non-finite and for invalid options; ssl.ErrNotFinite for NaN or
-// ±Inf scores, or, with [Exp], for a problem the exp domain cannot
-// represent. Nothing is written then. With Tol it returns an error wrapping
-// [ErrNotConverged] together with the codes after MaxIter iterations.
+// ±Inf scores. Nothing is written then. With [Exp], a problem the exp
+// domain cannot represent returns an error wrapping ssl.ErrNotFinite
+// after dst has been used as scratch. With Tol it returns an error
+// wrapping [ErrNotConverged] together with the codes after MaxIter
+// iterations. A Reducer's error is returned wrapped, with dst untouched.
 //
 // Reference: Caron et al., SwAV, NeurIPS 2020, §3.1 eq. 3 and Appendix A.1
 // (Algorithm 1); facebookresearch/swav@06b1b7cb main_swav.py

@@ -36,8 +36,8 @@ type SeLaOptions struct {
 	// overwritten (it holds neither the input nor the plan afterwards,
 	// unless plan is probs itself). With InPlace, plan may be probs. With
 	// [Auto] and InPlace, a fall-back to the log domain starts from the
-	// kernel, in which entries below 2^-126 of their row's and column's
-	// maximum are already zero; pass [Log] to avoid that.
+	// float32 kernel, in which entries below 2^-126 of their row's mass
+	// after update 0 are already zero; pass [Log] to avoid that.
 	InPlace bool
 	// Reducer, when not nil, makes the call one worker of a sharded solve
 	// over the rows it holds (≥ 1); N is the total over workers. Every
@@ -90,12 +90,16 @@ type SeLaResult struct {
 // must have length N; otherwise it is allocated. probs is not modified
 // without InPlace.
 //
-// Numerics: the kernel is P^λ with each sample's row divided by its
-// maximum and then each label's column by its maximum (both exact: they
-// are absorbed into c and r), computed by repeated squaring for integer λ.
-// With λ = 25 entries reach 1e-160 and flush to zero in float32; the exp
-// domain is kept only while that cannot matter (see the package
-// documentation), and otherwise [Auto] switches to the log domain.
+// Numerics: with λ = 25, P^λ reaches 1e-160, far below float32. Update 0
+// is therefore computed in float64 from P (P_jk/max_l P_jl raised to λ by
+// repeated squaring for integer λ), and the float32 kernel is the plan
+// after update 0 scaled by N, A_jk = y_jk·ṽ_k/s_j (rows sum to 1; the
+// scalings are absorbed into r and c exactly), on which the iteration
+// continues with float64 scaling vectors. Entries of A below 2^-126 are
+// flushed; the exp domain is kept only while that cannot move any sum by
+// more than float32 rounding (see the package documentation), and
+// otherwise [Auto] switches to the log domain. The set-up reads P twice in
+// float64 and writes the kernel once.
 //
 // It returns an error wrapping ssl.ErrShape for an empty or mismatched
 // tensor or slice, or a plan overlapping probs without InPlace;
