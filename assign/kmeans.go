@@ -26,7 +26,7 @@ type KMeansOptions struct {
 	// (only the final assignment) use [Nearest].
 	Iterations int
 	// Restarts is the number of independent runs, each from its own
-	// k-means++ initialisation drawn from rng; the run with the lowest
+	// initialisation (k-means++ or RandomInit) drawn from rng; the run with the lowest
 	// final inertia is kept (faiss's nredo). ≥ 0; 0 means 1.
 	Restarts int
 	// Spherical normalises the centroids to unit norm after every update
@@ -35,6 +35,12 @@ type KMeansOptions struct {
 	// argmax of x·c_k, that is of the cosine, for any x; Dist and Obj stay
 	// squared distances. A centroid whose members sum to zero stays zero.
 	Spherical bool
+	// RandomInit draws the initial centroids as K distinct points chosen
+	// uniformly (faiss's own initialisation, which DeepCluster and PCL get)
+	// instead of k-means++. k-means++ costs about one Lloyd iteration's
+	// multiply-adds (N·K·D, without the GEMM, K sequential rounds); random
+	// points cost nothing. Default false.
+	RandomInit bool
 	// Init, if not nil, is the K×D matrix of initial centroids, used instead
 	// of k-means++ (faiss with clus.centroids preset, as the reference
 	// vectors call it). Restarts must then be 0 or 1. It is read, never
@@ -80,7 +86,8 @@ type KMeansResult struct {
 // index order). After the last iteration the points are assigned once more
 // to the final centroids, which gives Labels, Dist and Inertia.
 //
-// Initialisation: opts.Init if given, otherwise k-means++ (Arthur and
+// Initialisation: opts.Init if given; K distinct random points with
+// opts.RandomInit (faiss's default); otherwise k-means++ (Arthur and
 // Vassilvitskii 2007): the first centroid a uniformly drawn point, each next
 // one a point drawn with probability proportional to its squared distance
 // to the nearest centroid chosen so far (uniformly if all distances are 0).
@@ -139,8 +146,8 @@ func KMeans(centroids ssl.Tensor, labels []int, x ssl.Tensor, k int, rng *rand.R
 	}
 	var initv []float32
 	if o.Init != nil {
-		if restarts > 1 {
-			return nil, fmt.Errorf("assign: %s: Init is set with Restarts=%d (restarts need k-means++): %w", fn, restarts, ssl.ErrParam)
+		if restarts > 1 || o.RandomInit {
+			return nil, fmt.Errorf("assign: %s: Init is set with Restarts=%d, RandomInit=%v (both need a drawn initialisation): %w", fn, restarts, o.RandomInit, ssl.ErrParam)
 		}
 		if initv, err = matrixOf(fn, "opts.Init", o.Init, k, d); err != nil {
 			return nil, err
@@ -179,6 +186,8 @@ func KMeans(centroids ssl.Tensor, labels []int, x ssl.Tensor, k int, rng *rand.R
 			if o.Spherical {
 				normalizeRows(run.c, k, d)
 			}
+		} else if o.RandomInit {
+			km.randomPoints(run.c, rng)
 		} else {
 			km.plusPlus(run.c, rng)
 		}
@@ -440,6 +449,25 @@ func normalizeRows(c []float32, rows, cols int) {
 		for t, v := range r {
 			r[t] = float32(float64(v) * inv)
 		}
+	}
+}
+
+// randomPoints writes K distinct points of x, drawn uniformly with a
+// partial Fisher–Yates shuffle of the indices, into c (K×D), normalised if
+// spherical.
+func (s *kmeansState) randomPoints(c []float32, rng *rand.Rand) {
+	n, d, k := s.n, s.d, s.k
+	perm := make([]int, n)
+	for i := range perm {
+		perm[i] = i
+	}
+	for j := range k {
+		t := j + rng.IntN(n-j)
+		perm[j], perm[t] = perm[t], perm[j]
+		copy(c[j*d:(j+1)*d], s.x[perm[j]*d:(perm[j]+1)*d])
+	}
+	if s.spherical {
+		normalizeRows(c, k, d)
 	}
 }
 

@@ -198,6 +198,11 @@ func TestKMeansRestartsDeterministic(t *testing.T) {
 		return res
 	}
 	a, b := run(1), run(4)
+	// RandomInit: K distinct points of x as the start, then the same Lloyd.
+	ri, err := KMeans(nil, nil, x, 9, testutil.Rand(11), &KMeansOptions{Iterations: 8, RandomInit: true})
+	if err != nil || ri.Inertia > ri.Obj[0] {
+		t.Errorf("RandomInit: %v, inertia %v vs first objective", err, ri)
+	}
 	if !slices.Equal(testutil.Data(a.Centroids), testutil.Data(b.Centroids)) || !slices.Equal(a.Labels, b.Labels) {
 		t.Errorf("results differ between GOMAXPROCS 1 and 4")
 	}
@@ -279,6 +284,7 @@ func TestKMeansErrors(t *testing.T) {
 		{"iters", cent, nil, x, 2, false, &KMeansOptions{Iterations: -1}, ssl.ErrParam, "Iterations"},
 		{"restarts", cent, nil, x, 2, false, &KMeansOptions{Restarts: -2}, ssl.ErrParam, "Restarts"},
 		{"initRestarts", cent, nil, x, 2, false, &KMeansOptions{Init: ssl.New(2, 3), Restarts: 2}, ssl.ErrParam, "Restarts"},
+		{"initRandom", cent, nil, x, 2, false, &KMeansOptions{Init: ssl.New(2, 3), RandomInit: true}, ssl.ErrParam, "RandomInit"},
 		{"initShape", cent, nil, x, 2, false, &KMeansOptions{Init: ssl.New(3, 3)}, ssl.ErrShape, "opts.Init"},
 		{"alias", x, nil, x, 10, false, nil, ssl.ErrShape, "overlaps"},
 		{"nilX", cent, nil, nil, 2, false, nil, ssl.ErrShape, "x"},
@@ -339,4 +345,26 @@ func TestKMeansSumPaths(t *testing.T) {
 	}
 	testutil.AllClose(t, "streamed", streamed, want, 1e-12, 1e-12)
 	testutil.AllClose(t, "gathered", s.sums, want, 1e-12, 1e-12)
+}
+
+func TestKMeansRandomPoints(t *testing.T) {
+	n, d, k := 50, 3, 50 // K = N: every point exactly once
+	x := testutil.RandN(testutil.Rand(4), 1, n, d)
+	s := newKMeansState(testutil.Data(x), n, d, k, false)
+	c := make([]float32, k*d)
+	s.randomPoints(c, testutil.Rand(5))
+	seen := map[int]bool{}
+	xv := testutil.Data(x)
+	for j := range k {
+		found := -1
+		for i := range n {
+			if slices.Equal(c[j*d:(j+1)*d], xv[i*d:(i+1)*d]) {
+				found = i
+			}
+		}
+		if found < 0 || seen[found] {
+			t.Fatalf("centroid %d is not a new point of x (found %d)", j, found)
+		}
+		seen[found] = true
+	}
 }
