@@ -63,7 +63,7 @@ func BenchmarkConvNet3Step(b *testing.B) {
 
 // BenchmarkResNet18Forward times the training-mode forward pass of the
 // CIFAR ResNet-18 (width 64, 512-d output) on 3×32×32 images; img/s counts
-// images.
+// images, cpu-ms/op the process CPU time per forward pass.
 func BenchmarkResNet18Forward(b *testing.B) {
 	for _, batch := range []int{64} {
 		b.Run(fmt.Sprintf("b%d", batch), func(b *testing.B) {
@@ -79,12 +79,16 @@ func BenchmarkResNet18Forward(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
+			c0, haveCPU := processCPU()
 			for b.Loop() {
 				if err := net.Forward(ws, out, x, true); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(float64(batch)*float64(b.N)/b.Elapsed().Seconds(), "img/s")
+			if c1, ok := processCPU(); ok && haveCPU {
+				b.ReportMetric(float64((c1-c0).Milliseconds())/float64(b.N), "cpu-ms/op")
+			}
 		})
 	}
 }
