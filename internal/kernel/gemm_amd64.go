@@ -11,13 +11,13 @@ var haveAVX2FMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 func sgemm6x16(k int, a, b, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
-func sgemm6x16d(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
+func sgemm6x16d(k int, a *float32, rs, ps int, b, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
 func sgemm6x16nt(k int, a, b, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
-func sgemm6x16dnt(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
+func sgemm6x16dnt(k int, a *float32, rs, ps int, b, c *float32, ldc int, alpha, beta float32)
 
 func sfence()
 

@@ -135,45 +135,51 @@ store:
 	VZEROUPPER
 	RET
 
-// STEPD is STEP with op(A) read in place: row r of the 6-row block at
-// SI + r·R9 (rows 3–5 from R10 = SI + 3·R9), element p at byte offset oa.
-#define STEPD(oa, ob) \
-	VMOVUPS      ob(DI), Y12          \
-	VMOVUPS      ob+32(DI), Y13       \
-	VBROADCASTSS oa(SI), Y14          \
-	VFMADD231PS  Y12, Y14, Y0         \
-	VFMADD231PS  Y13, Y14, Y1         \
-	VBROADCASTSS oa(SI)(R9*1), Y15    \
-	VFMADD231PS  Y12, Y15, Y2         \
-	VFMADD231PS  Y13, Y15, Y3         \
-	VBROADCASTSS oa(SI)(R9*2), Y14    \
-	VFMADD231PS  Y12, Y14, Y4         \
-	VFMADD231PS  Y13, Y14, Y5         \
-	VBROADCASTSS oa(R10), Y15         \
-	VFMADD231PS  Y12, Y15, Y6         \
-	VFMADD231PS  Y13, Y15, Y7         \
-	VBROADCASTSS oa(R10)(R9*1), Y14   \
-	VFMADD231PS  Y12, Y14, Y8         \
-	VFMADD231PS  Y13, Y14, Y9         \
-	VBROADCASTSS oa(R10)(R9*2), Y15   \
-	VFMADD231PS  Y12, Y15, Y10        \
-	VFMADD231PS  Y13, Y15, Y11
+// STEPD is STEP with op(A) read in place: element r of the current column
+// of the 6-row block at SI + r·R9 (rows 3–5 from R10 = SI + 3·R9); it then
+// moves SI and R10 on by R11 bytes to the next column.
+#define STEPD(ob) \
+	VMOVUPS      ob(DI), Y12        \
+	VMOVUPS      ob+32(DI), Y13     \
+	VBROADCASTSS (SI), Y14          \
+	VFMADD231PS  Y12, Y14, Y0       \
+	VFMADD231PS  Y13, Y14, Y1       \
+	VBROADCASTSS (SI)(R9*1), Y15    \
+	VFMADD231PS  Y12, Y15, Y2       \
+	VFMADD231PS  Y13, Y15, Y3       \
+	VBROADCASTSS (SI)(R9*2), Y14    \
+	VFMADD231PS  Y12, Y14, Y4       \
+	VFMADD231PS  Y13, Y14, Y5       \
+	VBROADCASTSS (R10), Y15         \
+	VFMADD231PS  Y12, Y15, Y6       \
+	VFMADD231PS  Y13, Y15, Y7       \
+	VBROADCASTSS (R10)(R9*1), Y14   \
+	VFMADD231PS  Y12, Y14, Y8       \
+	VFMADD231PS  Y13, Y14, Y9       \
+	VBROADCASTSS (R10)(R9*2), Y15   \
+	VFMADD231PS  Y12, Y15, Y10      \
+	VFMADD231PS  Y13, Y15, Y11      \
+	ADDQ         R11, SI            \
+	ADDQ         R11, R10
 
-// func sgemm6x16d(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
+// func sgemm6x16d(k int, a *float32, rs, ps int, b, c *float32, ldc int, alpha, beta float32)
 //
-// sgemm6x16 with op(A) = A (not transposed) read where it lies instead of
-// packed: A[r·lda + p] for r < 6, p < k. The accumulation order, and so the
-// result, is the same as sgemm6x16's on the packed panel.
-TEXT ·sgemm6x16d(SB), NOSPLIT, $0-56
+// sgemm6x16 with op(A) read where it lies instead of packed: op(A)[r, p] =
+// a[r·rs + p·ps] for r < 6, p < k (rs = lda, ps = 1 for A; rs = 1, ps = lda
+// for Aᵀ). The accumulation order, and so the result, is the same as
+// sgemm6x16's on the packed panel.
+TEXT ·sgemm6x16d(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
-	MOVQ lda+16(FP), R9
+	MOVQ rs+16(FP), R9
 	SHLQ $2, R9
+	MOVQ ps+24(FP), R11
+	SHLQ $2, R11
 	LEAQ (SI)(R9*2), R10
 	ADDQ R9, R10
-	MOVQ b+24(FP), DI
-	MOVQ c+32(FP), DX
-	MOVQ ldc+40(FP), R8
+	MOVQ b+32(FP), DI
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8
 
 	VXORPS Y0, Y0, Y0
@@ -193,12 +199,10 @@ TEXT ·sgemm6x16d(SB), NOSPLIT, $0-56
 	JLT  dtail
 
 dloop4:
-	STEPD(0, 0)
-	STEPD(4, 64)
-	STEPD(8, 128)
-	STEPD(12, 192)
-	ADDQ $16, SI
-	ADDQ $16, R10
+	STEPD(0)
+	STEPD(64)
+	STEPD(128)
+	STEPD(192)
 	ADDQ $256, DI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -209,19 +213,17 @@ dtail:
 	JZ    ddone
 
 dloop1:
-	STEPD(0, 0)
-	ADDQ $4, SI
-	ADDQ $4, R10
+	STEPD(0)
 	ADDQ $64, DI
 	DECQ CX
 	JNZ  dloop1
 
 ddone:
-	VBROADCASTSS alpha+48(FP), Y12
-	MOVL         beta+52(FP), AX
+	VBROADCASTSS alpha+56(FP), Y12
+	MOVL         beta+60(FP), AX
 	TESTL        $0x7fffffff, AX
 	JZ           dstore
-	VBROADCASTSS beta+52(FP), Y13
+	VBROADCASTSS beta+60(FP), Y13
 	UPDATE(Y0, Y1)
 	UPDATE(Y2, Y3)
 	UPDATE(Y4, Y5)
@@ -316,19 +318,21 @@ store:
 	VZEROUPPER
 	RET
 
-// func sgemm6x16dnt(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
+// func sgemm6x16dnt(k int, a *float32, rs, ps int, b, c *float32, ldc int, alpha, beta float32)
 //
 // sgemm6x16d with sgemm6x16nt's non-temporal stores.
-TEXT ·sgemm6x16dnt(SB), NOSPLIT, $0-56
+TEXT ·sgemm6x16dnt(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
-	MOVQ lda+16(FP), R9
+	MOVQ rs+16(FP), R9
 	SHLQ $2, R9
+	MOVQ ps+24(FP), R11
+	SHLQ $2, R11
 	LEAQ (SI)(R9*2), R10
 	ADDQ R9, R10
-	MOVQ b+24(FP), DI
-	MOVQ c+32(FP), DX
-	MOVQ ldc+40(FP), R8
+	MOVQ b+32(FP), DI
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8
 
 	VXORPS Y0, Y0, Y0
@@ -348,12 +352,10 @@ TEXT ·sgemm6x16dnt(SB), NOSPLIT, $0-56
 	JLT  dtail
 
 dloop4:
-	STEPD(0, 0)
-	STEPD(4, 64)
-	STEPD(8, 128)
-	STEPD(12, 192)
-	ADDQ $16, SI
-	ADDQ $16, R10
+	STEPD(0)
+	STEPD(64)
+	STEPD(128)
+	STEPD(192)
 	ADDQ $256, DI
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -364,19 +366,17 @@ dtail:
 	JZ    ddone
 
 dloop1:
-	STEPD(0, 0)
-	ADDQ $4, SI
-	ADDQ $4, R10
+	STEPD(0)
 	ADDQ $64, DI
 	DECQ CX
 	JNZ  dloop1
 
 ddone:
-	VBROADCASTSS alpha+48(FP), Y12
-	MOVL         beta+52(FP), AX
+	VBROADCASTSS alpha+56(FP), Y12
+	MOVL         beta+60(FP), AX
 	TESTL        $0x7fffffff, AX
 	JZ           dstore
-	VBROADCASTSS beta+52(FP), Y13
+	VBROADCASTSS beta+60(FP), Y13
 	UPDATE(Y0, Y1)
 	UPDATE(Y2, Y3)
 	UPDATE(Y4, Y5)

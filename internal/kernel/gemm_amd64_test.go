@@ -9,22 +9,29 @@ import (
 	"ssl/internal/testutil"
 )
 
-// TestGemmDirectSameBits checks that the assembly kernel reading A in place
-// gives exactly the bits of the packed one, as gemmPacked requires.
+// TestGemmDirectSameBits checks that the assembly kernel reading op(A) in
+// place (A, or Aᵀ for small k) gives exactly the bits of the packed one, as
+// gemmPacked requires.
 func TestGemmDirectSameBits(t *testing.T) {
 	if !haveAVX2FMA {
 		t.Skip("no AVX2+FMA on this CPU")
 	}
 	r := testutil.Rand(6)
-	for _, sh := range []struct{ m, n, k int }{{6, 16, 1}, {13, 35, 9}, {130, 70, 300}, {61, 33, 600}} {
-		a := randPadded(r, sh.m, sh.k, sh.k+1)
-		b := randPadded(r, sh.k, sh.n, sh.n)
-		c0 := randPadded(r, sh.m, sh.n, sh.n)
-		for _, beta := range []float32{0, 0.5} {
-			got, want := append([]float32(nil), c0...), append([]float32(nil), c0...)
-			gemmPacked(false, false, sh.m, sh.n, sh.k, 1.5, a, sh.k+1, b, sh.n, beta, got, sh.n, &gemmKernels{packed: sgemm6x16, direct: sgemm6x16d})
-			gemmPacked(false, false, sh.m, sh.n, sh.k, 1.5, a, sh.k+1, b, sh.n, beta, want, sh.n, &gemmKernels{packed: sgemm6x16})
-			sameBits(t, fmt.Sprintf("direct vs packed %dx%dx%d beta=%g", sh.m, sh.n, sh.k, beta), got, want)
+	for _, sh := range []struct{ m, n, k int }{{6, 16, 1}, {13, 35, 9}, {130, 70, 32}, {130, 70, 300}, {61, 33, 600}} {
+		for _, transA := range []bool{false, true} {
+			ar, ac := sh.m, sh.k
+			if transA {
+				ar, ac = sh.k, sh.m
+			}
+			a := randPadded(r, ar, ac, ac+1)
+			b := randPadded(r, sh.k, sh.n, sh.n)
+			c0 := randPadded(r, sh.m, sh.n, sh.n)
+			for _, beta := range []float32{0, 0.5} {
+				got, want := append([]float32(nil), c0...), append([]float32(nil), c0...)
+				gemmPacked(transA, false, sh.m, sh.n, sh.k, 1.5, a, ac+1, b, sh.n, beta, got, sh.n, &gemmKernels{packed: sgemm6x16, direct: sgemm6x16d})
+				gemmPacked(transA, false, sh.m, sh.n, sh.k, 1.5, a, ac+1, b, sh.n, beta, want, sh.n, &gemmKernels{packed: sgemm6x16})
+				sameBits(t, fmt.Sprintf("direct vs packed %dx%dx%d transA=%v beta=%g", sh.m, sh.n, sh.k, transA, beta), got, want)
+			}
 		}
 	}
 }

@@ -29,6 +29,10 @@ const (
 	// gemmNC is the largest number of columns of C computed per packing of
 	// op(B) (a multiple of gemmNR): at most 320×4096 floats (5 MB).
 	gemmNC = 4096
+	// gemmDirectTK is the largest k for which a transposed A is read in
+	// place: each step reads a different row of A, and more than a few
+	// dozen such streams defeat the prefetchers, where packing pays.
+	gemmDirectTK = 32
 	// gemmNTMin is the size of C (in floats: 16 MB, half the L3) from which
 	// a product that writes C once (beta = 0, one k block) stores it
 	// non-temporally: C would not stay in cache, and the stores then skip
@@ -45,18 +49,19 @@ const (
 // of op(A): see sgemm6x16.
 type microKernel func(k int, a, b, c *float32, ldc int, alpha, beta float32)
 
-// directKernel is the signature of the 6×16 micro-kernels that read a
-// non-transposed A in place (row stride lda): see sgemm6x16d. They must
-// produce the same bits as the microKernel they go with.
-type directKernel func(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
+// directKernel is the signature of the 6×16 micro-kernels that read op(A)
+// in place, op(A)[r, p] = a[r·rs + p·ps]: see sgemm6x16d. They must produce
+// the same bits as the microKernel they go with.
+type directKernel func(k int, a *float32, rs, ps int, b, c *float32, ldc int, alpha, beta float32)
 
 // gemmKernels are the micro-kernels gemmPacked runs; all produce the same
 // bits for the same block.
 type gemmKernels struct {
 	packed microKernel
-	// direct, if not nil, reads a non-transposed A in place: full 6-row
-	// panels are then not packed (packing costs as much as the product
-	// when k is small).
+	// direct, if not nil, reads op(A) in place: full 6-row panels of a
+	// non-transposed A, and of a transposed one when k ≤ gemmDirectTK, are
+	// then not packed (packing costs as much as the product when k is
+	// small).
 	direct directKernel
 	// packedNT and directNT, if not nil, store C with non-temporal stores
 	// (beta = 0 only; C 32-byte aligned); fence orders those stores and
@@ -99,7 +104,11 @@ func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 // gemmPackedBlock is gemmPacked for n ≤ gemmNC.
 // With stream, full blocks of C are stored non-temporally.
 func gemmPackedBlock(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, ks *gemmKernels, stream bool) {
-	direct := ks.direct != nil && !transA
+	direct := ks.direct != nil && (!transA || k <= gemmDirectTK)
+	rs, ps := lda, 1 // op(A)[r, p] = a[r·rs + p·ps]
+	if transA {
+		rs, ps = 1, lda
+	}
 	kern, kernD := ks.packed, ks.direct
 	if stream {
 		kern, kernD = ks.packedNT, ks.directNT
@@ -147,7 +156,7 @@ func gemmPackedBlock(transA, transB bool, m, n, k int, alpha float32, a []float3
 				case !direct:
 					packA(pa, a, lda, transA, i0, i1-i0, p0, pk)
 				case iFull < i1:
-					packA(pa, a, lda, false, iFull, i1-iFull, p0, pk)
+					packA(pa, a, lda, transA, iFull, i1-iFull, p0, pk)
 				}
 				panel := func(i int) *float32 {
 					if direct {
@@ -174,9 +183,9 @@ func gemmPackedBlock(transA, transB bool, m, n, k int, alpha float32, a []float3
 						}
 						switch {
 						case direct && mr == gemmMR && edge:
-							ks.direct(pk, &a[i*lda+p0], lda, bp, cp, ldcp, alpha, bt)
+							ks.direct(pk, &a[i*rs+p0*ps], rs, ps, bp, cp, ldcp, alpha, bt)
 						case direct && mr == gemmMR:
-							kernD(pk, &a[i*lda+p0], lda, bp, cp, ldcp, alpha, bt)
+							kernD(pk, &a[i*rs+p0*ps], rs, ps, bp, cp, ldcp, alpha, bt)
 						case edge:
 							ks.packed(pk, panel(i), bp, cp, ldcp, alpha, bt)
 						default:
@@ -309,12 +318,12 @@ func sgemm6x16Go(k int, a, b, c *float32, ldc int, alpha, beta float32) {
 }
 
 // sgemm6x16dGo is the portable twin of sgemm6x16d.
-func sgemm6x16dGo(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32) {
-	as := unsafe.Slice(a, (gemmMR-1)*lda+k)
+func sgemm6x16dGo(k int, a *float32, rs, ps int, b, c *float32, ldc int, alpha, beta float32) {
+	as := unsafe.Slice(a, (gemmMR-1)*rs+(k-1)*ps+1)
 	pa := make([]float32, k*gemmMR)
 	for r := range gemmMR {
 		for p := range k {
-			pa[p*gemmMR+r] = as[r*lda+p]
+			pa[p*gemmMR+r] = as[r*rs+p*ps]
 		}
 	}
 	sgemm6x16Go(k, &pa[0], b, c, ldc, alpha, beta)
