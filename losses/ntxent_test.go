@@ -234,6 +234,7 @@ func BenchmarkNTXent(b *testing.B) {
 			dz1, dz2 := ssl.New(sz.b, sz.d), ssl.New(sz.b, sz.d)
 			opts := &NTXentOptions{Workspace: NewContrastiveWorkspace()}
 			b.ReportAllocs()
+			cpu0 := ctrCPUTime()
 			for b.Loop() {
 				if _, err := NTXent(dz1, dz2, z1, z2, 0.5, opts); err != nil {
 					b.Fatal(err)
@@ -244,6 +245,9 @@ func BenchmarkNTXent(b *testing.B) {
 			n := float64(2 * sz.b)
 			flops := 2 * 2 * n * n * float64(sz.d)
 			b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N), "ms/op")
+			// Process CPU time (all threads) per call: stable when other
+			// processes share the cores, unlike the wall time.
+			b.ReportMetric((ctrCPUTime()-cpu0).Seconds()*1e3/float64(b.N), "cpu-ms/op")
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
 	}

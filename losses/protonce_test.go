@@ -215,6 +215,7 @@ func BenchmarkProtoNCE(b *testing.B) {
 			terms := make([]float64, sz.m+1)
 			opts := &ProtoNCEOptions{Workspace: NewContrastiveWorkspace()}
 			b.ReportAllocs()
+			cpu0 := ctrCPUTime()
 			for b.Loop() {
 				if _, err := ProtoNCE(dq, terms, q, k, queue, cls, 0.1, opts); err != nil {
 					b.Fatal(err)
@@ -224,6 +225,9 @@ func BenchmarkProtoNCE(b *testing.B) {
 			// B×(B+r)×D products, 2 flops per multiply-add.
 			flops := float64(1+sz.m) * 2 * 2 * float64(sz.b) * float64(sz.b+sz.r) * float64(sz.d)
 			b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N), "ms/op")
+			// Process CPU time (all threads) per call: stable when other
+			// processes share the cores, unlike the wall time.
+			b.ReportMetric((ctrCPUTime()-cpu0).Seconds()*1e3/float64(b.N), "cpu-ms/op")
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
 	}
