@@ -61,19 +61,11 @@ func pcl(args []string, log io.Writer) error {
 		return err
 	}
 	rng := run.InitRand(cfg)
-	encoder := func(name string) (*backbone.ConvNet3, *backbone.Sequential, error) {
-		net, err := backbone.NewConvNet3(rng, nil)
-		if err != nil {
-			return nil, nil, err
-		}
-		proj, err := backbone.NewMLP("projection", 128, 256, dim, rng)
-		return net, backbone.NewSequential(name, net, proj), err
-	}
-	net, query, err := encoder("query")
+	net, query, err := run.Encoder("query", dim, rng)
 	if err != nil {
 		return err
 	}
-	_, key, err := encoder("key")
+	_, key, err := run.Encoder("key", dim, rng) // moves only by the EMA
 	if err != nil {
 		return err
 	}
@@ -108,7 +100,6 @@ func pcl(args []string, log io.Writer) error {
 		return err
 	}
 
-	normalize := backbone.NewL2Normalize("normalize")
 	tr.OnEpoch = func(epoch int) error {
 		if epoch < warm {
 			return nil
@@ -117,8 +108,8 @@ func pcl(args []string, log io.Writer) error {
 		if err != nil {
 			return err
 		}
-		keys := ssl.New(n, dim)
-		if err := normalize.Forward(backbone.NewWorkspace(), keys, feats, false); err != nil {
+		keys, err := run.Unit(nil, feats)
+		if err != nil {
 			return err
 		}
 		for m, k := range granularities {
@@ -144,8 +135,8 @@ func pcl(args []string, log io.Writer) error {
 	}
 	b := cfg.Batch
 	var x []ssl.Tensor
-	q, k, khat, dq := ssl.New(b, dim), ssl.New(b, dim), ssl.New(b, dim), ssl.New(b, dim)
-	qws, kws, nws := backbone.NewWorkspace(), backbone.NewWorkspace(), backbone.NewWorkspace()
+	q, k, dq := ssl.New(b, dim), ssl.New(b, dim), ssl.New(b, dim)
+	qws, kws := backbone.NewWorkspace(), backbone.NewWorkspace()
 	lossOpts := &losses.ProtoNCEOptions{Workspace: losses.NewContrastiveWorkspace()}
 
 	for tr.Next() {
@@ -159,20 +150,20 @@ func pcl(args []string, log io.Writer) error {
 		if err := key.Forward(kws, k, x[1], true); err != nil {
 			return err
 		}
-		// Each clustering: the batch's prototypes, then every other one as a
-		// negative (PCL samples r of them; here all fit).
+		// Each clustering: the batch's own prototypes, then every other one
+		// as a negative (PCL samples r of them; here all fit).
 		clusterings := protos[:0]
-		if tr.Epoch() >= warm {
-			clusterings = protos
-			for m, c := range protos {
-				protos[m].Labels = labels[m].Gather(c.Labels, tr.IDs())
-				protos[m].Negatives = protos[m].Negatives[:0]
-				for id := range granularities[m] {
-					if !slices.Contains(protos[m].Labels, id) {
-						protos[m].Negatives = append(protos[m].Negatives, id)
-					}
+		for m, c := range protos {
+			if tr.Epoch() < warm {
+				break
+			}
+			clusterings, c.Labels, c.Negatives = protos, labels[m].Gather(c.Labels, tr.IDs()), c.Negatives[:0]
+			for id := range granularities[m] {
+				if !slices.Contains(c.Labels, id) {
+					c.Negatives = append(c.Negatives, id)
 				}
 			}
+			protos[m] = c
 		}
 		loss, err := losses.ProtoNCE(dq, nil, q, k, queue.Tensor(), clusterings, tau, lossOpts)
 		if err != nil {
@@ -187,10 +178,10 @@ func pcl(args []string, log io.Writer) error {
 		if err := backbone.EMAUpdate(key.Params(), query.Params(), momentum); err != nil {
 			return err
 		}
-		if err := normalize.Forward(nws, khat, k, false); err != nil {
+		if _, err := run.Unit(k, k); err != nil { // MoCo queues normalised keys
 			return err
 		}
-		if err := queue.Push(khat); err != nil {
+		if err := queue.Push(k); err != nil {
 			return err
 		}
 		tr.Done(loss)

@@ -2,9 +2,11 @@ package run
 
 import (
 	"fmt"
+	"math/rand/v2"
 
 	"ssl"
 	"ssl/backbone"
+	"ssl/internal/kernel"
 	"ssl/losses"
 )
 
@@ -120,4 +122,78 @@ func Add(dst, src ssl.Tensor) {
 	for i := range d {
 		d[i] += s[i]
 	}
+}
+
+// Encoder returns ConvNet3 and the network ConvNet3 → projection MLP
+// (128→256→BN→ReLU→dim), the encoder of the contrastive methods, named
+// name, initialised from rng.
+func Encoder(name string, dim int, rng *rand.Rand) (*backbone.ConvNet3, *backbone.Sequential, error) {
+	net, err := backbone.NewConvNet3(rng, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	proj, err := backbone.NewMLP("projection", 128, 256, dim, rng)
+	if err != nil {
+		return nil, nil, err
+	}
+	return net, backbone.NewSequential(name, net, proj), nil
+}
+
+// Forward runs l in training mode on each view x[v] into y[v], recording
+// the pass in ws[v] for Backward.
+func Forward(l backbone.Layer, ws []*backbone.Workspace, y, x []ssl.Tensor) error {
+	for v := range x {
+		if err := l.Forward(ws[v], y[v], x[v], true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Backward carries each view's gradient dy[v] back through the pass
+// recorded in ws[v], accumulating the parameters' gradients.
+func Backward(l backbone.Layer, ws []*backbone.Workspace, dy []ssl.Tensor) error {
+	for v := range dy {
+		if err := l.Backward(ws[v], nil, dy[v]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Workspaces returns n fresh workspaces, one per view.
+func Workspaces(n int) []*backbone.Workspace {
+	ws := make([]*backbone.Workspace, n)
+	for i := range ws {
+		ws[i] = backbone.NewWorkspace()
+	}
+	return ws
+}
+
+// Tensors returns n tensors of the given shape, one per view.
+func Tensors(n int, shape ...int) []ssl.Tensor {
+	ts := make([]ssl.Tensor, n)
+	for i := range ts {
+		ts[i] = ssl.New(shape...)
+	}
+	return ts
+}
+
+// Unit writes the rows of the matrix src scaled to unit L2 norm into dst
+// (nil allocates) and returns dst: what MoCo pushes on its queue and what
+// PCL clusters.
+func Unit(dst, src ssl.Tensor) (ssl.Tensor, error) {
+	rows, cols, s, err := ssl.Matrix(src)
+	if err != nil {
+		return nil, err
+	}
+	if dst == nil {
+		dst = ssl.New(rows, cols)
+	}
+	_, d, err := ssl.View(dst)
+	if err != nil || len(d) != len(s) {
+		return nil, fmt.Errorf("run: Unit: dst does not match the %d×%d source: %w", rows, cols, ssl.ErrShape)
+	}
+	kernel.L2NormalizeRows(d, nil, s, rows, cols, 1e-12)
+	return dst, nil
 }
