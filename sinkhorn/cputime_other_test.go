@@ -1,6 +1,6 @@
 //go:build !unix
 
-package sinkhorn_test
+package sinkhorn
 
 import "time"
 

@@ -61,18 +61,19 @@ type engine struct {
 	next       atomic.Int64
 	parallelOK bool
 
-	u, v   []float64 // exp-domain scalings
-	flush  []float64 // n: largest true value of a flushed kernel entry per row
-	f, g   []float64 // log-domain potentials
-	acc    []float64 // k column sums (exp: Σ_i A_ij u_i; log: Σ_i P_ij) + scalars
-	part   []float64 // nb×k block column sums
-	part2  []float32 // nb×k block column minima
-	part3  []float32 // nb×k block column maxima
-	rowBuf []float64 // nb×k log-domain row scratch
-	blk    []float64 // nb×4 block scalars
-	red8   []float64 // small reduction vectors
-	redK   []float64 // 2k+4 reduction vector
-	colBuf []float64 // k column targets
+	u, v    []float64 // exp-domain scalings
+	flush   []float64 // n: largest true value of a flushed kernel entry per row
+	f, g    []float64 // log-domain potentials
+	acc     []float64 // k column sums (exp: Σ_i A_ij u_i; log: Σ_i P_ij) + scalars
+	part    []float64 // nb×k block column sums
+	part2   []float32 // nb×k block column minima
+	part3   []float32 // nb×k block column maxima
+	rowBuf  []float64 // nb×k row scratch
+	rowBuf2 []float64 // nb×k row scratch
+	blk     []float64 // nb×4 block scalars
+	red8    []float64 // small reduction vectors
+	redK    []float64 // 2k+4 reduction vector
+	colBuf  []float64 // k column targets
 
 	// Method data used by the block functions.
 	src        []float32 // the caller's input matrix
@@ -124,7 +125,10 @@ func (e *engine) size(n, k int) {
 	e.outScale = 1
 }
 
-func (e *engine) sizeChunk() { e.rowBuf = grow(e.rowBuf, e.nb*e.k) }
+func (e *engine) sizeChunk() {
+	e.rowBuf = grow(e.rowBuf, e.nb*e.k)
+	e.rowBuf2 = grow(e.rowBuf2, e.nb*e.k)
+}
 
 // parallel runs fn over every row block: on the calling goroutine when one
 // thread or one block suffices, on the Workspace's pool when it has one,

@@ -423,13 +423,38 @@ func selaLoop(e *engine, o *SeLaOptions, start int, stopErr float64) (iters int,
 	return iters, stopErr, conv, true, nil
 }
 
-// selaY returns (x·pinv)^λ in float64.
-func (e *engine) selaY(x float32, pinv float64) float64 {
-	y := float64(x) * pinv
-	if e.intPow > 0 {
-		return pow64(y, e.intPow)
+// selaRowY writes y_j = (src_j·pinv)^λ in float64, using t as scratch:
+// for integer λ by repeated squaring over the whole row (the branches on
+// the bits of λ are per row, not per element), else with math.Pow.
+func (e *engine) selaRowY(y, t []float64, src []float32, pinv float64) {
+	y, t = y[:len(src)], t[:len(src)]
+	if e.intPow == 0 {
+		for j, x := range src {
+			y[j] = math.Pow(float64(x)*pinv, e.param)
+		}
+		return
 	}
-	return math.Pow(y, e.param)
+	for j, x := range src {
+		t[j] = float64(x) * pinv
+	}
+	first := true
+	for n := e.intPow; n > 0; n >>= 1 {
+		if n&1 != 0 {
+			if first {
+				copy(y, t)
+				first = false
+			} else {
+				for j, x := range t {
+					y[j] *= x
+				}
+			}
+		}
+		if n > 1 {
+			for j, x := range t {
+				t[j] = x * x
+			}
+		}
+	}
 }
 
 // selaColSumBlock accumulates the block's Σ_j y_jk·e^{m_j−M} in float64.
@@ -437,12 +462,12 @@ func selaColSumBlock(e *engine, blk, lo, hi int) {
 	k := e.k
 	p := e.part[blk*k : (blk+1)*k]
 	clear(p)
+	y, t := e.rowBuf[blk*k:(blk+1)*k], e.rowBuf2[blk*k:(blk+1)*k]
 	for i := lo; i < hi; i++ {
-		src := e.src[i*k : (i+1)*k]
-		pinv := 1 / e.rmax[i]
+		e.selaRowY(y, t, e.src[i*k:(i+1)*k], 1/e.rmax[i])
 		w := math.Exp(e.param*math.Log(e.rmax[i]) - e.param2)
-		for j, x := range src {
-			p[j] += e.selaY(x, pinv) * w
+		for j, yj := range y {
+			p[j] += yj * w
 		}
 	}
 }
@@ -454,16 +479,16 @@ func selaKernelBlock(e *engine, blk, lo, hi int) {
 	k := e.k
 	p := e.part[blk*k : (blk+1)*k]
 	clear(p)
-	x := e.rowBuf[blk*k : (blk+1)*k]
+	x, t := e.rowBuf[blk*k:(blk+1)*k], e.rowBuf2[blk*k:(blk+1)*k]
 	vt := e.vt[:k]
 	u0 := 1 / float64(e.nTotal)
 	var errSum, fu float64
 	for i := lo; i < hi; i++ {
 		src, row := e.src[i*k:(i+1)*k], e.a[i*k:(i+1)*k]
-		pinv := 1 / e.rmax[i]
+		e.selaRowY(x, t, src, 1/e.rmax[i])
 		s := 0.0
-		for j, pj := range src {
-			x[j] = e.selaY(pj, pinv) * vt[j]
+		for j := range x {
+			x[j] *= vt[j]
 			s += x[j]
 		}
 		inv := 1 / s
@@ -591,15 +616,3 @@ func selaFinalBlock(e *engine, blk, lo, hi int) {
 	}
 }
 
-// pow64 returns x^n for n ≥ 1 by repeated squaring.
-func pow64(x float64, n int) float64 {
-	r := 1.0
-	for n > 0 {
-		if n&1 != 0 {
-			r *= x
-		}
-		x *= x
-		n >>= 1
-	}
-	return r
-}
