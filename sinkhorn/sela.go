@@ -615,4 +615,3 @@ func selaFinalBlock(e *engine, blk, lo, hi int) {
 		}
 	}
 }
-
