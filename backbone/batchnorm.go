@@ -157,22 +157,27 @@ func channelStats(x []float32, ch, n, c, hw int) (mu, v float64) {
 		row := x[(i*c+ch)*hw:][:hw]
 		for len(row) > 0 {
 			m := min(len(row), statChunk)
-			var a0, a1, q0, q1 float32
+			r := row[:m]
+			var a0, a1, a2, a3, q0, q1, q2, q3 float32
 			j := 0
-			for ; j+2 <= m; j += 2 {
-				d0, d1 := row[j]-k, row[j+1]-k
+			for ; j+4 <= m; j += 4 {
+				d0, d1, d2, d3 := r[j]-k, r[j+1]-k, r[j+2]-k, r[j+3]-k
 				a0 += d0
 				a1 += d1
+				a2 += d2
+				a3 += d3
 				q0 += d0 * d0
 				q1 += d1 * d1
+				q2 += d2 * d2
+				q3 += d3 * d3
 			}
-			if j < m {
-				d := row[j] - k
+			for ; j < m; j++ {
+				d := r[j] - k
 				a0 += d
 				q0 += d * d
 			}
-			s += float64(a0 + a1)
-			ss += float64(q0 + q1)
+			s += float64((a0 + a1) + (a2 + a3))
+			ss += float64((q0 + q1) + (q2 + q3))
 			row = row[m:]
 		}
 	}
@@ -249,46 +254,19 @@ func (bn *BatchNorm) backward(ws *Workspace, dx, dy []float32) error {
 	mean, inv := ws.saved[0][:c], ws.saved[1][:c]
 	gamma, beta := bn.Weight.Data(), bn.Bias.Data()
 	gg, gb := bn.Weight.GradData(), bn.Bias.GradData()
-	train := ws.train
-	var gmask []float32
-	if bn.relu {
-		// The gradient through the fused ReLU, dy·[out > 0], with out
-		// recomputed by the forward pass's own arithmetic.
-		gmask = ws.vec(2, len(dy))
-	}
+	train, relu := ws.train, bn.relu
 	kernel.ParallelFor(c, bnGrain(c, cnt), func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			mu, is := mean[ch], inv[ch]
-			var sg, sgx float64
+			// The fused ReLU's gradient dy·[out > 0] recomputes out with
+			// the forward pass's own arithmetic: out = float32(x·ga) + gbias.
 			ga := gamma[ch] * is
 			gbias := beta[ch] - mu*ga
+			var sg, sgx float64
 			for i := range n {
-				xs := x[(i*c+ch)*hw:][:hw]
-				gs := dy[(i*c+ch)*hw:][:hw]
-				var a, b float32
-				if gmask != nil {
-					ms := gmask[(i*c+ch)*hw:][:hw]
-					for t, v := range xs {
-						// g·[v·γ̃ + β̃ > 0] without a branch (the sign of
-						// the pre-activation is unpredictable): the mask
-						// is all ones exactly when the float's bits, read
-						// as an int32, are positive.
-						yb := int64(int32(math.Float32bits(float32(v*ga) + gbias)))
-						m := uint32(^((yb - 1) >> 63))
-						g := math.Float32frombits(math.Float32bits(gs[t]) & m)
-						ms[t] = g
-						a += g
-						b += g * (v - mu)
-					}
-				} else {
-					for t, v := range xs {
-						g := gs[t]
-						a += g
-						b += g * (v - mu)
-					}
-				}
-				sg += float64(a)
-				sgx += float64(b)
+				a, b := bnRowSums(x[(i*c+ch)*hw:][:hw], dy[(i*c+ch)*hw:][:hw], mu, ga, gbias, relu)
+				sg += a
+				sgx += b
 			}
 			sgx *= float64(is)
 			gg[ch] += float32(sgx)
@@ -297,15 +275,17 @@ func (bn *BatchNorm) backward(ws *Workspace, dx, dy []float32) error {
 				continue
 			}
 			k := ga
-			g := dy
-			if gmask != nil {
-				g = gmask
-			}
 			if !train {
 				for i := range n {
-					gs := g[(i*c+ch)*hw:][:hw]
+					xs := x[(i*c+ch)*hw:][:hw]
+					gs := dy[(i*c+ch)*hw:][:hw]
 					d := dx[(i*c+ch)*hw:][:hw]
-					for t, g := range gs {
+					gs, d = gs[:len(xs)], d[:len(xs)]
+					for t, v := range xs {
+						g := gs[t]
+						if relu {
+							g = reluGrad(g, v, ga, gbias)
+						}
 						d[t] = g * k
 					}
 				}
@@ -316,8 +296,15 @@ func (bn *BatchNorm) backward(ws *Workspace, dx, dy []float32) error {
 			c1 := float32(sgx/float64(cnt)) * is
 			for i := range n {
 				xs := x[(i*c+ch)*hw:][:hw]
-				gs := g[(i*c+ch)*hw:][:hw]
+				gs := dy[(i*c+ch)*hw:][:hw]
 				d := dx[(i*c+ch)*hw:][:hw]
+				gs, d = gs[:len(xs)], d[:len(xs)]
+				if relu {
+					for t, v := range xs {
+						d[t] = k * (reluGrad(gs[t], v, ga, gbias) - c0 - (v-mu)*c1)
+					}
+					continue
+				}
 				for t, v := range xs {
 					d[t] = k * (gs[t] - c0 - (v-mu)*c1)
 				}
@@ -325,4 +312,45 @@ func (bn *BatchNorm) backward(ws *Workspace, dx, dy []float32) error {
 		}
 	})
 	return nil
+}
+
+// reluGrad returns g·[float32(v·a) + b > 0] without a branch (the sign of
+// the pre-activation is unpredictable): the mask is all ones exactly when
+// the float's bits, read as an int32, are positive (−0 and +0 give 0).
+func reluGrad(g, v, a, b float32) float32 {
+	yb := int64(int32(math.Float32bits(float32(v*a) + b)))
+	return math.Float32frombits(math.Float32bits(g) & uint32(^((yb - 1) >> 63)))
+}
+
+// bnRowSums returns Σ g and Σ g·(x − mu) over one row, g = dy passed
+// through the fused ReLU when relu is set. Four float32 accumulators each
+// break the add latency chain; a row holds at most H·W values.
+func bnRowSums(xs, gs []float32, mu, a, b float32, relu bool) (float64, float64) {
+	gs = gs[:len(xs)]
+	var s0, s1, s2, s3, q0, q1, q2, q3 float32
+	t := 0
+	for ; t+4 <= len(xs); t += 4 {
+		g0, g1, g2, g3 := gs[t], gs[t+1], gs[t+2], gs[t+3]
+		v0, v1, v2, v3 := xs[t], xs[t+1], xs[t+2], xs[t+3]
+		if relu {
+			g0, g1, g2, g3 = reluGrad(g0, v0, a, b), reluGrad(g1, v1, a, b), reluGrad(g2, v2, a, b), reluGrad(g3, v3, a, b)
+		}
+		s0 += g0
+		s1 += g1
+		s2 += g2
+		s3 += g3
+		q0 += g0 * (v0 - mu)
+		q1 += g1 * (v1 - mu)
+		q2 += g2 * (v2 - mu)
+		q3 += g3 * (v3 - mu)
+	}
+	for ; t < len(xs); t++ {
+		g := gs[t]
+		if relu {
+			g = reluGrad(g, xs[t], a, b)
+		}
+		s0 += g
+		q0 += g * (xs[t] - mu)
+	}
+	return float64((s0 + s1) + (s2 + s3)), float64((q0 + q1) + (q2 + q3))
 }
