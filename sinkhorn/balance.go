@@ -203,7 +203,7 @@ func Balance(dst, scores ssl.Tensor, eps float64, ws *Workspace, opts *BalanceOp
 	if !ok {
 		res.LogDomain = true
 		e.logDomain = true
-		e.sizeChunk()
+		e.sizeRowBufs()
 		res.Iterations, res.MarginalError, conv, _, err = balanceRun(e, cfg, true)
 		if err != nil {
 			return Result{}, fmt.Errorf("sinkhorn: Balance: %w", err)

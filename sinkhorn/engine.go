@@ -125,7 +125,7 @@ func (e *engine) size(n, k int) {
 	e.outScale = 1
 }
 
-func (e *engine) sizeChunk() {
+func (e *engine) sizeRowBufs() {
 	e.rowBuf = grow(e.rowBuf, e.nb*e.k)
 	e.rowBuf2 = grow(e.rowBuf2, e.nb*e.k)
 }

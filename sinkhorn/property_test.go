@@ -170,6 +170,10 @@ func TestAllocs(t *testing.T) {
 	if got := testing.AllocsPerRun(10, func() { _, _ = Balance(q, scores, 0.05, ws, bo) }); got > 2*view {
 		t.Errorf("Balance allocates %v per call, its two views %v", got, 2*view)
 	}
+	lo := &BalanceOptions{Domain: Log}
+	if got := testing.AllocsPerRun(10, func() { _, _ = Balance(q, scores, 0.05, ws, lo) }); got > 2*view {
+		t.Errorf("Balance (log domain) allocates %v per call, its two views %v", got, 2*view)
+	}
 	labels := make([]int, n)
 	so := &SeLaOptions{LogR: make([]float64, k), LogC: make([]float64, n)}
 	if _, err := SeLa(labels, q, probs, 25, ws, so); err != nil {

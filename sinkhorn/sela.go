@@ -241,7 +241,7 @@ func SeLa(labels []int, plan, probs ssl.Tensor, lambda float64, ws *Workspace, o
 		e.a = ws.kernelBuf(n, k)
 	}
 
-	e.sizeChunk()
+	e.sizeRowBufs()
 	res := SeLaResult{Labels: labels, LogR: o.LogR, LogC: o.LogC}
 	conv := true
 	mode := selaLogReplay
@@ -270,7 +270,7 @@ func SeLa(labels []int, plan, probs ssl.Tensor, lambda float64, ws *Workspace, o
 	e.logMode = mode
 	if mode != selaExp {
 		e.logDomain, res.LogDomain = true, true
-		e.sizeChunk()
+		e.sizeRowBufs()
 		e.fromKernel = o.InPlace
 		e.parallel(selaLogKernelBlock)
 		clear(e.g[:k])

@@ -226,7 +226,7 @@ func Transport(dst, a, b, cost ssl.Tensor, reg float64, ws *Workspace, opts *Tra
 	}
 	if !ok {
 		e.logDomain, res.LogDomain = true, true
-		e.sizeChunk()
+		e.sizeRowBufs()
 		res.Iterations, conv, _, err = transportRun(e, &o, true)
 		if err != nil {
 			return TransportResult{}, fmt.Errorf(fn+"%w", err)

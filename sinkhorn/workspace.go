@@ -21,7 +21,7 @@ func rowGrain(n, k int) int {
 // potentials, per-block column accumulators, the kernel copy of [SeLa] and
 // of a sharded [Balance], and a set of goroutines for the parallel passes.
 // With a Workspace sized for the problem, repeated calls allocate nothing
-// (exp domain; the log domain's kernels allocate a little). It grows when a
+// beyond the root package's tensor views, in either domain. It grows when a
 // call needs more. It is not for concurrent use; a nil *Workspace makes each
 // call allocate its own scratch and goroutines.
 type Workspace struct {
