@@ -27,7 +27,6 @@ import (
 	"os"
 
 	"ssl"
-	"ssl/assign"
 	"ssl/augment"
 	"ssl/backbone"
 	"ssl/examples/internal/run"
@@ -67,11 +66,7 @@ func scan(args []string, log io.Writer) error {
 		return fmt.Errorf("scan: -pretext %g and -selflabel %g must be ≥ 0 and sum to at most 1", pretextFrac, selfFrac)
 	}
 	rng := run.InitRand(cfg)
-	net, err := backbone.NewConvNet3(rng, nil)
-	if err != nil {
-		return err
-	}
-	proj, err := backbone.NewMLP("projection", 128, 256, 64, rng)
+	net, pretext, err := run.Encoder("pretext", 64, rng)
 	if err != nil {
 		return err
 	}
@@ -79,16 +74,15 @@ func scan(args []string, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	pretext := backbone.NewSequential("pretext", net, proj)
+	proj := pretext.Layers[1]
 	cluster := backbone.NewSequential("cluster", net, head)
 	params := append(pretext.Params(), head.Params()...)
 	opt, err := backbone.NewSGD(params, &backbone.SGDOptions{Momentum: 0.9, WeightDecay: 5e-4})
 	if err != nil {
 		return err
 	}
-	n, m := data.Train.N, neighbours+1
-	nbrs := &backbone.Param{Name: "neighbours", Value: ssl.New(n, m)}
-	tr, err := run.NewTrainer(cfg, data, net, run.State{Params: params, Buffers: pretext.Buffers(), Opt: opt, Extra: []*backbone.Param{nbrs}})
+	nbrs := run.NewNeighbours("neighbours", data.Train.N, neighbours)
+	tr, err := run.NewTrainer(cfg, data, net, run.State{Params: params, Buffers: pretext.Buffers(), Opt: opt, Extra: []*backbone.Param{nbrs.P}})
 	if err != nil {
 		return err
 	}
@@ -101,19 +95,12 @@ func scan(args []string, log io.Writer) error {
 		if err != nil {
 			return err
 		}
-		idx, _, err := assign.MineNeighbors(nil, nil, feats, neighbours, &assign.MineOptions{AllowZero: true})
+		purity, err := nbrs.Mine(feats, data.Train.Labels)
 		if err != nil {
 			return err
 		}
-		same := 0 // the labels only report the neighbours' purity
-		for i, j := range idx {
-			nbrs.Data()[i] = float32(j)
-			if data.Train.Labels[i/m] == data.Train.Labels[j] {
-				same++
-			}
-		}
 		if !cfg.Quiet {
-			fmt.Fprintf(log, "epoch %d: mined %d neighbours of %d images: %.1f%% share the label\n", epoch+1, neighbours, n, 100*float64(same)/float64(len(idx)))
+			fmt.Fprintf(log, "epoch %d: mined %d neighbours of every image: %.1f%% share its label\n", epoch+1, neighbours, 100*purity)
 		}
 		return nil
 	}
@@ -124,15 +111,13 @@ func scan(args []string, log io.Writer) error {
 	}
 	aug := views.Groups[0].T // one 28×28 view
 	b := cfg.Batch
-	x := make([]ssl.Tensor, 2)
-	z, dz := []ssl.Tensor{ssl.New(b, 64), ssl.New(b, 64)}, []ssl.Tensor{ssl.New(b, 64), ssl.New(b, 64)}
-	l, dl := []ssl.Tensor{ssl.New(b, clusters), ssl.New(b, clusters)}, []ssl.Tensor{ssl.New(b, clusters), ssl.New(b, clusters)}
-	ws := []*backbone.Workspace{backbone.NewWorkspace(), backbone.NewWorkspace()}
+	x, z, dz := make([]ssl.Tensor, 2), run.Tensors(2, b, 64), run.Tensors(2, b, 64)
+	l, dl, ws := run.Tensors(2, b, clusters), run.Tensors(2, b, clusters), run.Workspaces(2)
 	ntOpts := &losses.NTXentOptions{Workspace: losses.NewContrastiveWorkspace()}
 	scanOpts := &losses.SCANOptions{Workspace: losses.NewClusteringWorkspace()}
 	selfOpts := &losses.SCANSelfLabelOptions{Balance: true, Workspace: losses.NewClusteringWorkspace()}
 	nbImages, weak := ssl.New(b, 1, 28, 28), ssl.New(b, 1, 28, 28)
-	nbIDs := make([]int, b)
+	var nbIDs []int
 
 	for tr.Next() {
 		e, ids := tr.Epoch(), tr.IDs()
@@ -145,23 +130,17 @@ func scan(args []string, log io.Writer) error {
 			if x, err = views.Apply(x, tr.Images(), ids, cfg.Seed, uint64(e)); err != nil {
 				return err
 			}
-			for v := range 2 {
-				if err := pretext.Forward(ws[v], z[v], x[v], true); err != nil {
-					return err
-				}
+			if err := run.Forward(pretext, ws, z, x); err != nil {
+				return err
 			}
 			if loss, err = losses.NTXent(dz[0], dz[1], z[0], z[1], 0.2, ntOpts); err != nil {
 				return err
 			}
-			for v := range 2 {
-				if err := pretext.Backward(ws[v], nil, dz[v]); err != nil {
-					return err
-				}
+			if err := run.Backward(pretext, ws, dz); err != nil {
+				return err
 			}
 		case e < selfFrom: // SCAN: anchors and one random neighbour each
-			for i, id := range ids {
-				nbIDs[i] = int(nbrs.Data()[id*m+augment.Stream(cfg.Seed, uint64(e), id, 2).IntN(m)])
-			}
+			nbIDs = nbrs.Draw(nbIDs, ids, cfg.Seed, uint64(e), 2)
 			if _, err := data.Train.Batch(nbImages, nbIDs); err != nil {
 				return err
 			}
@@ -171,18 +150,14 @@ func scan(args []string, log io.Writer) error {
 			if x[1], err = augment.Batch(x[1], nbImages, aug, nbIDs, cfg.Seed, uint64(e), 1); err != nil {
 				return err
 			}
-			for v := range 2 {
-				if err := cluster.Forward(ws[v], l[v], x[v], true); err != nil {
-					return err
-				}
+			if err := run.Forward(cluster, ws, l, x); err != nil {
+				return err
 			}
 			if loss, _, _, err = losses.SCAN(dl[0], dl[1], l[0], l[1], entropyWeight, scanOpts); err != nil {
 				return err
 			}
-			for v := range 2 {
-				if err := cluster.Backward(ws[v], nil, dl[v]); err != nil {
-					return err
-				}
+			if err := run.Backward(cluster, ws, dl); err != nil {
+				return err
 			}
 		default: // self-labelling: confident predictions on the plain image
 			if _, err := run.Normalized(weak, data.Train, ids); err != nil {
