@@ -245,17 +245,18 @@ func im2col(g *convGeom, col, x []float32, i0, nb int) {
 func patchRow(g *convGeom, dst, img []float32, u, v int) {
 	// Output columns jj with 0 ≤ S·jj+v−P < W.
 	jlo, jhi := validRange(v-g.p, g.s, g.w, g.wo)
+	off := v - g.p
 	for i := range g.ho {
 		d := dst[i*g.wo : (i+1)*g.wo]
 		hi := i*g.s + u - g.p
 		if hi < 0 || hi >= g.h {
-			clear(d)
+			zero(d)
 			continue
 		}
 		src := img[hi*g.w : (hi+1)*g.w]
-		clear(d[:jlo])
-		clear(d[jhi:])
-		off := v - g.p
+		// The padding columns are one or two values: loops, not memclr.
+		zero(d[:jlo])
+		zero(d[jhi:])
 		if g.s == 1 {
 			// Rows are short (7 to 28 values): a loop beats memmove's call.
 			dd, ss := d[jlo:jhi], src[jlo+off:jhi+off]
@@ -268,6 +269,13 @@ func patchRow(g *convGeom, dst, img []float32, u, v int) {
 		for jj := jlo; jj < jhi; jj++ {
 			d[jj] = src[jj*g.s+off]
 		}
+	}
+}
+
+// zero sets the elements of a short slice to 0.
+func zero(x []float32) {
+	for i := range x {
+		x[i] = 0
 	}
 }
 
