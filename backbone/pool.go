@@ -61,7 +61,8 @@ func (m *MaxPool2D) Backward(ws *Workspace, dx, dy ssl.Tensor) error {
 	return runBackward(m, ws, dx, dy)
 }
 
-// planeGrain: planes (one channel of one image) per parallel block.
+// planeGrain: planes (one channel of one image) per parallel block, so a
+// block covers at least 32k input values (as bnGrain).
 func planeGrain(planes, size int) int { return kernel.Grain(planes, size, 1<<15) }
 
 func (m *MaxPool2D) forward(ws *Workspace, dst, x []float32, shape []int, train bool) error {
