@@ -92,6 +92,7 @@ type contrastiveCE struct {
 	labels []int32
 	cols   int
 	scale  float32
+	self   *contrastiveCE // the value shiftF and gradF are bound to
 	shiftF func(lo, hi int)
 	gradF  func(lo, hi int)
 }
@@ -132,8 +133,9 @@ func (c *contrastiveCE) grad(lo, hi int) {
 // excluded columns: they get probability 0. Otherwise x is left shifted.
 func (w *ContrastiveWorkspace) crossEntropy(x []float32, rows, cols int, labels []int32, grad bool, scale float32) float64 {
 	c := &w.ce
-	if c.shiftF == nil {
-		c.shiftF, c.gradF = c.shift, c.grad
+	if c.self != c {
+		// First use, or a copied workspace: bind the row passes to this value.
+		c.self, c.shiftF, c.gradF = c, c.shift, c.grad
 	}
 	lse := w.buf(slotLSE, rows)
 	c.x, c.lse, c.labels, c.cols, c.scale = x, lse, labels, cols, scale

@@ -175,3 +175,19 @@ func ctrSkipAllocsUnderRace(t *testing.T) {
 		t.Skip("allocation counts are not meaningful under the race detector")
 	}
 }
+
+func TestContrastiveWorkspaceCopy(t *testing.T) {
+	// A copied workspace must work on its own memory.
+	rnd := testutil.Rand(51)
+	z1, z2 := testutil.RandN(rnd, 1, 5, 4), testutil.RandN(rnd, 1, 5, 4)
+	ws := NewContrastiveWorkspace()
+	want, err := NTXent(nil, nil, z1, z2, 0.3, &NTXentOptions{Workspace: ws})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := *ws
+	got, err := NTXent(nil, nil, z1, z2, 0.3, &NTXentOptions{Workspace: &cp})
+	if err != nil || got != want {
+		t.Errorf("NTXent with a copied workspace = %v, %v, want %v", got, err, want)
+	}
+}
