@@ -93,3 +93,58 @@ func TestMemoryBankErrors(t *testing.T) {
 		t.Errorf("NewMemoryBank(0, 2): %v", err)
 	}
 }
+
+// memoryBankNaive applies the documented momentum update in order, in
+// float64.
+func memoryBankNaive(bank []float64, d int, indices []int, values []float64, m float64) {
+	for b, i := range indices {
+		w := make([]float64, d)
+		var s float64
+		for t := range w {
+			w[t] = m*bank[i*d+t] + (1-m)*values[b*d+t]
+			s += w[t] * w[t]
+		}
+		for t := range w {
+			bank[i*d+t] = w[t] / math.Sqrt(s)
+		}
+	}
+}
+
+func FuzzMemoryBank(f *testing.F) {
+	f.Add(uint8(4), uint8(3), []byte{0, 3, 3, 1}, float32(0.5), int64(1))
+	f.Add(uint8(1), uint8(1), []byte{0, 0}, float32(0), int64(2))
+	f.Add(uint8(3), uint8(2), []byte{7}, float32(1.5), int64(3))
+	f.Fuzz(func(t *testing.T, n, d uint8, idx []byte, m float32, seed int64) {
+		nn, dd := int(n%8)+1, int(d%4)+1
+		bank, err := NewMemoryBank(nn, dd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := make([]int, nn)
+		for i := range all {
+			all[i] = i
+		}
+		init := ctrUnitRows(uint64(seed), nn, dd)
+		if err := bank.Set(all, init); err != nil {
+			t.Fatal(err)
+		}
+		indices := make([]int, len(idx)%9)
+		for i := range indices {
+			indices[i] = int(idx[i]) % (nn + 1) // nn is out of range
+		}
+		values := ctrUnitRows(uint64(seed)+1, len(indices), dd)
+		before := testutil.Clone(bank.Tensor())
+		err = bank.Update(indices, values, m)
+		if err != nil {
+			testutil.Unchanged(t, "bank after a failed Update", bank.Tensor(), before)
+			return
+		}
+		want := testutil.F64(before)
+		var vals []float64
+		if len(indices) > 0 {
+			vals = testutil.F64(values)
+		}
+		memoryBankNaive(want, dd, indices, vals, float64(m))
+		testutil.AllClose32(t, "bank", testutil.Data(bank.Tensor()), want, 1e-6, 1e-5)
+	})
+}
