@@ -65,3 +65,26 @@ func TestGemmStream(t *testing.T) {
 		sameBits(t, fmt.Sprintf("streamed Gemm(%s, off=%d)", transName(tc.transA, tc.transB), tc.off), got, want)
 	}
 }
+
+// TestGemmSmallAllocs checks that a product small enough for one tile
+// allocates nothing once the scratch pools are warm.
+func TestGemmSmallAllocs(t *testing.T) {
+	if !haveAVX2FMA {
+		t.Skip("no AVX2+FMA on this CPU")
+	}
+	const m, n, k = 7, 13, 5
+	a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
+	for _, tr := range [][2]bool{{false, false}, {true, true}} {
+		lda, ldb := k, n
+		if tr[0] {
+			lda = m
+		}
+		if tr[1] {
+			ldb = k
+		}
+		got := testing.AllocsPerRun(100, func() { Gemm(tr[0], tr[1], m, n, k, 1, a, lda, b, ldb, 0.5, c, n) })
+		if got != 0 {
+			t.Errorf("Gemm(%s, %dx%dx%d) allocates %v times per call, want 0", transName(tr[0], tr[1]), m, n, k, got)
+		}
+	}
+}

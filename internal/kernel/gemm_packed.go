@@ -104,107 +104,147 @@ func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 // gemmPackedBlock is gemmPacked for n ≤ gemmNC.
 // With stream, full blocks of C are stored non-temporally.
 func gemmPackedBlock(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, ks *gemmKernels, stream bool) {
-	direct := ks.direct != nil && (!transA || k <= gemmDirectTK)
-	rs, ps := lda, 1 // op(A)[r, p] = a[r·rs + p·ps]
-	if transA {
-		rs, ps = 1, lda
+	g := gemmJob{
+		transA: transA, transB: transB, m: m, n: n, alpha: alpha,
+		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, ks: ks, stream: stream,
 	}
-	kern, kernD := ks.packed, ks.direct
+	g.direct = ks.direct != nil && (!transA || k <= gemmDirectTK)
+	g.rs, g.ps = lda, 1 // op(A)[r, p] = a[r·rs + p·ps]
+	if transA {
+		g.rs, g.ps = 1, lda
+	}
+	g.kern, g.kernD = ks.packed, ks.direct
 	if stream {
-		kern, kernD = ks.packedNT, ks.directNT
+		g.kern, g.kernD = ks.packedNT, ks.directNT
 	}
 	// Equal k blocks of at most gemmKC.
 	nkb := (k + gemmKC - 1) / gemmKC
-	kc := (k + nkb - 1) / nkb
+	g.kc = (k + nkb - 1) / nkb
 	// Tiles of C: mc rows (a multiple of gemmMR) × nc columns (a multiple of
 	// gemmNR), at least gemmTiles of them when there are enough panels.
 	mt := (m + gemmMC - 1) / gemmMC
-	mc := roundUp((m+mt-1)/mt, gemmMR)
-	mt = (m + mc - 1) / mc
+	g.mc = roundUp((m+mt-1)/mt, gemmMR)
+	mt = (m + g.mc - 1) / g.mc
 	npan := (n + gemmNR - 1) / gemmNR
 	nt := min(npan, max(1, (gemmTiles+mt-1)/mt))
-	nc := ((npan + nt - 1) / nt) * gemmNR
-	nt = (n + nc - 1) / nc
+	g.nc = ((npan + nt - 1) / nt) * gemmNR
+	nt = (n + g.nc - 1) / g.nc
 	if m*n*k < 1<<15 {
-		mt, nt, mc, nc = 1, 1, roundUp(m, gemmMR), roundUp(n, gemmNR)
+		mt, nt, g.mc, g.nc = 1, 1, roundUp(m, gemmMR), roundUp(n, gemmNR)
 	}
+	g.nt = nt
 
-	pbp := getBuf(&gemmBBufs, npan*gemmNR*kc)
+	pbp := getBuf(&gemmBBufs, npan*gemmNR*g.kc)
 	defer gemmBBufs.Put(pbp)
-	pb := *pbp
-	for p0 := 0; p0 < k; p0 += kc {
-		pk := min(kc, k-p0)
-		ParallelFor(npan, Grain(npan, gemmNR*pk, gemmPackWork), func(lo, hi int) {
-			for q := lo; q < hi; q++ {
-				packB(pb[q*gemmNR*pk:(q+1)*gemmNR*pk], b, ldb, transB, p0, pk, q*gemmNR, min(gemmNR, n-q*gemmNR))
-			}
-		})
-		bt := beta
+	g.pb = *pbp
+	packGrain := Grain(npan, gemmNR*g.kc, gemmPackWork)
+	for p0 := 0; p0 < k; p0 += g.kc {
+		g.p0, g.pk = p0, min(g.kc, k-p0)
+		g.bt = beta
 		if p0 > 0 {
-			bt = 1
+			g.bt = 1
 		}
-		ParallelFor(mt*nt, 1, func(lo, hi int) {
-			pap := getBuf(&gemmABufs, mc*kc+gemmMR*gemmNR)
-			pa, tmp := (*pap)[:mc*pk], (*pap)[mc*kc:]
-			for t := lo; t < hi; t++ {
-				i0, j0 := (t/nt)*mc, (t%nt)*nc
-				i1, j1 := min(m, i0+mc), min(n, j0+nc)
-				// Panels of op(A): packed into pa, or with the direct kernel
-				// read in place except a last partial panel, packed at pa[0].
-				iFull := i1 - (i1-i0)%gemmMR
-				switch {
-				case !direct:
-					packA(pa, a, lda, transA, i0, i1-i0, p0, pk)
-				case iFull < i1:
-					packA(pa, a, lda, transA, iFull, i1-iFull, p0, pk)
-				}
-				panel := func(i int) *float32 {
-					if direct {
-						return &pa[0]
-					}
-					return &pa[((i-i0)/gemmMR)*gemmMR*pk]
-				}
-				for j := j0; j < j1; j += gemmNR {
-					bp := &pb[(j/gemmNR)*gemmNR*pk]
-					nr := min(gemmNR, n-j)
-					for i := i0; i < i1; i += gemmMR {
-						mr := min(gemmMR, m-i)
-						cp, ldcp := &c[i*ldc+j], ldc
-						edge := mr < gemmMR || nr < gemmNR
-						if edge {
-							// An edge block goes through tmp, with the same
-							// arithmetic as a full one.
-							if bt != 0 {
-								for r := range mr {
-									copy(tmp[r*gemmNR:r*gemmNR+nr], c[(i+r)*ldc+j:(i+r)*ldc+j+nr])
-								}
-							}
-							cp, ldcp = &tmp[0], gemmNR
-						}
-						switch {
-						case direct && mr == gemmMR && edge:
-							ks.direct(pk, &a[i*rs+p0*ps], rs, ps, bp, cp, ldcp, alpha, bt)
-						case direct && mr == gemmMR:
-							kernD(pk, &a[i*rs+p0*ps], rs, ps, bp, cp, ldcp, alpha, bt)
-						case edge:
-							ks.packed(pk, panel(i), bp, cp, ldcp, alpha, bt)
-						default:
-							kern(pk, panel(i), bp, cp, ldcp, alpha, bt)
-						}
-						if edge {
-							for r := range mr {
-								copy(c[(i+r)*ldc+j:(i+r)*ldc+j+nr], tmp[r*gemmNR:r*gemmNR+nr])
-							}
-						}
-					}
-				}
-			}
-			if stream {
-				ks.fence()
-			}
-			gemmABufs.Put(pap)
-		})
+		// One block runs here, without the closure ParallelFor needs, so
+		// small products allocate nothing.
+		if packGrain >= npan {
+			g.packB(0, npan)
+		} else {
+			gp := g
+			ParallelFor(npan, packGrain, gp.packB)
+		}
+		if mt*nt == 1 {
+			g.tiles(0, 1)
+		} else {
+			gp := g
+			ParallelFor(mt*nt, 1, gp.tiles)
+		}
 	}
+}
+
+// gemmJob is one k block of a packed product: its operands, its blocking and
+// the packed op(B).
+type gemmJob struct {
+	transA, transB bool
+	m, n           int
+	alpha, bt      float32 // bt: beta for the first k block, 1 after
+	a, b, c        []float32
+	lda, ldb, ldc  int
+	ks             *gemmKernels
+	stream, direct bool
+	kern           microKernel
+	kernD          directKernel
+	rs, ps         int // op(A)[r, p] = a[r·rs + p·ps]
+	kc, mc, nc, nt int
+	p0, pk         int // the k block: rows p0 … p0+pk−1 of op(B)
+	pb             []float32
+}
+
+// packB packs the 16-column panels lo … hi−1 of op(B)'s k block.
+func (g *gemmJob) packB(lo, hi int) {
+	pk := g.pk
+	for q := lo; q < hi; q++ {
+		packB(g.pb[q*gemmNR*pk:(q+1)*gemmNR*pk], g.b, g.ldb, g.transB, g.p0, pk, q*gemmNR, min(gemmNR, g.n-q*gemmNR))
+	}
+}
+
+// tiles computes the tiles lo … hi−1 of C for the k block.
+func (g *gemmJob) tiles(lo, hi int) {
+	m, n, pk, p0 := g.m, g.n, g.pk, g.p0
+	a, c, ldc, rs, ps := g.a, g.c, g.ldc, g.rs, g.ps
+	alpha, bt := g.alpha, g.bt
+	pap := getBuf(&gemmABufs, g.mc*g.kc+gemmMR*gemmNR)
+	pa, tmp := (*pap)[:g.mc*pk], (*pap)[g.mc*g.kc:]
+	for t := lo; t < hi; t++ {
+		i0, j0 := (t/g.nt)*g.mc, (t%g.nt)*g.nc
+		i1, j1 := min(m, i0+g.mc), min(n, j0+g.nc)
+		// Panels of op(A): packed into pa, or with the direct kernel read in
+		// place except a last partial panel, packed at pa[0].
+		iFull := i1 - (i1-i0)%gemmMR
+		switch {
+		case !g.direct:
+			packA(pa, a, g.lda, g.transA, i0, i1-i0, p0, pk)
+		case iFull < i1:
+			packA(pa, a, g.lda, g.transA, iFull, i1-iFull, p0, pk)
+		}
+		for j := j0; j < j1; j += gemmNR {
+			bp := &g.pb[(j/gemmNR)*gemmNR*pk]
+			nr := min(gemmNR, n-j)
+			for i := i0; i < i1; i += gemmMR {
+				mr := min(gemmMR, m-i)
+				ap := &pa[0]
+				if !g.direct {
+					ap = &pa[((i-i0)/gemmMR)*gemmMR*pk]
+				}
+				if mr == gemmMR && nr == gemmNR {
+					if g.direct {
+						g.kernD(pk, &a[i*rs+p0*ps], rs, ps, bp, &c[i*ldc+j], ldc, alpha, bt)
+					} else {
+						g.kern(pk, ap, bp, &c[i*ldc+j], ldc, alpha, bt)
+					}
+					continue
+				}
+				// An edge block goes through tmp, with the same arithmetic as
+				// a full one (and ordinary stores).
+				if bt != 0 {
+					for r := range mr {
+						copy(tmp[r*gemmNR:r*gemmNR+nr], c[(i+r)*ldc+j:(i+r)*ldc+j+nr])
+					}
+				}
+				if g.direct && mr == gemmMR {
+					g.ks.direct(pk, &a[i*rs+p0*ps], rs, ps, bp, &tmp[0], gemmNR, alpha, bt)
+				} else {
+					g.ks.packed(pk, ap, bp, &tmp[0], gemmNR, alpha, bt)
+				}
+				for r := range mr {
+					copy(c[(i+r)*ldc+j:(i+r)*ldc+j+nr], tmp[r*gemmNR:r*gemmNR+nr])
+				}
+			}
+		}
+	}
+	if g.stream {
+		g.ks.fence()
+	}
+	gemmABufs.Put(pap)
 }
 
 func roundUp(x, m int) int { return (x + m - 1) / m * m }

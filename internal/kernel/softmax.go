@@ -35,11 +35,17 @@ var negInf32 = float32(math.Inf(-1))
 func LogSumExpRows(dst, x []float32, rows, cols int) {
 	dst = dst[:rows]
 	x = x[:rows*cols]
-	ParallelFor(rows, Grain(rows, cols, lseMinWork), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			dst[i] = lseRow(x[i*cols : (i+1)*cols])
-		}
-	})
+	if g := Grain(rows, cols, lseMinWork); g < rows {
+		ParallelFor(rows, g, func(lo, hi int) { lseRows(dst, x, cols, lo, hi) })
+		return
+	}
+	lseRows(dst, x, cols, 0, rows) // one block: no closure, no allocation
+}
+
+func lseRows(dst, x []float32, cols, lo, hi int) {
+	for i := lo; i < hi; i++ {
+		dst[i] = lseRow(x[i*cols : (i+1)*cols])
+	}
 }
 
 // lseRow is the log-sum-exp of one row, reduced lseChunk elements at a time.
@@ -173,13 +179,19 @@ func lseColsTile(m []float32, s []float64, x []float32, cols, r0, r1, c0 int) {
 func SoftmaxRows(dst, x []float32, rows, cols int) {
 	dst = dst[:rows*cols]
 	x = x[:rows*cols]
-	ParallelFor(rows, Grain(rows, cols, lseMinWork), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			xr, dr := x[i*cols:(i+1)*cols], dst[i*cols:(i+1)*cols]
-			s := expStoreShift(dr, xr, lseShift(maxRow(xr)))
-			scaleSlice(dr, float32(1/s))
-		}
-	})
+	if g := Grain(rows, cols, lseMinWork); g < rows {
+		ParallelFor(rows, g, func(lo, hi int) { softmaxRows(dst, x, cols, lo, hi) })
+		return
+	}
+	softmaxRows(dst, x, cols, 0, rows)
+}
+
+func softmaxRows(dst, x []float32, cols, lo, hi int) {
+	for i := lo; i < hi; i++ {
+		xr, dr := x[i*cols:(i+1)*cols], dst[i*cols:(i+1)*cols]
+		s := expStoreShift(dr, xr, lseShift(maxRow(xr)))
+		scaleSlice(dr, float32(1/s))
+	}
 }
 
 // LogSoftmaxRows computes, for each row i of the rows×cols matrix x,
@@ -190,10 +202,16 @@ func SoftmaxRows(dst, x []float32, rows, cols int) {
 func LogSoftmaxRows(dst, x []float32, rows, cols int) {
 	dst = dst[:rows*cols]
 	x = x[:rows*cols]
-	ParallelFor(rows, Grain(rows, cols, lseMinWork), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			xr, dr := x[i*cols:(i+1)*cols], dst[i*cols:(i+1)*cols]
-			subConst(dr, xr, lseRow(xr))
-		}
-	})
+	if g := Grain(rows, cols, lseMinWork); g < rows {
+		ParallelFor(rows, g, func(lo, hi int) { logSoftmaxRows(dst, x, cols, lo, hi) })
+		return
+	}
+	logSoftmaxRows(dst, x, cols, 0, rows)
+}
+
+func logSoftmaxRows(dst, x []float32, cols, lo, hi int) {
+	for i := lo; i < hi; i++ {
+		xr, dr := x[i*cols:(i+1)*cols], dst[i*cols:(i+1)*cols]
+		subConst(dr, xr, lseRow(xr))
+	}
 }

@@ -295,3 +295,21 @@ func TestReductionsGOMAXPROCS(t *testing.T) {
 		}
 	}
 }
+
+// TestRowKernelsSmallAllocs checks that the row kernels and Exp allocate
+// nothing when the input is one parallel block.
+func TestRowKernelsSmallAllocs(t *testing.T) {
+	const rows, cols = 64, 100
+	x := specialMatrix(testutil.Rand(16), rows, cols, 1)
+	d, y := make([]float32, rows), make([]float32, rows*cols)
+	for name, f := range map[string]func(){
+		"LogSumExpRows":  func() { LogSumExpRows(d, x, rows, cols) },
+		"SoftmaxRows":    func() { SoftmaxRows(y, x, rows, cols) },
+		"LogSoftmaxRows": func() { LogSoftmaxRows(y, x, rows, cols) },
+		"Exp":            func() { Exp(y, x) },
+	} {
+		if got := testing.AllocsPerRun(50, f); got != 0 {
+			t.Errorf("%s(%dx%d) allocates %v times per call, want 0", name, rows, cols, got)
+		}
+	}
+}
