@@ -11,8 +11,14 @@ package kernel
 //	for i < m, j < n: C[i·ldc+j] = alpha·Σ_p opA(i,p)·opB(p,j) + beta·C[i·ldc+j]
 //
 // With beta = 0, C is overwritten and its old contents (even NaN) are
-// ignored, as BLAS does. C must not overlap A or B. Work is split over
-// fixed blocks of rows of C, so the result does not depend on GOMAXPROCS.
+// ignored, as BLAS does; with k = 0 or alpha = 0, A and B are not read. C
+// must not overlap A or B. Work is split over fixed tiles of C whose bounds
+// depend only on m, n and k, so the result does not depend on GOMAXPROCS.
+// On amd64 with AVX2 and FMA it runs the packed assembly product of
+// gemm_packed.go and gemm_amd64.s; elsewhere, or with the purego tag, the
+// portable gemmGo. It is safe for concurrent use; on the assembly path a
+// product with m·n·k < 32768 runs on the calling goroutine and allocates
+// nothing once the scratch pools are warm.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return

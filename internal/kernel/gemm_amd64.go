@@ -2,6 +2,10 @@
 
 package kernel
 
+// The AVX2 + FMA micro-kernels of gemm_amd64.s, run by the driver of
+// gemm_packed.go, whose portable twins (sgemm6x16Go, sgemm6x16dGo) the
+// tests hold them to: the four files change together.
+
 import "golang.org/x/sys/cpu"
 
 // haveAVX2FMA reports whether the AVX2 + FMA kernels can run here.
