@@ -320,13 +320,15 @@ func transportKernelBlock(e *engine, blk, lo, hi int) {
 	k := e.k
 	p := e.part[blk*k : (blk+1)*k]
 	clear(p)
-	ref, scale := e.ref[:k], float32(e.param)
+	ref, scale := e.ref[:k], e.param
 	u0 := 1 / float64(e.nTotal)
 	for i := lo; i < hi; i++ {
 		row, src := e.a[i*k:(i+1)*k], e.src[i*k:(i+1)*k]
 		tmax := math.Inf(-1)
 		for j, x := range src {
-			t := (x - ref[j]) * scale
+			// In float64, so that the exponent is rounded once (M/reg
+			// reaches thousands).
+			t := float32((float64(x) - float64(ref[j])) * scale)
 			if t < expMinNormal {
 				tmax = max(tmax, float64(t))
 			}
@@ -342,11 +344,11 @@ func transportKernelBlock(e *engine, blk, lo, hi int) {
 // transportLogKernelBlock writes L_ij = (x_ij − ref_j)·scale.
 func transportLogKernelBlock(e *engine, blk, lo, hi int) {
 	k := e.k
-	ref, scale := e.ref[:k], float32(e.param)
+	ref, scale := e.ref[:k], e.param
 	for i := lo; i < hi; i++ {
 		row, src := e.a[i*k:(i+1)*k], e.src[i*k:(i+1)*k]
 		for j, x := range src {
-			row[j] = (x - ref[j]) * scale
+			row[j] = float32((float64(x) - float64(ref[j])) * scale)
 		}
 	}
 }

@@ -118,6 +118,8 @@ func TestTransportNaive(t *testing.T) {
 		{12, 9, 5e-3, 0, 0, 1e-9, Auto}, // u, v far outside float32
 		{9, 5, 0.02, 30, 0, 1e-9, Log},  // M/reg ≥ 1500
 		{200, 30, 0.05, 0, 0, 1e-7, Auto},
+		{5, 4, 1e-3, 0, 0, 1e-9, Auto}, // POT's plain method's u, v reach 1e150
+		{6, 4, 0.01, 10, 0, 1e-9, Log}, // M/reg ≥ 1000
 	} {
 		name := fmt.Sprintf("n%d_k%d_reg%g_off%g_it%d_%v", tc.n, tc.k, tc.reg, tc.offset, tc.fixed, tc.domain)
 		t.Run(name, func(t *testing.T) {
@@ -135,13 +137,13 @@ func TestTransportNaive(t *testing.T) {
 			}
 			before := testutil.Clone(m)
 			dst := testutil.NaNs(tc.n, tc.k)
-			o := &TransportOptions{Iterations: tc.fixed, Tol: tc.stopThr, MaxIter: 5000, Domain: tc.domain}
+			o := &TransportOptions{Iterations: tc.fixed, Tol: tc.stopThr, MaxIter: 50000, Domain: tc.domain}
 			res, err := Transport(dst, a, b, m, tc.reg, nil, o)
 			if err != nil {
 				t.Fatalf("Transport(%s): %v", name, err)
 			}
 			testutil.Unchanged(t, "cost", m, before)
-			want, iters := transportNaive(testutil.F64(a), testutil.F64(b), testutil.F64(m), tc.n, tc.k, tc.reg, tc.stopThr, 5000, tc.fixed)
+			want, iters := transportNaive(testutil.F64(a), testutil.F64(b), testutil.F64(m), tc.n, tc.k, tc.reg, tc.stopThr, 50000, tc.fixed)
 			testutil.AllClose(t, "plan", testutil.F64(dst), want, 1e-5*testutil.MaxAbs(want), 1e-4)
 			if res.Iterations != iters {
 				t.Errorf("Transport(%s): Iterations = %d, want %d", name, res.Iterations, iters)
