@@ -57,11 +57,7 @@ func mira(args []string, log io.Writer) error {
 	}
 	rng := run.InitRand(cfg)
 	network := func(name string) (*backbone.ConvNet3, *backbone.Sequential, *backbone.Prototypes, error) {
-		net, err := backbone.NewConvNet3(rng, nil)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		proj, err := backbone.NewMLP("projection", 128, 256, 64, rng)
+		net, enc, err := run.Encoder(name, 64, rng)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -70,7 +66,7 @@ func mira(args []string, log io.Writer) error {
 			return nil, nil, nil, err
 		}
 		protos.Normalize()
-		head := backbone.NewSequential("head", proj, backbone.NewL2Normalize("normalize"), protos)
+		head := backbone.NewSequential("head", enc.Layers[1], backbone.NewL2Normalize("normalize"), protos)
 		return net, backbone.NewSequential(name, net, head), protos, nil
 	}
 	net, student, protos, err := network("student")
@@ -103,14 +99,12 @@ func mira(args []string, log io.Writer) error {
 	b, v := cfg.Batch, crops.Views()
 	// The student's scores of all views stacked: V×B×K.
 	q, dq := ssl.New(v, b, k), ssl.New(v, b, k)
-	qv, dqv := make([]ssl.Tensor, v), make([]ssl.Tensor, v)
-	ws := make([]*backbone.Workspace, v)
+	qv, dqv, ws := make([]ssl.Tensor, v), make([]ssl.Tensor, v), run.Workspaces(v)
 	for i := range v {
 		qv[i] = ssl.FromSlice(q.Data().([]float32)[i*b*k:(i+1)*b*k], b, k)
 		dqv[i] = ssl.FromSlice(dq.Data().([]float32)[i*b*k:(i+1)*b*k], b, k)
-		ws[i] = backbone.NewWorkspace()
 	}
-	t, target := []ssl.Tensor{ssl.New(b, k), ssl.New(b, k)}, []ssl.Tensor{ssl.New(b, k), ssl.New(b, k)}
+	t, target := run.Tensors(2, b, k), run.Tensors(2, b, k)
 	tws, mws := backbone.NewWorkspace(), assign.NewMIRAWorkspace(b, k)
 	lossOpts := &losses.MIRAOptions{Workspace: losses.NewClusteringWorkspace()}
 	total := tr.StepsPerEpoch() * cfg.Epochs
@@ -130,19 +124,15 @@ func mira(args []string, log io.Writer) error {
 			}
 		}
 		backbone.ZeroGrad(student.Params())
-		for i := range v {
-			if err := student.Forward(ws[i], qv[i], views[i], true); err != nil {
-				return err
-			}
+		if err := run.Forward(student, ws, qv, views); err != nil {
+			return err
 		}
 		loss, err := losses.MIRA(dq, q, target[0], target[1], tauStudent, lossOpts)
 		if err != nil {
 			return err
 		}
-		for i := range v {
-			if err := student.Backward(ws[i], nil, dqv[i]); err != nil {
-				return err
-			}
+		if err := run.Backward(student, ws, dqv); err != nil {
+			return err
 		}
 		if err := opt.Step(tr.LR()); err != nil {
 			return err
