@@ -36,8 +36,12 @@ type Reducer interface {
 // of one process: worker i uses the i-th one. Vectors are combined in worker
 // order, so results do not depend on scheduling. Every worker must make the
 // same sequence of calls; a call whose length or op differs from the other
-// workers' returns an error wrapping ssl.ErrShape (to every worker).
+// workers' returns an error wrapping ssl.ErrShape (to every worker). For
+// n < 1 it returns nil.
 func LocalReducers(n int) []Reducer {
+	if n < 1 {
+		return nil
+	}
 	g := &localGroup{n: n, slots: make([][]float64, n), ops: make([]ReduceOp, n)}
 	g.cond = sync.NewCond(&g.mu)
 	rs := make([]Reducer, n)

@@ -36,9 +36,10 @@ type TransportOptions struct {
 	MaxIter int
 	// Domain selects the exp- or log-domain iteration; [Auto] detects.
 	Domain Domain
-	// LogKernel says that the matrix argument is the log-kernel
-	// log K_ij (for example scores/ε) rather than the cost M_ij, so that
-	// K = exp(cost) and reg only scales nothing; reg must still be > 0.
+	// LogKernel says that the matrix argument is the log-kernel log K_ij
+	// itself (for example scores/ε) rather than the cost M_ij: K = exp(X)
+	// instead of exp(−M/reg). reg is then not used, but must still be
+	// positive and finite.
 	LogKernel bool
 	// Reducer, when not nil, makes the call one worker of a sharded solve:
 	// dst, a and the matrix hold this worker's rows (≥ 1), b all columns.
