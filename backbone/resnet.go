@@ -147,14 +147,28 @@ func (b *BasicBlock) forward(ws *Workspace, dst, x []float32, shape []int, train
 		if _, err := sub(ws, 5, b.DownBN, db, dc, out, train); err != nil {
 			return err
 		}
-		kernel.Axpy(1, db, sum)
+		addReLU(dst, sum, db)
 	} else {
-		kernel.Axpy(1, x, sum)
-	}
-	for i, v := range sum {
-		dst[i] = max(v, 0)
+		addReLU(dst, sum, x)
 	}
 	return nil
+}
+
+// addReLU computes sum += short and dst = max(sum, 0), in parallel blocks.
+func addReLU(dst, sum, short []float32) {
+	kernel.ParallelFor(len(sum), elemGrain, func(lo, hi int) {
+		s, d, r := sum[lo:hi], dst[lo:hi], short[lo:hi]
+		for i := range s {
+			v := s[i] + r[i]
+			s[i] = v
+			d[i] = max(v, 0)
+		}
+	})
+}
+
+// addTo computes y += x in parallel blocks.
+func addTo(y, x []float32) {
+	kernel.ParallelFor(len(x), elemGrain, func(lo, hi int) { kernel.Axpy(1, x[lo:hi], y[lo:hi]) })
 }
 
 // Gradient slots of a block's workspace (after the activation slots).
@@ -168,13 +182,16 @@ func (b *BasicBlock) backward(ws *Workspace, dx, dy []float32) error {
 	n := len(dy)
 	sum := ws.acts[bbSum][:n]
 	dz, g1, g2 := ws.slot(bbG0, n), ws.slot(bbG1, n), ws.slot(bbG2, n)
-	for i, v := range sum {
-		if v > 0 {
-			dz[i] = dy[i]
-		} else {
-			dz[i] = 0
+	kernel.ParallelFor(n, elemGrain, func(lo, hi int) {
+		d, g := dz[lo:hi], dy[lo:hi]
+		for i, v := range sum[lo:hi] {
+			if v > 0 {
+				d[i] = g[i]
+			} else {
+				d[i] = 0
+			}
 		}
-	}
+	})
 	if err := b.BN2.backward(ws.kids[3], g1, dz); err != nil {
 		return err
 	}
@@ -189,7 +206,7 @@ func (b *BasicBlock) backward(ws *Workspace, dx, dy []float32) error {
 	}
 	if b.DownConv == nil {
 		if dx != nil {
-			kernel.Axpy(1, dz, dx)
+			addTo(dx, dz)
 		}
 		return nil
 	}
@@ -204,7 +221,7 @@ func (b *BasicBlock) backward(ws *Workspace, dx, dy []float32) error {
 		return err
 	}
 	if dx != nil {
-		kernel.Axpy(1, tmp, dx)
+		addTo(dx, tmp)
 	}
 	return nil
 }
