@@ -222,8 +222,8 @@ func (w *ContrastiveWorkspace) uniformForward(xv []float32, b, d int, t float32,
 		}
 		lg[i*b+i] = negInf
 	}
-	var l [1]float32
-	kernel.LogSumExpRows(l[:], lg, 1, b*b)
+	l := w.buf(slotLSE, 1)
+	kernel.LogSumExpRows(l, lg, 1, b*b)
 	return float64(l[0]) - math.Log(float64(b)*float64(b-1))
 }
 

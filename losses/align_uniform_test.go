@@ -171,17 +171,18 @@ func TestAlignUniformAllocs(t *testing.T) {
 	x, y := ctrUnitRows(18, 6, 8), ctrUnitRows(19, 6, 8)
 	dx, dy, terms := ssl.New(6, 8), ssl.New(6, 8), make([]float64, 3)
 	opts := &AlignUniformOptions{Workspace: NewContrastiveWorkspace()}
-	got := testing.AllocsPerRun(10, func() {
+	call := func() {
 		if _, err := AlignUniform(dx, dy, terms, x, y, 2, 2, 1, 1, opts); err != nil {
 			t.Fatal(err)
 		}
-	})
-	lse := testing.AllocsPerRun(5, func() { kernel.LogSumExpRows(make([]float32, 1), make([]float32, 36), 1, 36) })
-	softmax := testing.AllocsPerRun(5, func() { kernel.SoftmaxRows(make([]float32, 36), make([]float32, 36), 1, 36) })
-	theirs := 4*ctrGemmAllocs(6, 6, 8) + 2*(lse+softmax) + 4*ctrViewAllocs()
-	if got > theirs {
-		t.Errorf("AlignUniform allocates %v per call with workspace and destinations; kernels and views account for %v", got, theirs)
 	}
+	got := testing.AllocsPerRun(10, call)
+	if own := ctrOwnAllocs(t, 10, call); own != 0 {
+		t.Errorf("AlignUniform allocates %v per call of its own with workspace and destinations (%v in all)", own, got)
+	}
+	// The rest belongs to the kernels (product packing, parallel loops) and
+	// to the tensor views.
+	t.Logf("%v allocations per call in all", got)
 }
 
 func FuzzAlignUniform(f *testing.F) {

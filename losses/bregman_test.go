@@ -154,15 +154,18 @@ func TestBregmanAllocs(t *testing.T) {
 	a, b := testutil.RandN(rnd, 1, 4, 6), testutil.RandN(rnd, 1, 4, 6)
 	da, db, counts := ssl.New(4, 6), ssl.New(4, 6), make([]int, 6)
 	opts := &BregmanOptions{Workspace: NewContrastiveWorkspace()}
-	got := testing.AllocsPerRun(10, func() {
+	call := func() {
 		if _, err := Bregman(da, db, counts, a, b, 0.5, opts); err != nil {
 			t.Fatal(err)
 		}
-	})
-	theirs := ctrKernelAllocs(8, 8, 1) - ctrGemmAllocs(8, 8, 1) + 4*ctrViewAllocs() + 2*ctrParallelAllocs()
-	if got > theirs {
-		t.Errorf("Bregman allocates %v per call with workspace and destinations; kernels and views account for %v", got, theirs)
 	}
+	got := testing.AllocsPerRun(10, call)
+	if own := ctrOwnAllocs(t, 10, call); own != 0 {
+		t.Errorf("Bregman allocates %v per call of its own with workspace and destinations (%v in all)", own, got)
+	}
+	// The rest belongs to the kernels (product packing, parallel loops) and
+	// to the tensor views.
+	t.Logf("%v allocations per call in all", got)
 }
 
 func FuzzBregman(f *testing.F) {

@@ -49,11 +49,11 @@ type CACROptions struct {
 // small_scale_experiments/losses/__init__.py our_loss1 + our_loss2.
 func CACR(dviews ssl.Tensor, terms []float64, views ssl.Tensor, alpha, beta, tauPos, tauNeg float32, opts *CACROptions) (float64, error) {
 	const fn = "CACR"
-	shape, vv, err := ssl.View(views)
+	shape, vv, err := contrastiveView3(views)
 	if err != nil {
 		return 0, fmt.Errorf("losses: %s: views: %w", fn, err)
 	}
-	if len(shape) != 3 || shape[0] < 2 || shape[1] < 2 || shape[2] < 1 {
+	if shape[0] < 2 || shape[1] < 2 || shape[2] < 1 {
 		return 0, fmt.Errorf("losses: %s: views has shape %v, want M×B×D with M ≥ 2, B ≥ 2, D ≥ 1: %w", fn, shape, ssl.ErrShape)
 	}
 	m, b, d := shape[0], shape[1], shape[2]

@@ -123,7 +123,7 @@ func TestCACRErrors(t *testing.T) {
 		sentinel error
 		want     string
 	}{
-		{"rank", nil, nil, views, 1, 1, ssl.ErrShape, "M×B×D"},
+		{"rank", nil, nil, views, 1, 1, ssl.ErrShape, "want 3"},
 		{"one_view", nil, nil, ssl.New(1, 3, 3), 1, 1, ssl.ErrShape, "M ≥ 2"},
 		{"one_sample", nil, nil, ssl.New(2, 1, 3), 1, 1, ssl.ErrShape, "B ≥ 2"},
 		{"dviews_shape", testutil.NaNs(2, 3, 4), nil, v3, 1, 1, ssl.ErrShape, "dviews"},
@@ -149,17 +149,18 @@ func TestCACRAllocs(t *testing.T) {
 	dv := ssl.New(3, 4, 8)
 	terms := make([]float64, 2)
 	opts := &CACROptions{Workspace: NewContrastiveWorkspace()}
-	got := testing.AllocsPerRun(10, func() {
+	call := func() {
 		if _, err := CACR(dv, terms, views, 1, 1, 1, 1, opts); err != nil {
 			t.Fatal(err)
 		}
-	})
-	// Three view pairs, each with three products and one softmax.
-	softmax := testing.AllocsPerRun(5, func() { kernel.SoftmaxRows(make([]float32, 0, 16)[:16], make([]float32, 16), 4, 4) })
-	theirs := 3*(3*ctrGemmAllocs(4, 8, 4)+softmax) + 2*ctrViewAllocs()
-	if got > theirs {
-		t.Errorf("CACR allocates %v per call with workspace and destinations; kernels and views account for %v", got, theirs)
 	}
+	got := testing.AllocsPerRun(10, call)
+	if own := ctrOwnAllocs(t, 10, call); own != 0 {
+		t.Errorf("CACR allocates %v per call of its own with workspace and destinations (%v in all)", own, got)
+	}
+	// The rest belongs to the kernels (product packing, parallel loops) and
+	// to the tensor views.
+	t.Logf("%v allocations per call in all", got)
 }
 
 func FuzzCACR(f *testing.F) {

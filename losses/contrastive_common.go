@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 
+	"gorgonia.org/tensor"
+
 	"ssl"
 	"ssl/internal/kernel"
 )
@@ -299,4 +301,33 @@ func contrastiveGradFinite(fn, name string, g []float32, what string) error {
 		return fmt.Errorf("losses: %s: %s overflows float32 (%s too large?): %w", fn, name, what, ssl.ErrNotFinite)
 	}
 	return nil
+}
+
+// contrastiveView3 views t as a contiguous rank-3 float32 tensor. The
+// valid case goes through ssl.ViewOf, which allocates nothing; ssl.View
+// (which copies the shape) only builds the error.
+func contrastiveView3(t ssl.Tensor) ([3]int, []float32, error) {
+	var sh [3]int
+	if !contrastiveIsNil(t) {
+		if s := t.Shape(); len(s) == 3 {
+			sh = [3]int{s[0], s[1], s[2]}
+			if data, err := ssl.ViewOf(t, sh[0], sh[1], sh[2]); err == nil {
+				return sh, data, nil
+			}
+		}
+	}
+	shape, _, err := ssl.View(t)
+	if err == nil {
+		err = fmt.Errorf("shape %v has rank %d, want 3: %w", shape, len(shape), ssl.ErrShape)
+	}
+	return sh, nil, err
+}
+
+// contrastiveIsNil reports whether t is nil or a typed nil *tensor.Dense.
+func contrastiveIsNil(t ssl.Tensor) bool {
+	if t == nil {
+		return true
+	}
+	d, ok := t.(*tensor.Dense)
+	return ok && d == nil
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"ssl"
-	"ssl/internal/kernel"
 	"ssl/internal/testutil"
 )
 
@@ -102,21 +101,6 @@ func ctrAllNaN(t *testing.T, name string, dst ssl.Tensor) {
 	}
 }
 
-// ctrGemmAllocs returns the allocations of one kernel.Gemm call of the given
-// size, so allocation tests can tell the package's own allocations from the
-// kernel's.
-func ctrGemmAllocs(m, n, k int) float64 {
-	a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
-	return testing.AllocsPerRun(5, func() { kernel.Gemm(false, true, m, n, k, 1, a, k, b, k, 0, c, n) })
-}
-
-// ctrKernelAllocs returns the allocations of one kernel.Gemm and one
-// kernel.LogSumExpRows call of the given sizes.
-func ctrKernelAllocs(m, n, k int) float64 {
-	x, l := make([]float32, m*n), make([]float32, m)
-	return ctrGemmAllocs(m, n, k) + testing.AllocsPerRun(5, func() { kernel.LogSumExpRows(l, x, m, n) })
-}
-
 // ctrDup copies row src of the r×c tensor t over row dst.
 func ctrDup(t ssl.Tensor, c, dst, src int) {
 	d := testutil.Data(t)
@@ -153,21 +137,6 @@ func ctrNaNs(shape ...int) ssl.Tensor {
 	return testutil.NaNs(shape...)
 }
 
-// ctrViewAllocs returns the allocations of viewing one tensor through
-// ssl.Matrix (gorgonia's Data goes through reflection, and View copies the
-// shape): they belong to the root package, not to the objectives.
-func ctrViewAllocs() float64 {
-	t := ssl.New(2, 3)
-	return testing.AllocsPerRun(5, func() { _, _, _, _ = ssl.Matrix(t) })
-}
-
-// ctrParallelAllocs returns the allocations of one kernel.ParallelFor call
-// with a preallocated function and a single block.
-func ctrParallelAllocs() float64 {
-	fn := func(lo, hi int) {}
-	return testing.AllocsPerRun(5, func() { kernel.ParallelFor(4, 4, fn) })
-}
-
 // ctrSkipAllocsUnderRace skips an allocation test under the race detector.
 func ctrSkipAllocsUnderRace(t *testing.T) {
 	t.Helper()
@@ -190,4 +159,58 @@ func TestContrastiveWorkspaceCopy(t *testing.T) {
 	if err != nil || got != want {
 		t.Errorf("NTXent with a copied workspace = %v, %v, want %v", got, err, want)
 	}
+}
+
+// ctrOwnAllocs returns the heap allocations per call of f that the
+// package's own (non-test) code makes, excluding what the kernels, the root
+// package, gorgonia and the runtime allocate on its behalf. It samples
+// every allocation with the memory profiler and attributes each to the
+// innermost frame outside the runtime.
+func ctrOwnAllocs(t *testing.T, runs int, f func()) float64 {
+	t.Helper()
+	old := runtime.MemProfileRate
+	runtime.MemProfileRate = 1
+	defer func() { runtime.MemProfileRate = old }()
+	for range 3 {
+		f() // grow the workspace; let the profiler's sampling settle
+	}
+	runtime.GC()
+	runtime.GC()
+	before := ctrLossesAllocs(t)
+	for range runs {
+		f()
+	}
+	runtime.GC()
+	runtime.GC()
+	return float64(ctrLossesAllocs(t)-before) / float64(runs)
+}
+
+// ctrLossesAllocs returns the number of objects allocated so far whose
+// innermost non-runtime frame is in package losses' non-test code.
+func ctrLossesAllocs(t *testing.T) int64 {
+	t.Helper()
+	n, _ := runtime.MemProfile(nil, true)
+	recs := make([]runtime.MemProfileRecord, n+256)
+	n, ok := runtime.MemProfile(recs, true)
+	if !ok {
+		t.Fatal("memory profile did not fit")
+	}
+	var total int64
+	for _, r := range recs[:n] {
+		frames := runtime.CallersFrames(r.Stack())
+		for {
+			fr, more := frames.Next()
+			if strings.HasPrefix(fr.Function, "runtime.") || strings.HasPrefix(fr.Function, "internal/") {
+				if !more {
+					break
+				}
+				continue
+			}
+			if strings.HasPrefix(fr.Function, "ssl/losses.") && !strings.HasSuffix(fr.File, "_test.go") {
+				total += r.AllocObjects
+			}
+			break
+		}
+	}
+	return total
 }

@@ -142,15 +142,18 @@ func TestInfoNCEQueueAllocs(t *testing.T) {
 	q, k, queue := testutil.RandN(rnd, 1, b, d), testutil.RandN(rnd, 1, b, d), ctrUnitRows(3, n, d)
 	dq := ssl.New(b, d)
 	opts := &InfoNCEQueueOptions{Workspace: NewContrastiveWorkspace()}
-	got := testing.AllocsPerRun(10, func() {
+	call := func() {
 		if _, err := InfoNCEQueue(dq, q, k, queue, 0.2, opts); err != nil {
 			t.Fatal(err)
 		}
-	})
-	theirs := ctrGemmAllocs(b, d, n) + ctrKernelAllocs(b, n+1, d) + 4*ctrViewAllocs() + 2*ctrParallelAllocs()
-	if got > theirs {
-		t.Errorf("InfoNCEQueue allocates %v per call with workspace and destination; kernels and views account for %v", got, theirs)
 	}
+	got := testing.AllocsPerRun(10, call)
+	if own := ctrOwnAllocs(t, 10, call); own != 0 {
+		t.Errorf("InfoNCEQueue allocates %v per call of its own with workspace and destinations (%v in all)", own, got)
+	}
+	// The rest belongs to the kernels (product packing, parallel loops) and
+	// to the tensor views.
+	t.Logf("%v allocations per call in all", got)
 }
 
 func FuzzInfoNCEQueue(f *testing.F) {

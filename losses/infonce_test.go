@@ -125,15 +125,18 @@ func TestInfoNCEAllocs(t *testing.T) {
 	p, tg := testutil.RandN(rnd, 1, b, d), testutil.RandN(rnd, 1, b, d)
 	dp, dt := ssl.New(b, d), ssl.New(b, d)
 	opts := &InfoNCEOptions{Workspace: NewContrastiveWorkspace()}
-	got := testing.AllocsPerRun(10, func() {
+	call := func() {
 		if _, err := InfoNCE(dp, dt, p, tg, 0.2, opts); err != nil {
 			t.Fatal(err)
 		}
-	})
-	theirs := 2*ctrGemmAllocs(b, d, b) + ctrKernelAllocs(b, b, d) + 4*ctrViewAllocs() + 2*ctrParallelAllocs()
-	if got > theirs {
-		t.Errorf("InfoNCE allocates %v per call with workspace and destinations; kernels and views account for %v", got, theirs)
 	}
+	got := testing.AllocsPerRun(10, call)
+	if own := ctrOwnAllocs(t, 10, call); own != 0 {
+		t.Errorf("InfoNCE allocates %v per call of its own with workspace and destinations (%v in all)", own, got)
+	}
+	// The rest belongs to the kernels (product packing, parallel loops) and
+	// to the tensor views.
+	t.Logf("%v allocations per call in all", got)
 }
 
 func FuzzInfoNCE(f *testing.F) {

@@ -158,8 +158,8 @@ func ProtoNCE(dq ssl.Tensor, terms []float64, q, k, queue ssl.Tensor, clustering
 // protoTerm returns L_m = 1/B·Σ_i CE(P_i, i) of one clustering and, when dqh
 // is not nil, adds scale·∂Σ_i CE_i/∂qh into it.
 func (w *ContrastiveWorkspace) protoTerm(dqh, qh []float32, cl *ProtoNCEClustering, b, d int, scale float32) float64 {
-	_, cent, _ := ssl.View(cl.Centroids)
-	_, dens, _ := ssl.View(cl.Density)
+	_, _, cent, _ := ssl.Matrix(cl.Centroids) // checked by protonceCheckClustering
+	dens, _ := ssl.Vector(cl.Density)
 	cols := b + len(cl.Negatives)
 	// Gather the columns' prototypes, each divided by its concentration, so
 	// that one product gives the logits.

@@ -137,17 +137,18 @@ func TestXMoCoAllocs(t *testing.T) {
 	q, k, dq := testutil.RandN(rnd, 1, 6, 8), testutil.RandN(rnd, 1, 6, 8), ssl.New(6, 8)
 	terms := make([]float64, 2)
 	opts := &XMoCoOptions{Workspace: NewContrastiveWorkspace()}
-	got := testing.AllocsPerRun(10, func() {
+	call := func() {
 		if _, err := XMoCo(dq, terms, q, k, 1, 1, opts); err != nil {
 			t.Fatal(err)
 		}
-	})
-	lse := testing.AllocsPerRun(5, func() { kernel.LogSumExpRows(make([]float32, 1), make([]float32, 36), 1, 36) })
-	softmax := testing.AllocsPerRun(5, func() { kernel.SoftmaxRows(make([]float32, 36), make([]float32, 36), 1, 36) })
-	theirs := 4*ctrGemmAllocs(6, 6, 8) + lse + softmax + 3*ctrViewAllocs()
-	if got > theirs {
-		t.Errorf("XMoCo allocates %v per call with workspace and destination; kernels and views account for %v", got, theirs)
 	}
+	got := testing.AllocsPerRun(10, call)
+	if own := ctrOwnAllocs(t, 10, call); own != 0 {
+		t.Errorf("XMoCo allocates %v per call of its own with workspace and destinations (%v in all)", own, got)
+	}
+	// The rest belongs to the kernels (product packing, parallel loops) and
+	// to the tensor views.
+	t.Logf("%v allocations per call in all", got)
 }
 
 func FuzzXMoCo(f *testing.F) {
