@@ -48,15 +48,3 @@ func BenchmarkBalance(b *testing.B) {
 		})
 	}
 }
-
-// selaProbs returns N×K softmax outputs of random logits with standard
-// deviation 2, so rows are moderately peaked as in training.
-func selaProbs(r *rand.Rand, n, k int) ssl.Tensor {
-	t := ssl.New(n, k)
-	d := t.Data().([]float32)
-	for i := range d {
-		d[i] = float32(r.NormFloat64() * 2)
-	}
-	kernel.SoftmaxRows(d, d, n, k)
-	return t
-}

@@ -49,17 +49,16 @@ type engine struct {
 	red             Reducer
 	pool            *pool
 
-	a          []float32 // n×k kernel (exp) or log-kernel (log)
-	rowT       []float32 // per-row targets, or nil for rowC
-	rowC       float64
-	colT       []float64 // per-column targets, or nil for colC
-	colC       float64
-	logDomain  bool
-	check      bool // accumulate SeLa's Σ|u_old/u_new − 1| in rowPass
-	fixRows    bool // rowLogBlock only sums columns, leaving f unchanged
-	fn         blockFn
-	next       atomic.Int64
-	parallelOK bool
+	a         []float32 // n×k kernel (exp) or log-kernel (log)
+	rowT      []float32 // per-row targets, or nil for rowC
+	rowC      float64
+	colT      []float64 // per-column targets, or nil for colC
+	colC      float64
+	logDomain bool
+	check     bool // accumulate SeLa's Σ|u_old/u_new − 1| in rowPass
+	fixRows   bool // rowLogBlock only sums columns, leaving f unchanged
+	fn        blockFn
+	next      atomic.Int64
 
 	u, v    []float64 // exp-domain scalings
 	flush   []float64 // n: largest true value of a flushed kernel entry per row

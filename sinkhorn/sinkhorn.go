@@ -60,12 +60,8 @@ type Result struct {
 	Plan ssl.Tensor
 }
 
-// Limits of the float32 exponential: log of the largest finite float32 and
-// of the smallest normal one (2^-126). A kernel exponent below expMinNormal
-// is subnormal or zero in float32.
-const (
-	expMax       = 88.72283905206835
-	expMinNormal = -87.33654475055310898657
-)
+// expMinNormal is log 2^-126, the log of the smallest normal float32: a
+// kernel exponent below it gives a subnormal or zero float32 entry.
+const expMinNormal = -87.33654475055310898657
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
