@@ -146,13 +146,22 @@ func l2Naive(x []float64, n, d int, eps float64) []float64 {
 // params in the order of ConvNet3.Params (no conv bias): conv, bn weight,
 // bn bias per block.
 func convnet3Naive(x []float64, ps [][]float64, widths [3]int, n, h, w int) []float64 {
+	return convnet3NaiveMode(x, ps, nil, widths, n, h, w, true)
+}
+
+// convnet3NaiveMode is convnet3Naive in either mode; bufs holds the running
+// mean and variance of each block (ConvNet3.Buffers order) for evaluation.
+func convnet3NaiveMode(x []float64, ps, bufs [][]float64, widths [3]int, n, h, w int, train bool) []float64 {
 	in := 1
 	cur := x
 	for blk := range 3 {
 		o := widths[blk]
 		conv, _, _ := convNaive(cur, ps[3*blk], nil, n, in, h, w, o, 3, 1, 1)
-		ones := make([]float64, o)
-		bn := bnNaive(conv, ps[3*blk+1], ps[3*blk+2], ones, ones, n, o, h*w, 1e-5, true)
+		rm, rv := make([]float64, o), make([]float64, o)
+		if !train {
+			rm, rv = bufs[2*blk], bufs[2*blk+1]
+		}
+		bn := bnNaive(conv, ps[3*blk+1], ps[3*blk+2], rm, rv, n, o, h*w, 1e-5, train)
 		r := reluNaive(bn)
 		if blk < 2 {
 			r, h, w = poolNaive(r, n*o, h, w, 2, 2)

@@ -23,6 +23,29 @@ func TestConvNet3Grad(t *testing.T) {
 		naive: func(x []float64, ps, _ [][]float64) []float64 { return convnet3Naive(x, ps, widths, 2, 8, 8) }})
 }
 
+func TestConvNet3EvalGrad(t *testing.T) {
+	widths := [3]int{2, 3, 4}
+	net, err := backbone.NewConvNet3(testutil.Rand(73), &backbone.ConvNet3Options{Widths: widths})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Running statistics, γ and β away from their initial values, so the
+	// fused ReLU cuts part of every channel in evaluation mode.
+	r := testutil.Rand(79)
+	for _, bn := range net.BN {
+		for c := range bn.C {
+			bn.RunningMean.Data()[c] = float32(0.2 * r.NormFloat64())
+			bn.RunningVar.Data()[c] = float32(0.5 + r.Float64())
+			bn.Weight.Data()[c] = float32(0.5 + r.Float64())
+			bn.Bias.Data()[c] = float32(0.3 * r.NormFloat64())
+		}
+	}
+	checkLayer(t, gradCase{name: "ConvNet3 eval", layer: net, x: testutil.RandN(testutil.Rand(83), 1, 2, 1, 8, 8), train: false,
+		naive: func(x []float64, ps, bufs [][]float64) []float64 {
+			return convnet3NaiveMode(x, ps, bufs, widths, 2, 8, 8, false)
+		}})
+}
+
 func TestConvNet3Shapes(t *testing.T) {
 	net, err := backbone.NewConvNet3(testutil.Rand(1), nil)
 	if err != nil {
