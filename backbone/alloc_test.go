@@ -16,7 +16,7 @@ import (
 
 // TestStepMemory checks that a warmed-up training step reuses its
 // workspace: the bytes a ConvNet3 forward + backward + SGD step allocates
-// stay under 5% of the activations it works on (measured: about 2.7%, the
+// stay under 5% of the activations it works on (measured: 1–3%, the
 // GEMM kernel's closures and pooled panels, and small shape slices), where
 // an activation, gradient or scratch buffer allocated per step would be
 // 100% or more.
