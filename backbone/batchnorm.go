@@ -330,8 +330,9 @@ func bnRowSums(xs, gs []float32, mu, a, b float32, relu bool) (float64, float64)
 	var s0, s1, s2, s3, q0, q1, q2, q3 float32
 	t := 0
 	for ; t+4 <= len(xs); t += 4 {
-		g0, g1, g2, g3 := gs[t], gs[t+1], gs[t+2], gs[t+3]
-		v0, v1, v2, v3 := xs[t], xs[t+1], xs[t+2], xs[t+3]
+		g4, x4 := gs[t:t+4:t+4], xs[t:t+4:t+4]
+		g0, g1, g2, g3 := g4[0], g4[1], g4[2], g4[3]
+		v0, v1, v2, v3 := x4[0], x4[1], x4[2], x4[3]
 		if relu {
 			g0, g1, g2, g3 = reluGrad(g0, v0, a, b), reluGrad(g1, v1, a, b), reluGrad(g2, v2, a, b), reluGrad(g3, v3, a, b)
 		}
