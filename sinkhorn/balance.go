@@ -149,37 +149,25 @@ func Balance(dst, scores ssl.Tensor, eps float64, ws *Workspace, opts *BalanceOp
 	e.red, e.src, e.param = cfg.red, s, 1/eps
 	e.nTotal = b
 
-	// Column maxima and minima (the shift and the span of each column),
-	// checked for NaN and ±Inf, combined over workers with the row count.
-	e.parallel(colMinMaxBlock)
-	bad := e.combineMinMax()
+	// Column maxima (the shift), checked for NaN and ±Inf, combined over
+	// workers, then the row count.
+	bad, anyBad, err := e.colExtrema()
+	if err != nil {
+		return Result{}, fmt.Errorf("sinkhorn: Balance: %w", err)
+	}
+	if bad >= 0 {
+		return Result{}, fmt.Errorf("sinkhorn: Balance: scores[%d, %d] is %v: %w", bad/k, bad%k, s[bad], ssl.ErrNotFinite)
+	}
+	if anyBad {
+		return Result{}, fmt.Errorf("sinkhorn: Balance: scores of another worker are not finite: %w", ssl.ErrNotFinite)
+	}
 	if e.red != nil {
-		x := e.redK[:2*k+1]
-		for j := range k {
-			x[j], x[k+j] = float64(e.cmax[j]), -float64(e.cmin[j])
-		}
-		x[2*k] = 0
-		if bad >= 0 {
-			x[2*k] = 1
-		}
-		if err := e.reduce(x, Max); err != nil {
-			return Result{}, fmt.Errorf("sinkhorn: Balance: %w", err)
-		}
-		for j := range k {
-			e.cmax[j], e.cmin[j] = float32(x[j]), float32(-x[k+j])
-		}
-		if bad < 0 && x[2*k] != 0 {
-			return Result{}, fmt.Errorf("sinkhorn: Balance: scores of another worker are not finite: %w", ssl.ErrNotFinite)
-		}
 		n := e.red8[:1]
 		n[0] = float64(b)
 		if err := e.reduce(n, Sum); err != nil {
 			return Result{}, fmt.Errorf("sinkhorn: Balance: %w", err)
 		}
 		e.nTotal = int(n[0])
-	}
-	if bad >= 0 {
-		return Result{}, fmt.Errorf("sinkhorn: Balance: scores[%d, %d] is %v: %w", bad/k, bad%k, s[bad], ssl.ErrNotFinite)
 	}
 	e.rowC, e.colC = 1/float64(e.nTotal), 1/float64(k)
 	e.outScale = float64(e.nTotal)
@@ -377,6 +365,33 @@ func (e *engine) combineMinMax() int {
 	return -1
 }
 
+// colExtrema computes the column minima and maxima of e.src over all
+// workers and returns the flat index of this worker's first non-finite
+// element (-1 if none) and whether any worker has one.
+func (e *engine) colExtrema() (bad int, anyBad bool, err error) {
+	k := e.k
+	e.parallel(colMinMaxBlock)
+	bad = e.combineMinMax()
+	if e.red == nil {
+		return bad, bad >= 0, nil
+	}
+	x := e.redK[:2*k+1]
+	for j := range k {
+		x[j], x[k+j] = float64(e.cmax[j]), -float64(e.cmin[j])
+	}
+	x[2*k] = 0
+	if bad >= 0 {
+		x[2*k] = 1
+	}
+	if err := e.reduce(x, Max); err != nil {
+		return bad, false, err
+	}
+	for j := range k {
+		e.cmax[j], e.cmin[j] = float32(x[j]), float32(-x[k+j])
+	}
+	return bad, x[2*k] != 0, nil
+}
+
 // balanceKernelBlock writes A_ij = exp((S_ij − max_i S_ij)/ε) and the
 // block's column sums.
 func balanceKernelBlock(e *engine, blk, lo, hi int) {
@@ -450,16 +465,7 @@ func balanceLogWriteBlock(e *engine, blk, lo, hi int) {
 	g := e.g[:k]
 	for i := lo; i < hi; i++ {
 		row := e.a[i*k : (i+1)*k]
-		m := math.Inf(-1)
-		for j, l := range row {
-			x[j] = float64(l) + g[j]
-			m = max(m, x[j])
-		}
-		s := 0.0
-		for j, xj := range x {
-			x[j] = math.Exp(xj - m)
-			s += x[j]
-		}
+		_, s := expShifted(x, row, 0, g)
 		for j, xj := range x {
 			row[j] = float32(xj / s)
 			p[j] += xj / s

@@ -380,16 +380,7 @@ func rowLogBlock(e *engine, blk, lo, hi int) {
 	for i := lo; i < hi; i++ {
 		row := e.a[i*k : (i+1)*k]
 		fi := e.f[i]
-		m := math.Inf(-1)
-		for j, l := range row {
-			x[j] = fi + float64(l) + g[j]
-			m = max(m, x[j])
-		}
-		s := 0.0
-		for j, xj := range x {
-			x[j] = math.Exp(xj - m)
-			s += x[j]
-		}
+		m, s := expShifted(x, row, fi, g)
 		d := 0.0 // f_new − f_old
 		if !e.fixRows {
 			d = math.Log(e.rowTarget(i)/s) - m
@@ -406,6 +397,23 @@ func rowLogBlock(e *engine, blk, lo, hi int) {
 		}
 	}
 	e.blk[4*blk], e.blk[4*blk+1], e.blk[4*blk+2] = errSum, 0, 0
+}
+
+// expShifted writes x_j = exp(c + l_j + g_j − m), in float64, for the
+// maximum m of c + l_j + g_j, and returns m and Σ_j x_j: the row
+// log-sum-exp is m + log Σ.
+func expShifted(x []float64, l []float32, c float64, g []float64) (m, sum float64) {
+	x, g = x[:len(l)], g[:len(l)]
+	m = math.Inf(-1)
+	for j, lj := range l {
+		x[j] = c + float64(lj) + g[j]
+		m = max(m, x[j])
+	}
+	for j, xj := range x {
+		x[j] = math.Exp(xj - m)
+		sum += x[j]
+	}
+	return m, sum
 }
 
 // colLogSums sets acc to the column log-sums of exp(f_i + L_ij + g_j)

@@ -164,35 +164,23 @@ func Transport(dst, a, b, cost ssl.Tensor, reg float64, ws *Workspace, opts *Tra
 	}
 	e := ws.prepare(n, k)
 	e.red, e.src, e.nTotal = o.Reducer, m, n
-	e.parallel(colMinMaxBlock)
-	bad := e.combineMinMax()
+	bad, anyBad, err := e.colExtrema()
+	if err != nil {
+		return TransportResult{}, fmt.Errorf(fn+"%w", err)
+	}
+	if bad >= 0 {
+		return TransportResult{}, fmt.Errorf(fn+"cost[%d, %d] is %v: %w", bad/k, bad%k, m[bad], ssl.ErrNotFinite)
+	}
+	if anyBad {
+		return TransportResult{}, fmt.Errorf(fn+"cost of another worker is not finite: %w", ssl.ErrNotFinite)
+	}
 	if e.red != nil {
-		x := e.redK[:2*k+1]
-		for j := range k {
-			x[j], x[k+j] = float64(e.cmax[j]), -float64(e.cmin[j])
-		}
-		x[2*k] = 0
-		if bad >= 0 {
-			x[2*k] = 1
-		}
-		if err := e.reduce(x, Max); err != nil {
-			return TransportResult{}, fmt.Errorf(fn+"%w", err)
-		}
-		for j := range k {
-			e.cmax[j], e.cmin[j] = float32(x[j]), float32(-x[k+j])
-		}
-		if bad < 0 && x[2*k] != 0 {
-			return TransportResult{}, fmt.Errorf(fn+"cost of another worker is not finite: %w", ssl.ErrNotFinite)
-		}
 		c := e.red8[:2]
 		c[0], c[1] = float64(n), sa
 		if err := e.reduce(c, Sum); err != nil {
 			return TransportResult{}, fmt.Errorf(fn+"%w", err)
 		}
 		e.nTotal, sa = int(c[0]), c[1]
-	}
-	if bad >= 0 {
-		return TransportResult{}, fmt.Errorf(fn+"cost[%d, %d] is %v: %w", bad/k, bad%k, m[bad], ssl.ErrNotFinite)
 	}
 	if math.Abs(sa-sb) > massTol*max(sa, sb) {
 		return TransportResult{}, fmt.Errorf(fn+"marginals have unequal totals (sum a=%.9g, sum b=%.9g): %w", sa, sb, ssl.ErrParam)
