@@ -19,6 +19,10 @@ const contrastiveNormEps = 1e-12
 // in the row-wise passes (shift, softmax gradient) of the cross-entropy.
 const contrastiveParGrain = 1 << 15
 
+// contrastiveExpChunk is the length of the pieces a row is exponentiated
+// in, below the size at which kernel.Exp parallelises by itself.
+const contrastiveExpChunk = 1 << 14
+
 // ContrastiveWorkspace holds the scratch memory of the contrastive objectives
 // ([NTXent], [InfoNCE], [InfoNCEQueue], [ProtoNCE], [CACR], [Bregman],
 // [Uniform], [AlignUniform], [XMoCo]): normalised rows, similarity matrices
@@ -122,7 +126,12 @@ func (c *contrastiveCE) grad(lo, hi int) {
 		for j := range row {
 			row[j] -= l
 		}
-		kernel.Exp(row, row)
+		// The row pass already runs in parallel: hand kernel.Exp chunks
+		// small enough that it does not start goroutines of its own.
+		for lo := 0; lo < len(row); lo += contrastiveExpChunk {
+			chunk := row[lo:min(lo+contrastiveExpChunk, len(row))]
+			kernel.Exp(chunk, chunk)
+		}
 		kernel.Scale(scale, row)
 		row[c.labels[i]] -= scale
 	}
