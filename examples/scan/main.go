@@ -2,17 +2,20 @@
 // fmnist-ssl-v1 protocol and evaluates it, its 10-way clustering head
 // included.
 //
-// Three phases share the epochs (and one warm-up + cosine schedule):
+// Three phases share the epochs and the shape of one warm-up + cosine
+// schedule:
 //  1. pretext (the first half by default): SimCLR, two views → ConvNet3 →
-//     projection 128→256→BN→ReLU→64 → NT-Xent (τ 0.2);
+//     projection 128→256→BN→ReLU→64 → NT-Xent (τ 0.2) → SGD;
 //  2. at the start of the next epoch the 20 nearest neighbours of every
 //     training image are mined (cosine, on the un-augmented backbone
 //     features); then each step: an augmented anchor and an augmented
 //     neighbour drawn from its list → ConvNet3 → cluster head (linear
-//     128→10) → SCAN loss (consistency − 5·entropy) → backward through both;
+//     128→10) → SCAN loss (consistency − 5·entropy) → backward through both
+//     → Adam, as SCAN trains (base rate 1e-2 for the head, 1e-3 for the
+//     backbone: the budget is a few epochs, not SCAN's hundred);
 //  3. self-labelling (the last fifth by default): the head's prediction on
 //     the un-augmented image, where its confidence exceeds 0.99, is the
-//     class-balanced cross-entropy target of an augmented view.
+//     class-balanced cross-entropy target of an augmented view → Adam.
 //
 // Reference: Van Gansbeke et al., SCAN: Learning to Classify Images
 // without Labels, ECCV 2020.
@@ -47,11 +50,12 @@ const (
 )
 
 func scan(args []string, log io.Writer) error {
-	pretextFrac, selfFrac, threshold := 0.5, 0.2, 0.99
+	pretextFrac, selfFrac, threshold, clusterLR := 0.5, 0.2, 0.99, 1e-2
 	cfg, err := run.Parse("scan", run.Defaults{EpochsEmbedded: 10, EpochsFull: 2, Flags: func(fs *flag.FlagSet) {
 		fs.Float64Var(&pretextFrac, "pretext", pretextFrac, "fraction of the epochs for the SimCLR pretext")
 		fs.Float64Var(&selfFrac, "selflabel", selfFrac, "fraction of the epochs for self-labelling (at the end)")
 		fs.Float64Var(&threshold, "threshold", threshold, "self-labelling confidence threshold")
+		fs.Float64Var(&clusterLR, "cluster-lr", clusterLR, "Adam's base learning rate of the head after the pretext (a tenth for the backbone)")
 	}}, args, log)
 	if err != nil {
 		return err
@@ -81,8 +85,18 @@ func scan(args []string, log io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// SCAN trains the head and, ten times slower, the backbone with Adam.
+	adamHead, err := backbone.NewAdamW(head.Params(), &backbone.AdamWOptions{WeightDecay: 1e-4})
+	if err != nil {
+		return err
+	}
+	adamNet, err := backbone.NewAdamW(net.Params(), &backbone.AdamWOptions{WeightDecay: 1e-4})
+	if err != nil {
+		return err
+	}
 	nbrs := run.NewNeighbours("neighbours", data.Train.N, neighbours)
-	tr, err := run.NewTrainer(cfg, data, net, run.State{Params: params, Buffers: pretext.Buffers(), Opt: opt, Extra: []*backbone.Param{nbrs.P}})
+	tr, err := run.NewTrainer(cfg, data, net, run.State{Params: params, Buffers: pretext.Buffers(), Opt: opt,
+		Extra: append(append([]*backbone.Param{nbrs.P}, adamHead.State()...), adamNet.State()...)})
 	if err != nil {
 		return err
 	}
@@ -184,7 +198,15 @@ func scan(args []string, log io.Writer) error {
 				return err
 			}
 		}
-		if err := opt.Step(tr.LR()); err != nil {
+		if e < pretextEnd {
+			err = opt.Step(tr.LR())
+		} else {
+			lr := tr.LR() / max(cfg.LR, 1e-12) * clusterLR // the schedule's shape
+			if err = adamHead.Step(lr); err == nil {
+				err = adamNet.Step(lr / 10)
+			}
+		}
+		if err != nil {
 			return err
 		}
 		tr.Done(loss)
