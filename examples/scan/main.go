@@ -66,8 +66,8 @@ func scan(args []string, log io.Writer) error {
 	}
 	pretextEnd := int(math.Round(pretextFrac * float64(cfg.Epochs)))
 	selfFrom := cfg.Epochs - int(math.Round(selfFrac*float64(cfg.Epochs)))
-	if pretextFrac < 0 || selfFrac < 0 || pretextEnd > selfFrom {
-		return fmt.Errorf("scan: -pretext %g and -selflabel %g must be ≥ 0 and sum to at most 1", pretextFrac, selfFrac)
+	if pretextFrac < 0 || selfFrac < 0 || pretextEnd > selfFrom || !(threshold >= 0 && threshold < 1) {
+		return fmt.Errorf("scan: -pretext %g and -selflabel %g must be ≥ 0 and sum to at most 1, -threshold %g in [0, 1)", pretextFrac, selfFrac, threshold)
 	}
 	rng := run.InitRand(cfg)
 	net, pretext, err := run.Encoder("pretext", 64, rng)
