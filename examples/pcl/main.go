@@ -49,7 +49,7 @@ var granularities = []int{10, 20, 30}
 
 func pcl(args []string, log io.Writer) error {
 	queueLen, warm := 4096, 1
-	cfg, err := run.Parse("pcl", run.Defaults{EpochsEmbedded: 10, EpochsFull: 1, Flags: func(fs *flag.FlagSet) {
+	cfg, err := run.Parse("pcl", run.Defaults{EpochsEmbedded: 10, EpochsFull: 2, Flags: func(fs *flag.FlagSet) {
 		fs.IntVar(&queueLen, "queue", 4096, "negative keys in the queue")
 		fs.IntVar(&warm, "instance-epochs", 1, "epochs of instance InfoNCE alone before the prototypes join")
 	}}, args, log)
