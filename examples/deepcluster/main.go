@@ -135,9 +135,7 @@ func deepcluster(args []string, log io.Writer) error {
 				return err
 			}
 			loss += l / 2
-			for i, g := range dlogits[v].Data().([]float32) { // each view counts half
-				dlogits[v].Data().([]float32)[i] = g / 2
-			}
+			run.Scale(dlogits[v], 0.5) // each view's loss counts half
 			if err := model.Backward(ws[v], nil, dlogits[v]); err != nil {
 				return err
 			}

@@ -122,10 +122,7 @@ func sela(args []string, log io.Writer) error {
 				return err
 			}
 			loss += l / 2
-			// Each view's loss counts half: scale its gradient.
-			for i, g := range dlogits[v].Data().([]float32) {
-				dlogits[v].Data().([]float32)[i] = g / 2
-			}
+			run.Scale(dlogits[v], 0.5) // each view's loss counts half
 			if err := model.Backward(ws[v], nil, dlogits[v]); err != nil {
 				return err
 			}
