@@ -81,7 +81,7 @@ func Parse(method string, def Defaults, args []string, log io.Writer) (*Config, 
 	if lr == 0 {
 		lr = 0.3
 	}
-	fs.Float64Var(&c.LR, "lr", lr, "base learning rate (SGD, momentum 0.9, warm-up then cosine)")
+	fs.Float64Var(&c.LR, "lr", lr, "base learning rate of the warm-up + cosine schedule (the examples use SGD with momentum 0.9 unless their doc says otherwise)")
 	fs.IntVar(&c.Warmup, "warmup", 50, "linear warm-up steps")
 	fs.IntVar(&c.EvalEvery, "eval-every", 1, "kNN evaluation for the training curve every N epochs (0: only at the end)")
 	fs.IntVar(&c.LogEvery, "log-every", 10, "progress line every N steps")
