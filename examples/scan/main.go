@@ -2,20 +2,27 @@
 // fmnist-ssl-v1 protocol and evaluates it, its 10-way clustering head
 // included.
 //
-// Three phases share the epochs and the shape of one warm-up + cosine
-// schedule:
+// Three phases share the epochs:
 //  1. pretext (the first half by default): SimCLR, two views → ConvNet3 →
-//     projection 128→256→BN→ReLU→64 → NT-Xent (τ 0.2) → SGD;
+//     projection 128→256→BN→ReLU→64 → NT-Xent (τ 0.2) → SGD on a warm-up +
+//     cosine schedule of its own that ends at 0 with the phase, as a
+//     separate pretext run would;
 //  2. at the start of the next epoch the 20 nearest neighbours of every
 //     training image are mined (cosine, on the un-augmented backbone
 //     features); then each step: an augmented anchor and an augmented
 //     neighbour drawn from its list → ConvNet3 → cluster head (linear
 //     128→10) → SCAN loss (consistency − 5·entropy) → backward through both
-//     → Adam, as SCAN trains (base rate 1e-2 for the head, 1e-3 for the
-//     backbone: the budget is a few epochs, not SCAN's hundred);
+//     → Adam, as SCAN trains (base rate 1e-2 for the head, 1e-4 for the
+//     backbone, on one cosine over phases 2 and 3: the budget is a few
+//     epochs, not SCAN's hundred);
 //  3. self-labelling (the last fifth by default): the head's prediction on
 //     the un-augmented image, where its confidence exceeds 0.99, is the
 //     class-balanced cross-entropy target of an augmented view → Adam.
+//
+// SCAN runs its stages as separate programs; -pretrained does the same
+// here: it starts from the ConvNet3 and projection of an examples/simclr
+// checkpoint and skips phase 1. After each clustering epoch the head's
+// ACC/NMI/ARI on the test set is printed.
 //
 // Reference: Van Gansbeke et al., SCAN: Learning to Classify Images
 // without Labels, ECCV 2020.
@@ -50,12 +57,14 @@ const (
 )
 
 func scan(args []string, log io.Writer) error {
-	pretextFrac, selfFrac, threshold, clusterLR := 0.5, 0.2, 0.99, 1e-2
+	pretextFrac, selfFrac, threshold, clusterLR, netRatio, pretrained := 0.5, 0.2, 0.99, 1e-2, 0.01, ""
 	cfg, err := run.Parse("scan", run.Defaults{EpochsEmbedded: 10, EpochsFull: 2, Flags: func(fs *flag.FlagSet) {
 		fs.Float64Var(&pretextFrac, "pretext", pretextFrac, "fraction of the epochs for the SimCLR pretext")
 		fs.Float64Var(&selfFrac, "selflabel", selfFrac, "fraction of the epochs for self-labelling (at the end)")
 		fs.Float64Var(&threshold, "threshold", threshold, "self-labelling confidence threshold")
-		fs.Float64Var(&clusterLR, "cluster-lr", clusterLR, "Adam's base learning rate of the head after the pretext (a tenth for the backbone)")
+		fs.Float64Var(&clusterLR, "cluster-lr", clusterLR, "Adam's base learning rate of the head after the pretext")
+		fs.Float64Var(&netRatio, "backbone-ratio", netRatio, "the backbone's Adam learning rate after the pretext, as a fraction of the head's (0: backbone frozen)")
+		fs.StringVar(&pretrained, "pretrained", "", "start from the ConvNet3 and projection of a SimCLR checkpoint (examples/simclr's -out DIR/checkpoint.safetensors) and skip the pretext")
 	}}, args, log)
 	if err != nil {
 		return err
@@ -64,10 +73,14 @@ func scan(args []string, log io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if pretrained != "" {
+		pretextFrac = 0
+	}
 	pretextEnd := int(math.Round(pretextFrac * float64(cfg.Epochs)))
 	selfFrom := cfg.Epochs - int(math.Round(selfFrac*float64(cfg.Epochs)))
-	if pretextFrac < 0 || selfFrac < 0 || pretextEnd > selfFrom || !(threshold >= 0 && threshold < 1) {
-		return fmt.Errorf("scan: -pretext %g and -selflabel %g must be ≥ 0 and sum to at most 1, -threshold %g in [0, 1)", pretextFrac, selfFrac, threshold)
+	if pretextFrac < 0 || selfFrac < 0 || pretextEnd > selfFrom || !(threshold >= 0 && threshold < 1) || !(clusterLR >= 0) || !(netRatio >= 0) {
+		return fmt.Errorf("scan: -pretext %g and -selflabel %g must be ≥ 0 and sum to at most 1, -threshold %g in [0, 1), -cluster-lr %g and -backbone-ratio %g ≥ 0",
+			pretextFrac, selfFrac, threshold, clusterLR, netRatio)
 	}
 	rng := run.InitRand(cfg)
 	net, pretext, err := run.Encoder("pretext", 64, rng)
@@ -78,6 +91,11 @@ func scan(args []string, log io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if pretrained != "" && !cfg.Resume {
+		if err := run.LoadWeights(pretrained, append(pretext.Params(), pretext.Buffers()...)); err != nil {
+			return err
+		}
+	}
 	proj := pretext.Layers[1]
 	cluster := backbone.NewSequential("cluster", net, head)
 	params := append(pretext.Params(), head.Params()...)
@@ -85,7 +103,7 @@ func scan(args []string, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// SCAN trains the head and, ten times slower, the backbone with Adam.
+	// SCAN trains the head and, slower (-backbone-ratio), the backbone with Adam.
 	adamHead, err := backbone.NewAdamW(head.Params(), &backbone.AdamWOptions{WeightDecay: 1e-4})
 	if err != nil {
 		return err
@@ -102,6 +120,13 @@ func scan(args []string, log io.Writer) error {
 	}
 
 	tr.OnEpoch = func(epoch int) error {
+		if epoch > pretextEnd && !cfg.Quiet { // follow the head on the test set
+			hs, err := run.EvaluateHead(net, &run.Head{Layer: head, K: clusters}, data.Test)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(log, "after epoch %d: head on the test set: ACC %.4f NMI %.4f ARI %.4f\n", epoch, hs.ACC, hs.NMI, hs.ARI)
+		}
 		if epoch != pretextEnd || epoch == selfFrom {
 			return nil
 		}
@@ -132,6 +157,17 @@ func scan(args []string, log io.Writer) error {
 	selfOpts := &losses.SCANSelfLabelOptions{Balance: true, Workspace: losses.NewClusteringWorkspace()}
 	nbImages, weak := ssl.New(b, 1, 28, 28), ssl.New(b, 1, 28, 28)
 	var nbIDs []int
+
+	// Two schedules: the pretext's (to 0 at its end) and the clustering's.
+	steps := tr.StepsPerEpoch()
+	pretextLR, err := backbone.WarmupCosine(0, cfg.LR, 0, min(cfg.Warmup, pretextEnd*steps), pretextEnd*steps)
+	if err != nil {
+		return err
+	}
+	clusterLRs, err := backbone.WarmupCosine(0, clusterLR, 0, 0, (cfg.Epochs-pretextEnd)*steps)
+	if err != nil {
+		return err
+	}
 
 	for tr.Next() {
 		e, ids := tr.Epoch(), tr.IDs()
@@ -199,11 +235,11 @@ func scan(args []string, log io.Writer) error {
 			}
 		}
 		if e < pretextEnd {
-			err = opt.Step(tr.LR())
+			err = opt.Step(pretextLR[tr.GlobalStep()])
 		} else {
-			lr := tr.LR() / max(cfg.LR, 1e-12) * clusterLR // the schedule's shape
+			lr := clusterLRs[tr.GlobalStep()-pretextEnd*steps]
 			if err = adamHead.Step(lr); err == nil {
-				err = adamNet.Step(lr / 10)
+				err = adamNet.Step(lr * netRatio)
 			}
 		}
 		if err != nil {

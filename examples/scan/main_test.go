@@ -1,8 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
+	"ssl/backbone"
+	"ssl/examples/internal/run"
 	"ssl/examples/internal/runtest"
 )
 
@@ -30,4 +37,48 @@ func TestResumeBitIdentical(t *testing.T) { runtest.Resume(t, scan) }
 // Pretext, then self-labelling.
 func TestResumeSelfLabel(t *testing.T) {
 	runtest.Resume(t, scan, "-selflabel", "0.5", "-threshold", "0.2")
+}
+
+// -pretrained starts from another run's ConvNet3: with the clustering
+// rates at 0 the backbone's weights stay those of the file.
+func TestPretrained(t *testing.T) {
+	first := t.TempDir()
+	args := append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", first)
+	if err := scan(args, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	ckpt := filepath.Join(first, run.CheckpointName)
+	second := t.TempDir()
+	args = append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", second,
+		"-pretrained", ckpt, "-cluster-lr", "0", "-backbone-ratio", "0")
+	if err := scan(args, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"conv1.weight", "conv3.weight"} {
+		a, b := tensor(t, ckpt, name), tensor(t, filepath.Join(second, run.CheckpointName), name)
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s differs from the pretrained checkpoint's", name)
+		}
+	}
+	bad := append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", t.TempDir(), "-pretrained", filepath.Join(first, "missing.safetensors"))
+	if err := scan(bad, io.Discard); err == nil || !strings.Contains(err.Error(), "missing.safetensors") {
+		t.Errorf("scan with a missing -pretrained file: err = %v, want one naming the file", err)
+	}
+}
+
+func tensor(t *testing.T, path, name string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := backbone.ParseSafetensors(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, data, ok := f.Tensor(name)
+	if !ok {
+		t.Fatalf("%s has no tensor %s", path, name)
+	}
+	return data
 }

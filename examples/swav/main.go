@@ -6,7 +6,9 @@
 // (128→256→BN→ReLU→64) → L2-normalise → 30 prototypes → Sinkhorn codes of
 // the two global crops (ε 0.05, 3 iterations) → swapped prediction
 // (temperature 0.1) → backward through every crop → SGD → prototypes
-// re-normalised; the prototypes stay frozen during the first epoch.
+// re-normalised; the prototypes stay frozen during the first epoch (the
+// first half of a one-epoch run), as SwAV freezes them for its first
+// iterations.
 //
 // Reference: Caron et al., Unsupervised Learning of Visual Features by
 // Contrasting Cluster Assignments, NeurIPS 2020.
@@ -39,9 +41,10 @@ const (
 )
 
 func swav(args []string, log io.Writer) error {
-	local := 4
+	local, freeze := 4, -1
 	cfg, err := run.Parse("swav", run.Defaults{EpochsEmbedded: 10, EpochsFull: 1, Flags: func(fs *flag.FlagSet) {
 		fs.IntVar(&local, "local", 4, "number of 16×16 local crops beside the two 28×28 ones (0: 2×28 only)")
+		fs.IntVar(&freeze, "freeze", -1, "steps with the prototypes frozen (-1: the first epoch, at most half the run)")
 	}}, args, log)
 	if err != nil {
 		return err
@@ -75,6 +78,9 @@ func swav(args []string, log io.Writer) error {
 		return err
 	}
 
+	if freeze < 0 {
+		freeze = min(tr.StepsPerEpoch(), tr.StepsPerEpoch()*cfg.Epochs/2)
+	}
 	crops, err := augment.FMNISTProtocol(local)
 	if err != nil {
 		return err
@@ -93,7 +99,7 @@ func swav(args []string, log io.Writer) error {
 	var views []ssl.Tensor
 
 	for tr.Next() {
-		protos.Freeze(tr.Epoch() == 0) // frozen during the first epoch
+		protos.Freeze(tr.GlobalStep() < freeze)
 		if views, err = crops.Apply(views, tr.Images(), tr.IDs(), cfg.Seed, uint64(tr.Epoch())); err != nil {
 			return err
 		}

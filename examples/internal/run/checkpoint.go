@@ -157,3 +157,19 @@ func (t *Trainer) restore() error {
 	t.cfg.logf("%s: resumed from %s at epoch %d step %d\n", t.cfg.Method, path, t.epoch+1, t.step)
 	return nil
 }
+
+// LoadWeights copies into ps the tensors of the same name from the
+// safetensors file at path (another example's checkpoint.safetensors, for
+// a method that starts from a pretext run); tensors the file holds beyond
+// ps are ignored.
+func LoadWeights(path string, ps []*backbone.Param) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := backbone.LoadSafetensors(f, ps); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}

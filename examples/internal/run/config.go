@@ -46,6 +46,9 @@ type Config struct {
 	// StopAfter stops the run as a signal would (checkpoint, then exit)
 	// once that many steps have run (0: never); for testing -resume.
 	StopAfter int
+	// CPUProfile, when set, is the file that receives a pprof CPU profile
+	// of the training steps (evaluation excluded).
+	CPUProfile string
 	// Log receives progress lines and the final table.
 	Log io.Writer
 
@@ -87,6 +90,7 @@ func Parse(method string, def Defaults, args []string, log io.Writer) (*Config, 
 	fs.IntVar(&c.LogEvery, "log-every", 10, "progress line every N steps")
 	fs.BoolVar(&c.Quiet, "quiet", false, "no progress lines")
 	fs.IntVar(&c.StopAfter, "stop-after", 0, "stop as on SIGINT after N steps (checkpoint written; 0: never)")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the training steps to this file (read it with go tool pprof)")
 	if def.Flags != nil {
 		def.Flags(fs)
 	}

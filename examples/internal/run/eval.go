@@ -169,6 +169,21 @@ func (t *Trainer) Finish(head *Head) (*Result, error) {
 	return r, nil
 }
 
+// EvaluateHead scores the clustering head on net's features of set s (the
+// argmax of its scores against the labels: ACC, NMI, ARI); examples use it
+// to follow a head during training.
+func EvaluateHead(net backbone.Layer, head *Head, s *dataset.Set) (probe.ClusterScores, error) {
+	feats, err := Features(net, s)
+	if err != nil {
+		return probe.ClusterScores{}, err
+	}
+	pred, err := headPredictions(head, feats)
+	if err != nil {
+		return probe.ClusterScores{}, err
+	}
+	return probe.EvaluateClusters(pred, s.Labels, head.K, s.Classes, nil)
+}
+
 // headPredictions returns the argmax of the head's scores for each row of
 // the features.
 func headPredictions(h *Head, feats ssl.Tensor) ([]int, error) {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -67,6 +68,7 @@ type Trainer struct {
 	records  []probe.EpochRecord
 	lastLoss float64
 
+	profile     *os.File
 	signals     chan os.Signal
 	interrupted bool
 	err         error
@@ -95,6 +97,15 @@ func NewTrainer(cfg *Config, data *Data, net backbone.Layer, state State) (*Trai
 			return nil, err
 		}
 	}
+	if cfg.CPUProfile != "" {
+		if t.profile, err = os.Create(cfg.CPUProfile); err != nil {
+			return nil, err
+		}
+		if err := pprof.StartCPUProfile(t.profile); err != nil {
+			t.profile.Close()
+			return nil, fmt.Errorf("%s: -cpuprofile: %w", cfg.Method, err)
+		}
+	}
 	t.signals = make(chan os.Signal, 1)
 	signal.Notify(t.signals, syscall.SIGINT, syscall.SIGTERM)
 	cfg.logf("%s: %s, %d training images, %d test images; %d epochs of %d steps, batch %d; %s\n",
@@ -107,8 +118,29 @@ func NewTrainer(cfg *Config, data *Data, net backbone.Layer, state State) (*Trai
 // writing a checkpoint) or on an error (see Err).
 func (t *Trainer) Next() bool {
 	if t.err != nil || t.interrupted {
+		t.stopProfile()
 		return false
 	}
+	if !t.next() {
+		t.stopProfile()
+		return false
+	}
+	return true
+}
+
+// stopProfile ends the -cpuprofile profile, once.
+func (t *Trainer) stopProfile() {
+	if t.profile == nil {
+		return
+	}
+	pprof.StopCPUProfile()
+	if err := t.profile.Close(); err != nil && t.err == nil {
+		t.err = err
+	}
+	t.profile = nil
+}
+
+func (t *Trainer) next() bool {
 	if t.started {
 		t.step++
 	}
