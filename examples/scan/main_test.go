@@ -3,12 +3,10 @@ package main
 import (
 	"bytes"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"ssl/backbone"
 	"ssl/examples/internal/run"
 	"ssl/examples/internal/runtest"
 )
@@ -54,9 +52,11 @@ func TestPretrained(t *testing.T) {
 	if err := scan(args, io.Discard); err != nil {
 		t.Fatal(err)
 	}
+	want, got := runtest.ReadCheckpoint(t, first), runtest.ReadCheckpoint(t, second)
 	for _, name := range []string{"conv1.weight", "conv3.weight"} {
-		a, b := tensor(t, ckpt, name), tensor(t, filepath.Join(second, run.CheckpointName), name)
-		if !bytes.Equal(a, b) {
+		_, _, a, okA := want.Tensor(name)
+		_, _, b, okB := got.Tensor(name)
+		if !okA || !okB || !bytes.Equal(a, b) {
 			t.Errorf("%s differs from the pretrained checkpoint's", name)
 		}
 	}
@@ -64,21 +64,4 @@ func TestPretrained(t *testing.T) {
 	if err := scan(bad, io.Discard); err == nil || !strings.Contains(err.Error(), "missing.safetensors") {
 		t.Errorf("scan with a missing -pretrained file: err = %v, want one naming the file", err)
 	}
-}
-
-func tensor(t *testing.T, path, name string) []byte {
-	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := backbone.ParseSafetensors(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _, data, ok := f.Tensor(name)
-	if !ok {
-		t.Fatalf("%s has no tensor %s", path, name)
-	}
-	return data
 }

@@ -108,14 +108,9 @@ func (t *Trainer) save() error {
 // position. The run's seed, batch, epochs and data must match.
 func (t *Trainer) restore() error {
 	path := filepath.Join(t.cfg.Out, CheckpointName)
-	f, err := os.Open(path)
+	meta, err := loadFile(path, t.tensors())
 	if err != nil {
 		return fmt.Errorf("%s: -resume: %w", t.cfg.Method, err)
-	}
-	defer f.Close()
-	meta, err := backbone.LoadSafetensors(f, t.tensors())
-	if err != nil {
-		return fmt.Errorf("%s: -resume: %s: %w", t.cfg.Method, path, err)
 	}
 	want := map[string]string{
 		"method":       t.cfg.Method,
@@ -163,13 +158,21 @@ func (t *Trainer) restore() error {
 // a method that starts from a pretext run); tensors the file holds beyond
 // ps are ignored.
 func LoadWeights(path string, ps []*backbone.Param) error {
+	_, err := loadFile(path, ps)
+	return err
+}
+
+// loadFile loads ps from the safetensors file at path and returns its
+// metadata; its errors name the file.
+func loadFile(path string, ps []*backbone.Param) (map[string]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return err
+		return nil, err // *PathError: names the file
 	}
 	defer f.Close()
-	if _, err := backbone.LoadSafetensors(f, ps); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+	meta, err := backbone.LoadSafetensors(f, ps)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return nil
+	return meta, nil
 }

@@ -67,7 +67,7 @@ func Resume(t *testing.T, main Main, extra ...string) {
 	if err := main(append(args, "-out", split, "-resume"), io.Discard); err != nil {
 		t.Fatalf("resumed run: %v", err)
 	}
-	a, b := readCheckpoint(t, whole), readCheckpoint(t, split)
+	a, b := ReadCheckpoint(t, whole), ReadCheckpoint(t, split)
 	if len(a.Names()) == 0 || len(a.Names()) != len(b.Names()) {
 		t.Fatalf("checkpoints hold %d and %d tensors", len(a.Names()), len(b.Names()))
 	}
@@ -80,7 +80,8 @@ func Resume(t *testing.T, main Main, extra ...string) {
 	}
 }
 
-func readCheckpoint(t *testing.T, dir string) *backbone.SafetensorsFile {
+// ReadCheckpoint parses the checkpoint a run wrote into dir.
+func ReadCheckpoint(t *testing.T, dir string) *backbone.SafetensorsFile {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(dir, run.CheckpointName))
 	if err != nil {
