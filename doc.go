@@ -37,8 +37,62 @@
 //
 // # Conventions
 //
-// Tensors hold float32 in contiguous row-major order. Functions check every
-// argument before writing anything and return errors wrapping the sentinels
-// of this package; inputs are never modified; destinations are overwritten.
-// Results do not depend on GOMAXPROCS.
+// Every package follows one set of rules, so a call reads the same whatever
+// the method.
+//
+// Tensors. Tensors hold float32 in contiguous row-major order ([Tensor];
+// gorgonia's *tensor.Dense satisfies it). [Rows], [Reshape] and [Row] give
+// views that share storage, so a program never slices Data() itself.
+//
+// Arguments. Destinations come first: the primary output (dst, codes,
+// labels), then gradients named d<input> (dz1, dlogits) in the order of
+// the inputs, then the inputs in the order of the formula, then the required
+// scalar hyper-parameters, then a pointer to the function's options. A nil
+// gradient destination skips that gradient; a nil primary destination is
+// allocated and returned. Destinations are overwritten, never accumulated
+// into (backbone's parameter gradients are the one documented exception),
+// and must not overlap an input.
+//
+// Scalars. Tensors are float32; scalar hyper-parameters (temperatures,
+// epsilons, weights, momenta) and scalar results (losses, residuals) are
+// float64 everywhere.
+//
+// Options. Optional settings live in a <Func>Options struct; a nil pointer
+// means every default and a zero field means that field's documented
+// default. Invalid values return an error wrapping [ErrParam].
+//
+// Workspaces. Reusable scratch memory is one type per package, named
+// Workspace, passed as the Workspace field of the options; nil (or a nil
+// options pointer) allocates per call. A workspace is not for concurrent
+// use. With destinations and a grown workspace, hot calls allocate nothing.
+// (backbone.Workspace is different in kind: it records a forward pass for
+// its backward pass, so Layer.Forward and Layer.Backward take it
+// positionally.)
+//
+// Stopping. Every iterative method has Iterations and Tol options:
+// Iterations caps the iterations (zero means the method's documented
+// default) and Tol, when positive, stops as soon as the method's residual is
+// at most Tol. Tol == 0 runs exactly Iterations iterations with no test. A
+// run that ends with its residual above a positive Tol returns its complete
+// result together with an error wrapping [ErrNotConverged].
+//
+// Results. Several outputs come back by value in a <Func>Result struct
+// (Loss and each sub-term of a loss; Iterations and the residual of a
+// solver); a loss with no sub-terms returns its float64 value alone.
+//
+// Errors. Functions check every argument before writing anything and
+// return errors wrapping [ErrShape], [ErrParam] or [ErrNotFinite], naming
+// the function, the argument and the value: "losses: NTXent: tau must be
+// finite and > 0 (tau=0)". Iterative methods that miss Tol wrap
+// [ErrNotConverged] (each package's ErrNotConverged wraps it). Malformed
+// files wrap [ErrFormat]. An outcome of the data — no confident sample in a
+// batch, an empty cluster that was repaired — is reported in the result,
+// never as an error. Nothing panics on bad input and inputs are never
+// modified.
+//
+// Names. Exported names use Go's American spelling (Neighbors, Centers,
+// Normalize).
+//
+// Determinism. Results do not depend on GOMAXPROCS: work is split in a
+// fixed partition and combined in a fixed order, on one goroutine pool.
 package ssl
