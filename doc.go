@@ -4,9 +4,12 @@
 //
 // This package holds what every other one shares: the [Tensor] interface the
 // API takes (satisfied by gorgonia.org/tensor's *tensor.Dense), the helpers
-// that view a Tensor as contiguous float32 data ([Matrix], [View], …), and
-// the sentinel errors every failure wraps ([ErrShape], [ErrParam],
-// [ErrNotFinite]).
+// that view a Tensor as contiguous float32 data ([Matrix], [View], …) or
+// part of one ([Rows], [Row], [Reshape]), the few operations a training
+// loop needs around the objectives ([MatMul], [NormalizeRows],
+// [SoftmaxRows], [ArgmaxRows], [Clone]), and the sentinel errors every
+// failure wraps ([ErrShape], [ErrParam], [ErrNotFinite], [ErrNotConverged],
+// [ErrFormat]).
 //
 // # Packages
 //
@@ -33,6 +36,8 @@
 //	ssl/probe     weighted kNN (DINO, Caron et al. 2021), linear probe,
 //	              clustering ACC/NMI/ARI, reverse linear probing (Laina et al.
 //	              2022), pictures.
+//	ssl/dataset   Fashion-MNIST and CIFAR files, image folders and an embedded
+//	              Fashion-MNIST subset, as batches of CHW float32 images.
 //	ssl/cuda      the hot paths on an NVIDIA GPU, loaded at run time.
 //
 // # Conventions
