@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"ssl"
-	"ssl/internal/dataset"
+	"ssl/dataset"
 )
 
 // fmnistBatch returns the first b images of the embedded Fashion-MNIST

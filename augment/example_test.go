@@ -5,7 +5,7 @@ import (
 
 	"ssl"
 	"ssl/augment"
-	"ssl/internal/dataset"
+	"ssl/dataset"
 )
 
 // The fmnist-ssl-v1 views of a batch of the embedded Fashion-MNIST subset:

@@ -6,7 +6,7 @@ import (
 
 	"ssl"
 	"ssl/backbone"
-	"ssl/internal/dataset"
+	"ssl/dataset"
 	"ssl/internal/testutil"
 )
 

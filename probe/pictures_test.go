@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"ssl"
-	"ssl/internal/dataset"
+	"ssl/dataset"
 	"ssl/internal/testutil"
 )
 

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 
-	"ssl/internal/dataset"
+	"ssl/dataset"
 )
 
 // Config is what every example's flags set.

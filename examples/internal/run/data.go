@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"ssl"
-	"ssl/internal/dataset"
+	"ssl/dataset"
 )
 
 // Normalisation of the fmnist-ssl-v1 protocol (FMNIST-PROTOCOL.md).

@@ -11,7 +11,7 @@ import (
 	"ssl"
 	"ssl/assign"
 	"ssl/backbone"
-	"ssl/internal/dataset"
+	"ssl/dataset"
 	"ssl/internal/kernel"
 	"ssl/probe"
 )

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"ssl"
+	"ssl/internal/check"
 )
 
 // FolderOptions are the optional settings of [ImageFolder].
@@ -44,7 +45,7 @@ func ImageFolder(root string, opts *FolderOptions) (*Set, error) {
 		o = *opts
 	}
 	if o.Channels != 0 && o.Channels != 1 && o.Channels != 3 {
-		return nil, fmt.Errorf("dataset: ImageFolder: Channels=%d, want 0, 1 or 3: %w", o.Channels, ssl.ErrParam)
+		return nil, check.Errorf("dataset: ImageFolder", ssl.ErrParam, "Channels must be 0, 1 or 3 (Channels=%d)", o.Channels)
 	}
 	entries, err := os.ReadDir(root)
 	if err != nil {

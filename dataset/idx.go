@@ -143,13 +143,13 @@ func readIDX(s *stream) (*IDX, error) {
 // rank, if the counts differ, or if a label is not below a positive classes.
 func IDXSet(images, labels *IDX, classes int, imagesName, labelsName string) (*Set, error) {
 	if images.Type != IDXUint8 || len(images.Dims) != 3 {
-		return nil, fmt.Errorf("dataset: IDXSet: %s: type 0x%02x rank %d, want 0x08 (uint8) rank 3: %w", imagesName, images.Type, len(images.Dims), ErrFormat)
+		return nil, fmt.Errorf("dataset: IDXSet: %s: offset 2: type 0x%02x rank %d, want 0x08 (uint8) rank 3: %w", imagesName, images.Type, len(images.Dims), ErrFormat)
 	}
 	if labels.Type != IDXUint8 || len(labels.Dims) != 1 {
-		return nil, fmt.Errorf("dataset: IDXSet: %s: type 0x%02x rank %d, want 0x08 (uint8) rank 1: %w", labelsName, labels.Type, len(labels.Dims), ErrFormat)
+		return nil, fmt.Errorf("dataset: IDXSet: %s: offset 2: type 0x%02x rank %d, want 0x08 (uint8) rank 1: %w", labelsName, labels.Type, len(labels.Dims), ErrFormat)
 	}
 	if images.Dims[0] != labels.Dims[0] {
-		return nil, fmt.Errorf("dataset: IDXSet: %s has %d images but %s has %d labels: %w", imagesName, images.Dims[0], labelsName, labels.Dims[0], ErrFormat)
+		return nil, fmt.Errorf("dataset: IDXSet: %s: offset 4: %d labels, but %s has %d images: %w", labelsName, labels.Dims[0], imagesName, images.Dims[0], ErrFormat)
 	}
 	s := &Set{Name: imagesName, N: images.Dims[0], C: 1, H: images.Dims[1], W: images.Dims[2],
 		Pix: images.Data, Labels: make([]int, labels.Dims[0]), Classes: classes}

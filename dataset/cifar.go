@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"ssl"
+	"ssl/internal/check"
 )
 
 // CIFAR binary record layout (Krizhevsky 2009, "CIFAR-10 and CIFAR-100
@@ -95,7 +96,7 @@ func readCIFAR(s *stream, set *Set, nlab, which, limit int) error {
 // the test split (10,000).
 func CIFAR10(dir string, split Split) (*Set, error) {
 	if split != Train && split != Test {
-		return nil, fmt.Errorf("dataset: CIFAR10: unknown split %v: %w", split, ssl.ErrParam)
+		return nil, check.Errorf("dataset: CIFAR10", ssl.ErrParam, "unknown split (split=%v)", split)
 	}
 	files := []string{"test_batch.bin"}
 	if split == Train {
@@ -120,7 +121,7 @@ func CIFAR10(dir string, split Split) (*Set, error) {
 // when present.
 func CIFAR100(dir string, split Split, fine bool) (*Set, error) {
 	if split != Train && split != Test {
-		return nil, fmt.Errorf("dataset: CIFAR100: unknown split %v: %w", split, ssl.ErrParam)
+		return nil, check.Errorf("dataset: CIFAR100", ssl.ErrParam, "unknown split (split=%v)", split)
 	}
 	s, err := readCIFARFile("ReadCIFAR100", filepath.Join(dir, split.String()+".bin"), func(r io.Reader, name string) (*Set, error) { return ReadCIFAR100(r, name, fine) })
 	if err != nil {

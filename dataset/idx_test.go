@@ -96,8 +96,8 @@ func TestReadIDXErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ReadIDX(bytes.NewReader(tc.data), "f_"+tc.name)
-			if !errors.Is(err, ErrFormat) {
-				t.Fatalf("ReadIDX(%s) = %v, want ErrFormat", tc.name, err)
+			if !errors.Is(err, ErrFormat) || !errors.Is(err, ssl.ErrFormat) {
+				t.Fatalf("ReadIDX(%s) = %v, want ErrFormat (and ssl.ErrFormat)", tc.name, err)
 			}
 			msg := err.Error()
 			if !strings.Contains(msg, "f_"+tc.name) || !strings.Contains(msg, "offset") || !strings.Contains(msg, tc.want) {
@@ -133,11 +133,19 @@ func TestIDXSet(t *testing.T) {
 		t.Errorf("label 2 with 2 classes: %v, want ErrFormat naming %s", err, labPath)
 	}
 	os.WriteFile(labPath, idxBytes(IDXUint8, []int{2}, []byte{0, 1}), 0o644)
-	if _, err := ReadIDXSet(imgPath, labPath, 0); !errors.Is(err, ErrFormat) {
-		t.Errorf("count mismatch: %v, want ErrFormat", err)
+	if _, err := ReadIDXSet(imgPath, labPath, 0); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), labPath+": offset 4") {
+		t.Errorf("count mismatch: %v, want ErrFormat naming %s and offset 4", err, labPath)
 	}
-	if _, err := ReadIDXSet(labPath, labPath, 0); !errors.Is(err, ErrFormat) {
-		t.Errorf("rank-1 images: %v, want ErrFormat", err)
+	if _, err := ReadIDXSet(labPath, labPath, 0); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "offset 2") {
+		t.Errorf("rank-1 images: %v, want ErrFormat naming offset 2", err)
+	}
+}
+
+// TestErrFormatWrapsRoot: the package's sentinel is the root's, so callers
+// can test any malformed file with errors.Is(err, ssl.ErrFormat).
+func TestErrFormatWrapsRoot(t *testing.T) {
+	if !errors.Is(ErrFormat, ssl.ErrFormat) {
+		t.Errorf("errors.Is(ErrFormat, ssl.ErrFormat) is false")
 	}
 }
 
@@ -149,8 +157,11 @@ func TestSetBatch(t *testing.T) {
 	}
 	testutil.AllClose32(t, "Batch", testutil.Data(dst), []float64{1. / 255, 2. / 255, 0, 1}, 0, 1e-7)
 	before := testutil.Clone(dst)
-	if _, err := s.Batch(dst, []int{3, 0}); !errors.Is(err, ssl.ErrParam) {
-		t.Errorf("Batch(idx 3) = %v, want ErrParam", err)
+	if _, err := s.Batch(dst, []int{3, 0}); !errors.Is(err, ssl.ErrParam) || !strings.Contains(err.Error(), "idx[0]=3") {
+		t.Errorf("Batch(idx 3) = %v, want ErrParam naming idx[0]=3", err)
+	}
+	if _, err := s.Subset([]int{0, -1}); !errors.Is(err, ssl.ErrParam) {
+		t.Errorf("Subset(idx -1) = %v, want ErrParam", err)
 	}
 	if _, err := s.Batch(ssl.New(2, 1, 2, 1), []int{1, 0}); !errors.Is(err, ssl.ErrShape) {
 		t.Errorf("Batch(wrong dst) = %v, want ErrShape", err)

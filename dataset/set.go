@@ -1,17 +1,18 @@
 package dataset
 
 import (
-	"errors"
 	"fmt"
 
 	"gorgonia.org/tensor"
 
 	"ssl"
+	"ssl/internal/check"
 )
 
 // ErrFormat is wrapped by every error that reports a malformed or truncated
-// file.
-var ErrFormat = errors.New("dataset: malformed file")
+// file; it wraps ssl.ErrFormat, so errors.Is(err, ssl.ErrFormat) holds for
+// them too.
+var ErrFormat = fmt.Errorf("dataset: %w", ssl.ErrFormat)
 
 // Set is a labelled set of N images of C channels, H rows and W columns.
 type Set struct {
@@ -51,17 +52,16 @@ func (s *Set) Image(i int) []uint8 {
 // dst has another shape and one wrapping ssl.ErrParam if an index is out of
 // range; nothing is written then.
 func (s *Set) Batch(dst ssl.Tensor, idx []int) (ssl.Tensor, error) {
-	for k, i := range idx {
-		if i < 0 || i >= s.N {
-			return dst, fmt.Errorf("dataset: Set.Batch: idx[%d] = %d out of range [0, %d): %w", k, i, s.N, ssl.ErrParam)
-		}
+	const fn = "dataset: Set.Batch"
+	if err := s.checkIndices(fn, idx); err != nil {
+		return dst, err
 	}
-	if dst == nil {
+	if check.IsNil(dst) {
 		dst = ssl.New(len(idx), s.C, s.H, s.W)
 	}
-	out, err := ssl.ViewOf(dst, len(idx), s.C, s.H, s.W)
+	out, err := check.Dst(fn, "dst", dst, check.Shape4(len(idx), s.C, s.H, s.W))
 	if err != nil {
-		return dst, fmt.Errorf("dataset: Set.Batch: dst: %w", err)
+		return dst, err
 	}
 	n := s.ImageSize()
 	for k, i := range idx {
@@ -82,10 +82,8 @@ func (s *Set) Tensor() *tensor.Dense {
 // their labels. It returns an error wrapping ssl.ErrParam if an index is out
 // of range.
 func (s *Set) Subset(idx []int) (*Set, error) {
-	for k, i := range idx {
-		if i < 0 || i >= s.N {
-			return nil, fmt.Errorf("dataset: Set.Subset: idx[%d] = %d out of range [0, %d): %w", k, i, s.N, ssl.ErrParam)
-		}
+	if err := s.checkIndices("dataset: Set.Subset", idx); err != nil {
+		return nil, err
 	}
 	n := s.ImageSize()
 	sub := &Set{Name: s.Name + " (subset)", N: len(idx), C: s.C, H: s.H, W: s.W,
@@ -114,4 +112,15 @@ func toFloat(dst []float32, src []uint8) {
 	for i, p := range src {
 		dst[i] = float32(p) / 255
 	}
+}
+
+// checkIndices returns an error wrapping ssl.ErrParam naming the first index
+// of idx outside [0, N).
+func (s *Set) checkIndices(fn string, idx []int) error {
+	for k, i := range idx {
+		if i < 0 || i >= s.N {
+			return check.Errorf(fn, ssl.ErrParam, "index out of range [0, %d) (idx[%d]=%d)", s.N, k, i)
+		}
+	}
+	return nil
 }

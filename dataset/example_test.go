@@ -3,7 +3,7 @@ package dataset_test
 import (
 	"fmt"
 
-	"ssl/internal/dataset"
+	"ssl/dataset"
 )
 
 // The embedded Fashion-MNIST subset, class-balanced, as float32 batches.

@@ -1,9 +1,14 @@
-// Package dataset reads the image sets the library's tests and examples train
-// on: IDX files (MNIST, Fashion-MNIST; gzip-compressed or not), CIFAR-10 and
+// Package dataset reads the image sets self-supervised training runs on: IDX
+// files (MNIST, Fashion-MNIST; gzip-compressed or not), CIFAR-10 and
 // CIFAR-100 binary batches, and folders of PNG/JPEG images laid out one
 // sub-folder per class, as torchvision's ImageFolder reads them. It also
 // embeds a class-balanced subset of Fashion-MNIST (6,000 training and 1,000
-// test images) so that tests and the examples' default runs need no download.
+// test images) so that tests and default runs need no download.
+//
+// It is public because a program that trains with the library needs its
+// images as the tensors the other packages take: users read Fashion-MNIST,
+// CIFAR, their own image folders or the embedded subset with it, and feed
+// [Set.Batch] to ssl/augment's pipelines.
 //
 // # Sets
 //
@@ -29,8 +34,11 @@
 //
 // A truncated or corrupt file (bad magic number, sizes that disagree with
 // the header, a gzip stream that fails its checksum, a label out of range)
-// returns an error wrapping [ErrFormat] whose message names the file and the
-// byte offset (in the uncompressed stream) where the problem was found. Bad
-// arguments return errors wrapping ssl.ErrParam; I/O errors are wrapped as
-// they come, so errors.Is(err, fs.ErrNotExist) works.
+// returns an error wrapping [ErrFormat], which wraps ssl.ErrFormat, whose
+// message names the file and the byte offset (in the uncompressed stream)
+// where the problem was found; an image file that does not decode is named
+// without an offset. Bad arguments return errors wrapping ssl.ErrParam (an
+// unknown split, an index out of range) or ssl.ErrShape (a destination of
+// the wrong shape), naming the function and the value; I/O errors are
+// wrapped as they come, so errors.Is(err, fs.ErrNotExist) works.
 package dataset

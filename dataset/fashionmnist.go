@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"ssl"
+	"ssl/internal/check"
 )
 
 //go:generate go run gen_fashionmnist.go -src /usr/share/datasets/fashion-mnist -dst fashionmnist -train 600 -test 100
@@ -71,7 +72,7 @@ const (
 // wrapping ssl.ErrParam for an unknown split.
 func EmbeddedFashionMNIST(split Split) (*Set, error) {
 	if split != Train && split != Test {
-		return nil, fmt.Errorf("dataset: EmbeddedFashionMNIST: unknown split %v: %w", split, ssl.ErrParam)
+		return nil, check.Errorf("dataset: EmbeddedFashionMNIST", ssl.ErrParam, "unknown split (split=%v)", split)
 	}
 	s, err := readFashion(fashionFS, "fashionmnist", split)
 	if err != nil {
@@ -100,7 +101,7 @@ func FashionMNISTLicense() string {
 // a malformed file.
 func FashionMNIST(dir string, split Split) (*Set, error) {
 	if split != Train && split != Test {
-		return nil, fmt.Errorf("dataset: FashionMNIST: unknown split %v: %w", split, ssl.ErrParam)
+		return nil, check.Errorf("dataset: FashionMNIST", ssl.ErrParam, "unknown split (split=%v)", split)
 	}
 	if dir == "" {
 		dir = DebianFashionMNISTDir
@@ -159,7 +160,7 @@ func readFashion(fsys fs.FS, dir string, split Split, shown ...string) (*Set, er
 		return nil, err
 	}
 	if s.H != 28 || s.W != 28 {
-		return nil, fmt.Errorf("dataset: FashionMNIST: %s: images are %d×%d, want 28×28: %w", imagesName, s.H, s.W, ErrFormat)
+		return nil, fmt.Errorf("dataset: FashionMNIST: %s: offset 8: images are %d×%d, want 28×28: %w", imagesName, s.H, s.W, ErrFormat)
 	}
 	s.ClassNames = FashionMNISTClasses
 	s.Name = "fashion-mnist/" + split.String() + " (" + show + ")"
