@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 
 	"ssl"
+	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
 
@@ -70,14 +71,14 @@ type MultiCrop struct {
 // NewMultiCrop builds SwAV's multi-crop from MultiCropDataset's arguments:
 // for each group g, counts[g] crops RandomResizedCrop{sizes[g], (minScale[g],
 // maxScale[g])} (default ratio 3/4–4/3), each followed by the transforms
-// post (e.g. flip, colour distortion, normalisation). It returns an error
+// post (e.g. flip, color distortion, normalization). It returns an error
 // wrapping ssl.ErrParam if the slices differ in length or are empty, a size
 // or count is below 1, or a scale range is outside (0, 1].
 func NewMultiCrop(sizes, counts []int, minScale, maxScale []float64, post ...Transform) (*MultiCrop, error) {
 	n := len(sizes)
 	if n == 0 || len(counts) != n || len(minScale) != n || len(maxScale) != n {
-		return nil, fmt.Errorf("augment: NewMultiCrop: sizes, counts, minScale and maxScale need one equal, non-zero length (have %d, %d, %d, %d): %w",
-			len(sizes), len(counts), len(minScale), len(maxScale), ssl.ErrParam)
+		return nil, check.Errorf("augment: NewMultiCrop", ssl.ErrParam, "sizes, counts, minScale and maxScale need one equal, non-zero length (have %d, %d, %d, %d)",
+			len(sizes), len(counts), len(minScale), len(maxScale))
 	}
 	m := &MultiCrop{}
 	for g := range sizes {
@@ -86,40 +87,11 @@ func NewMultiCrop(sizes, counts []int, minScale, maxScale []float64, post ...Tra
 			return nil, fmt.Errorf("augment: NewMultiCrop: group %d: %w", g, err)
 		}
 		if counts[g] < 1 {
-			return nil, fmt.Errorf("augment: NewMultiCrop: group %d: count %d, want ≥ 1 (counts[%d]=%d): %w", g, counts[g], g, counts[g], ssl.ErrParam)
+			return nil, check.Errorf("augment: NewMultiCrop", ssl.ErrParam, "group %d: count must be ≥ 1 (counts[%d]=%d)", g, g, counts[g])
 		}
 		m.Groups = append(m.Groups, CropGroup{N: counts[g], T: append(Compose{crop}, post...)})
 	}
 	return m, nil
-}
-
-// The fmnist-ssl-v1 protocol's normalisation (bench/FMNIST-PROTOCOL.md):
-// Fashion-MNIST's pixel mean and standard deviation.
-const (
-	FMNISTMean = 0.2860
-	FMNISTStd  = 0.3530
-)
-
-// FMNISTProtocol returns the fmnist-ssl-v1 views (bench/FMNIST-PROTOCOL.md):
-// two global crops RandomResizedCrop 28 with scale (0.25, 1) and ratio
-// (3/4, 4/3), then local small crops 16×16 with scale (0.08, 0.25); each
-// followed by a horizontal flip with p 0.5, brightness and contrast jitter
-// of strength 0.4 applied with p 0.8, and normalisation with mean 0.2860 and
-// std 0.3530. local = 0 gives the two-view pipeline, local = 4 SwAV's
-// 2×28 + 4×16. It returns an error wrapping ssl.ErrParam if local < 0.
-func FMNISTProtocol(local int) (*MultiCrop, error) {
-	if local < 0 {
-		return nil, fmt.Errorf("augment: FMNISTProtocol: local crops %d, want ≥ 0: %w", local, ssl.ErrParam)
-	}
-	post := []Transform{
-		RandomHorizontalFlip{P: 0.5},
-		RandomApply{T: ColorJitter{Brightness: 0.4, Contrast: 0.4}, P: 0.8},
-		Normalization{Mean: []float64{FMNISTMean}, Std: []float64{FMNISTStd}},
-	}
-	if local == 0 {
-		return NewMultiCrop([]int{28}, []int{2}, []float64{0.25}, []float64{1}, post...)
-	}
-	return NewMultiCrop([]int{28, 16}, []int{2, local}, []float64{0.25, 0.08}, []float64{1, 0.25}, post...)
 }
 
 // Views returns the number of views per image, the sum of the groups' N.
@@ -136,12 +108,12 @@ func (m *MultiCrop) Views() int {
 // wrapping ssl.ErrParam for a group with N < 1 or no groups.
 func (m *MultiCrop) Shapes(b, c, h, w int) ([][]int, error) {
 	if len(m.Groups) == 0 {
-		return nil, fmt.Errorf("augment: MultiCrop: no groups: %w", ssl.ErrParam)
+		return nil, check.Errorf("augment: MultiCrop", ssl.ErrParam, "no groups")
 	}
 	var out [][]int
 	for g, grp := range m.Groups {
 		if grp.N < 1 || grp.T == nil {
-			return nil, fmt.Errorf("augment: MultiCrop: group %d: N=%d, T=%v: want N ≥ 1 and a transform: %w", g, grp.N, grp.T, ssl.ErrParam)
+			return nil, check.Errorf("augment: MultiCrop", ssl.ErrParam, "group %d: want N ≥ 1 and a transform (N=%d, T=%v)", g, grp.N, grp.T)
 		}
 		oc, oh, ow, err := grp.T.Shape(c, h, w)
 		if err != nil {
@@ -171,22 +143,22 @@ func (m *MultiCrop) Apply(dst []ssl.Tensor, src ssl.Tensor, ids []int, seed, epo
 		return dst, fmt.Errorf("augment: MultiCrop.Apply: src: %w", err)
 	}
 	if len(shape) != 4 || shape[0] < 1 || shape[1] < 1 || shape[2] < 1 || shape[3] < 1 {
-		return dst, fmt.Errorf("augment: MultiCrop.Apply: src shape %v, want a non-empty [B, C, H, W]: %w", shape, ssl.ErrShape)
+		return dst, check.Errorf("augment: MultiCrop.Apply", ssl.ErrShape, "src shape %v, want a non-empty [B, C, H, W]", shape)
 	}
 	b := shape[0]
 	if ids != nil && len(ids) != b {
-		return dst, fmt.Errorf("augment: MultiCrop.Apply: %d ids for a batch of %d: %w", len(ids), b, ssl.ErrShape)
+		return dst, check.Errorf("augment: MultiCrop.Apply", ssl.ErrShape, "%d ids for a batch of %d", len(ids), b)
 	}
 	shapes, err := m.Shapes(b, shape[1], shape[2], shape[3])
 	if err != nil {
 		return dst, err
 	}
 	if dst != nil && len(dst) != len(shapes) {
-		return dst, fmt.Errorf("augment: MultiCrop.Apply: %d destinations for %d views: %w", len(dst), len(shapes), ssl.ErrShape)
+		return dst, check.Errorf("augment: MultiCrop.Apply", ssl.ErrShape, "%d destinations for %d views", len(dst), len(shapes))
 	}
 	outs := make([][]float32, len(shapes))
 	for v, s := range shapes {
-		if dst == nil || dst[v] == nil {
+		if dst == nil || check.IsNil(dst[v]) {
 			continue
 		}
 		d, err := ssl.ViewOf(dst[v], s...)
@@ -194,11 +166,11 @@ func (m *MultiCrop) Apply(dst []ssl.Tensor, src ssl.Tensor, ids []int, seed, epo
 			return dst, fmt.Errorf("augment: MultiCrop.Apply: dst[%d]: %w", v, err)
 		}
 		if kernel.Overlaps(d, in) {
-			return dst, fmt.Errorf("augment: MultiCrop.Apply: dst[%d] overlaps src: %w", v, ssl.ErrShape)
+			return dst, check.Errorf("augment: MultiCrop.Apply", ssl.ErrShape, "dst[%d] overlaps src", v)
 		}
 		for u := range v {
 			if kernel.Overlaps(d, outs[u]) {
-				return dst, fmt.Errorf("augment: MultiCrop.Apply: dst[%d] overlaps dst[%d]: %w", v, u, ssl.ErrShape)
+				return dst, check.Errorf("augment: MultiCrop.Apply", ssl.ErrShape, "dst[%d] overlaps dst[%d]", v, u)
 			}
 		}
 		outs[v] = d
@@ -209,7 +181,7 @@ func (m *MultiCrop) Apply(dst []ssl.Tensor, src ssl.Tensor, ids []int, seed, epo
 	for v, s := range shapes {
 		if outs[v] == nil {
 			t := ssl.New(s...)
-			dst[v], outs[v] = t, t.Data().([]float32)
+			dst[v], outs[v] = t, t.Float32s()
 		}
 	}
 	m.run(outs, shapes, in, shape, ids, seed, epoch)
@@ -232,8 +204,8 @@ func (m *MultiCrop) NewViews(b, c, h, w int) ([]ssl.Tensor, error) {
 
 // minBlockWork is the least work per parallel block, in output pixels × 16
 // (about the operations per output pixel of the protocol's pipeline). With
-// it a block of the FMNIST multi-crop batch holds 7 images (tens of
-// microseconds), enough to amortise the block's scratch buffers and the
+// it a block of a 28×28 two-global, four-local multi-crop batch holds 7
+// images (tens of microseconds), enough to amortize the block's scratch buffers and the
 // goroutine hand-off, while a 256-image batch still splits into 37 blocks
 // for the cores to share.
 const minBlockWork = 1 << 18
@@ -284,34 +256,30 @@ func (m *MultiCrop) run(outs [][]float32, shapes [][]int, in []float32, shape []
 // [MultiCrop.Apply].
 func Batch(dst, src ssl.Tensor, t Transform, ids []int, seed, epoch uint64, view int) (ssl.Tensor, error) {
 	if t == nil {
-		return dst, fmt.Errorf("augment: Batch: transform is nil: %w", ssl.ErrParam)
+		return dst, check.Errorf("augment: Batch", ssl.ErrParam, "transform is nil")
 	}
 	shape, in, err := ssl.View(src)
 	if err != nil {
 		return dst, fmt.Errorf("augment: Batch: src: %w", err)
 	}
 	if len(shape) != 4 || shape[0] < 1 || shape[1] < 1 || shape[2] < 1 || shape[3] < 1 {
-		return dst, fmt.Errorf("augment: Batch: src shape %v, want a non-empty [B, C, H, W]: %w", shape, ssl.ErrShape)
+		return dst, check.Errorf("augment: Batch", ssl.ErrShape, "src shape %v, want a non-empty [B, C, H, W]", shape)
 	}
 	b := shape[0]
 	if ids != nil && len(ids) != b {
-		return dst, fmt.Errorf("augment: Batch: %d ids for a batch of %d: %w", len(ids), b, ssl.ErrShape)
+		return dst, check.Errorf("augment: Batch", ssl.ErrShape, "%d ids for a batch of %d", len(ids), b)
 	}
 	oc, oh, ow, err := t.Shape(shape[1], shape[2], shape[3])
 	if err != nil {
 		return dst, fmt.Errorf("augment: Batch: %w", err)
 	}
-	var out []float32
-	if dst == nil {
+	out, err := check.Dst("augment: Batch", "dst", dst, check.Shape4(b, oc, oh, ow), in)
+	if err != nil {
+		return dst, err
+	}
+	if out == nil {
 		d := ssl.New(b, oc, oh, ow)
-		dst, out = d, d.Data().([]float32)
-	} else {
-		if out, err = ssl.ViewOf(dst, b, oc, oh, ow); err != nil {
-			return dst, fmt.Errorf("augment: Batch: dst: %w", err)
-		}
-		if kernel.Overlaps(out, in) {
-			return dst, fmt.Errorf("augment: Batch: dst overlaps src: %w", ssl.ErrShape)
-		}
+		dst, out = d, d.Float32s()
 	}
 	inSize, outSize := shape[1]*shape[2]*shape[3], oc*oh*ow
 	kernel.ParallelFor(b, kernel.Grain(b, outSize*16, minBlockWork), func(lo, hi int) {
@@ -344,23 +312,19 @@ func Rotations(dst ssl.Tensor, labels []int, src ssl.Tensor) (ssl.Tensor, []int,
 		return dst, labels, fmt.Errorf("augment: Rotations: src: %w", err)
 	}
 	if len(shape) != 4 || shape[0] < 1 || shape[1] < 1 || shape[2] < 1 || shape[2] != shape[3] {
-		return dst, labels, fmt.Errorf("augment: Rotations: src shape %v, want a non-empty [B, C, H, H] (square images): %w", shape, ssl.ErrShape)
+		return dst, labels, check.Errorf("augment: Rotations", ssl.ErrShape, "src shape %v, want a non-empty [B, C, H, H] (square images)", shape)
 	}
 	b, c, h := shape[0], shape[1], shape[2]
 	if labels != nil && len(labels) != 4*b {
-		return dst, labels, fmt.Errorf("augment: Rotations: %d labels, want 4·B = %d: %w", len(labels), 4*b, ssl.ErrShape)
+		return dst, labels, check.Errorf("augment: Rotations", ssl.ErrShape, "%d labels, want 4·B = %d", len(labels), 4*b)
 	}
-	var out []float32
-	if dst == nil {
+	out, err := check.Dst("augment: Rotations", "dst", dst, check.Shape4(4*b, c, h, h), in)
+	if err != nil {
+		return dst, labels, err
+	}
+	if out == nil {
 		d := ssl.New(4*b, c, h, h)
-		dst, out = d, d.Data().([]float32)
-	} else {
-		if out, err = ssl.ViewOf(dst, 4*b, c, h, h); err != nil {
-			return dst, labels, fmt.Errorf("augment: Rotations: dst: %w", err)
-		}
-		if kernel.Overlaps(out, in) {
-			return dst, labels, fmt.Errorf("augment: Rotations: dst overlaps src: %w", ssl.ErrShape)
-		}
+		dst, out = d, d.Float32s()
 	}
 	if labels == nil {
 		labels = make([]int, 4*b)

@@ -37,7 +37,7 @@ func BenchmarkMultiCrop(b *testing.B) {
 		local int
 	}{{"b256", 256, 4}, {"two_view/b256", 256, 0}, {"b64", 64, 4}} {
 		b.Run(bc.name, func(b *testing.B) {
-			mc, err := FMNISTProtocol(bc.local)
+			mc, err := protocolCrops(bc.local)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -75,7 +75,7 @@ func BenchmarkTransform(b *testing.B) {
 		{"flip", RandomHorizontalFlip{P: 0.5}},
 		{"jitter", ColorJitter{Brightness: 0.4, Contrast: 0.4}},
 		{"blur5", RandomGaussianBlur{KernelSize: 5}},
-		{"normalize", Normalization{Mean: []float64{FMNISTMean}, Std: []float64{FMNISTStd}}},
+		{"normalize", Normalization{Mean: []float64{testMean}, Std: []float64{testStd}}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			c, h, w, err := tc.t.Shape(1, 28, 28)

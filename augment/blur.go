@@ -1,11 +1,11 @@
 package augment
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 
 	"ssl"
+	"ssl/internal/check"
 )
 
 // GaussianKernel returns torchvision's 1-D Gaussian kernel of odd size k ≥ 1
@@ -19,7 +19,7 @@ import (
 // Reference: torchvision/transforms/functional_tensor.py
 // _get_gaussian_kernel1d (v0.14.1).
 func GaussianKernel(k int, sigma float64) ([]float64, error) {
-	if err := checkBlur("GaussianKernel", k, k, sigma, sigma); err != nil {
+	if err := checkBlur("augment: GaussianKernel", k, k, sigma, sigma); err != nil {
 		return nil, err
 	}
 	return gaussian1D(k, sigma), nil
@@ -33,7 +33,7 @@ func GaussianKernel(k int, sigma float64) ([]float64, error) {
 // Reference: torchvision/transforms/functional_tensor.py
 // _get_gaussian_kernel2d (v0.14.1).
 func GaussianKernel2D(kx, ky int, sx, sy float64) ([]float64, error) {
-	if err := checkBlur("GaussianKernel2D", kx, ky, sx, sy); err != nil {
+	if err := checkBlur("augment: GaussianKernel2D", kx, ky, sx, sy); err != nil {
 		return nil, err
 	}
 	gx, gy := gaussian1D(kx, sx), gaussian1D(ky, sy)
@@ -48,12 +48,12 @@ func GaussianKernel2D(kx, ky int, sx, sy float64) ([]float64, error) {
 
 func checkBlur(fn string, kx, ky int, sx, sy float64) error {
 	if kx < 1 || ky < 1 || kx%2 == 0 || ky%2 == 0 {
-		return fmt.Errorf("augment: %s: kernel size must be odd and positive (kx=%d, ky=%d): %w", fn, kx, ky, ssl.ErrParam)
+		return check.Errorf(fn, ssl.ErrParam, "kernel size must be odd and positive (kx=%d, ky=%d)", kx, ky)
 	}
-	if !(sx > 0) || !(sy > 0) || math.IsInf(sx, 0) || math.IsInf(sy, 0) {
-		return fmt.Errorf("augment: %s: sigma must be positive and finite (sx=%v, sy=%v): %w", fn, sx, sy, ssl.ErrParam)
+	if err := check.Positive(fn, "sx", sx); err != nil {
+		return err
 	}
-	return nil
+	return check.Positive(fn, "sy", sy)
 }
 
 func gaussian1D(k int, sigma float64) []float64 {
@@ -90,17 +90,17 @@ func gaussian1D(k int, sigma float64) []float64 {
 // Reference: torchvision/transforms/functional_tensor.py gaussian_blur
 // (v0.14.1).
 func GaussianBlur(dst, img ssl.Tensor, kx, ky int, sx, sy float64) (ssl.Tensor, error) {
-	src, err := input("GaussianBlur", img)
+	src, err := input("augment: GaussianBlur", img)
 	if err != nil {
 		return dst, err
 	}
-	if err := checkBlur("GaussianBlur", kx, ky, sx, sy); err != nil {
+	if err := checkBlur("augment: GaussianBlur", kx, ky, sx, sy); err != nil {
 		return dst, err
 	}
 	if kx/2 >= src.W || ky/2 >= src.H {
-		return dst, fmt.Errorf("augment: GaussianBlur: reflect padding (%d, %d) must be smaller than the image %d×%d (kx=%d, ky=%d): %w", kx/2, ky/2, src.H, src.W, kx, ky, ssl.ErrParam)
+		return dst, check.Errorf("augment: GaussianBlur", ssl.ErrParam, "reflect padding (%d, %d) must be smaller than the image %d×%d (kx=%d, ky=%d)", kx/2, ky/2, src.H, src.W, kx, ky)
 	}
-	dst, out, err := output("GaussianBlur", dst, src, src.C, src.H, src.W, false)
+	dst, out, err := output("augment: GaussianBlur", dst, src, src.C, src.H, src.W, false)
 	if err != nil {
 		return dst, err
 	}
@@ -189,14 +189,14 @@ func (t RandomGaussianBlur) sigma() [2]float64 {
 // Shape implements [Transform].
 func (t RandomGaussianBlur) Shape(c, h, w int) (int, int, int, error) {
 	s := t.sigma()
-	if err := checkBlur("RandomGaussianBlur", t.KernelSize, t.KernelSize, s[0], s[1]); err != nil {
+	if err := checkBlur("augment: RandomGaussianBlur", t.KernelSize, t.KernelSize, s[0], s[1]); err != nil {
 		return 0, 0, 0, err
 	}
 	if s[0] > s[1] {
-		return 0, 0, 0, fmt.Errorf("augment: RandomGaussianBlur: sigma range reversed (Sigma=%v): %w", s, ssl.ErrParam)
+		return 0, 0, 0, check.Errorf("augment: RandomGaussianBlur", ssl.ErrParam, "sigma range reversed (Sigma=%v)", s)
 	}
 	if t.KernelSize/2 >= h || t.KernelSize/2 >= w {
-		return 0, 0, 0, fmt.Errorf("augment: RandomGaussianBlur: reflect padding %d must be smaller than the image %d×%d (KernelSize=%d): %w", t.KernelSize/2, h, w, t.KernelSize, ssl.ErrParam)
+		return 0, 0, 0, check.Errorf("augment: RandomGaussianBlur", ssl.ErrParam, "reflect padding %d must be smaller than the image %d×%d (KernelSize=%d)", t.KernelSize/2, h, w, t.KernelSize)
 	}
 	return c, h, w, nil
 }

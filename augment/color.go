@@ -1,11 +1,11 @@
 package augment
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 
 	"ssl"
+	"ssl/internal/check"
 )
 
 // torchvision's luma coefficients (functional_tensor.rgb_to_grayscale,
@@ -25,10 +25,10 @@ const (
 // Reference: torchvision/transforms/functional_tensor.py adjust_brightness,
 // _blend (v0.14.1).
 func AdjustBrightness(dst, img ssl.Tensor, f float64) (ssl.Tensor, error) {
-	if !(f >= 0) || math.IsInf(f, 0) {
-		return dst, fmt.Errorf("augment: AdjustBrightness: factor must be finite and ≥ 0 (brightness_factor=%v): %w", f, ssl.ErrParam)
+	if err := check.NonNegative("augment: AdjustBrightness", "f", f); err != nil {
+		return dst, err
 	}
-	return pointwise("AdjustBrightness", dst, img, nil, func(out, src Image) { brightness(out, src, float32(f)) })
+	return pointwise("augment: AdjustBrightness", dst, img, nil, func(out, src Image) { brightness(out, src, float32(f)) })
 }
 
 // AdjustContrast writes clamp(f·img + (1−f)·m, 0, 1) into dst, where m is the
@@ -43,10 +43,10 @@ func AdjustBrightness(dst, img ssl.Tensor, f float64) (ssl.Tensor, error) {
 // Reference: torchvision/transforms/functional_tensor.py adjust_contrast
 // (v0.14.1).
 func AdjustContrast(dst, img ssl.Tensor, f float64) (ssl.Tensor, error) {
-	if !(f >= 0) || math.IsInf(f, 0) {
-		return dst, fmt.Errorf("augment: AdjustContrast: factor must be finite and ≥ 0 (contrast_factor=%v): %w", f, ssl.ErrParam)
+	if err := check.NonNegative("augment: AdjustContrast", "f", f); err != nil {
+		return dst, err
 	}
-	return pointwise13("AdjustContrast", dst, img, func(out, src Image) { contrast(out, src, float32(f)) })
+	return pointwise13("augment: AdjustContrast", dst, img, func(out, src Image) { contrast(out, src, float32(f)) })
 }
 
 // AdjustSaturation writes clamp(f·img + (1−f)·gray(img), 0, 1) into dst for
@@ -58,10 +58,10 @@ func AdjustContrast(dst, img ssl.Tensor, f float64) (ssl.Tensor, error) {
 // Reference: torchvision/transforms/functional_tensor.py adjust_saturation
 // (v0.14.1).
 func AdjustSaturation(dst, img ssl.Tensor, f float64) (ssl.Tensor, error) {
-	if !(f >= 0) || math.IsInf(f, 0) {
-		return dst, fmt.Errorf("augment: AdjustSaturation: factor must be finite and ≥ 0 (saturation_factor=%v): %w", f, ssl.ErrParam)
+	if err := check.NonNegative("augment: AdjustSaturation", "f", f); err != nil {
+		return dst, err
 	}
-	return pointwise13("AdjustSaturation", dst, img, func(out, src Image) { saturation(out, src, float32(f)) })
+	return pointwise13("augment: AdjustSaturation", dst, img, func(out, src Image) { saturation(out, src, float32(f)) })
 }
 
 // AdjustHue shifts the hue of a 3-channel image by h ∈ [−0.5, 0.5] of a turn,
@@ -75,10 +75,10 @@ func AdjustSaturation(dst, img ssl.Tensor, f float64) (ssl.Tensor, error) {
 // Reference: torchvision/transforms/functional_tensor.py adjust_hue,
 // _rgb2hsv, _hsv2rgb (v0.14.1).
 func AdjustHue(dst, img ssl.Tensor, h float64) (ssl.Tensor, error) {
-	if !(h >= -0.5 && h <= 0.5) {
-		return dst, fmt.Errorf("augment: AdjustHue: factor outside [-0.5, 0.5] (hue_factor=%v): %w", h, ssl.ErrParam)
+	if err := check.Within("augment: AdjustHue", "h", h, -0.5, 0.5); err != nil {
+		return dst, err
 	}
-	return pointwise13("AdjustHue", dst, img, func(out, src Image) { hue(out, src, h) })
+	return pointwise13("augment: AdjustHue", dst, img, func(out, src Image) { hue(out, src, h) })
 }
 
 // RGBToGrayscale writes the gray image 0.2989·R + 0.587·G + 0.114·B of a
@@ -92,12 +92,12 @@ func AdjustHue(dst, img ssl.Tensor, h float64) (ssl.Tensor, error) {
 // Reference: torchvision/transforms/functional_tensor.py rgb_to_grayscale
 // (v0.14.1).
 func RGBToGrayscale(dst, img ssl.Tensor) (ssl.Tensor, error) {
-	src, err := input("RGBToGrayscale", img)
+	src, err := input("augment: RGBToGrayscale", img)
 	if err != nil {
 		return dst, err
 	}
 	if src.C != 1 && src.C != 3 {
-		return dst, fmt.Errorf("augment: RGBToGrayscale: img has %d channels, want 1 or 3: %w", src.C, ssl.ErrShape)
+		return dst, check.Errorf("augment: RGBToGrayscale", ssl.ErrShape, "img has %d channels, want 1 or 3", src.C)
 	}
 	oc := 1
 	if dst != nil {
@@ -105,7 +105,7 @@ func RGBToGrayscale(dst, img ssl.Tensor) (ssl.Tensor, error) {
 			oc = 3
 		}
 	}
-	dst, out, err := output("RGBToGrayscale", dst, src, oc, src.H, src.W, false)
+	dst, out, err := output("augment: RGBToGrayscale", dst, src, oc, src.H, src.W, false)
 	if err != nil {
 		return dst, err
 	}
@@ -113,15 +113,15 @@ func RGBToGrayscale(dst, img ssl.Tensor) (ssl.Tensor, error) {
 	return dst, nil
 }
 
-// pointwise runs a same-shape kernel that may work in place; check, if not
+// pointwise runs a same-shape kernel that may work in place; valid, if not
 // nil, vets the viewed image first.
-func pointwise(fn string, dst, img ssl.Tensor, check func(Image) error, k func(out, src Image)) (ssl.Tensor, error) {
+func pointwise(fn string, dst, img ssl.Tensor, valid func(Image) error, k func(out, src Image)) (ssl.Tensor, error) {
 	src, err := input(fn, img)
 	if err != nil {
 		return dst, err
 	}
-	if check != nil {
-		if err := check(src); err != nil {
+	if valid != nil {
+		if err := valid(src); err != nil {
 			return dst, err
 		}
 	}
@@ -137,7 +137,7 @@ func pointwise(fn string, dst, img ssl.Tensor, check func(Image) error, k func(o
 func pointwise13(fn string, dst, img ssl.Tensor, k func(out, src Image)) (ssl.Tensor, error) {
 	return pointwise(fn, dst, img, func(src Image) error {
 		if src.C != 1 && src.C != 3 {
-			return fmt.Errorf("augment: %s: img has %d channels, want 1 or 3: %w", fn, src.C, ssl.ErrShape)
+			return check.Errorf(fn, ssl.ErrShape, "img has %d channels, want 1 or 3", src.C)
 		}
 		return nil
 	}, k)
@@ -288,7 +288,7 @@ func clamp64(v float64) float64 { return math.Min(math.Max(v, 0), 1) }
 // A zero strength disables its adjustment (torchvision's None).
 //
 // Reference: torchvision/transforms/transforms.py ColorJitter (v0.14.1);
-// SimCLR's colour distortion (Chen et al. 2020, App. A).
+// SimCLR's color distortion (Chen et al. 2020, App. A).
 type ColorJitter struct {
 	// Brightness, Contrast and Saturation are strengths ≥ 0.
 	Brightness, Contrast, Saturation float64
@@ -302,15 +302,15 @@ func (t ColorJitter) Shape(c, h, w int) (int, int, int, error) {
 		name string
 		v    float64
 	}{{"Brightness", t.Brightness}, {"Contrast", t.Contrast}, {"Saturation", t.Saturation}} {
-		if !(p.v >= 0) || math.IsInf(p.v, 0) {
-			return 0, 0, 0, fmt.Errorf("augment: ColorJitter: strength must be finite and ≥ 0 (%s=%v): %w", p.name, p.v, ssl.ErrParam)
+		if err := check.NonNegative("augment: ColorJitter", p.name, p.v); err != nil {
+			return 0, 0, 0, err
 		}
 	}
-	if !(t.Hue >= 0 && t.Hue <= 0.5) {
-		return 0, 0, 0, fmt.Errorf("augment: ColorJitter: hue strength outside [0, 0.5] (Hue=%v): %w", t.Hue, ssl.ErrParam)
+	if err := check.Within("augment: ColorJitter", "Hue", t.Hue, 0, 0.5); err != nil {
+		return 0, 0, 0, err
 	}
 	if c != 1 && c != 3 {
-		return 0, 0, 0, fmt.Errorf("augment: ColorJitter: image has %d channels, want 1 or 3: %w", c, ssl.ErrShape)
+		return 0, 0, 0, check.Errorf("augment: ColorJitter", ssl.ErrShape, "image has %d channels, want 1 or 3", c)
 	}
 	return c, h, w, nil
 }
@@ -385,11 +385,11 @@ type RandomGrayscale struct {
 
 // Shape implements [Transform]; images must have 1 or 3 channels.
 func (t RandomGrayscale) Shape(c, h, w int) (int, int, int, error) {
-	if !(t.P >= 0 && t.P <= 1) {
-		return 0, 0, 0, fmt.Errorf("augment: RandomGrayscale: probability outside [0, 1] (P=%v): %w", t.P, ssl.ErrParam)
+	if err := check.Within("augment: RandomGrayscale", "P", t.P, 0, 1); err != nil {
+		return 0, 0, 0, err
 	}
 	if c != 1 && c != 3 {
-		return 0, 0, 0, fmt.Errorf("augment: RandomGrayscale: image has %d channels, want 1 or 3: %w", c, ssl.ErrShape)
+		return 0, 0, 0, check.Errorf("augment: RandomGrayscale", ssl.ErrShape, "image has %d channels, want 1 or 3", c)
 	}
 	return c, h, w, nil
 }

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 
 	"ssl"
+	"ssl/internal/check"
 )
 
 // Transform is one augmentation step on a single image.
@@ -70,7 +71,7 @@ type Compose []Transform
 func (c Compose) Shape(ch, h, w int) (int, int, int, error) {
 	for i, t := range c {
 		if t == nil {
-			return 0, 0, 0, fmt.Errorf("augment: Compose: step %d is nil: %w", i, ssl.ErrParam)
+			return 0, 0, 0, check.Errorf("augment: Compose", ssl.ErrParam, "step %d is nil", i)
 		}
 		var err error
 		if ch, h, w, err = t.Shape(ch, h, w); err != nil {
@@ -119,7 +120,7 @@ func (c Compose) applyWS(dst, src Image, r *rand.Rand, ws *workspace) {
 
 // RandomApply is torchvision's RandomApply([T], P): it applies T with
 // probability P (unless P < a float32 uniform draw) and copies otherwise.
-// The FMNIST protocol's colour distortion is
+// A grayscale color distortion, for example, is
 // RandomApply{ColorJitter{Brightness: 0.4, Contrast: 0.4}, 0.8}.
 type RandomApply struct {
 	T Transform
@@ -131,17 +132,17 @@ type RandomApply struct {
 // copies).
 func (t RandomApply) Shape(c, h, w int) (int, int, int, error) {
 	if t.T == nil {
-		return 0, 0, 0, fmt.Errorf("augment: RandomApply: T is nil: %w", ssl.ErrParam)
+		return 0, 0, 0, check.Errorf("augment: RandomApply", ssl.ErrParam, "T is nil")
 	}
-	if !(t.P >= 0 && t.P <= 1) {
-		return 0, 0, 0, fmt.Errorf("augment: RandomApply: probability outside [0, 1] (P=%v): %w", t.P, ssl.ErrParam)
+	if err := check.Within("augment: RandomApply", "P", t.P, 0, 1); err != nil {
+		return 0, 0, 0, err
 	}
 	oc, oh, ow, err := t.T.Shape(c, h, w)
 	if err != nil {
 		return 0, 0, 0, err
 	}
 	if oc != c || oh != h || ow != w {
-		return 0, 0, 0, fmt.Errorf("augment: RandomApply: %T changes the shape %d×%d×%d to %d×%d×%d: %w", t.T, c, h, w, oc, oh, ow, ssl.ErrParam)
+		return 0, 0, 0, check.Errorf("augment: RandomApply", ssl.ErrParam, "%T changes the shape %d×%d×%d to %d×%d×%d", t.T, c, h, w, oc, oh, ow)
 	}
 	return c, h, w, nil
 }

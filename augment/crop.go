@@ -1,11 +1,11 @@
 package augment
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 
 	"ssl"
+	"ssl/internal/check"
 )
 
 // ResizedCrop crops the box of height×width pixels whose top-left corner is
@@ -31,25 +31,25 @@ import (
 // Reference: torchvision/transforms/functional.py resized_crop (v0.14.1);
 // aten/src/ATen/native/cpu/UpSampleKernel.cpp (bilinear, align_corners=False).
 func ResizedCrop(dst, img ssl.Tensor, top, left, height, width int) (ssl.Tensor, error) {
-	src, err := input("ResizedCrop", img)
+	src, err := input("augment: ResizedCrop", img)
 	if err != nil {
 		return dst, err
 	}
 	if height < 1 || width < 1 {
-		return dst, fmt.Errorf("augment: ResizedCrop: crop box %d×%d is empty (height=%d, width=%d): %w", height, width, height, width, ssl.ErrParam)
+		return dst, check.Errorf("augment: ResizedCrop", ssl.ErrParam, "crop box %d×%d is empty (height=%d, width=%d)", height, width, height, width)
 	}
 	oh, ow := height, width
-	if dst != nil {
+	if !check.IsNil(dst) {
 		shape := dst.Shape()
 		if len(shape) != 3 {
-			return dst, fmt.Errorf("augment: ResizedCrop: dst: shape %v has rank %d, want 3: %w", shape, len(shape), ssl.ErrShape)
+			return dst, check.Errorf("augment: ResizedCrop", ssl.ErrShape, "dst: shape %v has rank %d, want 3", shape, len(shape))
 		}
 		oh, ow = shape[1], shape[2]
 		if oh < 1 || ow < 1 {
-			return dst, fmt.Errorf("augment: ResizedCrop: dst: output size %d×%d is empty: %w", oh, ow, ssl.ErrShape)
+			return dst, check.Errorf("augment: ResizedCrop", ssl.ErrShape, "dst: output size %d×%d is empty", oh, ow)
 		}
 	}
-	dst, out, err := output("ResizedCrop", dst, src, src.C, oh, ow, false)
+	dst, out, err := output("augment: ResizedCrop", dst, src, src.C, oh, ow, false)
 	if err != nil {
 		return dst, err
 	}
@@ -195,13 +195,13 @@ func (t RandomResizedCrop) ranges() (scale, ratio [2]float64) {
 func (t RandomResizedCrop) check() error {
 	scale, ratio := t.ranges()
 	if t.Size < 1 {
-		return fmt.Errorf("augment: RandomResizedCrop: crop size %d, want ≥ 1 (Size=%d): %w", t.Size, t.Size, ssl.ErrParam)
+		return check.Count("augment: RandomResizedCrop", "Size", t.Size, 1)
 	}
 	if !(scale[0] > 0 && scale[0] <= scale[1] && scale[1] <= 1) {
-		return fmt.Errorf("augment: RandomResizedCrop: scale range outside (0, 1] or reversed (Scale=%v): %w", scale, ssl.ErrParam)
+		return check.Errorf("augment: RandomResizedCrop", ssl.ErrParam, "scale range outside (0, 1] or reversed (Scale=%v)", scale)
 	}
 	if !(ratio[0] > 0 && ratio[0] <= ratio[1] && !math.IsInf(ratio[1], 0)) {
-		return fmt.Errorf("augment: RandomResizedCrop: ratio range not positive and ordered (Ratio=%v): %w", ratio, ssl.ErrParam)
+		return check.Errorf("augment: RandomResizedCrop", ssl.ErrParam, "ratio range not positive and ordered (Ratio=%v)", ratio)
 	}
 	return nil
 }

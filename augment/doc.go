@@ -6,7 +6,7 @@
 // # Images
 //
 // An image is float32 in CHW order with values nominally in [0, 1]
-// (torchvision's ToTensor; internal/dataset's Set.Batch produces them).
+// (torchvision's ToTensor; ssl/dataset's Set.Batch produces them).
 // Functions on one image take a rank-3 ssl.Tensor [C, H, W]; pipelines take
 // batches [B, C, H, W]. [Image] is the view transforms work on.
 //
@@ -45,7 +45,7 @@
 // on all cores. View v of the image with identity id (its dataset index) is
 // drawn from [Stream](seed, epoch, id, v), so a result depends only on
 // (seed, epoch, id, v), never on the batch, the schedule or GOMAXPROCS.
-// [FMNISTProtocol] builds the views of bench/FMNIST-PROTOCOL.md.
+// [NewMultiCrop] builds one from SwAV's MultiCropDataset arguments.
 //
 // # Allocation
 //
@@ -64,5 +64,9 @@
 // argument is checked before anything is written: wrong ranks, shapes and
 // overlaps return errors wrapping ssl.ErrShape, invalid parameters (a crop
 // size of 0, a scale range outside (0, 1], an even blur kernel, a zero std)
-// errors wrapping ssl.ErrParam, each naming the function and the value.
+// errors wrapping ssl.ErrParam, each reading "augment: Func: what
+// (name=value)". Scalar parameters (factors, probabilities, σ, scale and
+// ratio ranges) are float64, as everywhere in the library; the images
+// themselves are float32. A nil or typed-nil *tensor.Dense destination
+// means "allocate".
 package augment

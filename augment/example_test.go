@@ -8,9 +8,10 @@ import (
 	"ssl/dataset"
 )
 
-// The fmnist-ssl-v1 views of a batch of the embedded Fashion-MNIST subset:
-// two 28×28 global crops and four 16×16 local crops per image, the same for
-// a given (seed, epoch, image index) however the batch is made.
+// SwAV's multi-crop of a batch of the embedded Fashion-MNIST subset: two
+// 28×28 global crops and four 16×16 local crops per image, each flipped,
+// jittered and normalized, the same for a given (seed, epoch, image index)
+// however the batch is made.
 func ExampleMultiCrop() {
 	set, err := dataset.EmbeddedFashionMNIST(dataset.Train)
 	if err != nil {
@@ -21,7 +22,13 @@ func ExampleMultiCrop() {
 	if err != nil {
 		panic(err)
 	}
-	views, err := augment.FMNISTProtocol(4)
+	views, err := augment.NewMultiCrop(
+		[]int{28, 16}, []int{2, 4}, // sizes and counts: 2×28 + 4×16
+		[]float64{0.25, 0.08}, []float64{1, 0.25}, // scale ranges
+		augment.RandomHorizontalFlip{P: 0.5},
+		augment.RandomApply{T: augment.ColorJitter{Brightness: 0.4, Contrast: 0.4}, P: 0.8},
+		augment.Normalization{Mean: []float64{0.2860}, Std: []float64{0.3530}},
+	)
 	if err != nil {
 		panic(err)
 	}

@@ -1,10 +1,10 @@
 package augment
 
 import (
-	"fmt"
 	"math/rand/v2"
 
 	"ssl"
+	"ssl/internal/check"
 )
 
 // HFlip writes img [C, H, W] mirrored left to right into dst:
@@ -17,11 +17,11 @@ import (
 //
 // Reference: torchvision/transforms/functional.py hflip (v0.14.1).
 func HFlip(dst, img ssl.Tensor) (ssl.Tensor, error) {
-	src, err := input("HFlip", img)
+	src, err := input("augment: HFlip", img)
 	if err != nil {
 		return dst, err
 	}
-	dst, out, err := output("HFlip", dst, src, src.C, src.H, src.W, true)
+	dst, out, err := output("augment: HFlip", dst, src, src.C, src.H, src.W, true)
 	if err != nil {
 		return dst, err
 	}
@@ -50,8 +50,8 @@ type RandomHorizontalFlip struct {
 
 // Shape implements [Transform].
 func (t RandomHorizontalFlip) Shape(c, h, w int) (int, int, int, error) {
-	if !(t.P >= 0 && t.P <= 1) {
-		return 0, 0, 0, fmt.Errorf("augment: RandomHorizontalFlip: probability outside [0, 1] (P=%v): %w", t.P, ssl.ErrParam)
+	if err := check.Within("augment: RandomHorizontalFlip", "P", t.P, 0, 1); err != nil {
+		return 0, 0, 0, err
 	}
 	return c, h, w, nil
 }

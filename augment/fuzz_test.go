@@ -38,7 +38,7 @@ func FuzzResizedCrop(f *testing.F) {
 // TestApplyAllocs checks that transforms allocate nothing per image once a
 // workspace is warm (the batch functions' inner loop).
 func TestApplyAllocs(t *testing.T) {
-	mc, err := FMNISTProtocol(4)
+	mc, err := protocolCrops(4)
 	if err != nil {
 		t.Fatal(err)
 	}

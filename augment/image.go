@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"ssl"
+	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
 
@@ -41,11 +42,14 @@ func (m Image) plane(c int) []float32 {
 // copyImage writes src into dst (same shape).
 func copyImage(dst, src Image) { copy(dst.Pix[:len(src.Pix)], src.Pix) }
 
-// input views the image argument img of function fn.
+// input views the image argument img of function fn ("augment: Func").
 func input(fn string, img ssl.Tensor) (Image, error) {
+	if check.IsNil(img) {
+		return Image{}, check.Errorf(fn, ssl.ErrShape, "img is nil")
+	}
 	m, err := ImageOf(img)
 	if err != nil {
-		return m, fmt.Errorf("augment: %s: img: %w", fn, err)
+		return m, fmt.Errorf("%s: img: %w", fn, err)
 	}
 	return m, nil
 }
@@ -54,18 +58,18 @@ func input(fn string, img ssl.Tensor) (Image, error) {
 // shape [c, h, w]. If inPlace, dst may be exactly src's storage; otherwise
 // (and for any partial overlap) an overlap is an error.
 func output(fn string, dst ssl.Tensor, src Image, c, h, w int, inPlace bool) (ssl.Tensor, Image, error) {
-	if dst == nil {
+	if check.IsNil(dst) {
 		t := ssl.New(c, h, w)
-		return t, Image{C: c, H: h, W: w, Pix: t.Data().([]float32)}, nil
+		return t, Image{C: c, H: h, W: w, Pix: t.Float32s()}, nil
 	}
-	data, err := ssl.ViewOf(dst, c, h, w)
+	data, err := check.Dst(fn, "dst", dst, check.Shape3(c, h, w))
 	if err != nil {
-		return dst, Image{}, fmt.Errorf("augment: %s: dst: %w", fn, err)
+		return dst, Image{}, err
 	}
 	if kernel.Overlaps(data, src.Pix) {
 		same := len(data) == len(src.Pix) && &data[0] == &src.Pix[0]
 		if !inPlace || !same {
-			return dst, Image{}, fmt.Errorf("augment: %s: dst overlaps img: %w", fn, ssl.ErrShape)
+			return dst, Image{}, check.Errorf(fn, ssl.ErrShape, "dst overlaps img")
 		}
 	}
 	return dst, Image{C: c, H: h, W: w, Pix: data}, nil

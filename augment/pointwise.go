@@ -1,11 +1,11 @@
 package augment
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 
 	"ssl"
+	"ssl/internal/check"
 )
 
 // Solarize writes img with every value at or above threshold inverted into
@@ -23,9 +23,9 @@ import (
 // BYOL's augmentations (Grill et al. 2020, App. B).
 func Solarize(dst, img ssl.Tensor, threshold float64) (ssl.Tensor, error) {
 	if !(threshold <= 1) {
-		return dst, fmt.Errorf("augment: Solarize: threshold must be ≤ 1 for float images (threshold=%v): %w", threshold, ssl.ErrParam)
+		return dst, check.Errorf("augment: Solarize", ssl.ErrParam, "threshold must be ≤ 1 for float images (threshold=%v)", threshold)
 	}
-	return pointwise("Solarize", dst, img, nil, func(out, src Image) { solarize(out, src, float32(threshold)) })
+	return pointwise("augment: Solarize", dst, img, nil, func(out, src Image) { solarize(out, src, float32(threshold)) })
 }
 
 func solarize(dst, src Image, th float32) {
@@ -50,10 +50,10 @@ type RandomSolarize struct {
 // Shape implements [Transform].
 func (t RandomSolarize) Shape(c, h, w int) (int, int, int, error) {
 	if !(t.Threshold <= 1) {
-		return 0, 0, 0, fmt.Errorf("augment: RandomSolarize: threshold must be ≤ 1 (Threshold=%v): %w", t.Threshold, ssl.ErrParam)
+		return 0, 0, 0, check.Errorf("augment: RandomSolarize", ssl.ErrParam, "threshold must be ≤ 1 (Threshold=%v)", t.Threshold)
 	}
-	if !(t.P >= 0 && t.P <= 1) {
-		return 0, 0, 0, fmt.Errorf("augment: RandomSolarize: probability outside [0, 1] (P=%v): %w", t.P, ssl.ErrParam)
+	if err := check.Within("augment: RandomSolarize", "P", t.P, 0, 1); err != nil {
+		return 0, 0, 0, err
 	}
 	return c, h, w, nil
 }
@@ -78,15 +78,16 @@ func (t RandomSolarize) Apply(dst, src Image, r *rand.Rand) {
 // Reference: torchvision/transforms/functional_tensor.py normalize (v0.14.1).
 func Normalize(dst, img ssl.Tensor, mean, std []float64) (ssl.Tensor, error) {
 	t := Normalization{Mean: mean, Std: std}
-	check := func(src Image) error { _, _, _, err := t.Shape(src.C, src.H, src.W); return err }
-	return pointwise("Normalize", dst, img, check, func(out, src Image) { t.Apply(out, src, nil) })
+	valid := func(src Image) error { _, _, _, err := t.Shape(src.C, src.H, src.W); return err }
+	return pointwise("augment: Normalize", dst, img, valid, func(out, src Image) { t.Apply(out, src, nil) })
 }
 
 // Normalization is torchvision's Normalize(Mean, Std) as a [Transform] (see
-// [Normalize]); it draws nothing. To normalise a whole batch of
-// un-augmented images (for evaluation), run it with [Batch]:
+// [Normalize]); it draws nothing. To normalize a whole batch of
+// un-augmented images (for evaluation), run it with [Batch], for example
+// with Fashion-MNIST's pixel mean and standard deviation:
 //
-//	Batch(dst, images, Normalization{Mean: []float64{FMNISTMean}, Std: []float64{FMNISTStd}}, nil, 0, 0, 0)
+//	Batch(dst, images, Normalization{Mean: []float64{0.2860}, Std: []float64{0.3530}}, nil, 0, 0, 0)
 type Normalization struct {
 	// Mean and Std hold one value per channel, or one value for all; every
 	// Std is non-zero.
@@ -96,16 +97,16 @@ type Normalization struct {
 // Shape implements [Transform].
 func (t Normalization) Shape(c, h, w int) (int, int, int, error) {
 	if (len(t.Mean) != 1 && len(t.Mean) != c) || (len(t.Std) != 1 && len(t.Std) != c) {
-		return 0, 0, 0, fmt.Errorf("augment: Normalize: mean has %d values and std %d, want 1 or %d (the channels): %w", len(t.Mean), len(t.Std), c, ssl.ErrParam)
+		return 0, 0, 0, check.Errorf("augment: Normalize", ssl.ErrParam, "mean has %d values and std %d, want 1 or %d (the channels)", len(t.Mean), len(t.Std), c)
 	}
 	for i, m := range t.Mean {
 		if math.IsNaN(m) || math.IsInf(m, 0) {
-			return 0, 0, 0, fmt.Errorf("augment: Normalize: mean[%d]=%v is not finite: %w", i, m, ssl.ErrParam)
+			return 0, 0, 0, check.Errorf("augment: Normalize", ssl.ErrParam, "mean must be finite (mean[%d]=%v)", i, m)
 		}
 	}
 	for i, s := range t.Std {
 		if s == 0 || math.IsNaN(s) || math.IsInf(s, 0) {
-			return 0, 0, 0, fmt.Errorf("augment: Normalize: std[%d]=%v must be finite and non-zero: %w", i, s, ssl.ErrParam)
+			return 0, 0, 0, check.Errorf("augment: Normalize", ssl.ErrParam, "std must be finite and non-zero (std[%d]=%v)", i, s)
 		}
 	}
 	return c, h, w, nil

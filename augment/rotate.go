@@ -18,7 +18,7 @@ import "ssl"
 // used by S4L (Zhai et al. 2019, §3.1) and DeeperCluster (Caron et al. 2019,
 // §3.2); [Rotations] builds such batches.
 func Rotate90(dst, img ssl.Tensor, k int) (ssl.Tensor, error) {
-	src, err := input("Rotate90", img)
+	src, err := input("augment: Rotate90", img)
 	if err != nil {
 		return dst, err
 	}
@@ -27,7 +27,7 @@ func Rotate90(dst, img ssl.Tensor, k int) (ssl.Tensor, error) {
 	if k%2 == 1 {
 		h, w = w, h
 	}
-	dst, out, err := output("Rotate90", dst, src, src.C, h, w, false)
+	dst, out, err := output("augment: Rotate90", dst, src, src.C, h, w, false)
 	if err != nil {
 		return dst, err
 	}

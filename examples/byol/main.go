@@ -17,7 +17,6 @@ import (
 	"os"
 
 	"ssl"
-	"ssl/augment"
 	"ssl/backbone"
 	"ssl/examples/internal/run"
 	"ssl/losses"
@@ -82,7 +81,7 @@ func byol(args []string, log io.Writer) error {
 		return err
 	}
 
-	views, err := augment.FMNISTProtocol(0)
+	views, err := run.ProtocolMultiCrop(0)
 	if err != nil {
 		return err
 	}

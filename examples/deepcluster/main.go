@@ -21,7 +21,6 @@ import (
 
 	"ssl"
 	"ssl/assign"
-	"ssl/augment"
 	"ssl/backbone"
 	"ssl/examples/internal/run"
 	"ssl/losses"
@@ -107,7 +106,7 @@ func deepcluster(args []string, log io.Writer) error {
 		return assign.UniformLabelSample(nil, labels.All(), k, data.Train.N, tr.Rand(3))
 	}
 
-	views, err := augment.FMNISTProtocol(0)
+	views, err := run.ProtocolMultiCrop(0)
 	if err != nil {
 		return err
 	}

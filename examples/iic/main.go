@@ -20,7 +20,6 @@ import (
 	"os"
 
 	"ssl"
-	"ssl/augment"
 	"ssl/backbone"
 	"ssl/examples/internal/run"
 	"ssl/losses"
@@ -74,7 +73,7 @@ func iic(args []string, log io.Writer) error {
 		return err
 	}
 
-	views, err := augment.FMNISTProtocol(0)
+	views, err := run.ProtocolMultiCrop(0)
 	if err != nil {
 		return err
 	}

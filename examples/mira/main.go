@@ -25,7 +25,6 @@ import (
 
 	"ssl"
 	"ssl/assign"
-	"ssl/augment"
 	"ssl/backbone"
 	"ssl/examples/internal/run"
 	"ssl/losses"
@@ -92,7 +91,7 @@ func mira(args []string, log io.Writer) error {
 		return err
 	}
 
-	crops, err := augment.FMNISTProtocol(local)
+	crops, err := run.ProtocolMultiCrop(local)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,6 @@ import (
 
 	"ssl"
 	"ssl/assign"
-	"ssl/augment"
 	"ssl/backbone"
 	"ssl/examples/internal/run"
 	"ssl/losses"
@@ -129,7 +128,7 @@ func pcl(args []string, log io.Writer) error {
 		return nil
 	}
 
-	views, err := augment.FMNISTProtocol(0)
+	views, err := run.ProtocolMultiCrop(0)
 	if err != nil {
 		return err
 	}

@@ -144,7 +144,7 @@ func scan(args []string, log io.Writer) error {
 		return nil
 	}
 
-	views, err := augment.FMNISTProtocol(0)
+	views, err := run.ProtocolMultiCrop(0)
 	if err != nil {
 		return err
 	}

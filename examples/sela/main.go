@@ -19,7 +19,6 @@ import (
 	"os"
 
 	"ssl"
-	"ssl/augment"
 	"ssl/backbone"
 	"ssl/examples/internal/run"
 	"ssl/losses"
@@ -94,7 +93,7 @@ func sela(args []string, log io.Writer) error {
 		return nil
 	}
 
-	views, err := augment.FMNISTProtocol(0)
+	views, err := run.ProtocolMultiCrop(0)
 	if err != nil {
 		return err
 	}

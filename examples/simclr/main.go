@@ -15,7 +15,6 @@ import (
 	"os"
 
 	"ssl"
-	"ssl/augment"
 	"ssl/backbone"
 	"ssl/examples/internal/run"
 	"ssl/losses"
@@ -56,7 +55,7 @@ func simclr(args []string, log io.Writer) error {
 		return err
 	}
 
-	views, err := augment.FMNISTProtocol(0) // two 28×28 views
+	views, err := run.ProtocolMultiCrop(0) // two 28×28 views
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,6 @@ import (
 	"os"
 
 	"ssl"
-	"ssl/augment"
 	"ssl/backbone"
 	"ssl/examples/internal/run"
 	"ssl/losses"
@@ -81,7 +80,7 @@ func swav(args []string, log io.Writer) error {
 	if freeze < 0 {
 		freeze = min(tr.StepsPerEpoch(), tr.StepsPerEpoch()*cfg.Epochs/2)
 	}
-	crops, err := augment.FMNISTProtocol(local)
+	crops, err := run.ProtocolMultiCrop(local)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,31 @@
+package run
+
+import (
+	"fmt"
+
+	"ssl"
+	"ssl/augment"
+)
+
+// ProtocolMultiCrop returns the views of the fmnist-ssl-v1 protocol
+// (examples/PROTOCOL.md, "Augmentations"): two global crops
+// RandomResizedCrop 28 with scale (0.25, 1) and ratio (3/4, 4/3), then
+// local small crops 16×16 with scale (0.08, 0.25); each followed by a
+// horizontal flip with p 0.5, brightness and contrast jitter of strength 0.4
+// applied with p 0.8, and normalization with the protocol's [Mean] and
+// [Std]. local = 0 gives the two-view pipeline, local = 4 SwAV's
+// 2×28 + 4×16. It returns an error wrapping ssl.ErrParam if local < 0.
+func ProtocolMultiCrop(local int) (*augment.MultiCrop, error) {
+	if local < 0 {
+		return nil, fmt.Errorf("run: ProtocolMultiCrop: local crops must be ≥ 0 (local=%d): %w", local, ssl.ErrParam)
+	}
+	post := []augment.Transform{
+		augment.RandomHorizontalFlip{P: 0.5},
+		augment.RandomApply{T: augment.ColorJitter{Brightness: 0.4, Contrast: 0.4}, P: 0.8},
+		augment.Normalization{Mean: []float64{Mean}, Std: []float64{Std}},
+	}
+	if local == 0 {
+		return augment.NewMultiCrop([]int{28}, []int{2}, []float64{0.25}, []float64{1}, post...)
+	}
+	return augment.NewMultiCrop([]int{28, 16}, []int{2, local}, []float64{0.25, 0.08}, []float64{1, 0.25}, post...)
+}
