@@ -9,7 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"gorgonia.org/tensor"
+
 	"ssl"
+	"ssl/internal/check"
 	"ssl/internal/testutil"
 )
 
@@ -457,5 +460,29 @@ func TestStream(t *testing.T) {
 	}
 	if Stream(1, 2, 3, 4).Uint64() != rand.New(rand.NewPCG(StreamSeeds(1, 2, 3, 4))).Uint64() {
 		t.Errorf("Stream is not PCG(StreamSeeds)")
+	}
+}
+
+// TestTypedNilDestination: a nil *tensor.Dense destination is allocated, as
+// an untyped nil is.
+func TestTypedNilDestination(t *testing.T) {
+	var none *tensor.Dense
+	img := testutil.RandU(testutil.Rand(71), 0, 1, 1, 6, 6)
+	batch := testutil.RandU(testutil.Rand(72), 0, 1, 2, 1, 6, 6)
+	for _, tc := range []struct {
+		name string
+		call func() (ssl.Tensor, error)
+	}{
+		{"ResizedCrop", func() (ssl.Tensor, error) { return ResizedCrop(none, img, 1, 1, 4, 4) }},
+		{"HFlip", func() (ssl.Tensor, error) { return HFlip(none, img) }},
+		{"AdjustBrightness", func() (ssl.Tensor, error) { return AdjustBrightness(none, img, 0.5) }},
+		{"GaussianBlur", func() (ssl.Tensor, error) { return GaussianBlur(none, img, 3, 3, 1, 1) }},
+		{"Batch", func() (ssl.Tensor, error) { return Batch(none, batch, RandomHorizontalFlip{P: 1}, nil, 0, 0, 0) }},
+		{"Rotations", func() (ssl.Tensor, error) { d, _, err := Rotations(none, nil, batch); return d, err }},
+	} {
+		got, err := tc.call()
+		if err != nil || check.IsNil(got) {
+			t.Errorf("%s(typed nil dst) = %v, %v; want an allocated destination", tc.name, got, err)
+		}
 	}
 }
