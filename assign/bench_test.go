@@ -9,7 +9,7 @@ import (
 )
 
 // BenchmarkKMeansIter times Lloyd iterations on N(0, 1) data (the peer,
-// /work/shared/bench/peer.py kmeans_iter, runs faiss's k-means on the same
+// bench/peer.py kmeans_iter, runs faiss's k-means on the same
 // sizes with 2 threads). Each op is one KMeans call of 10 iterations from
 // given centroids plus its final assignment; the metric divides by 10.
 func BenchmarkKMeansIter(b *testing.B) {

@@ -29,7 +29,9 @@ func ExampleMIRA() {
 	// KINDS.md's hand case: logits/(τ(1−β)) = [[ln 3, 0], [0, 0]], τ = β = 0.5.
 	l3 := float32(math.Log(3) * 0.25)
 	logits := ssl.FromSlice([]float32{l3, 0, 0, 0}, 2, 2)
-	res, err := assign.MIRA(nil, logits, 0.5, 0.5, nil, &assign.MIRAOptions{Iterations: 1})
+	// A Workspace kept across calls reuses its scratch memory.
+	ws := new(assign.Workspace)
+	res, err := assign.MIRA(nil, logits, 0.5, 0.5, &assign.MIRAOptions{Iterations: 1, Workspace: ws})
 	if err != nil {
 		panic(err)
 	}
@@ -74,7 +76,7 @@ func ExamplePCAWhiten() {
 			}
 		}
 	}
-	y, p, err := assign.PCAWhiten(nil, ssl.FromSlice(x, 8, 3), 2)
+	y, p, err := assign.PCAWhiten(nil, ssl.FromSlice(x, 8, 3), 2, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -131,13 +133,42 @@ func ExampleNearest() {
 	// Assign new points to fixed centroids.
 	centroids := ssl.FromSlice([]float32{0, 0, 10, 10}, 2, 2)
 	x := ssl.FromSlice([]float32{1, 1, 9, 8, -1, 0}, 3, 2)
-	labels, dist, inertia, err := assign.Nearest(nil, nil, x, centroids)
+	res, err := assign.Nearest(nil, nil, x, centroids)
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(labels, dist, inertia)
+	fmt.Println(res.Labels, res.Dist, res.Inertia)
 	// Output:
 	// [0 1 0] [2 5 1] 8
+}
+
+func ExampleKMeans_tol() {
+	// With Tol > 0 Lloyd's iterations stop once at most that fraction of
+	// the points changes label; Iterations is then only a cap.
+	x := ssl.FromSlice([]float32{0, 0, 1, 0, 0, 1, 4, 4, 5, 4, 4, 5}, 6, 2)
+	res, err := assign.KMeans(nil, nil, x, 2, rand.New(rand.NewPCG(1, 1)), &assign.KMeansOptions{Iterations: 100, Tol: 1e-9})
+	if err != nil {
+		panic(err) // errors.Is(err, assign.ErrNotConverged) if 100 were not enough
+	}
+	fmt.Println("stopped before the cap:", res.Iterations < 100, "residual:", res.Residual)
+	// Output:
+	// stopped before the cap: true residual: 0
+}
+
+func ExampleSearch() {
+	// Cosine neighbours of two queries in a database of four rows; rows 0
+	// and 1 point the same way, and the tie lists the lower index first.
+	db := ssl.FromSlice([]float32{1, 0, 3, 0, 0, 2, 1, 1}, 4, 2)
+	q := ssl.FromSlice([]float32{5, 0, 0, 1}, 2, 2)
+	idx, sims, err := assign.Search(nil, nil, q, db, 2, &assign.SearchOptions{Normalize: true})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(idx)
+	fmt.Printf("%.4f\n", sims)
+	// Output:
+	// [0 1 2 3]
+	// [1.0000 1.0000 1.0000 0.7071]
 }
 
 func ExampleHierarchicalKMeans() {

@@ -17,9 +17,9 @@ func TestHierarchicalKMeans(t *testing.T) {
 	rng := testutil.Rand(21)
 	n, d, k1, k2 := 600, 5, 3, 4
 	x := blobs(rng, n, d, 12)
-	run := func(procs int) *HierarchicalResult {
+	run := func(procs int) HierarchicalKMeansResult {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
-		res, err := HierarchicalKMeans(x, k1, k2, testutil.Rand(5), &HierarchicalOptions{Sub: &KMeansOptions{Iterations: 10}})
+		res, err := HierarchicalKMeans(x, k1, k2, testutil.Rand(5), &HierarchicalKMeansOptions{Sub: &KMeansOptions{Iterations: 10}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +56,7 @@ func TestHierarchicalKMeans(t *testing.T) {
 	if _, err := HierarchicalKMeans(x, 30, 30, testutil.Rand(1), nil); !errors.Is(err, ssl.ErrParam) {
 		t.Errorf("k1·k2 > N: err = %v", err)
 	}
-	if _, err := HierarchicalKMeans(x, 2, 2, testutil.Rand(1), &HierarchicalOptions{Sub: &KMeansOptions{Init: x}}); !errors.Is(err, ssl.ErrParam) {
+	if _, err := HierarchicalKMeans(x, 2, 2, testutil.Rand(1), &HierarchicalKMeansOptions{Sub: &KMeansOptions{Init: x}}); !errors.Is(err, ssl.ErrParam) {
 		t.Errorf("Init: err = %v", err)
 	}
 	// A super-class smaller than k2 keeps the extra clusters empty.
@@ -103,7 +103,7 @@ func TestSearchAndLocalAggregation(t *testing.T) {
 			}
 			cs = append(cs, cand{j, s})
 		}
-		sort.Slice(cs, func(a, b int) bool { return cs[a].s > cs[b].s || (cs[a].s == cs[b].s && cs[a].j > cs[b].j) })
+		sort.Slice(cs, func(a, b int) bool { return cs[a].s > cs[b].s || (cs[a].s == cs[b].s && cs[a].j < cs[b].j) })
 		for p := range k {
 			g := la.Background[r*k+p]
 			if g != cs[p].j && math.Abs(cs[p].s-float64(la.Sims[r*k+p])) > 1e-6 {
@@ -136,7 +136,7 @@ func TestSearchAndLocalAggregation(t *testing.T) {
 	if _, err := LocalAggregationNeighbors(v, []int{0, 1, 2, 3, 4, 5, n}, bank, labels, k); !errors.Is(err, ssl.ErrParam) {
 		t.Errorf("idx range: err = %v", err)
 	}
-	if _, _, err := Search(nil, nil, v, bank, n+1); !errors.Is(err, ssl.ErrParam) {
+	if _, _, err := Search(nil, nil, v, bank, n+1, nil); !errors.Is(err, ssl.ErrParam) {
 		t.Errorf("k > M: err = %v", err)
 	}
 	if _, err := CloseNeighbors(nil, [][]int{{0, 1}, {0}}, 0); !errors.Is(err, ssl.ErrShape) {
@@ -205,7 +205,7 @@ func TestUniformTranslate(t *testing.T) {
 		}
 		testutil.Unchanged(t, "outputs", z, zc)
 		if res.Imbalance != 0 {
-			t.Errorf("n%d k%d: imbalance %d after %d sweeps, counts %v", tc.n, tc.k, res.Imbalance, res.Sweeps, res.Counts)
+			t.Errorf("n%d k%d: imbalance %d after %d sweeps, counts %v", tc.n, tc.k, res.Imbalance, res.Iterations, res.Counts)
 		}
 		// Translation: dst − z is the same vector b in every row, so every
 		// pairwise distance between outputs is unchanged; labels are the
@@ -233,5 +233,58 @@ func TestUniformTranslate(t *testing.T) {
 	testutil.Data(bad)[3] = float32(math.Inf(1))
 	if _, err := UniformTranslate(nil, nil, bad, nil); !errors.Is(err, ssl.ErrNotFinite) || !strings.Contains(err.Error(), "outputs[1,1]") {
 		t.Errorf("Inf: err = %v", err)
+	}
+}
+
+func TestHierarchicalKMeansNotConverged(t *testing.T) {
+	x := blobs(testutil.Rand(21), 300, 4, 6)
+	tight := &KMeansOptions{Iterations: 1, Tol: 1e-12}
+	res, err := HierarchicalKMeans(x, 2, 3, testutil.Rand(5), &HierarchicalKMeansOptions{Super: tight, Sub: tight})
+	if !errors.Is(err, ErrNotConverged) || !errors.Is(err, ssl.ErrNotConverged) {
+		t.Fatalf("err = %v, want ErrNotConverged", err)
+	}
+	if len(res.Labels) != 300 || res.Centroids == nil || res.Residual <= 1e-12 {
+		t.Errorf("unconverged result incomplete: residual %v", res.Residual)
+	}
+	plain, err := HierarchicalKMeans(x, 2, 3, testutil.Rand(5), &HierarchicalKMeansOptions{Super: &KMeansOptions{Iterations: 1}, Sub: &KMeansOptions{Iterations: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(plain.Labels, res.Labels) || plain.Inertia != res.Inertia {
+		t.Errorf("the unconverged result differs from the same iterations without Tol")
+	}
+}
+
+func TestUniformTranslateTol(t *testing.T) {
+	z := testutil.RandN(testutil.Rand(2), 1, 1000, 10)
+	zv := testutil.Data(z)
+	for i := range 1000 {
+		zv[i*10] += 3
+	}
+	// One sweep cannot balance this skew; Tol = 0.5 asks for exact balance.
+	res, err := UniformTranslate(nil, nil, z, &UniformTranslateOptions{Iterations: 1, Tol: 0.5})
+	if res.Imbalance > 0 {
+		if !errors.Is(err, ErrNotConverged) || !errors.Is(err, ssl.ErrNotConverged) {
+			t.Fatalf("imbalance %d, err = %v; want ErrNotConverged", res.Imbalance, err)
+		}
+		if res.Iterations != 1 || len(res.Labels) != 1000 {
+			t.Errorf("unconverged result incomplete: %+v", res)
+		}
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	// A loose Tol stops as soon as it is met.
+	loose, err := UniformTranslate(nil, nil, z, &UniformTranslateOptions{Tol: 1e9})
+	if err != nil || loose.Iterations != 0 {
+		t.Errorf("Tol=1e9: %d sweeps, err %v; want 0 sweeps", loose.Iterations, err)
+	}
+	full, err := UniformTranslate(nil, nil, z, &UniformTranslateOptions{Tol: 0.5})
+	if err != nil || full.Imbalance != 0 {
+		t.Errorf("Tol=0.5: imbalance %d, err %v", full.Imbalance, err)
+	}
+	for _, o := range []*UniformTranslateOptions{{Iterations: -1}, {Tol: -1}, {Tol: math.Inf(1)}} {
+		if _, err := UniformTranslate(nil, nil, z, o); !errors.Is(err, ssl.ErrParam) {
+			t.Errorf("%+v: err = %v, want ErrParam", o, err)
+		}
 	}
 }

@@ -73,7 +73,7 @@ func FuzzMineNeighbors(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, n, d, k uint8, flags bool) {
 		rows, cols := int(n%30), int(d%5)
 		x := fuzzMatrix(data, rows, cols)
-		idx, sims, err := MineNeighbors(nil, nil, x, int(k%8)-1, &MineOptions{ExcludeSelf: flags, AllowZero: k&16 != 0})
+		idx, sims, err := MineNeighbors(nil, nil, x, int(k%8)-1, &MineNeighborsOptions{ExcludeSelf: flags, AllowZero: k&16 != 0})
 		if err != nil {
 			wrapsSentinel(t, err)
 			return
@@ -91,7 +91,7 @@ func FuzzMIRA(f *testing.F) {
 	f.Add([]byte{0, 253}, uint8(1), uint8(5), uint8(1), uint8(99), uint8(0))
 	f.Fuzz(func(t *testing.T, data []byte, b, k, tau, beta, iters uint8) {
 		logits := fuzzMatrix(data, int(b%9), int(k%9))
-		res, err := MIRA(nil, logits, float64(tau)/100, float64(beta)/100, nil, &MIRAOptions{Iterations: int(iters % 6)})
+		res, err := MIRA(nil, logits, float64(tau)/100, float64(beta)/100, &MIRAOptions{Iterations: int(iters % 6)})
 		if err != nil {
 			wrapsSentinel(t, err)
 			return
@@ -111,7 +111,7 @@ func FuzzPCAWhiten(f *testing.F) {
 	f.Add([]byte{128}, uint8(4), uint8(4), uint8(1))
 	f.Fuzz(func(t *testing.T, data []byte, n, d, p uint8) {
 		x := fuzzMatrix(data, int(n%20), int(d%7))
-		y, _, err := PCAWhiten(nil, x, int(p%8))
+		y, _, err := PCAWhiten(nil, x, int(p%8), nil)
 		if err != nil {
 			wrapsSentinel(t, err)
 			return
@@ -129,7 +129,7 @@ func FuzzUniformTranslate(f *testing.F) {
 	f.Add([]byte{128}, uint8(6), uint8(3), uint8(0))
 	f.Fuzz(func(t *testing.T, data []byte, n, k, sweeps uint8) {
 		z := fuzzMatrix(data, int(n%40), int(k%6))
-		res, err := UniformTranslate(nil, nil, z, &UniformOptions{Sweeps: int(sweeps%5) - 1})
+		res, err := UniformTranslate(nil, nil, z, &UniformTranslateOptions{Iterations: int(sweeps%5) - 1})
 		if err != nil {
 			wrapsSentinel(t, err)
 			return

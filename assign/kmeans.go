@@ -1,10 +1,10 @@
 package assign
 
 import (
-	"fmt"
 	"math/rand/v2"
 
 	"ssl"
+	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
 
@@ -21,10 +21,17 @@ const (
 // KMeansOptions holds the optional settings of [KMeans]. A nil
 // *KMeansOptions means the defaults.
 type KMeansOptions struct {
-	// Iterations is the number of Lloyd iterations of each run, ≥ 0;
-	// 0 means 20 (DeepCluster's and PCL's niter). To run no iteration at all
-	// (only the final assignment) use [Nearest].
+	// Iterations is the number of Lloyd iterations of each run (the most,
+	// when Tol > 0), ≥ 0; 0 means 20 (DeepCluster's and PCL's niter). To
+	// run no iteration at all (only the final assignment) use [Nearest].
 	Iterations int
+	// Tol, if > 0, ends a run after the first iteration whose residual (the
+	// fraction of points whose label changed in its assignment step, see
+	// [KMeansResult]) is ≤ Tol; if the kept run's residual is still above
+	// Tol after Iterations, KMeans returns the complete result with an
+	// error wrapping ErrNotConverged. 0 (the default) runs exactly
+	// Iterations, as faiss does.
+	Tol float64
 	// Restarts is the number of independent runs, each from its own
 	// initialisation (k-means++ or RandomInit) drawn from rng; the run with the lowest
 	// final inertia is kept (faiss's nredo). ≥ 0; 0 means 1.
@@ -64,9 +71,18 @@ type KMeansResult struct {
 	// assignment step, before that iteration's update (faiss's obj; what
 	// DeepCluster's run_kmeans returns as its loss is Obj[len(Obj)−1]).
 	Obj []float64
+	// Iterations is the number of Lloyd iterations of the kept run
+	// (len(Obj)).
+	Iterations int
+	// Residual is the fraction of the N points whose label changed in the
+	// last iteration's assignment step (1 for the first iteration, which
+	// has no earlier labels; 0 at a fixed point of Lloyd's algorithm).
+	Residual float64
 	// Restart is the index of the kept run among the restarts.
 	Restart int
-	// Splits counts the empty clusters re-seeded during the kept run.
+	// Splits counts the empty clusters re-seeded during the kept run. An
+	// empty cluster is an outcome of the data, repaired and reported here,
+	// never an error.
 	Splits int
 	// Empty counts the clusters with no point in the final assignment
 	// (possible when the data hold fewer than K distinct points, or after a
@@ -84,7 +100,9 @@ type KMeansResult struct {
 // never all N×K at once; ties to the lowest index), records the objective,
 // then moves each centroid to the mean of its points (summed in float64, in
 // index order). After the last iteration the points are assigned once more
-// to the final centroids, which gives Labels, Dist and Inertia.
+// to the final centroids, which gives Labels, Dist and Inertia. With
+// opts.Tol > 0 a run stops after the first iteration in which at most a
+// fraction Tol of the points changed label.
 //
 // Initialisation: opts.Init if given; K distinct random points with
 // opts.RandomInit (faiss's default); otherwise k-means++ (Arthur and
@@ -108,74 +126,80 @@ type KMeansResult struct {
 // an option is out of range; ssl.ErrShape if x is not a matrix, D = 0, or a
 // destination or opts.Init has the wrong shape or centroids overlaps x; and
 // ssl.ErrNotFinite if x or opts.Init holds a NaN or an infinity, or a
-// centroid update overflows. Nothing is written on a bad argument.
+// centroid update overflows. Nothing is written on a bad argument. If
+// opts.Tol > 0 is not met it returns the complete result with an error
+// wrapping ErrNotConverged. Empty clusters are repaired and counted in the
+// result (Splits, Empty), not reported as errors.
 //
 // Reference: Caron et al., Deep Clustering for Unsupervised Learning of
 // Visual Features, ECCV 2018, eq. 2 (deepcluster clustering.py run_kmeans
 // @ 2d1927e8); Li et al., Prototypical Contrastive Learning of Unsupervised
 // Representations, ICLR 2021, Sec. 3.3 (PCL main_pcl.py @ 964da1fb); faiss
 // 1.7.3 Clustering::train.
-func KMeans(centroids ssl.Tensor, labels []int, x ssl.Tensor, k int, rng *rand.Rand, opts *KMeansOptions) (*KMeansResult, error) {
-	const fn = "KMeans"
+func KMeans(centroids ssl.Tensor, labels []int, x ssl.Tensor, k int, rng *rand.Rand, opts *KMeansOptions) (KMeansResult, error) {
+	const fn = "assign: KMeans"
 	var o KMeansOptions
 	if opts != nil {
 		o = *opts
 	}
-	n, d, xv, err := matrix(fn, "x", x)
+	n, d, xv, err := check.Matrix(fn, "x", x)
 	if err != nil {
-		return nil, err
+		return KMeansResult{}, err
 	}
 	if d == 0 {
-		return nil, fmt.Errorf("assign: %s: x has D=0 columns: %w", fn, ssl.ErrShape)
+		return KMeansResult{}, check.Errorf(fn, ssl.ErrShape, "x has D=0 columns")
 	}
 	if k <= 0 || k > n {
-		return nil, fmt.Errorf("assign: %s: k must be in [1, N=%d] (k=%d): %w", fn, n, k, ssl.ErrParam)
+		return KMeansResult{}, check.Errorf(fn, ssl.ErrParam, "k must be in [1, N=%d] (k=%d)", n, k)
 	}
-	if err := checkRand(fn, rng); err != nil {
-		return nil, err
+	if err := check.Rand(fn, rng); err != nil {
+		return KMeansResult{}, err
 	}
 	if o.Iterations < 0 {
-		return nil, fmt.Errorf("assign: %s: Iterations must be ≥ 0 (Iterations=%d): %w", fn, o.Iterations, ssl.ErrParam)
+		return KMeansResult{}, check.Errorf(fn, ssl.ErrParam, "Iterations must be ≥ 0 (Iterations=%d)", o.Iterations)
 	}
 	if o.Restarts < 0 {
-		return nil, fmt.Errorf("assign: %s: Restarts must be ≥ 0 (Restarts=%d): %w", fn, o.Restarts, ssl.ErrParam)
+		return KMeansResult{}, check.Errorf(fn, ssl.ErrParam, "Restarts must be ≥ 0 (Restarts=%d)", o.Restarts)
+	}
+	if err := check.NonNegative(fn, "Tol", o.Tol); err != nil {
+		return KMeansResult{}, err
 	}
 	iters, restarts := o.Iterations, max(o.Restarts, 1)
 	if iters == 0 {
 		iters = defaultKMeansIterations
 	}
 	var initv []float32
-	if o.Init != nil {
+	if !check.IsNil(o.Init) {
 		if restarts > 1 || o.RandomInit {
-			return nil, fmt.Errorf("assign: %s: Init is set with Restarts=%d, RandomInit=%v (both need a drawn initialisation): %w", fn, restarts, o.RandomInit, ssl.ErrParam)
+			return KMeansResult{}, check.Errorf(fn, ssl.ErrParam, "Init is set with Restarts=%d, RandomInit=%v (both need a drawn initialisation)", restarts, o.RandomInit)
 		}
-		if initv, err = matrixOf(fn, "opts.Init", o.Init, k, d); err != nil {
-			return nil, err
+		if initv, err = check.MatrixOf(fn, "opts.Init", o.Init, k, d); err != nil {
+			return KMeansResult{}, err
 		}
 	}
 	var cv []float32
-	if centroids != nil {
-		if cv, err = matrixOf(fn, "centroids", centroids, k, d); err != nil {
-			return nil, err
+	if !check.IsNil(centroids) {
+		if cv, err = check.MatrixOf(fn, "centroids", centroids, k, d); err != nil {
+			return KMeansResult{}, err
 		}
 		if kernel.Overlaps(cv, xv) {
-			return nil, fmt.Errorf("assign: %s: centroids overlaps x: %w", fn, ssl.ErrShape)
+			return KMeansResult{}, check.Errorf(fn, ssl.ErrShape, "centroids overlaps x")
 		}
 	}
 	if labels != nil && len(labels) != n {
-		return nil, fmt.Errorf("assign: %s: labels has len %d, want N=%d: %w", fn, len(labels), n, ssl.ErrShape)
+		return KMeansResult{}, check.Errorf(fn, ssl.ErrShape, "labels has len %d, want N=%d", len(labels), n)
 	}
-	if err := checkFinite(fn, "x", xv, n, d); err != nil {
-		return nil, err
+	if err := check.FiniteData(fn, "x", xv, n, d); err != nil {
+		return KMeansResult{}, err
 	}
 	if initv != nil {
-		if err := checkFinite(fn, "opts.Init", initv, k, d); err != nil {
-			return nil, err
+		if err := check.FiniteData(fn, "opts.Init", initv, k, d); err != nil {
+			return KMeansResult{}, err
 		}
 	}
 	km := newKMeansState(xv, n, d, k, o.Spherical)
 	if err := checkNorms(fn, "x", km.xn); err != nil {
-		return nil, err
+		return KMeansResult{}, err
 	}
 
 	var best *kmeansRun
@@ -191,15 +215,15 @@ func KMeans(centroids ssl.Tensor, labels []int, x ssl.Tensor, k int, rng *rand.R
 		} else {
 			km.plusPlus(run.c, rng)
 		}
-		if err := km.lloyd(run, iters, rng); err != nil {
-			return nil, err
+		if err := km.lloyd(run, iters, o.Tol, rng); err != nil {
+			return KMeansResult{}, err
 		}
 		if best == nil || run.inertia < best.inertia {
 			best, run.restart = run, r
 		}
 	}
 
-	if centroids == nil {
+	if check.IsNil(centroids) {
 		centroids = ssl.New(k, d)
 		cv = centroids.Data().([]float32)
 	}
@@ -214,10 +238,15 @@ func KMeans(centroids ssl.Tensor, labels []int, x ssl.Tensor, k int, rng *rand.R
 			empty++
 		}
 	}
-	return &KMeansResult{
+	res := KMeansResult{
 		Centroids: centroids, Labels: labels, Dist: best.dist, Inertia: best.inertia,
-		Obj: best.obj, Restart: best.restart, Splits: best.splits, Empty: empty,
-	}, nil
+		Obj: best.obj, Iterations: len(best.obj), Residual: best.residual,
+		Restart: best.restart, Splits: best.splits, Empty: empty,
+	}
+	if o.Tol > 0 && res.Residual > o.Tol {
+		return res, check.Errorf(fn, ErrNotConverged, "residual %.3g > Tol=%g after %d iterations", res.Residual, o.Tol, res.Iterations)
+	}
+	return res, nil
 }
 
 // kmeansState holds the data and scratch shared by the runs of one KMeans
@@ -227,6 +256,7 @@ type kmeansState struct {
 	n, d, k   int
 	spherical bool
 	ip        []float32 // one block of inner products (see assignBlockRows)
+	prev      []int     // the labels of the previous assignment step
 	perm      []int32   // point indices grouped by label (counting sort)
 	start     []int     // start[j] … start[j+1] is cluster j's range of perm
 	sums      []float64 // K×D float64 centroid sums
@@ -235,20 +265,22 @@ type kmeansState struct {
 
 // kmeansRun is one run's state.
 type kmeansRun struct {
-	c, cn   []float32 // K×D centroids and squared norms
-	lab     []int
-	dist    []float32
-	counts  []int // cluster sizes of the final assignment
-	obj     []float64
-	inertia float64
-	splits  int
-	restart int
+	c, cn    []float32 // K×D centroids and squared norms
+	lab      []int
+	dist     []float32
+	counts   []int // cluster sizes of the final assignment
+	obj      []float64
+	residual float64
+	inertia  float64
+	splits   int
+	restart  int
 }
 
 func newKMeansState(x []float32, n, d, k int, spherical bool) *kmeansState {
 	s := &kmeansState{x: x, xn: make([]float32, n), n: n, d: d, k: k, spherical: spherical}
 	rowNorms2(s.xn, x, n, d)
 	s.ip = make([]float32, assignBlockRows(n, k)*k)
+	s.prev = make([]int, n)
 	s.perm = make([]int32, n)
 	s.start = make([]int, k+1)
 	s.sums = make([]float64, k*d)
@@ -263,23 +295,39 @@ func (s *kmeansState) newRun(iters int) *kmeansRun {
 	}
 }
 
-// lloyd runs iters Lloyd iterations from run.c, then the final assignment.
-func (s *kmeansState) lloyd(run *kmeansRun, iters int, rng *rand.Rand) error {
+// lloyd runs iters Lloyd iterations from run.c (fewer when tol > 0 is
+// met), then the final assignment.
+func (s *kmeansState) lloyd(run *kmeansRun, iters int, tol float64, rng *rand.Rand) error {
 	for it := range iters {
 		rowNorms2(run.cn, run.c, s.k, s.d)
+		copy(s.prev, run.lab)
 		nearest(run.lab, run.dist, s.x, s.xn, s.n, s.d, run.c, run.cn, s.k, s.ip)
 		run.obj[it] = kernel.Sum(run.dist)
+		run.residual = 1
+		if it > 0 {
+			changed := 0
+			for i, l := range run.lab {
+				if l != s.prev[i] {
+					changed++
+				}
+			}
+			run.residual = float64(changed) / float64(s.n)
+		}
 		s.update(run.c, run.counts, run.lab)
 		run.splits += splitClusters(run.c, run.counts, s.n, s.k, s.d, rng)
 		if s.spherical {
 			normalizeRows(run.c, s.k, s.d)
 		}
 		if !kernel.AllFinite(run.c) {
-			return fmt.Errorf("assign: KMeans: centroid update at iteration %d is not finite (x too large for float32 sums): %w", it, ssl.ErrNotFinite)
+			return check.Errorf("assign: KMeans", ssl.ErrNotFinite, "centroid update at iteration %d is not finite (x too large for float32 sums)", it)
+		}
+		if tol > 0 && run.residual <= tol {
+			run.obj = run.obj[:it+1]
+			break
 		}
 	}
 	rowNorms2(run.cn, run.c, s.k, s.d)
-	if err := checkNorms("KMeans", "centroids", run.cn); err != nil {
+	if err := checkNorms("assign: KMeans", "centroids", run.cn); err != nil {
 		return err
 	}
 	nearest(run.lab, run.dist, s.x, s.xn, s.n, s.d, run.c, run.cn, s.k, s.ip)

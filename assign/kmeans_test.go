@@ -159,11 +159,11 @@ func TestKMeansProperties(t *testing.T) {
 				t.Errorf("seed %d: inertia %v > last obj %v", seed, res.Inertia, res.Obj[len(res.Obj)-1])
 			}
 			// Labels and Dist are the nearest centroid under the final centroids.
-			wl, wd, wi, err := Nearest(nil, nil, xs, res.Centroids)
+			nr, err := Nearest(nil, nil, xs, res.Centroids)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(wl, res.Labels) || !slices.Equal(wd, res.Dist) || wi != res.Inertia {
+			if !slices.Equal(nr.Labels, res.Labels) || !slices.Equal(nr.Dist, res.Dist) || nr.Inertia != res.Inertia {
 				t.Errorf("seed %d: final assignment differs from Nearest", seed)
 			}
 			if spherical {
@@ -189,7 +189,7 @@ func sq64(v []float32) float64 {
 func TestKMeansRestartsDeterministic(t *testing.T) {
 	rng := testutil.Rand(7)
 	x := blobs(rng, 400, 6, 9)
-	run := func(procs int) *KMeansResult {
+	run := func(procs int) KMeansResult {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 		res, err := KMeans(nil, nil, x, 9, testutil.Rand(11), &KMeansOptions{Iterations: 8, Restarts: 4})
 		if err != nil {
@@ -210,7 +210,7 @@ func TestKMeansRestartsDeterministic(t *testing.T) {
 	// by replaying the generator.
 	for r := range 4 {
 		rng := testutil.Rand(11)
-		var last *KMeansResult
+		var last KMeansResult
 		for range r + 1 {
 			var err error
 			if last, err = KMeans(nil, nil, x, 9, rng, &KMeansOptions{Iterations: 8}); err != nil {
@@ -283,6 +283,8 @@ func TestKMeansErrors(t *testing.T) {
 		{"labelsLen", cent, make([]int, 9), x, 2, false, nil, ssl.ErrShape, "labels"},
 		{"iters", cent, nil, x, 2, false, &KMeansOptions{Iterations: -1}, ssl.ErrParam, "Iterations"},
 		{"restarts", cent, nil, x, 2, false, &KMeansOptions{Restarts: -2}, ssl.ErrParam, "Restarts"},
+		{"tol", cent, nil, x, 2, false, &KMeansOptions{Tol: -1}, ssl.ErrParam, "Tol=-1"},
+		{"tolNaN", cent, nil, x, 2, false, &KMeansOptions{Tol: math.NaN()}, ssl.ErrParam, "Tol"},
 		{"initRestarts", cent, nil, x, 2, false, &KMeansOptions{Init: ssl.New(2, 3), Restarts: 2}, ssl.ErrParam, "Restarts"},
 		{"initRandom", cent, nil, x, 2, false, &KMeansOptions{Init: ssl.New(2, 3), RandomInit: true}, ssl.ErrParam, "RandomInit"},
 		{"initShape", cent, nil, x, 2, false, &KMeansOptions{Init: ssl.New(3, 3)}, ssl.ErrShape, "opts.Init"},
@@ -366,5 +368,46 @@ func TestKMeansRandomPoints(t *testing.T) {
 			t.Fatalf("centroid %d is not a new point of x (found %d)", j, found)
 		}
 		seen[found] = true
+	}
+}
+
+// TestKMeansTol checks the stopping rule: Tol = 0 runs exactly Iterations;
+// Tol > 0 stops at the first iteration whose fraction of changed labels is
+// ≤ Tol; a Tol the cap cannot meet returns the complete result with an
+// error wrapping ErrNotConverged (and ssl.ErrNotConverged, not ErrParam).
+func TestKMeansTol(t *testing.T) {
+	x := blobs(testutil.Rand(3), 500, 4, 5)
+	init := ssl.FromSlice(append([]float32(nil), testutil.Data(x)[:5*4]...), 5, 4)
+	exact, err := KMeans(nil, nil, x, 5, testutil.Rand(1), &KMeansOptions{Iterations: 40, Init: init})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exact.Iterations != 40 || len(exact.Obj) != 40 {
+		t.Errorf("Tol=0: %d iterations (%d objectives), want 40", exact.Iterations, len(exact.Obj))
+	}
+	conv, err := KMeans(nil, nil, x, 5, testutil.Rand(1), &KMeansOptions{Iterations: 40, Tol: 1e-9, Init: init})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conv.Iterations >= 40 || conv.Residual != 0 || len(conv.Obj) != conv.Iterations {
+		t.Errorf("Tol>0: %d iterations, residual %v, %d objectives", conv.Iterations, conv.Residual, len(conv.Obj))
+	}
+	// At the fixed point the later iterations change nothing.
+	if !slices.Equal(conv.Labels, exact.Labels) {
+		t.Errorf("the converged labels differ from 40 iterations'")
+	}
+	short, err := KMeans(nil, nil, x, 5, testutil.Rand(1), &KMeansOptions{Iterations: 1, Tol: 1e-9, Init: init})
+	if !errors.Is(err, ErrNotConverged) || !errors.Is(err, ssl.ErrNotConverged) || errors.Is(err, ssl.ErrParam) {
+		t.Fatalf("err = %v, want ErrNotConverged", err)
+	}
+	if short.Iterations != 1 || short.Residual != 1 || len(short.Labels) != 500 || short.Centroids == nil {
+		t.Errorf("unconverged result incomplete: %+v", short)
+	}
+	one, err := KMeans(nil, nil, x, 5, testutil.Rand(1), &KMeansOptions{Iterations: 1, Init: init})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(one.Labels, short.Labels) || one.Inertia != short.Inertia {
+		t.Errorf("the unconverged result differs from Iterations=1 without Tol")
 	}
 }

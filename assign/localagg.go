@@ -2,94 +2,14 @@ package assign
 
 import (
 	"fmt"
-	"math"
 
 	"ssl"
-	"ssl/internal/kernel"
+	"ssl/internal/check"
 )
 
-// Search finds, for every row of queries (B×D), the k rows of database
-// (M×D) with the largest inner product, by decreasing value (ties by
-// decreasing index, as faiss's IndexFlatIP), exactly: the B×M products are
-// computed through kernel.Gemm one 1024×1024 block at a time and each query
-// keeps a sorted top-k list, so B×M never exists in memory. For unit rows
-// the inner product is the cosine. indices (B·k) and sims (B·k) may be nil
-// and are then allocated; both are returned.
-//
-// It returns an error wrapping ssl.ErrParam if k < 1 or k > M; ssl.ErrShape
-// if queries or database is not a matrix, they differ in D, or a
-// destination has the wrong length or overlaps an input; and
-// ssl.ErrNotFinite if either holds a NaN or an infinity.
-func Search(indices []int, sims []float32, queries, database ssl.Tensor, k int) ([]int, []float32, error) {
-	const fn = "Search"
-	b, d, qv, err := matrix(fn, "queries", queries)
-	if err != nil {
-		return nil, nil, err
-	}
-	m, dd, dv, err := matrix(fn, "database", database)
-	if err != nil {
-		return nil, nil, err
-	}
-	if dd != d {
-		return nil, nil, fmt.Errorf("assign: %s: database has D=%d, queries D=%d: %w", fn, dd, d, ssl.ErrShape)
-	}
-	if k < 1 || k > m {
-		return nil, nil, fmt.Errorf("assign: %s: k must be in [1, M=%d] (k=%d): %w", fn, m, k, ssl.ErrParam)
-	}
-	if indices != nil && len(indices) != b*k {
-		return nil, nil, fmt.Errorf("assign: %s: indices has len %d, want B·k=%d: %w", fn, len(indices), b*k, ssl.ErrShape)
-	}
-	if sims != nil && len(sims) != b*k {
-		return nil, nil, fmt.Errorf("assign: %s: sims has len %d, want B·k=%d: %w", fn, len(sims), b*k, ssl.ErrShape)
-	}
-	if sims != nil && (kernel.Overlaps(sims, qv) || kernel.Overlaps(sims, dv)) {
-		return nil, nil, fmt.Errorf("assign: %s: sims overlaps an input: %w", fn, ssl.ErrShape)
-	}
-	if err := checkFinite(fn, "queries", qv, b, d); err != nil {
-		return nil, nil, err
-	}
-	if err := checkFinite(fn, "database", dv, m, d); err != nil {
-		return nil, nil, err
-	}
-	if indices == nil {
-		indices = make([]int, b*k)
-	}
-	if sims == nil {
-		sims = make([]float32, b*k)
-	}
-	search(indices, sims, qv, b, dv, m, d, k)
-	return indices, sims, nil
-}
-
-// search is Search on checked slices.
-func search(indices []int, sims []float32, q []float32, b int, db []float32, m, d, k int) {
-	for i := range indices {
-		indices[i] = -1
-	}
-	ninf := float32(math.Inf(-1))
-	for i := range sims {
-		sims[i] = ninf
-	}
-	bs, ms := min(b, neighborBlock), min(m, neighborBlock)
-	s := make([]float32, bs*ms)
-	for r0 := 0; r0 < b; r0 += bs {
-		mr := min(bs, b-r0)
-		for c0 := 0; c0 < m; c0 += ms {
-			mc := min(ms, m-c0)
-			kernel.Gemm(false, true, mr, mc, d, 1, q[r0*d:], d, db[c0*d:], d, 0, s, mc)
-			kernel.ParallelFor(mr, kernel.Grain(mr, mc, 1<<15), func(lo, hi int) {
-				for r := lo; r < hi; r++ {
-					i := r0 + r
-					topList{sims[i*k : (i+1)*k], indices[i*k : (i+1)*k]}.push(s[r*mc:(r+1)*mc], c0, -1)
-				}
-			})
-		}
-	}
-}
-
-// LANeighbors are Local Aggregation's neighbour sets for a batch (see
-// [LocalAggregationNeighbors]).
-type LANeighbors struct {
+// LocalAggregationNeighborsResult holds Local Aggregation's neighbour sets
+// for a batch (see [LocalAggregationNeighbors]).
+type LocalAggregationNeighborsResult struct {
 	// Background[b·k + j] is the index in the memory bank of the j-th
 	// background neighbour of batch row b, by decreasing similarity; Sims
 	// holds the similarities.
@@ -120,30 +40,30 @@ type LANeighbors struct {
 // Reference: Zhuang, Zhai and Yamins, Local Aggregation for Unsupervised
 // Learning of Visual Embeddings, ICCV 2019, Sec. 3.1 (eq. 2–3);
 // neuroailab/LocalAggregation.
-func LocalAggregationNeighbors(v ssl.Tensor, idx []int, bank ssl.Tensor, labels [][]int, k int) (*LANeighbors, error) {
-	const fn = "LocalAggregationNeighbors"
-	b, _, _, err := matrix(fn, "v", v)
+func LocalAggregationNeighbors(v ssl.Tensor, idx []int, bank ssl.Tensor, labels [][]int, k int) (LocalAggregationNeighborsResult, error) {
+	const fn = "assign: LocalAggregationNeighbors"
+	b, _, _, err := check.Matrix(fn, "v", v)
 	if err != nil {
-		return nil, err
+		return LocalAggregationNeighborsResult{}, err
 	}
-	n, _, _, err := matrix(fn, "bank", bank)
+	n, _, _, err := check.Matrix(fn, "bank", bank)
 	if err != nil {
-		return nil, err
+		return LocalAggregationNeighborsResult{}, err
 	}
 	if len(idx) != b {
-		return nil, fmt.Errorf("assign: %s: idx has len %d, want B=%d: %w", fn, len(idx), b, ssl.ErrShape)
+		return LocalAggregationNeighborsResult{}, check.Errorf(fn, ssl.ErrShape, "idx has len %d, want B=%d", len(idx), b)
 	}
 	if err := checkLabelSets(fn, labels, n); err != nil {
-		return nil, err
+		return LocalAggregationNeighborsResult{}, err
 	}
 	for r, i := range idx {
 		if i < 0 || i >= n {
-			return nil, fmt.Errorf("assign: %s: idx[%d]=%d outside [0, N=%d): %w", fn, r, i, n, ssl.ErrParam)
+			return LocalAggregationNeighborsResult{}, check.Errorf(fn, ssl.ErrParam, "idx[%d]=%d outside [0, N=%d)", r, i, n)
 		}
 	}
-	back, sims, err := Search(nil, nil, v, bank, k)
+	back, sims, err := Search(nil, nil, v, bank, k, nil)
 	if err != nil {
-		return nil, fmt.Errorf("assign: %s: %w", fn, err)
+		return LocalAggregationNeighborsResult{}, fmt.Errorf("%s: %w", fn, err)
 	}
 	close := make([]bool, b*k)
 	for r, i := range idx {
@@ -156,17 +76,17 @@ func LocalAggregationNeighbors(v ssl.Tensor, idx []int, bank ssl.Tensor, labels 
 			}
 		}
 	}
-	return &LANeighbors{Background: back, Sims: sims, Close: close}, nil
+	return LocalAggregationNeighborsResult{Background: back, Sims: sims, Close: close}, nil
 }
 
 // checkLabelSets checks H ≥ 1 clusterings of n points each.
 func checkLabelSets(fn string, labels [][]int, n int) error {
 	if len(labels) == 0 {
-		return fmt.Errorf("assign: %s: labels holds no clustering: %w", fn, ssl.ErrShape)
+		return check.Errorf(fn, ssl.ErrShape, "labels holds no clustering")
 	}
 	for h, l := range labels {
 		if len(l) != n {
-			return fmt.Errorf("assign: %s: labels[%d] has len %d, want N=%d: %w", fn, h, len(l), n, ssl.ErrShape)
+			return check.Errorf(fn, ssl.ErrShape, "labels[%d] has len %d, want N=%d", h, len(l), n)
 		}
 	}
 	return nil
@@ -184,16 +104,16 @@ func checkLabelSets(fn string, labels [][]int, n int) error {
 //
 // Reference: Zhuang, Zhai and Yamins, ICCV 2019, Sec. 3.1.
 func CloseNeighbors(dst []int, labels [][]int, i int) ([]int, error) {
-	const fn = "CloseNeighbors"
+	const fn = "assign: CloseNeighbors"
 	if len(labels) == 0 {
-		return nil, fmt.Errorf("assign: %s: labels holds no clustering: %w", fn, ssl.ErrShape)
+		return nil, check.Errorf(fn, ssl.ErrShape, "labels holds no clustering")
 	}
 	n := len(labels[0])
 	if err := checkLabelSets(fn, labels, n); err != nil {
 		return nil, err
 	}
 	if i < 0 || i >= n {
-		return nil, fmt.Errorf("assign: %s: i=%d outside [0, N=%d): %w", fn, i, n, ssl.ErrParam)
+		return nil, check.Errorf(fn, ssl.ErrParam, "i=%d outside [0, N=%d)", i, n)
 	}
 	dst = dst[:0]
 	for j := range n {

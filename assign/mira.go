@@ -1,10 +1,10 @@
 package assign
 
 import (
-	"fmt"
 	"math"
 
 	"ssl"
+	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
 
@@ -25,10 +25,13 @@ type MIRAOptions struct {
 	Iterations int
 	// Tol, if > 0, stops the iteration once the residual (see
 	// [MIRAResult]) is ≤ Tol; if it is still above Tol after Iterations,
-	// MIRA returns the partial result with an error wrapping
+	// MIRA returns the complete result with an error wrapping
 	// ErrNotConverged. 0 (the default) runs exactly Iterations, as the
 	// authors' code does.
 	Tol float64
+	// Workspace, if not nil, holds the scratch memory reused across calls;
+	// nil allocates per call.
+	Workspace *Workspace
 }
 
 // MIRAResult describes a finished [MIRA] call.
@@ -44,11 +47,12 @@ type MIRAResult struct {
 	Target ssl.Tensor
 }
 
-// MIRAWorkspace holds the scratch of [MIRA] for one B×K size; reusing it
-// avoids allocating the B×K probabilities (float32 or float64, see [MIRA])
-// per call. It is not safe for concurrent
+// Workspace holds the package's reusable scratch memory ([MIRA]'s B×K
+// probabilities, float32 or float64, and its K- and B-vectors). The zero
+// value is ready to use and grows to the largest size it has served; pass
+// it as the Workspace field of the options. It is not safe for concurrent
 // use.
-type MIRAWorkspace struct {
+type Workspace struct {
 	b, k    int
 	p64     []float64 // B×K probabilities, float64 storage (allocated on first use)
 	p32     []float32 // B×K probabilities, float32 storage (allocated on first use)
@@ -58,14 +62,34 @@ type MIRAWorkspace struct {
 	partial []float64 // blocks×K partial column sums
 }
 
-// NewMIRAWorkspace returns a workspace for B×K logits.
-func NewMIRAWorkspace(b, k int) *MIRAWorkspace {
-	b, k = max(b, 0), max(k, 0)
+// NewWorkspace returns a workspace already grown for [MIRA] on B×K logits
+// (both storages of the probabilities), so that no call up to that size
+// allocates.
+func NewWorkspace(b, k int) *Workspace {
+	ws := new(Workspace)
+	ws.size(max(b, 0), max(k, 0))
+	ws.p32 = grow(ws.p32, ws.b*ws.k)
+	ws.p64 = grow(ws.p64, ws.b*ws.k)
+	return ws
+}
+
+// size sets the workspace to B×K, growing its vectors as needed (the
+// probabilities are grown by MIRA, for the storage it uses).
+func (ws *Workspace) size(b, k int) {
+	ws.b, ws.k = b, k
 	blocks := (b + miraRowGrain - 1) / miraRowGrain
-	return &MIRAWorkspace{
-		b: b, k: k, r: make([]float64, b),
-		v: make([]float64, k), w: make([]float64, k), mean: make([]float64, k), partial: make([]float64, blocks*k),
+	ws.r = grow(ws.r, b)
+	ws.v, ws.w, ws.mean = grow(ws.v, k), grow(ws.w, k), grow(ws.mean, k)
+	ws.partial = grow(ws.partial, blocks*k)
+}
+
+// grow returns s resliced to n elements, reallocated if its capacity is
+// smaller.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
 	}
+	return s[:n]
 }
 
 // MIRA computes MIRA's pseudo-labels for a batch of logits (B×K): the
@@ -93,67 +117,66 @@ func NewMIRAWorkspace(b, k int) *MIRAWorkspace {
 // formula) gets w_k = 0: its target column is 0, where the formula gives
 // 0·Inf.
 //
-// dst (B×K) receives target; nil allocates. ws may be nil (allocated per
-// call) or must have been made for B×K.
+// dst (B×K) receives target; nil allocates. opts.Workspace, if not nil,
+// is reused (and grown) instead of allocating the B×K scratch per call.
 //
 // It returns an error wrapping ssl.ErrParam if τ ≤ 0, β ∉ (0, 1), either is
 // not finite, or an option is out of range; ssl.ErrShape if logits is not a
-// matrix or is empty, dst has the wrong shape or overlaps logits, or ws was
-// made for another size; ssl.ErrNotFinite if logits holds a NaN or an
+// matrix or is empty, or dst has the wrong shape or overlaps logits;
+// ssl.ErrNotFinite if logits holds a NaN or an
 // infinity; and ErrNotConverged (with the result) if opts.Tol is not met.
 // Nothing is written on a bad argument.
 //
 // Reference: Lee et al., Unsupervised Visual Representation Learning via
 // Mutual Information Regularized Assignment, NeurIPS 2022, eq. 9 and
 // Alg. 1 (movinghoon/MIRA train.py mira() @ 2a62538d, world size 1).
-func MIRA(dst, logits ssl.Tensor, tau, beta float64, ws *MIRAWorkspace, opts *MIRAOptions) (MIRAResult, error) {
-	const fn = "MIRA"
+func MIRA(dst, logits ssl.Tensor, tau, beta float64, opts *MIRAOptions) (MIRAResult, error) {
+	const fn = "assign: MIRA"
 	var o MIRAOptions
 	if opts != nil {
 		o = *opts
 	}
-	b, k, lv, err := matrix(fn, "logits", logits)
+	b, k, lv, err := check.Matrix(fn, "logits", logits)
 	if err != nil {
 		return MIRAResult{}, err
 	}
 	if b == 0 || k == 0 {
-		return MIRAResult{}, fmt.Errorf("assign: %s: logits is %d×%d, want B ≥ 1 and K ≥ 1: %w", fn, b, k, ssl.ErrShape)
+		return MIRAResult{}, check.Errorf(fn, ssl.ErrShape, "logits is %d×%d, want B ≥ 1 and K ≥ 1", b, k)
 	}
 	if !(tau > 0) || math.IsInf(tau, 0) {
-		return MIRAResult{}, fmt.Errorf("assign: %s: tau must be finite and > 0 (tau=%v): %w", fn, tau, ssl.ErrParam)
+		return MIRAResult{}, check.Errorf(fn, ssl.ErrParam, "tau must be finite and > 0 (tau=%v)", tau)
 	}
 	if !(beta > 0 && beta < 1) {
-		return MIRAResult{}, fmt.Errorf("assign: %s: beta must be in (0, 1) (beta=%v): %w", fn, beta, ssl.ErrParam)
+		return MIRAResult{}, check.Errorf(fn, ssl.ErrParam, "beta must be in (0, 1) (beta=%v)", beta)
 	}
 	if o.Iterations < 0 {
-		return MIRAResult{}, fmt.Errorf("assign: %s: Iterations must be ≥ 0 (Iterations=%d): %w", fn, o.Iterations, ssl.ErrParam)
+		return MIRAResult{}, check.Errorf(fn, ssl.ErrParam, "Iterations must be ≥ 0 (Iterations=%d)", o.Iterations)
 	}
 	if !(o.Tol >= 0) || math.IsInf(o.Tol, 0) {
-		return MIRAResult{}, fmt.Errorf("assign: %s: Tol must be finite and ≥ 0 (Tol=%v): %w", fn, o.Tol, ssl.ErrParam)
+		return MIRAResult{}, check.Errorf(fn, ssl.ErrParam, "Tol must be finite and ≥ 0 (Tol=%v)", o.Tol)
 	}
 	var tv []float32
-	if dst != nil {
-		if tv, err = matrixOf(fn, "dst", dst, b, k); err != nil {
+	if !check.IsNil(dst) {
+		if tv, err = check.MatrixOf(fn, "dst", dst, b, k); err != nil {
 			return MIRAResult{}, err
 		}
 		if kernel.Overlaps(tv, lv) {
-			return MIRAResult{}, fmt.Errorf("assign: %s: dst overlaps logits: %w", fn, ssl.ErrShape)
+			return MIRAResult{}, check.Errorf(fn, ssl.ErrShape, "dst overlaps logits")
 		}
 	}
-	if ws != nil && (ws.b != b || ws.k != k) {
-		return MIRAResult{}, fmt.Errorf("assign: %s: workspace is for %d×%d, logits are %d×%d: %w", fn, ws.b, ws.k, b, k, ssl.ErrShape)
-	}
-	if err := checkFinite(fn, "logits", lv, b, k); err != nil {
+	if err := check.FiniteData(fn, "logits", lv, b, k); err != nil {
 		return MIRAResult{}, err
 	}
 	iters := o.Iterations
 	if iters == 0 {
 		iters = defaultMIRAIterations
 	}
+	ws := o.Workspace
 	if ws == nil {
-		ws = NewMIRAWorkspace(b, k)
+		ws = new(Workspace)
 	}
-	if dst == nil {
+	ws.size(b, k)
+	if check.IsNil(dst) {
 		dst = ssl.New(b, k)
 		tv = dst.Data().([]float32)
 	}
@@ -161,14 +184,10 @@ func MIRA(dst, logits ssl.Tensor, tau, beta float64, ws *MIRAWorkspace, opts *MI
 	scale := 1 / (tau * (1 - beta))
 	var it miraIter
 	if float32Safe(lv, b, k, scale) {
-		if ws.p32 == nil {
-			ws.p32 = make([]float32, b*k)
-		}
+		ws.p32 = grow(ws.p32, b*k)
 		it = miraOps[float32]{ws, ws.p32}
 	} else {
-		if ws.p64 == nil {
-			ws.p64 = make([]float64, b*k)
-		}
+		ws.p64 = grow(ws.p64, b*k)
 		it = miraOps[float64]{ws, ws.p64}
 	}
 	it.softmax(lv, scale)
@@ -200,10 +219,10 @@ func MIRA(dst, logits ssl.Tensor, tau, beta float64, ws *MIRAWorkspace, opts *MI
 	ws.weights(beta)
 	it.target(tv)
 	if !finite(res.Residual) || !allFinite64(ws.v) {
-		return res, fmt.Errorf("assign: %s: the column scaling is not finite (residual %v; logits/(tau·(1−beta)) too extreme): %w", fn, res.Residual, ssl.ErrNotFinite)
+		return res, check.Errorf(fn, ssl.ErrNotFinite, "the column scaling is not finite (residual %v; logits/(tau·(1−beta)) too extreme)", res.Residual)
 	}
 	if o.Tol > 0 && res.Residual > o.Tol {
-		return res, fmt.Errorf("assign: %s: residual %.3g > Tol=%g after %d iterations: %w", fn, res.Residual, o.Tol, res.Iterations, ErrNotConverged)
+		return res, check.Errorf(fn, ErrNotConverged, "residual %.3g > Tol=%g after %d iterations", res.Residual, o.Tol, res.Iterations)
 	}
 	return res, nil
 }
@@ -240,7 +259,7 @@ type miraIter interface {
 
 // miraOps runs MIRA's passes over p stored as T; every sum is float64.
 type miraOps[T float32 | float64] struct {
-	ws *MIRAWorkspace
+	ws *Workspace
 	p  []T
 }
 
@@ -271,7 +290,7 @@ func (o miraOps[T]) softmax(lv []float32, scale float64) {
 }
 
 // weights sets w_k = v_k^(−β/(1−β)), and w_k = 0 where v_k = 0.
-func (ws *MIRAWorkspace) weights(beta float64) {
+func (ws *Workspace) weights(beta float64) {
 	e := -beta / (1 - beta)
 	for j, v := range ws.v {
 		if v == 0 {

@@ -96,7 +96,7 @@ func TestMIRANaive(t *testing.T) {
 			logits := testutil.RandN(testutil.Rand(seed), tc.std, tc.b, tc.k)
 			lc := testutil.Clone(logits)
 			dst := testutil.NaNs(tc.b, tc.k)
-			res, err := MIRA(dst, logits, tc.tau, tc.beta, nil, &MIRAOptions{Iterations: tc.iters})
+			res, err := MIRA(dst, logits, tc.tau, tc.beta, &MIRAOptions{Iterations: tc.iters})
 			if err != nil {
 				t.Fatalf("seed %d: %v", seed, err)
 			}
@@ -136,8 +136,8 @@ func sum64(x []float32) float64 {
 func TestMIRAFixedPoint(t *testing.T) {
 	b, k, tau, beta := 64, 10, 0.225, 0.75
 	logits := testutil.RandN(testutil.Rand(9), 0.5, b, k)
-	ws := NewMIRAWorkspace(b, k)
-	res, err := MIRA(nil, logits, tau, beta, ws, &MIRAOptions{Iterations: 5000, Tol: 1e-12})
+	ws := NewWorkspace(b, k)
+	res, err := MIRA(nil, logits, tau, beta, &MIRAOptions{Iterations: 5000, Tol: 1e-12, Workspace: ws})
 	if err != nil {
 		t.Fatalf("%v (residual %v after %d)", err, res.Residual, res.Iterations)
 	}
@@ -181,9 +181,31 @@ func TestMIRAFixedPoint(t *testing.T) {
 		}
 	}
 	// A tolerance that 2 iterations cannot meet returns the partial result.
-	res, err = MIRA(nil, logits, tau, beta, ws, &MIRAOptions{Iterations: 2, Tol: 1e-12})
-	if !errors.Is(err, ErrNotConverged) || res.Iterations != 2 || res.Target == nil {
+	res, err = MIRA(nil, logits, tau, beta, &MIRAOptions{Iterations: 2, Tol: 1e-12, Workspace: ws})
+	if !errors.Is(err, ErrNotConverged) || !errors.Is(err, ssl.ErrNotConverged) || errors.Is(err, ssl.ErrParam) || res.Iterations != 2 || res.Target == nil {
 		t.Errorf("err = %v, result %+v; want ErrNotConverged after 2", err, res)
+	}
+	// The complete result: the same target as exactly 2 iterations.
+	exact, err := MIRA(nil, logits, tau, beta, &MIRAOptions{Iterations: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(testutil.Data(exact.Target), testutil.Data(res.Target)) {
+		t.Errorf("the unconverged result differs from Iterations=2 without Tol")
+	}
+	// One workspace serves any size: grown on demand, and results do not
+	// depend on what it held before.
+	small := testutil.RandN(testutil.Rand(4), 0.5, 5, 3)
+	a, err := MIRA(nil, small, tau, beta, &MIRAOptions{Workspace: ws})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := MIRA(nil, small, tau, beta, &MIRAOptions{Workspace: new(Workspace)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(testutil.Data(a.Target), testutil.Data(fresh.Target)) {
+		t.Errorf("a reused workspace changes the result")
 	}
 }
 
@@ -191,7 +213,7 @@ func TestMIRAFixedPoint(t *testing.T) {
 // row gets target 0, and the other columns stay finite and sum to 1.
 func TestMIRAUnderflow(t *testing.T) {
 	logits := ssl.FromSlice([]float32{1, 0.5, -1, 0.9, 0.4, -1}, 2, 3)
-	res, err := MIRA(nil, logits, 0.001, 0.5, nil, nil) // scaled gap 4000: e^-4000 = 0
+	res, err := MIRA(nil, logits, 0.001, 0.5, nil) // scaled gap 4000: e^-4000 = 0
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +229,7 @@ func TestMIRADeterministic(t *testing.T) {
 	logits := testutil.RandN(testutil.Rand(3), 1, 300, 17)
 	run := func(procs int) []float32 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
-		res, err := MIRA(nil, logits, 0.225, 0.75, nil, nil)
+		res, err := MIRA(nil, logits, 0.225, 0.75, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,25 +249,23 @@ func TestMIRAErrors(t *testing.T) {
 		name      string
 		dst, l    ssl.Tensor
 		tau, beta float64
-		ws        *MIRAWorkspace
 		opts      *MIRAOptions
 		sentinel  error
 		sub       string
 	}{
-		{"tau0", dst, logits, 0, 0.5, nil, nil, ssl.ErrParam, "tau=0"},
-		{"tauInf", dst, logits, math.Inf(1), 0.5, nil, nil, ssl.ErrParam, "tau=+Inf"},
-		{"beta1", dst, logits, 0.2, 1, nil, nil, ssl.ErrParam, "beta=1"},
-		{"betaNaN", dst, logits, 0.2, math.NaN(), nil, nil, ssl.ErrParam, "beta=NaN"},
-		{"nan", dst, bad, 0.2, 0.5, nil, nil, ssl.ErrNotFinite, "logits[1,2]"},
-		{"dstShape", ssl.New(3, 4), logits, 0.2, 0.5, nil, nil, ssl.ErrShape, "dst"},
-		{"alias", logits, logits, 0.2, 0.5, nil, nil, ssl.ErrShape, "overlaps"},
-		{"ws", dst, logits, 0.2, 0.5, NewMIRAWorkspace(3, 4), nil, ssl.ErrShape, "workspace"},
-		{"iters", dst, logits, 0.2, 0.5, nil, &MIRAOptions{Iterations: -1}, ssl.ErrParam, "Iterations"},
-		{"tol", dst, logits, 0.2, 0.5, nil, &MIRAOptions{Tol: -1}, ssl.ErrParam, "Tol"},
-		{"empty", dst, ssl.New(0, 3), 0.2, 0.5, nil, nil, ssl.ErrShape, "0×3"},
+		{"tau0", dst, logits, 0, 0.5, nil, ssl.ErrParam, "tau=0"},
+		{"tauInf", dst, logits, math.Inf(1), 0.5, nil, ssl.ErrParam, "tau=+Inf"},
+		{"beta1", dst, logits, 0.2, 1, nil, ssl.ErrParam, "beta=1"},
+		{"betaNaN", dst, logits, 0.2, math.NaN(), nil, ssl.ErrParam, "beta=NaN"},
+		{"nan", dst, bad, 0.2, 0.5, nil, ssl.ErrNotFinite, "logits[1,2]"},
+		{"dstShape", ssl.New(3, 4), logits, 0.2, 0.5, nil, ssl.ErrShape, "dst"},
+		{"alias", logits, logits, 0.2, 0.5, nil, ssl.ErrShape, "overlaps"},
+		{"iters", dst, logits, 0.2, 0.5, &MIRAOptions{Iterations: -1}, ssl.ErrParam, "Iterations"},
+		{"tol", dst, logits, 0.2, 0.5, &MIRAOptions{Tol: -1}, ssl.ErrParam, "Tol"},
+		{"empty", dst, ssl.New(0, 3), 0.2, 0.5, nil, ssl.ErrShape, "0×3"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := MIRA(tc.dst, tc.l, tc.tau, tc.beta, tc.ws, tc.opts)
+			_, err := MIRA(tc.dst, tc.l, tc.tau, tc.beta, tc.opts)
 			if !errors.Is(err, tc.sentinel) || !strings.Contains(err.Error(), tc.sub) {
 				t.Fatalf("err = %v, want %v naming %q", err, tc.sentinel, tc.sub)
 			}
@@ -262,10 +282,10 @@ func BenchmarkMIRA(b *testing.B) {
 	for _, sz := range []struct{ b, k int }{{256, 64}, {4096, 3000}} {
 		b.Run(fmt.Sprintf("b%d_k%d", sz.b, sz.k), func(b *testing.B) {
 			logits := testutil.RandU(testutil.Rand(1), -1, 1, sz.b, sz.k) // cosine scores, as MIRA's head gives
-			dst, ws := ssl.New(sz.b, sz.k), NewMIRAWorkspace(sz.b, sz.k)
+			dst, opts := ssl.New(sz.b, sz.k), &MIRAOptions{Workspace: NewWorkspace(sz.b, sz.k)}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := MIRA(dst, logits, 0.225, 0.75, ws, nil); err != nil {
+				if _, err := MIRA(dst, logits, 0.225, 0.75, opts); err != nil {
 					b.Fatal(err)
 				}
 			}

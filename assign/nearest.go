@@ -1,9 +1,8 @@
 package assign
 
 import (
-	"fmt"
-
 	"ssl"
+	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
 
@@ -51,60 +50,74 @@ func nearest(labels []int, dist []float32, x, xn []float32, n, d int, c, cn []fl
 	}
 }
 
+// NearestResult is the outcome of [Nearest].
+type NearestResult struct {
+	// Labels[n] is the index of the centroid nearest to x_n: the caller's
+	// labels, or a new slice when it was nil.
+	Labels []int
+	// Dist[n] is the squared distance from x_n to that centroid: the
+	// caller's dist, or a new slice when it was nil.
+	Dist []float32
+	// Inertia is Σ_n Dist[n].
+	Inertia float64
+}
+
 // Nearest assigns each row of x (N×D) to its nearest centroid (centroids is
 // K×D) in squared Euclidean distance, writes the index into labels and the
-// squared distance into dist, and returns the sum of dist (the inertia):
+// squared distance into dist, and returns them with their sum (the
+// inertia):
 //
 //	labels_n = argmin_k ‖x_n − c_k‖²,  dist_n = ‖x_n − c_k‖²  at k = labels_n
 //
 // computed as ‖x‖² − 2x·c + ‖c‖² through the blocked GEMM (never all N×K
-// distances at once), clamped at 0; ties go to the lowest index, as faiss's
-// IndexFlatL2 search with k = 1 does. labels (len N) and dist (len N) may be
-// nil, and are then allocated; they are returned.
+// distances at once), clamped at 0; ties go to the lowest index (the
+// package's tie rule; faiss's IndexFlatL2 search with k = 1 does the same).
+// labels (len N) and dist (len N) may be nil, and are then allocated.
 //
 // It returns an error wrapping ssl.ErrShape if x or centroids is not a
-// matrix, they differ in D, K = 0 or a destination has the wrong length, and
-// one wrapping ssl.ErrNotFinite if either holds a NaN or an infinity or a
-// squared norm overflows float32. Nothing is written then.
-func Nearest(labels []int, dist []float32, x, centroids ssl.Tensor) ([]int, []float32, float64, error) {
-	const fn = "Nearest"
-	n, d, xv, err := matrix(fn, "x", x)
+// matrix, they differ in D, K = 0 or a destination has the wrong length or
+// dist overlaps an input, and one wrapping ssl.ErrNotFinite if either holds
+// a NaN or an infinity or a squared norm overflows float32. Nothing is
+// written then.
+func Nearest(labels []int, dist []float32, x, centroids ssl.Tensor) (NearestResult, error) {
+	const fn = "assign: Nearest"
+	n, d, xv, err := check.Matrix(fn, "x", x)
 	if err != nil {
-		return nil, nil, 0, err
+		return NearestResult{}, err
 	}
-	k, dc, cv, err := matrix(fn, "centroids", centroids)
+	k, dc, cv, err := check.Matrix(fn, "centroids", centroids)
 	if err != nil {
-		return nil, nil, 0, err
+		return NearestResult{}, err
 	}
 	if dc != d {
-		return nil, nil, 0, fmt.Errorf("assign: %s: centroids have D=%d, x has D=%d: %w", fn, dc, d, ssl.ErrShape)
+		return NearestResult{}, check.Errorf(fn, ssl.ErrShape, "centroids have D=%d, x has D=%d", dc, d)
 	}
 	if k == 0 {
-		return nil, nil, 0, fmt.Errorf("assign: %s: centroids have K=0 rows: %w", fn, ssl.ErrShape)
+		return NearestResult{}, check.Errorf(fn, ssl.ErrShape, "centroids have K=0 rows")
 	}
 	if labels != nil && len(labels) != n {
-		return nil, nil, 0, fmt.Errorf("assign: %s: labels has len %d, want N=%d: %w", fn, len(labels), n, ssl.ErrShape)
+		return NearestResult{}, check.Errorf(fn, ssl.ErrShape, "labels has len %d, want N=%d", len(labels), n)
 	}
 	if dist != nil && len(dist) != n {
-		return nil, nil, 0, fmt.Errorf("assign: %s: dist has len %d, want N=%d: %w", fn, len(dist), n, ssl.ErrShape)
+		return NearestResult{}, check.Errorf(fn, ssl.ErrShape, "dist has len %d, want N=%d", len(dist), n)
 	}
 	if dist != nil && (kernel.Overlaps(dist, xv) || kernel.Overlaps(dist, cv)) {
-		return nil, nil, 0, fmt.Errorf("assign: %s: dist aliases an input: %w", fn, ssl.ErrShape)
+		return NearestResult{}, check.Errorf(fn, ssl.ErrShape, "dist overlaps an input")
 	}
-	if err := checkFinite(fn, "x", xv, n, d); err != nil {
-		return nil, nil, 0, err
+	if err := check.FiniteData(fn, "x", xv, n, d); err != nil {
+		return NearestResult{}, err
 	}
-	if err := checkFinite(fn, "centroids", cv, k, d); err != nil {
-		return nil, nil, 0, err
+	if err := check.FiniteData(fn, "centroids", cv, k, d); err != nil {
+		return NearestResult{}, err
 	}
 	xn, cn := make([]float32, n), make([]float32, k)
 	rowNorms2(xn, xv, n, d)
 	rowNorms2(cn, cv, k, d)
 	if err := checkNorms(fn, "x", xn); err != nil {
-		return nil, nil, 0, err
+		return NearestResult{}, err
 	}
 	if err := checkNorms(fn, "centroids", cn); err != nil {
-		return nil, nil, 0, err
+		return NearestResult{}, err
 	}
 	if labels == nil {
 		labels = make([]int, n)
@@ -113,11 +126,11 @@ func Nearest(labels []int, dist []float32, x, centroids ssl.Tensor) ([]int, []fl
 		dist = make([]float32, n)
 	}
 	if n == 0 {
-		return labels, dist, 0, nil
+		return NearestResult{Labels: labels, Dist: dist}, nil
 	}
 	ip := make([]float32, assignBlockRows(n, k)*k)
 	nearest(labels, dist, xv, xn, n, d, cv, cn, k, ip)
-	return labels, dist, kernel.Sum(dist), nil
+	return NearestResult{Labels: labels, Dist: dist, Inertia: kernel.Sum(dist)}, nil
 }
 
 // checkNorms returns an error wrapping ssl.ErrNotFinite if a squared row
@@ -125,7 +138,7 @@ func Nearest(labels []int, dist []float32, x, centroids ssl.Tensor) ([]int, []fl
 func checkNorms(fn, name string, norms []float32) error {
 	for i, v := range norms {
 		if v-v != 0 {
-			return fmt.Errorf("assign: %s: %s row %d has squared norm %v (overflows float32): %w", fn, name, i, v, ssl.ErrNotFinite)
+			return check.Errorf(fn, ssl.ErrNotFinite, "%s row %d has squared norm %v (overflows float32)", name, i, v)
 		}
 	}
 	return nil

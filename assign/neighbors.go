@@ -1,10 +1,10 @@
 package assign
 
 import (
-	"fmt"
 	"math"
 
 	"ssl"
+	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
 
@@ -14,9 +14,9 @@ import (
 // enough that the N×N matrix never exists.
 const neighborBlock = 1024
 
-// MineOptions holds the optional settings of [MineNeighbors]. A nil
-// *MineOptions means the defaults.
-type MineOptions struct {
+// MineNeighborsOptions holds the optional settings of [MineNeighbors]. A
+// nil *MineNeighborsOptions means the defaults.
+type MineNeighborsOptions struct {
 	// ExcludeSelf leaves each row out of its own list, which then has k
 	// columns instead of SCAN's k+1. Default false (SCAN: self included,
 	// normally first).
@@ -38,9 +38,10 @@ type MineOptions struct {
 //
 // with m = k+1 and n itself among the candidates (SCAN's topk = k: self
 // normally comes first), or m = k with n excluded when opts.ExcludeSelf.
-// Ties are listed by decreasing index, as faiss 1.7.3's IndexFlatIP does, so
-// the order is a total one and the result does not depend on the block
-// order or GOMAXPROCS. sims receives the similarities (float32) in the same
+// Ties are listed by increasing index (the package's one tie rule, shared
+// with [Search]; faiss's IndexFlatIP lists them by decreasing index), so the
+// order is a total one and the result does not depend on the block order or
+// GOMAXPROCS. sims receives the similarities (float32) in the same
 // order.
 //
 // S is computed through kernel.Gemm on 1024×1024 blocks of the upper
@@ -57,33 +58,33 @@ type MineOptions struct {
 // Reference: Van Gansbeke et al., SCAN: Learning to Classify Images without
 // Labels, ECCV 2020, Sec. 2.1 (Unsupervised-Classification
 // utils/memory.py @ 952ec31e).
-func MineNeighbors(indices []int, sims []float32, features ssl.Tensor, k int, opts *MineOptions) ([]int, []float32, error) {
-	const fn = "MineNeighbors"
-	var o MineOptions
+func MineNeighbors(indices []int, sims []float32, features ssl.Tensor, k int, opts *MineNeighborsOptions) ([]int, []float32, error) {
+	const fn = "assign: MineNeighbors"
+	var o MineNeighborsOptions
 	if opts != nil {
 		o = *opts
 	}
-	n, d, fv, err := matrix(fn, "features", features)
+	n, d, fv, err := check.Matrix(fn, "features", features)
 	if err != nil {
 		return nil, nil, err
 	}
 	if k < 1 || k >= n {
-		return nil, nil, fmt.Errorf("assign: %s: k must be in [1, N−1=%d] (k=%d): %w", fn, n-1, k, ssl.ErrParam)
+		return nil, nil, check.Errorf(fn, ssl.ErrParam, "k must be in [1, N−1=%d] (k=%d)", n-1, k)
 	}
 	m := k + 1
 	if o.ExcludeSelf {
 		m = k
 	}
 	if indices != nil && len(indices) != n*m {
-		return nil, nil, fmt.Errorf("assign: %s: indices has len %d, want N·%d=%d: %w", fn, len(indices), m, n*m, ssl.ErrShape)
+		return nil, nil, check.Errorf(fn, ssl.ErrShape, "indices has len %d, want N·%d=%d", len(indices), m, n*m)
 	}
 	if sims != nil && len(sims) != n*m {
-		return nil, nil, fmt.Errorf("assign: %s: sims has len %d, want N·%d=%d: %w", fn, len(sims), m, n*m, ssl.ErrShape)
+		return nil, nil, check.Errorf(fn, ssl.ErrShape, "sims has len %d, want N·%d=%d", len(sims), m, n*m)
 	}
 	if sims != nil && kernel.Overlaps(sims, fv) {
-		return nil, nil, fmt.Errorf("assign: %s: sims overlaps features: %w", fn, ssl.ErrShape)
+		return nil, nil, check.Errorf(fn, ssl.ErrShape, "sims overlaps features")
 	}
-	if err := checkFinite(fn, "features", fv, n, d); err != nil {
+	if err := check.FiniteData(fn, "features", fv, n, d); err != nil {
 		return nil, nil, err
 	}
 	unit, err := unitRows(fn, "features", fv, n, d, o.AllowZero)
@@ -109,10 +110,10 @@ func unitRows(fn, name string, x []float32, rows, cols int, allowZero bool) ([]f
 		r, ur := x[i*cols:(i+1)*cols], u[i*cols:(i+1)*cols]
 		nrm := kernel.Norm(r)
 		if nrm == 0 && !allowZero {
-			return nil, fmt.Errorf("assign: %s: %s row %d has zero norm, so its cosine similarity is 0/0 (set AllowZero to treat it as the zero vector): %w", fn, name, i, ssl.ErrNotFinite)
+			return nil, check.Errorf(fn, ssl.ErrNotFinite, "%s row %d has zero norm, so its cosine similarity is 0/0 (set AllowZero to treat it as the zero vector)", name, i)
 		}
 		if math.IsInf(nrm, 0) {
-			return nil, fmt.Errorf("assign: %s: %s row %d has an infinite norm: %w", fn, name, i, ssl.ErrNotFinite)
+			return nil, check.Errorf(fn, ssl.ErrNotFinite, "%s row %d has an infinite norm", name, i)
 		}
 		inv := 1 / math.Max(nrm, normEps)
 		for j, v := range r {
@@ -123,14 +124,14 @@ func unitRows(fn, name string, x []float32, rows, cols int, allowZero bool) ([]f
 }
 
 // topList is a row's running top-m list, sorted best first: higher value,
-// then higher index on equal values (faiss's order).
+// then lower index on equal values.
 type topList struct {
 	val []float32
 	idx []int
 }
 
 // better reports whether (v, i) ranks before (w, j).
-func better(v float32, i int, w float32, j int) bool { return v > w || (v == w && i > j) }
+func better(v float32, i int, w float32, j int) bool { return v > w || (v == w && i < j) }
 
 // push offers the candidates row[t] with indices base+t, skipping index
 // skip; the list keeps its m best.

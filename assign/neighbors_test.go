@@ -15,7 +15,7 @@ import (
 )
 
 // mineNaive is the brute-force oracle: every cosine in float64, all N
-// candidates sorted by decreasing cosine then decreasing index, the first
+// candidates sorted by decreasing cosine then increasing index, the first
 // m kept.
 func mineNaive(f []float64, n, d, m int, exclude bool) ([]int, []float64) {
 	unit := make([]float64, n*d)
@@ -50,7 +50,7 @@ func mineNaive(f []float64, n, d, m int, exclude bool) ([]int, []float64) {
 			if cs[a].s != cs[b].s {
 				return cs[a].s > cs[b].s
 			}
-			return cs[a].j > cs[b].j
+			return cs[a].j < cs[b].j
 		})
 		for _, c := range cs[:m] {
 			idx = append(idx, c.j)
@@ -79,7 +79,7 @@ func TestMineNeighborsBruteForce(t *testing.T) {
 			}
 			idx := make([]int, tc.n*m)
 			sims := testutil.Data(testutil.NaNs(tc.n * m))
-			_, _, err := MineNeighbors(idx, sims, f, tc.k, &MineOptions{ExcludeSelf: tc.exclude})
+			_, _, err := MineNeighbors(idx, sims, f, tc.k, &MineNeighborsOptions{ExcludeSelf: tc.exclude})
 			if err != nil {
 				t.Fatalf("seed %d: %v", seed, err)
 			}
@@ -114,16 +114,16 @@ func cosine64(f []float64, i, j, d int) float64 {
 }
 
 func TestMineNeighborsTies(t *testing.T) {
-	// Rows 0, 2 and 3 share a direction; faiss lists ties by decreasing
-	// index, so each of them gets [3, 2, 0].
+	// Rows 0, 2 and 3 share a direction; ties are listed by increasing
+	// index, so each of them gets [0, 2, 3].
 	f := ssl.FromSlice([]float32{1, 0, 0, 1, 2, 0, 0.5, 0, -1, 0.1}, 5, 2)
 	idx, _, err := MineNeighbors(nil, nil, f, 2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, i := range []int{0, 2, 3} {
-		if got := idx[i*3 : i*3+3]; !slices.Equal(got, []int{3, 2, 0}) {
-			t.Errorf("row %d: %v, want [3 2 0]", i, got)
+		if got := idx[i*3 : i*3+3]; !slices.Equal(got, []int{0, 2, 3}) {
+			t.Errorf("row %d: %v, want [0 2 3]", i, got)
 		}
 	}
 }
@@ -151,14 +151,14 @@ func TestMineNeighborsZeroRows(t *testing.T) {
 	if !errors.Is(err, ssl.ErrNotFinite) || !strings.Contains(err.Error(), "row 1") {
 		t.Fatalf("err = %v, want ErrNotFinite naming row 1", err)
 	}
-	idx, sims, err := MineNeighbors(nil, nil, f, 2, &MineOptions{AllowZero: true})
+	idx, sims, err := MineNeighbors(nil, nil, f, 2, &MineNeighborsOptions{AllowZero: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The zero row has cosine 0 with every row: by the tie rule its list is
-	// the highest indices, [3 2 1].
-	if got := idx[3:6]; !slices.Equal(got, []int{3, 2, 1}) || sims[3] != 0 {
-		t.Errorf("zero row: %v %v, want [3 2 1] with cosine 0", got, sims[3:6])
+	// the lowest indices, [0 1 2].
+	if got := idx[3:6]; !slices.Equal(got, []int{0, 1, 2}) || sims[3] != 0 {
+		t.Errorf("zero row: %v %v, want [0 1 2] with cosine 0", got, sims[3:6])
 	}
 }
 

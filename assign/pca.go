@@ -1,12 +1,12 @@
 package assign
 
 import (
-	"fmt"
 	"math"
 
 	"gonum.org/v1/gonum/mat"
 
 	"ssl"
+	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
 
@@ -62,15 +62,15 @@ type PCA struct {
 // (deepcluster clustering.py preprocess_features @ 2d1927e8, faiss
 // PCAMatrix(D, d, eigen_power=−0.5)).
 func FitPCA(x ssl.Tensor, d int) (*PCA, error) {
-	const fn = "FitPCA"
-	n, dim, xv, err := matrix(fn, "x", x)
+	const fn = "assign: FitPCA"
+	n, dim, xv, err := check.Matrix(fn, "x", x)
 	if err != nil {
 		return nil, err
 	}
 	if d < 1 || d > dim || d >= n {
-		return nil, fmt.Errorf("assign: %s: d must be in [1, min(D=%d, N−1=%d)] (d=%d): %w", fn, dim, n-1, d, ssl.ErrParam)
+		return nil, check.Errorf(fn, ssl.ErrParam, "d must be in [1, min(D=%d, N−1=%d)] (d=%d)", dim, n-1, d)
 	}
-	if err := checkFinite(fn, "x", xv, n, dim); err != nil {
+	if err := check.FiniteData(fn, "x", xv, n, dim); err != nil {
 		return nil, err
 	}
 	mean := make([]float64, dim)
@@ -119,7 +119,7 @@ func FitPCA(x ssl.Tensor, d int) (*PCA, error) {
 	}
 	var es mat.EigenSym
 	if !es.Factorize(mat.NewSymDense(m, sc), true) {
-		return nil, fmt.Errorf("assign: %s: the eigendecomposition of the %d×%d scatter matrix did not converge: %w", fn, m, m, ssl.ErrNotFinite)
+		return nil, check.Errorf(fn, ssl.ErrNotFinite, "the eigendecomposition of the %d×%d scatter matrix did not converge", m, m)
 	}
 	vals := es.Values(nil) // ascending
 	var vecs mat.Dense
@@ -130,7 +130,7 @@ func FitPCA(x ssl.Tensor, d int) (*PCA, error) {
 		col := m - 1 - i
 		lam := vals[col]
 		if !(lam > pcaRankTol*top) {
-			return nil, fmt.Errorf("assign: %s: eigenvalue %d is %.3g, ≤ %g × the largest (%.3g): the data have rank < d=%d: %w", fn, i, lam, pcaRankTol, top, d, ssl.ErrParam)
+			return nil, check.Errorf(fn, ssl.ErrParam, "eigenvalue %d is %.3g, ≤ %g × the largest (%.3g): the data have rank < d=%d", i, lam, pcaRankTol, top, d)
 		}
 		p.Eigenvalues[i] = lam
 		v := p.Components[i*dim : (i+1)*dim]
@@ -189,44 +189,58 @@ func centre(dst, x []float32, mean []float64, rows, cols int) {
 	}
 }
 
-// Whiten applies the fitted transform and DeepCluster's L2 normalisation to
-// the rows of x (N×D):
+// PCAOptions holds the optional settings of [PCA.Whiten] and [PCAWhiten].
+// A nil *PCAOptions means the defaults, which are DeepCluster's.
+type PCAOptions struct {
+	// SkipNormalize returns the whitened z itself, without DeepCluster's
+	// L2 normalisation of every row: plain PCA whitening, whose output has
+	// unit variance along each kept component. Default false (normalise).
+	SkipNormalize bool
+}
+
+// Whiten applies the fitted transform and, unless opts.SkipNormalize,
+// DeepCluster's L2 normalisation to the rows of x (N×D):
 //
 //	z_ni = λ_i^(−1/2) · v_iᵀ (x_n − μ),  i < d
-//	y_n  = z_n / ‖z_n‖
+//	y_n  = z_n / ‖z_n‖                    (y_n = z_n with SkipNormalize)
 //
 // through kernel.Gemm on blocks of centred rows. A row with z_n = 0 (x_n = μ
 // on the kept components) stays 0, where numpy would give 0/0. dst (N×d)
 // receives y; nil allocates; it is returned.
 //
+// Reference: Caron et al., Deep Clustering for Unsupervised Learning of
+// Visual Features, ECCV 2018, Sec. 4 (implementation details: the features
+// are PCA-reduced to 256 dimensions, whitened and ℓ2-normalised before
+// k-means; deepcluster clustering.py preprocess_features @ 2d1927e8).
+//
 // It returns an error wrapping ssl.ErrShape if x is not N×D, dst is not N×d
 // or overlaps x, and ssl.ErrNotFinite if x holds a NaN or an infinity.
-func (p *PCA) Whiten(dst, x ssl.Tensor) (ssl.Tensor, error) {
-	const fn = "PCA.Whiten"
+func (p *PCA) Whiten(dst, x ssl.Tensor, opts *PCAOptions) (ssl.Tensor, error) {
+	const fn = "assign: PCA.Whiten"
 	if p == nil || p.proj == nil {
-		return nil, fmt.Errorf("assign: %s: PCA is not fitted (use FitPCA): %w", fn, ssl.ErrParam)
+		return nil, check.Errorf(fn, ssl.ErrParam, "PCA is not fitted (use FitPCA)")
 	}
-	n, dim, xv, err := matrix(fn, "x", x)
+	n, dim, xv, err := check.Matrix(fn, "x", x)
 	if err != nil {
 		return nil, err
 	}
 	if dim != p.D {
-		return nil, fmt.Errorf("assign: %s: x has D=%d, the PCA was fitted on D=%d: %w", fn, dim, p.D, ssl.ErrShape)
+		return nil, check.Errorf(fn, ssl.ErrShape, "x has D=%d, the PCA was fitted on D=%d", dim, p.D)
 	}
 	d := p.Dim
 	var yv []float32
-	if dst != nil {
-		if yv, err = matrixOf(fn, "dst", dst, n, d); err != nil {
+	if !check.IsNil(dst) {
+		if yv, err = check.MatrixOf(fn, "dst", dst, n, d); err != nil {
 			return nil, err
 		}
 		if kernel.Overlaps(yv, xv) {
-			return nil, fmt.Errorf("assign: %s: dst overlaps x: %w", fn, ssl.ErrShape)
+			return nil, check.Errorf(fn, ssl.ErrShape, "dst overlaps x")
 		}
 	}
-	if err := checkFinite(fn, "x", xv, n, dim); err != nil {
+	if err := check.FiniteData(fn, "x", xv, n, dim); err != nil {
 		return nil, err
 	}
-	if dst == nil {
+	if check.IsNil(dst) {
 		dst = ssl.New(n, d)
 		yv = dst.Data().([]float32)
 	}
@@ -237,19 +251,37 @@ func (p *PCA) Whiten(dst, x ssl.Tensor) (ssl.Tensor, error) {
 		centre(xc, xv[lo*dim:], p.Mean, rows, dim)
 		kernel.Gemm(false, false, rows, d, dim, 1, xc, dim, p.proj, d, 0, yv[lo*d:], d)
 	}
-	normalizeRows(yv, n, d)
+	if opts == nil || !opts.SkipNormalize {
+		normalizeRows(yv, n, d)
+	}
 	return dst, nil
 }
 
 // PCAWhiten is DeepCluster's preprocess_features: it fits [FitPCA] with d
-// components on x and returns [PCA.Whiten] of x itself, with the fitted
-// transform.
-func PCAWhiten(dst, x ssl.Tensor, d int) (ssl.Tensor, *PCA, error) {
+// components on x (DeepCluster: d = 256) and returns [PCA.Whiten] of x
+// itself, L2-normalised unless opts.SkipNormalize, with the fitted
+// transform. dst (N×d) receives the result; nil allocates.
+//
+// It returns the errors of [FitPCA] and [PCA.Whiten]; nothing is written
+// on a bad argument.
+//
+// Reference: Caron et al., Deep Clustering, ECCV 2018, Sec. 4 (PCA
+// whitening to 256 dimensions, then ℓ2 normalisation).
+func PCAWhiten(dst, x ssl.Tensor, d int, opts *PCAOptions) (ssl.Tensor, *PCA, error) {
+	if !check.IsNil(dst) {
+		n, _, _, err := check.Matrix("assign: PCAWhiten", "x", x)
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, err := check.MatrixOf("assign: PCAWhiten", "dst", dst, n, d); err != nil {
+			return nil, nil, err
+		}
+	}
 	p, err := FitPCA(x, d)
 	if err != nil {
 		return nil, nil, err
 	}
-	y, err := p.Whiten(dst, x)
+	y, err := p.Whiten(dst, x, opts)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -78,7 +78,7 @@ func TestPCAWhiten(t *testing.T) {
 			}
 			xc := testutil.Clone(x)
 			dst := testutil.NaNs(tc.n, tc.d)
-			y, p, err := PCAWhiten(dst, x, tc.d)
+			y, p, err := PCAWhiten(dst, x, tc.d, nil)
 			if err != nil {
 				t.Fatalf("seed %d: %v", seed, err)
 			}
@@ -101,7 +101,13 @@ func TestPCAWhiten(t *testing.T) {
 				}
 			}
 			testutil.AllClose(t, "y", got, wy, 1e-4, 1e-3)
-			// Whiteness: before the L2 step, Σ_n z_n z_nᵀ = I.
+			// Whiteness: before the L2 step, Σ_n z_n z_nᵀ = I; SkipNormalize
+			// returns that z, and y is z with unit rows.
+			raw, err := p.Whiten(nil, x, &PCAOptions{SkipNormalize: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rv, yv := testutil.Data(raw), testutil.Data(y)
 			z := make([]float64, tc.d*tc.d)
 			for i := range tc.n {
 				var zi [64]float64
@@ -110,6 +116,18 @@ func TestPCAWhiten(t *testing.T) {
 						zi[q] += p.Components[q*tc.dim+j] * (float64(xv[i*tc.dim+j]) - p.Mean[j])
 					}
 					zi[q] /= math.Sqrt(p.Eigenvalues[q])
+				}
+				var nrm float64
+				for q := range tc.d {
+					nrm += zi[q] * zi[q]
+					if math.Abs(float64(rv[i*tc.d+q])-zi[q]) > 1e-4*(1+math.Abs(zi[q])) {
+						t.Fatalf("SkipNormalize: z[%d,%d] = %v, want %v", i, q, rv[i*tc.d+q], zi[q])
+					}
+				}
+				for q := range tc.d {
+					if w := zi[q] / math.Sqrt(nrm); math.Abs(float64(yv[i*tc.d+q])-w) > 1e-4 {
+						t.Fatalf("y[%d,%d] = %v, want z/‖z‖ = %v", i, q, yv[i*tc.d+q], w)
+					}
 				}
 				for a := range tc.d {
 					for b := range tc.d {
@@ -168,14 +186,14 @@ func TestPCAErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	dst := testutil.NaNs(10, 3)
-	if _, err := p.Whiten(dst, x); !errors.Is(err, ssl.ErrShape) {
+	if _, err := p.Whiten(dst, x, nil); !errors.Is(err, ssl.ErrShape) {
 		t.Errorf("wrong dst: err = %v", err)
 	}
-	if _, err := p.Whiten(nil, ssl.New(3, 5)); !errors.Is(err, ssl.ErrShape) {
+	if _, err := p.Whiten(nil, ssl.New(3, 5), nil); !errors.Is(err, ssl.ErrShape) {
 		t.Errorf("wrong D: err = %v", err)
 	}
 	var zero PCA
-	if _, err := zero.Whiten(nil, x); !errors.Is(err, ssl.ErrParam) {
+	if _, err := zero.Whiten(nil, x, nil); !errors.Is(err, ssl.ErrParam) {
 		t.Errorf("unfitted: err = %v", err)
 	}
 }

@@ -1,11 +1,11 @@
 package assign
 
 import (
-	"fmt"
 	"math"
 	"slices"
 
 	"ssl"
+	"ssl/internal/check"
 )
 
 // PCLConcentration returns PCL's concentration estimate φ_k of each of k
@@ -34,30 +34,30 @@ import (
 // Representations, ICLR 2021, eq. 12 (PCL main_pcl.py run_kmeans
 // @ 964da1fb).
 func PCLConcentration(dst []float32, dist []float32, labels []int, k int, temperature float64) ([]float32, error) {
-	const fn = "PCLConcentration"
+	const fn = "assign: PCLConcentration"
 	// alpha is PCL's smoothing of the cluster size (main_pcl.py: np.log(len(dist)+10)).
 	const alpha = 10
 	if k < 1 {
-		return nil, fmt.Errorf("assign: %s: k must be ≥ 1 (k=%d): %w", fn, k, ssl.ErrParam)
+		return nil, check.Errorf(fn, ssl.ErrParam, "k must be ≥ 1 (k=%d)", k)
 	}
 	if !(temperature > 0) || math.IsInf(temperature, 0) {
-		return nil, fmt.Errorf("assign: %s: temperature must be finite and > 0 (temperature=%v): %w", fn, temperature, ssl.ErrParam)
+		return nil, check.Errorf(fn, ssl.ErrParam, "temperature must be finite and > 0 (temperature=%v)", temperature)
 	}
 	if len(dist) != len(labels) || len(dist) == 0 {
-		return nil, fmt.Errorf("assign: %s: dist has len %d, labels %d; want equal and ≥ 1: %w", fn, len(dist), len(labels), ssl.ErrShape)
+		return nil, check.Errorf(fn, ssl.ErrShape, "dist has len %d, labels %d; want equal and ≥ 1", len(dist), len(labels))
 	}
 	if dst != nil && len(dst) != k {
-		return nil, fmt.Errorf("assign: %s: dst has len %d, want k=%d: %w", fn, len(dst), k, ssl.ErrShape)
+		return nil, check.Errorf(fn, ssl.ErrShape, "dst has len %d, want k=%d", len(dst), k)
 	}
 	sum := make([]float64, k)
 	count := make([]int, k)
 	for i, l := range labels {
 		if l < 0 || l >= k {
-			return nil, fmt.Errorf("assign: %s: labels[%d]=%d outside [0, k=%d): %w", fn, i, l, k, ssl.ErrParam)
+			return nil, check.Errorf(fn, ssl.ErrParam, "labels[%d]=%d outside [0, k=%d)", i, l, k)
 		}
 		d := float64(dist[i])
 		if !(d >= 0) || math.IsInf(d, 0) {
-			return nil, fmt.Errorf("assign: %s: dist[%d]=%v is not a finite squared distance: %w", fn, i, d, ssl.ErrNotFinite)
+			return nil, check.Errorf(fn, ssl.ErrNotFinite, "dist[%d]=%v is not a finite squared distance", i, d)
 		}
 		sum[l] += math.Sqrt(d)
 		count[l]++
@@ -72,7 +72,7 @@ func PCLConcentration(dst []float32, dist []float32, labels []int, k int, temper
 		}
 	}
 	if !any2 {
-		return nil, fmt.Errorf("assign: %s: no cluster has 2 points (N=%d, k=%d), so φ is undefined: %w", fn, len(labels), k, ssl.ErrParam)
+		return nil, check.Errorf(fn, ssl.ErrParam, "no cluster has 2 points (N=%d, k=%d), so φ is undefined", len(labels), k)
 	}
 	for j := range k {
 		if count[j] <= 1 {
@@ -89,7 +89,7 @@ func PCLConcentration(dst []float32, dist []float32, labels []int, k int, temper
 	}
 	mean /= float64(k)
 	if !(mean > 0) {
-		return nil, fmt.Errorf("assign: %s: every concentration is 0 (all points on their centroids), density is 0/0: %w", fn, ssl.ErrNotFinite)
+		return nil, check.Errorf(fn, ssl.ErrNotFinite, "every concentration is 0 (all points on their centroids), density is 0/0")
 	}
 	if dst == nil {
 		dst = make([]float32, k)

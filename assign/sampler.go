@@ -1,10 +1,10 @@
 package assign
 
 import (
-	"fmt"
 	"math/rand/v2"
 
 	"ssl"
+	"ssl/internal/check"
 )
 
 // UniformLabelSample draws the indices of one DeepCluster training epoch
@@ -27,23 +27,23 @@ import (
 // Reference: Caron et al., Deep Clustering, ECCV 2018, Sec. 3.4 "Avoiding
 // trivial solutions" (deepcluster util.py UnifLabelSampler @ 2d1927e8).
 func UniformLabelSample(dst []int, labels []int, k, n int, rng *rand.Rand) ([]int, error) {
-	const fn = "UniformLabelSample"
+	const fn = "assign: UniformLabelSample"
 	if k < 1 || n < 1 {
-		return nil, fmt.Errorf("assign: %s: k and n must be ≥ 1 (k=%d, n=%d): %w", fn, k, n, ssl.ErrParam)
+		return nil, check.Errorf(fn, ssl.ErrParam, "k and n must be ≥ 1 (k=%d, n=%d)", k, n)
 	}
 	if len(labels) == 0 {
-		return nil, fmt.Errorf("assign: %s: labels is empty: %w", fn, ssl.ErrShape)
+		return nil, check.Errorf(fn, ssl.ErrShape, "labels is empty")
 	}
 	if dst != nil && len(dst) != n {
-		return nil, fmt.Errorf("assign: %s: dst has len %d, want n=%d: %w", fn, len(dst), n, ssl.ErrShape)
+		return nil, check.Errorf(fn, ssl.ErrShape, "dst has len %d, want n=%d", len(dst), n)
 	}
-	if err := checkRand(fn, rng); err != nil {
+	if err := check.Rand(fn, rng); err != nil {
 		return nil, err
 	}
 	members := make([][]int, k)
 	for i, l := range labels {
 		if l < 0 || l >= k {
-			return nil, fmt.Errorf("assign: %s: labels[%d]=%d outside [0, k=%d): %w", fn, i, l, k, ssl.ErrParam)
+			return nil, check.Errorf(fn, ssl.ErrParam, "labels[%d]=%d outside [0, k=%d)", i, l, k)
 		}
 		members[l] = append(members[l], i)
 	}

@@ -1,38 +1,45 @@
 package assign
 
 import (
-	"fmt"
 	"math"
 
 	"ssl"
+	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
 
-// defaultUniformSweeps bounds the coordinate sweeps of [UniformTranslate];
-// balanced data typically need a handful.
-const defaultUniformSweeps = 50
+// defaultUniformIterations bounds the coordinate sweeps of
+// [UniformTranslate]; balanced data typically need a handful.
+const defaultUniformIterations = 50
 
-// UniformOptions holds the optional settings of [UniformTranslate]. A nil
-// *UniformOptions means the defaults.
-type UniformOptions struct {
-	// Sweeps is the most coordinate sweeps over the K clusters, ≥ 0; 0
-	// means 50. The iteration stops early once every cluster holds
-	// ⌊N/K⌋ or ⌈N/K⌉ samples.
-	Sweeps int
+// UniformTranslateOptions holds the optional settings of
+// [UniformTranslate]. A nil *UniformTranslateOptions means the defaults.
+type UniformTranslateOptions struct {
+	// Iterations is the most coordinate sweeps over the K clusters, ≥ 0; 0
+	// means 50. Once every cluster holds ⌊N/K⌋ or ⌈N/K⌉ samples a sweep
+	// changes nothing, so the sweeps stop there whatever Tol.
+	Iterations int
+	// Tol, if > 0, stops the sweeps once the residual (the Imbalance of
+	// [UniformTranslateResult], a count of samples) is ≤ Tol; if it is
+	// still above Tol after Iterations, UniformTranslate returns the
+	// complete result with an error wrapping ErrNotConverged. 0 (the
+	// default) runs the sweeps up to Iterations with no test.
+	Tol float64
 }
 
-// UniformResult is the outcome of [UniformTranslate].
-type UniformResult struct {
+// UniformTranslateResult is the outcome of [UniformTranslate].
+type UniformTranslateResult struct {
 	// Shift is the translation b (len K) added to every output row.
 	Shift []float64
 	// Labels[i] = argmax_k (z_ik + b_k) (lowest k on ties).
 	Labels []int
 	// Counts[k] is the number of samples labelled k.
 	Counts []int
-	// Sweeps is the number of sweeps run.
-	Sweeps int
-	// Imbalance is the largest distance of a count from [⌊N/K⌋, ⌈N/K⌉]: 0
-	// when the assignment is as uniform as N and K allow.
+	// Iterations is the number of sweeps run.
+	Iterations int
+	// Imbalance, the residual, is the largest distance of a count from
+	// [⌊N/K⌋, ⌈N/K⌉]: 0 when the assignment is as uniform as N and K
+	// allow.
 	Imbalance int
 }
 
@@ -56,8 +63,9 @@ type UniformResult struct {
 // target count T (⌈N/K⌉ for an over-full cluster, ⌊N/K⌋ for an
 // under-full one): with d_i = z_ik − max_{j≠k}(z_ij + b_j), b_k is minus the
 // midpoint of the T-th and (T+1)-th largest d_i. A sweep visits k = 0 … K−1;
-// sweeps repeat until every count is within target or opts.Sweeps is
-// reached, and the b with the lowest Imbalance seen is returned. Ties in
+// sweeps repeat until every count is within target, opts.Tol is met or
+// opts.Iterations is reached, and the b with the lowest Imbalance seen is
+// returned. Ties in
 // the outputs (equal d_i at the cut) can leave a residual imbalance.
 //
 // labels (len N) receives the labels (nil allocates); dst (N×K) receives
@@ -65,57 +73,64 @@ type UniformResult struct {
 //
 // It returns an error wrapping ssl.ErrShape if outputs is not a matrix, has
 // K < 1 columns or fewer rows than columns, or a destination has the wrong
-// shape or overlaps outputs; ssl.ErrParam for a negative Sweeps; and
-// ssl.ErrNotFinite if outputs holds a NaN or an infinity. Nothing is written
-// then.
+// shape or overlaps outputs; ssl.ErrParam for a negative Iterations or a
+// negative or non-finite Tol; and ssl.ErrNotFinite if outputs holds a NaN
+// or an infinity. Nothing is written then. If opts.Tol > 0 is not met it
+// returns the complete result with an error wrapping ErrNotConverged.
 //
 // Reference: Li, Li, Garibaldi and Qiu, Clustering-Based Representation
 // Learning through Output Translation and Its Application to Remote-Sensing
 // Images, Remote Sensing 14(14):3361, 2022, Sec. 3.
-func UniformTranslate(dst ssl.Tensor, labels []int, outputs ssl.Tensor, opts *UniformOptions) (*UniformResult, error) {
-	const fn = "UniformTranslate"
-	var o UniformOptions
+func UniformTranslate(dst ssl.Tensor, labels []int, outputs ssl.Tensor, opts *UniformTranslateOptions) (UniformTranslateResult, error) {
+	const fn = "assign: UniformTranslate"
+	var o UniformTranslateOptions
 	if opts != nil {
 		o = *opts
 	}
-	n, k, zv, err := matrix(fn, "outputs", outputs)
+	n, k, zv, err := check.Matrix(fn, "outputs", outputs)
 	if err != nil {
-		return nil, err
+		return UniformTranslateResult{}, err
 	}
 	if k < 1 || n < k {
-		return nil, fmt.Errorf("assign: %s: outputs is %d×%d, want K ≥ 1 and N ≥ K: %w", fn, n, k, ssl.ErrShape)
+		return UniformTranslateResult{}, check.Errorf(fn, ssl.ErrShape, "outputs is %d×%d, want K ≥ 1 and N ≥ K", n, k)
 	}
-	if o.Sweeps < 0 {
-		return nil, fmt.Errorf("assign: %s: Sweeps must be ≥ 0 (Sweeps=%d): %w", fn, o.Sweeps, ssl.ErrParam)
+	if o.Iterations < 0 {
+		return UniformTranslateResult{}, check.Errorf(fn, ssl.ErrParam, "Iterations must be ≥ 0 (Iterations=%d)", o.Iterations)
+	}
+	if err := check.NonNegative(fn, "Tol", o.Tol); err != nil {
+		return UniformTranslateResult{}, err
 	}
 	var dv []float32
-	if dst != nil {
-		if dv, err = matrixOf(fn, "dst", dst, n, k); err != nil {
-			return nil, err
+	if !check.IsNil(dst) {
+		if dv, err = check.MatrixOf(fn, "dst", dst, n, k); err != nil {
+			return UniformTranslateResult{}, err
 		}
 		if kernel.Overlaps(dv, zv) {
-			return nil, fmt.Errorf("assign: %s: dst overlaps outputs: %w", fn, ssl.ErrShape)
+			return UniformTranslateResult{}, check.Errorf(fn, ssl.ErrShape, "dst overlaps outputs")
 		}
 	}
 	if labels != nil && len(labels) != n {
-		return nil, fmt.Errorf("assign: %s: labels has len %d, want N=%d: %w", fn, len(labels), n, ssl.ErrShape)
+		return UniformTranslateResult{}, check.Errorf(fn, ssl.ErrShape, "labels has len %d, want N=%d", len(labels), n)
 	}
-	if err := checkFinite(fn, "outputs", zv, n, k); err != nil {
-		return nil, err
+	if err := check.FiniteData(fn, "outputs", zv, n, k); err != nil {
+		return UniformTranslateResult{}, err
 	}
-	sweeps := o.Sweeps
-	if sweeps == 0 {
-		sweeps = defaultUniformSweeps
+	iters := o.Iterations
+	if iters == 0 {
+		iters = defaultUniformIterations
 	}
 	u := newUniformState(zv, n, k)
 	best := append([]float64(nil), u.b...)
 	bestImb := u.imbalance()
-	res := &UniformResult{}
-	for res.Sweeps < sweeps && bestImb > 0 {
+	var res UniformTranslateResult
+	for res.Iterations < iters && bestImb > 0 {
+		if o.Tol > 0 && float64(bestImb) <= o.Tol {
+			break
+		}
 		for c := range k {
 			u.step(c)
 		}
-		res.Sweeps++
+		res.Iterations++
 		if imb := u.imbalance(); imb < bestImb {
 			bestImb = imb
 			copy(best, u.b)
@@ -146,6 +161,9 @@ func UniformTranslate(dst ssl.Tensor, labels []int, outputs ssl.Tensor, opts *Un
 	lo, hi := n/k, (n+k-1)/k
 	for _, c := range counts {
 		res.Imbalance = max(res.Imbalance, lo-c, c-hi)
+	}
+	if o.Tol > 0 && float64(res.Imbalance) > o.Tol {
+		return res, check.Errorf(fn, ErrNotConverged, "imbalance %d > Tol=%g after %d sweeps", res.Imbalance, o.Tol, res.Iterations)
 	}
 	return res, nil
 }

@@ -99,7 +99,7 @@ func runKNNMine(t testing.TB, c *conformance.Case) {
 // iterations.
 func runMIRA(t testing.TB, c *conformance.Case) {
 	logits := c.Tensor(t, "logits")
-	res, err := assign.MIRA(nil, logits, c.Float(t, "tau"), c.Float(t, "beta"), nil, &assign.MIRAOptions{Iterations: c.Int(t, "iters")})
+	res, err := assign.MIRA(nil, logits, c.Float(t, "tau"), c.Float(t, "beta"), &assign.MIRAOptions{Iterations: c.Int(t, "iters")})
 	if c.ExpectError != "" {
 		c.CheckError(t, err)
 		return
@@ -132,7 +132,7 @@ func runPCLDensity(t testing.TB, c *conformance.Case) {
 // negative before comparing; gram = y yᵀ is compared as it comes.
 func runPCAWhiten(t testing.TB, c *conformance.Case) {
 	x := c.Tensor(t, "x")
-	y, p, err := assign.PCAWhiten(nil, x, c.Int(t, "pca"))
+	y, p, err := assign.PCAWhiten(nil, x, c.Int(t, "pca"), nil)
 	if c.ExpectError != "" {
 		c.CheckError(t, err)
 		return

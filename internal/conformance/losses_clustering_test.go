@@ -84,7 +84,7 @@ func runLossesMIRA(t testing.TB, c *conformance.Case) {
 	for i := range targets {
 		logits := ssl.FromSlice(teacher[i*b*k:(i+1)*b*k], b, k)
 		targets[i] = ssl.New(b, k)
-		_, err := assign.MIRA(targets[i], logits, c.Float(t, "tau_t"), c.Float(t, "beta"), nil, &assign.MIRAOptions{Iterations: c.Int(t, "iters")})
+		_, err := assign.MIRA(targets[i], logits, c.Float(t, "tau_t"), c.Float(t, "beta"), &assign.MIRAOptions{Iterations: c.Int(t, "iters")})
 		if err != nil {
 			t.Fatalf("%s: assign.MIRA(teacher %d): %v", c.Path, i, err)
 		}
