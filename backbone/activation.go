@@ -82,7 +82,7 @@ type L2Normalize struct {
 
 const defaultNormEps = 1e-12 // torch.nn.functional.normalize's default eps
 
-// NewL2Normalize returns row normalisation with eps = 1e-12.
+// NewL2Normalize returns row normalization with eps = 1e-12.
 func NewL2Normalize(name string) *L2Normalize {
 	return &L2Normalize{Eps: defaultNormEps, name: name}
 }
@@ -106,7 +106,7 @@ func (l *L2Normalize) OutShape(in []int) ([]int, error) {
 	return append([]int(nil), in...), nil
 }
 
-// Forward writes the normalised rows into dst; see [Layer].
+// Forward writes the normalized rows into dst; see [Layer].
 func (l *L2Normalize) Forward(ws *Workspace, dst, x ssl.Tensor, train bool) error {
 	return runForward(l, ws, dst, x, train)
 }

@@ -8,7 +8,7 @@ import (
 	"ssl/internal/kernel"
 )
 
-// BatchNorm is batch normalisation over the channels of an N×C (1-D) or
+// BatchNorm is batch normalization over the channels of an N×C (1-D) or
 // N×C×H×W (2-D) input, as torch.nn.BatchNorm1d / BatchNorm2d:
 //
 //	μ_c = Σ_c x / n,  σ²_c = Σ_c (x − μ_c)² / n,  x̂ = (x − μ_c)/√(σ²_c + eps)
@@ -40,7 +40,7 @@ type BatchNorm struct {
 	Weight, Bias            *Param // γ and β, length C
 	RunningMean, RunningVar *Param // buffers, length C
 	name                    string
-	// relu fuses the rectifier that follows the normalisation in ConvNet3
+	// relu fuses the rectifier that follows the normalization in ConvNet3
 	// and ResNet-18: out = max(γ·x̂ + β, 0), one pass instead of two.
 	relu bool
 }
@@ -60,7 +60,7 @@ const (
 	defaultBNMomentum = 0.1
 )
 
-// NewBatchNorm returns batch normalisation over c channels with γ = 1,
+// NewBatchNorm returns batch normalization over c channels with γ = 1,
 // β = 0, running mean 0 and running variance 1 (PyTorch's initial values).
 // Its tensors are called name+".weight", ".bias", ".running_mean" and
 // ".running_var". It returns an error wrapping ssl.ErrParam for c < 1 or an
@@ -102,7 +102,7 @@ func (bn *BatchNorm) label() string {
 	return "BatchNorm(" + bn.name + ")"
 }
 
-// newBNReLU returns batch normalisation followed by a fused ReLU.
+// newBNReLU returns batch normalization followed by a fused ReLU.
 func newBNReLU(name string, c int, opts *BatchNormOptions) (*BatchNorm, error) {
 	bn, err := NewBatchNorm(name, c, opts)
 	if bn != nil {
@@ -125,7 +125,7 @@ func (bn *BatchNorm) OutShape(in []int) ([]int, error) {
 	return append([]int(nil), in...), nil
 }
 
-// Forward normalises x into dst; in training mode it also updates the
+// Forward normalizes x into dst; in training mode it also updates the
 // running statistics. See [Layer].
 func (bn *BatchNorm) Forward(ws *Workspace, dst, x ssl.Tensor, train bool) error {
 	return runForward(bn, ws, dst, x, train)

@@ -39,8 +39,8 @@ type Conv2D struct {
 }
 
 // NewConv2D returns a convolution from in to out channels with a k×k kernel,
-// stride and padding, with a bias if bias is true, initialised as PyTorch
-// initialises nn.Conv2d (uniform in ±1/√(in·k·k)) from rng. Its parameters
+// stride and padding, with a bias if bias is true, initialized as PyTorch
+// initializes nn.Conv2d (uniform in ±1/√(in·k·k)) from rng. Its parameters
 // are called name+".weight" and name+".bias". It returns an error wrapping
 // ssl.ErrParam for non-positive sizes or stride, or a negative padding.
 func NewConv2D(name string, in, out, k, stride, pad int, bias bool, rng *rand.Rand) (*Conv2D, error) {

@@ -14,12 +14,12 @@ import (
 //
 // with (c1, c2, c3) = (32, 64, 128) by default (about 92k parameters, 15
 // MFLOP per image forward) and convolutions without bias, as the protocol's
-// reference settings say (batch normalisation follows each one). Any input
+// reference settings say (batch normalization follows each one). Any input
 // of at least 4×4 works (the 16×16 multi-crops give 4×4 maps before the
 // average pool). Tensors are named conv{i}.weight (conv{i}.bias with
 // ConvBias), bn{i}.weight, bn{i}.bias, bn{i}.running_mean, bn{i}.running_var.
 //
-// The ReLU of each block is fused into its batch normalisation (one pass
+// The ReLU of each block is fused into its batch normalization (one pass
 // over the activations instead of two): BN[i] computes max(γ·x̂ + β, 0).
 type ConvNet3 struct {
 	*Sequential
@@ -36,14 +36,14 @@ type ConvNet3Options struct {
 	// InChannels of the images; ≥ 1, default 1 (Fashion-MNIST).
 	InChannels int
 	// ConvBias adds a bias to each convolution; default false (the
-	// protocol's setting: batch normalisation subtracts it again).
+	// protocol's setting: batch normalization subtracts it again).
 	ConvBias bool
-	// BatchNorm sets eps and momentum of the three batch normalisations;
+	// BatchNorm sets eps and momentum of the three batch normalizations;
 	// nil means PyTorch's defaults (1e-5, 0.1).
 	BatchNorm *BatchNormOptions
 }
 
-// NewConvNet3 returns a ConvNet3 initialised as PyTorch initialises its
+// NewConvNet3 returns a ConvNet3 initialized as PyTorch initializes its
 // layers, drawing from rng. It returns an error wrapping ssl.ErrParam for
 // a width or channel count below 1 or a nil rng.
 func NewConvNet3(rng *rand.Rand, opts *ConvNet3Options) (*ConvNet3, error) {

@@ -1,7 +1,7 @@
 // Package backbone holds the networks the self-supervised methods train: a
 // small set of layers with hand-written backward passes, the fmnist-ssl-v1
 // ConvNet3 and a CIFAR ResNet-18, the SSL heads (projection MLP, BYOL
-// predictor, SwAV prototypes), optimisers (SGD, LARS, AdamW), the warm-up +
+// predictor, SwAV prototypes), optimizers (SGD, LARS, AdamW), the warm-up +
 // cosine learning-rate schedule, BYOL's EMA target update, and weights on
 // disk in the safetensors format.
 //
@@ -27,6 +27,39 @@
 // layers (they keep scratch memory and accumulate gradients): run the views
 // one after the other; each call already spreads its work over every core.
 //
+// # Writing a layer
+//
+// A program's own layer is any type with the five methods of [Layer]; it
+// goes into a [Sequential], next to the built-in layers, and trains with the
+// optimizers like them. Its contract:
+//
+//   - OutShape(in) returns the output shape for an input of shape in, or an
+//     error wrapping ssl.ErrShape. Sequential calls it to size the
+//     activations before each Forward.
+//   - Forward(ws, dst, x, train) checks x and dst (ssl.View, ssl.ViewOf),
+//     writes the output into dst without reading dst, and records in ws
+//     what Backward needs with ws.Save(l, x, …), where l is the layer
+//     itself: Save keeps references to the tensors, not copies. Vectors
+//     computed in Forward for Backward (norms, masks) go into
+//     ws.Scratch(i, n), which keeps them and reuses their memory from one
+//     pass to the next; each sub-layer a layer runs gets ws.Child(i) as its
+//     workspace.
+//   - Backward(ws, dx, dy) gets the saved tensors back with ws.Saved(l),
+//     which returns an error wrapping ssl.ErrParam if ws holds no forward
+//     pass of l, ADDS the gradient of each parameter into its [Param].Grad,
+//     and OVERWRITES dx, of x's shape, with the gradient of the input; dx
+//     may be nil (the first layer of a network), and then is skipped.
+//   - Params and Buffers return the layer's [Param]s, trainable (with a
+//     Grad of the value's shape) and not; their names should be unique in
+//     the network, as the optimizers and checkpoints key on them.
+//
+// Inside a Sequential the layer's x, dst, dx and dy are tensors viewing the
+// network's activation and gradient buffers: they stay valid, and
+// unchanged, from Forward to the matching Backward. A type that embeds a
+// built-in layer and overrides Forward or Backward gets its overrides
+// called; Sequential runs the package's own layer types directly on their
+// buffers and every other type through its exported methods.
+//
 // # Gradients accumulate
 //
 // Backward ADDS the gradients of the parameters into [Param].Grad, because
@@ -42,14 +75,14 @@
 // ("conv1.weight", "bn1.running_mean", "layer2.0.downsample.1.bias"). The
 // caller iterates them with Params and Buffers, copies them with
 // [CopyParams] (EMA targets, MoCo key encoders), updates them with an
-// optimiser ([SGD], [LARS], [AdamW]) or [EMAUpdate], and stores them with
+// optimizer ([SGD], [LARS], [AdamW]) or [EMAUpdate], and stores them with
 // [SaveSafetensors] / [LoadSafetensors]. Values are updated in place: the
 // tensors a layer was built with stay its tensors.
 //
 // # Conventions
 //
 // Images are N×C×H×W, row-major float32; a convolution weight is O×C×k×k,
-// a linear weight out×in, as in PyTorch. Batch normalisation in training
+// a linear weight out×in, as in PyTorch. Batch normalization in training
 // mode uses the batch statistics and updates the running ones as PyTorch
 // does (unbiased variance, momentum 0.1 by default); in evaluation mode it
 // uses the running statistics.
@@ -60,12 +93,12 @@
 // an upstream gradient, and non-finite results return errors wrapping
 // ssl.ErrShape, ssl.ErrParam or ssl.ErrNotFinite that name the layer and the
 // tensor, before anything is written. Gradients are checked by the
-// optimisers, which name the parameter.
+// optimizers, which name the parameter.
 //
 // # Determinism and threads
 //
 // Work is split over the batch (convolutions) or the channels (batch
-// normalisation) with internal/kernel.ParallelFor in blocks fixed by the
+// normalization) with internal/kernel.ParallelFor in blocks fixed by the
 // problem size; partial sums are combined in block order, so results are
 // bit-identical for any GOMAXPROCS.
 //

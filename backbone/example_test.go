@@ -58,8 +58,8 @@ func ExampleConvNet3() {
 	// first parameter: conv1.weight [32 1 3 3]
 }
 
-// A SwAV head: projection MLP, L2 normalisation and prototypes, chained;
-// after the optimiser step the prototypes are re-normalised.
+// A SwAV head: projection MLP, L2 normalization and prototypes, chained;
+// after the optimizer step the prototypes are re-normalized.
 func ExamplePrototypes() {
 	rng := rand.New(rand.NewPCG(3, 4))
 	proj, _ := backbone.NewMLP("projection", 128, 256, 64, rng)
@@ -79,7 +79,7 @@ func ExamplePrototypes() {
 		maxScore = max(maxScore, s)
 	}
 	protos.Freeze(true) // SwAV freezes the prototypes during the first epoch
-	protos.Normalize()  // and re-normalises them after every step
+	protos.Normalize()  // and re-normalizes them after every step
 	fmt.Printf("scores %v, cosine similarities: %v\n", scores.Shape(), maxScore <= 1)
 	// Output:
 	// scores (8, 30), cosine similarities: true

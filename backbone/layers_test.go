@@ -38,7 +38,7 @@ func f64s(ps []*backbone.Param) [][]float64 {
 // Tolerances of the gradient checks: float32 results against float64
 // central differences, STYLE 7.3's rtol 1e-4 with an absolute floor of
 // 1e-5 of the largest element (FORMAT.md's float32 rule), which covers the
-// cancellation in batch-normalisation gradients.
+// cancellation in batch-normalization gradients.
 const (
 	gcRTol = 1e-4
 	gcATol = 1e-5
@@ -91,7 +91,7 @@ func checkLayer(t *testing.T, tc gradCase) {
 	}
 	// The absolute floor is relative to the largest gradient of the layer:
 	// a gradient that is 0 in exact arithmetic (a bias before batch
-	// normalisation) is rounding noise of that size.
+	// normalization) is rounding noise of that size.
 	rtol := gcRTol
 	if tc.rtol != 0 {
 		rtol = tc.rtol

@@ -22,7 +22,7 @@ type Linear struct {
 }
 
 // NewLinear returns a linear layer from in to out features, with a bias if
-// bias is true, initialised as PyTorch initialises nn.Linear (uniform in
+// bias is true, initialized as PyTorch initializes nn.Linear (uniform in
 // ±1/√in) from rng. Its parameters are name+".weight" and name+".bias". It
 // returns an error wrapping ssl.ErrParam for non-positive sizes or a nil rng.
 func NewLinear(name string, in, out int, bias bool, rng *rand.Rand) (*Linear, error) {
@@ -107,21 +107,21 @@ func (l *Linear) backward(ws *Workspace, dx, dy []float32) error {
 
 // Prototypes is SwAV's prototype layer: a bias-free linear map from D-dim
 // features to K scores, scores = z·Cᵀ with C of shape K×D, meant to run on
-// L2-normalised features (put an [L2Normalize] before it) so that each score
+// L2-normalized features (put an [L2Normalize] before it) so that each score
 // is a cosine similarity once [Prototypes.Normalize] has set the rows of C
-// to unit norm. SwAV re-normalises after every optimiser step and freezes
+// to unit norm. SwAV re-normalizes after every optimizer step and freezes
 // the prototypes for the first iterations ([Prototypes.Freeze]).
 //
 // Reference: Caron et al., Unsupervised Learning of Visual Features by
 // Contrasting Cluster Assignments, NeurIPS 2020, §3.1; facebookresearch/swav
-// main_swav.py (prototypes normalised in train(), frozen while iteration <
+// main_swav.py (prototypes normalized in train(), frozen while iteration <
 // freeze_prototypes_niters).
 type Prototypes struct {
 	*Linear
 }
 
-// NewPrototypes returns k prototypes of dimension d, initialised as
-// nn.Linear(d, k, bias=False) and then normalised to unit rows. The weight
+// NewPrototypes returns k prototypes of dimension d, initialized as
+// nn.Linear(d, k, bias=False) and then normalized to unit rows. The weight
 // is called name+".weight". It returns an error wrapping ssl.ErrParam for
 // non-positive sizes or a nil rng.
 func NewPrototypes(name string, d, k int, rng *rand.Rand) (*Prototypes, error) {
@@ -159,7 +159,7 @@ func (p *Prototypes) backward(ws *Workspace, dx, dy []float32) error {
 }
 
 // Normalize sets every row of the prototype matrix to unit Euclidean norm,
-// C_k ← C_k / max(‖C_k‖, 1e-12), as SwAV does after each optimiser step
+// C_k ← C_k / max(‖C_k‖, 1e-12), as SwAV does after each optimizer step
 // (nn.functional.normalize(w, dim=1, p=2)).
 func (p *Prototypes) Normalize() {
 	w := p.Weight.Data()
@@ -167,7 +167,7 @@ func (p *Prototypes) Normalize() {
 }
 
 // Freeze sets whether the prototypes are frozen: a frozen prototype matrix
-// gets no gradient and the optimisers skip it (no update, no weight decay,
+// gets no gradient and the optimizers skip it (no update, no weight decay,
 // no momentum), as SwAV's p.grad = None during its first iterations.
 func (p *Prototypes) Freeze(frozen bool) { p.Weight.Frozen = frozen }
 
@@ -186,7 +186,7 @@ type MLP struct {
 }
 
 // NewMLP returns a projection head (or a BYOL predictor) in→hidden→out with
-// PyTorch's initialisation from rng and batch normalisation of the hidden
+// PyTorch's initialization from rng and batch normalization of the hidden
 // layer. It returns an error wrapping ssl.ErrParam for non-positive sizes
 // or a nil rng.
 func NewMLP(name string, in, hidden, out int, rng *rand.Rand) (*MLP, error) {

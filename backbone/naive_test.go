@@ -36,7 +36,7 @@ func convNaive(x, w, b []float64, n, c, h, wd, o, k, s, p int) ([]float64, int, 
 	return out, ho, wo
 }
 
-// bnNaive: batch normalisation with batch statistics (train) or the given
+// bnNaive: batch normalization with batch statistics (train) or the given
 // running ones.
 func bnNaive(x, g, b, rm, rv []float64, n, c, hw int, eps float64, train bool) []float64 {
 	out := make([]float64, len(x))

@@ -98,7 +98,7 @@ func TestResNet18Grad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Twenty float32 layers with batch normalisation over few values (1×1
+	// Twenty float32 layers with batch normalization over few values (1×1
 	// maps of 4 images in the last stage) lose about three digits: rtol 2e-3.
 	checkLayer(t, gradCase{name: "ResNet18", layer: net, x: testutil.RandN(testutil.Rand(53), 1, 4, 2, 8, 8), train: true, rtol: 2e-3,
 		naive: func(x []float64, ps, _ [][]float64) []float64 {

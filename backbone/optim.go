@@ -16,16 +16,16 @@ type Optimizer interface {
 	// if one holds a NaN or an infinity; lr must be finite and ≥ 0
 	// (ssl.ErrParam).
 	Step(lr float64) error
-	// State returns the optimiser's per-parameter state tensors (momentum
+	// State returns the optimizer's per-parameter state tensors (momentum
 	// buffers, moment estimates), named after their parameters, so that it
 	// can be saved and restored with the weights.
 	State() []*Param
 }
 
-// optBase holds what every optimiser shares: the parameters and their named
+// optBase holds what every optimizer shares: the parameters and their named
 // state tensors. The last state tensor of each parameter, "<name>.step"
 // (shape [1]), counts the updates it has taken (as PyTorch's state_dict
-// keeps "step"), so that a checkpoint of State restores the optimiser
+// keeps "step"), so that a checkpoint of State restores the optimizer
 // exactly: SGD's first-step momentum rule and AdamW's bias correction
 // depend on it. float32 counts exactly up to 2^24 steps.
 type optBase struct {
@@ -204,7 +204,7 @@ type LARSOptions struct {
 	// ClipLR clips the local rate to min(r/lr, 1) (LARC's clip mode).
 	ClipLR bool
 	// ExcludeBiasAndNorm skips the scaling, and the weight decay, for
-	// every rank-1 tensor (biases and normalisation parameters).
+	// every rank-1 tensor (biases and normalization parameters).
 	ExcludeBiasAndNorm bool
 	// Nesterov momentum; needs Momentum > 0.
 	Nesterov bool

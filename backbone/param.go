@@ -16,9 +16,9 @@ import (
 //
 // Name follows PyTorch's state_dict ("conv1.weight", "bn1.running_var").
 // Value and Grad are float32 tensors of the same shape, updated in place by
-// the layers and optimisers; callers may read and write their elements but
+// the layers and optimizers; callers may read and write their elements but
 // must not replace the tensors. Grad accumulates over Backward calls until
-// [ZeroGrad]. Frozen parameters are skipped by the optimisers entirely (no
+// [ZeroGrad]. Frozen parameters are skipped by the optimizers entirely (no
 // update, no weight decay, no momentum), as PyTorch skips a parameter whose
 // .grad is None; SwAV freezes its prototypes this way for the first
 // iterations.
@@ -61,7 +61,7 @@ func newBuffer(name string, v float32, shape ...int) *Param {
 }
 
 // initUniform fills d with U(−bound, bound): PyTorch's default
-// initialisation of Conv2d and Linear (kaiming_uniform with a = √5 for the
+// initialization of Conv2d and Linear (kaiming_uniform with a = √5 for the
 // weight, the same bound 1/√fan_in for the bias).
 func initUniform(d []float32, fanIn int, rng *rand.Rand) {
 	bound := 1 / math.Sqrt(float64(fanIn))

@@ -16,7 +16,7 @@ import (
 //
 // with 3×3 convolutions without bias (conv1 carries the stride) and a
 // shortcut that is the identity, or a 1×1 strided convolution and batch
-// normalisation (torchvision's "downsample") when the stride or the width
+// normalization (torchvision's "downsample") when the stride or the width
 // changes. BN1 applies the first ReLU itself (fused). Tensors are named <name>.conv1.weight, <name>.bn1.*, …,
 // <name>.downsample.0.weight, <name>.downsample.1.*.
 type BasicBlock struct {
@@ -105,7 +105,7 @@ const (
 )
 
 // sub runs layer l (child workspace i) on x into out.
-func sub(ws *Workspace, i int, l Layer, out, x []float32, shape []int, train bool) ([]int, error) {
+func sub(ws *Workspace, i int, l builtin, out, x []float32, shape []int, train bool) ([]int, error) {
 	os, err := l.OutShape(shape)
 	if err != nil {
 		return nil, err
@@ -245,12 +245,12 @@ type ResNet18Options struct {
 	Width int
 	// InChannels of the images; ≥ 1, default 3.
 	InChannels int
-	// BatchNorm sets eps and momentum of every batch normalisation; nil
+	// BatchNorm sets eps and momentum of every batch normalization; nil
 	// means PyTorch's defaults.
 	BatchNorm *BatchNormOptions
 }
 
-// NewResNet18 returns a CIFAR ResNet-18 initialised as PyTorch initialises
+// NewResNet18 returns a CIFAR ResNet-18 initialized as PyTorch initializes
 // its layers, drawing from rng. It returns an error wrapping ssl.ErrParam
 // for a width or channel count below 1 or a nil rng.
 func NewResNet18(rng *rand.Rand, opts *ResNet18Options) (*ResNet18, error) {

@@ -45,7 +45,7 @@ type stEntry struct {
 // padded with spaces to a multiple of 8 bytes, then the little-endian data
 // in the order of ps. A file saved from a ConvNet3's Params and Buffers
 // loads into the same PyTorch network with safetensors.torch.load_file and
-// model.load_state_dict(…, strict=True): batch normalisation's
+// model.load_state_dict(…, strict=True): batch normalization's
 // num_batches_tracked, which is not kept here, is filled in by PyTorch's
 // BatchNorm when a state_dict lacks it. It returns an error wrapping ssl.ErrParam for duplicate or reserved
 // names, and the writer's error.
@@ -212,7 +212,7 @@ func ParseSafetensors(file []byte) (*SafetensorsFile, error) {
 }
 
 // LoadSafetensors reads a safetensors file from r and copies into every
-// tensor of ps (a network's Params and Buffers, or an optimiser's State)
+// tensor of ps (a network's Params and Buffers, or an optimizer's State)
 // the file's tensor of the same name, which must be float32 ("F32") of the
 // same shape; tensors of the file that ps does not name are ignored (so a
 // PyTorch state_dict with num_batches_tracked loads). It returns the file's

@@ -71,7 +71,7 @@ func EMATau(base float64, k, K int) (float64, error) {
 //
 //	target ← target + (1 − τ)·(online − target)
 //
-// as BYOL updates its target network after each online optimiser step
+// as BYOL updates its target network after each online optimizer step
 // (Grill et al., NeurIPS 2020, eq. 1 in §3.1; with τ from [EMATau]). Pass
 // the two networks' Params (and, to average the batch-norm statistics too,
 // their Buffers). It returns an error wrapping ssl.ErrShape if the lists do

@@ -38,13 +38,13 @@ func crossEntropy(dlogits, logits []float32, labels []int, k int) float64 {
 	return loss / float64(b)
 }
 
-// Fashion-MNIST normalisation of the fmnist-ssl-v1 protocol.
+// Fashion-MNIST normalization of the fmnist-ssl-v1 protocol.
 const fmnistMean, fmnistStd = 0.2860, 0.3530
 
 // TestConvNet3TrainsOnFashionMNIST trains a narrow ConvNet3 with a linear
 // classifier by plain cross-entropy on the embedded Fashion-MNIST subset
 // for 300 steps of 32 images, then checks the test accuracy (1,000 images,
-// evaluation mode) is far above chance (0.1): forward, backward, optimiser
+// evaluation mode) is far above chance (0.1): forward, backward, optimizer
 // and schedule fit together.
 func TestConvNet3TrainsOnFashionMNIST(t *testing.T) {
 	train, err := dataset.EmbeddedFashionMNIST(dataset.Train)
