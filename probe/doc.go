@@ -25,8 +25,9 @@
 // rows through the shared GEMM and merged into per-query top-K heaps, so a
 // 60,000-row bank never needs an N×M matrix. [Accuracy] turns predictions
 // into top-1 (a fraction in [0, 1]; DINO prints percent); [EvaluateKNN]
-// does both.
-// [NearestNeighbours] returns the neighbours themselves.
+// does both. The neighbours come from assign.Search (the library's one
+// neighbour search, lower bank index first on equal similarities), which
+// returns the neighbours themselves.
 //
 // # Linear probe
 //
@@ -72,8 +73,8 @@
 //
 // [ClusterGrid] draws, per cluster, the images nearest its centre (cosine
 // similarity to the mean normalised feature, [NearestToCentres]); [Grid]
-// draws any rows of images, such as a query followed by its
-// [NearestNeighbours]; [ConfusionHeatmap] draws a contingency table; and
+// draws any rows of images, such as a query followed by its neighbours from
+// assign.Search; [ConfusionHeatmap] draws a contingency table; and
 // [TrainingCurves] plots the loss and the kNN accuracy per epoch
 // ([EpochRecord]). All write PNG (image/png; plots by gonum.org/v1/plot at
 // 96 dpi) of a size the options fix.

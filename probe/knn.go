@@ -3,9 +3,9 @@ package probe
 import (
 	"fmt"
 	"math"
-	"slices"
 
 	"ssl"
+	sslassign "ssl/assign"
 	"ssl/internal/kernel"
 )
 
@@ -21,24 +21,11 @@ const (
 // extract_feature_pipeline applies to the features before knn_classifier.
 const normEps = 1e-12
 
-// Tile sizes of the similarity computation: queryBlock queries against
-// bankBlock bank rows at a time, so the similarity buffer holds
-// queryBlock·bankBlock float32 (8 MiB) whatever the bank size. Measured on
-// the 60,000×10,000×128 benchmark (2 cores, AVX2 Gemm): 512 query rows
-// amortise the packing of each bank tile inside Gemm (256 rows: 10% slower;
-// 1024: 35% slower as the tile leaves the cache); 4096 bank rows amortise
-// the per-tile top-k bookkeeping.
-const (
-	queryBlock = 512
-	bankBlock  = 4096
-)
-
-// KNNOptions holds the optional settings of [KNN] and [NearestNeighbours].
-// A nil *KNNOptions and zero fields mean the defaults.
+// KNNOptions holds the optional settings of [KNN] and [EvaluateKNN]. A nil
+// *KNNOptions and zero fields mean the defaults.
 type KNNOptions struct {
 	// K is the number of neighbours that vote, 1 ≤ K ≤ N (the bank size).
-	// Zero means DefaultK (20). NearestNeighbours takes k positionally and
-	// ignores this field.
+	// Zero means DefaultK (20).
 	K int
 	// T is the temperature of the vote weights exp(s/T), T > 0. Zero means
 	// DefaultT (0.07).
@@ -59,10 +46,12 @@ type KNNOptions struct {
 // predicted classes; a nil dst is allocated, and the slice written is
 // returned. Use [Accuracy] with the query labels for the top-1 accuracy.
 //
-// The similarities are computed in tiles of 512 queries × 4096 bank rows
-// through the shared float32 GEMM and merged into per-query top-K lists, so
-// memory is O(N·D + K·M), never N×M; the normalised bank is one N×D float32
-// copy. The weights are evaluated as exp((s_mj − s_m,max)/T), which scales
+// The neighbours come from assign.Search with Normalize (the library's one
+// neighbour search: tiles of 512 queries × 4096 bank rows through the
+// shared float32 GEMM, merged into per-query top-K heaps), so memory is
+// O(N·D + K·M), never N×M; the normalised bank is one N×D float32 copy.
+// assign.Search also returns the neighbours themselves, for a
+// nearest-image [Grid]. The weights are evaluated as exp((s_mj − s_m,max)/T), which scales
 // every vote of query m by the same factor, so the argmax is that of the
 // formula above and no T, however small, overflows. Ties: among equal
 // similarities the lower bank index is nearer; among equal votes the lower
@@ -90,7 +79,7 @@ func KNN(dst []int, bank ssl.Tensor, bankLabels []int, queries ssl.Tensor, numCl
 			tau = opts.T
 		}
 	}
-	n, m, d, bv, qv, err := checkBankQueries("KNN", bank, queries, k)
+	n, m, err := checkBankQueries("KNN", bank, queries, k)
 	if err != nil {
 		return nil, err
 	}
@@ -112,9 +101,10 @@ func KNN(dst []int, bank ssl.Tensor, bankLabels []int, queries ssl.Tensor, numCl
 	if dst == nil {
 		dst = make([]int, m)
 	}
-	idx := make([]int32, m*k)
-	sims := make([]float32, m*k)
-	topK(idx, sims, bv, n, qv, m, d, k)
+	idx, sims, err := sslassign.Search(nil, nil, queries, bank, k, &sslassign.SearchOptions{Normalize: true})
+	if err != nil {
+		return nil, fmt.Errorf("probe: KNN: %w", err)
+	}
 	kernel.ParallelFor(m, kernel.Grain(m, k+numClasses, 1<<14), func(lo, hi int) {
 		votes := make([]float64, numClasses)
 		for q := lo; q < hi; q++ {
@@ -136,73 +126,36 @@ func KNN(dst []int, bank ssl.Tensor, bankLabels []int, queries ssl.Tensor, numCl
 	return dst, nil
 }
 
-// NearestNeighbours finds, for each query row, the k bank rows with the
-// largest cosine similarity (rows normalised as in [KNN]) and writes their
-// indices into idx and the similarities into sims, both M×k row-major and
-// sorted most similar first (ties: lower bank index first). A nil idx is
-// allocated; a nil sims is not computed. It computes what [KNN] votes over,
-// blocked the same way, and serves the nearest-image grids of [Grid].
-//
-// It returns an error wrapping ssl.ErrShape if bank or queries is not a
-// non-empty matrix, their widths differ, or idx or sims is non-nil with
-// length ≠ M·k; ssl.ErrParam if k < 1 or k > N; ssl.ErrNotFinite if a
-// feature is NaN or infinite. Nothing is written then.
-func NearestNeighbours(idx []int, sims []float32, bank, queries ssl.Tensor, k int) ([]int, []float32, error) {
-	n, m, d, bv, qv, err := checkBankQueries("NearestNeighbours", bank, queries, k)
+// checkBankQueries validates the matrices and k of KNN and returns their
+// sizes.
+func checkBankQueries(fn string, bank, queries ssl.Tensor, k int) (n, m int, err error) {
+	n, d, bv, err := ssl.Matrix(bank)
 	if err != nil {
-		return nil, nil, err
-	}
-	if idx != nil && len(idx) != m*k {
-		return nil, nil, fmt.Errorf("probe: NearestNeighbours: idx has %d entries, want M·k=%d: %w", len(idx), m*k, ssl.ErrShape)
-	}
-	if sims != nil && len(sims) != m*k {
-		return nil, nil, fmt.Errorf("probe: NearestNeighbours: sims has %d entries, want M·k=%d: %w", len(sims), m*k, ssl.ErrShape)
-	}
-	if idx == nil {
-		idx = make([]int, m*k)
-	}
-	id32 := make([]int32, m*k)
-	s := sims
-	if s == nil {
-		s = make([]float32, m*k)
-	}
-	topK(id32, s, bv, n, qv, m, d, k)
-	for i, v := range id32 {
-		idx[i] = int(v)
-	}
-	return idx, sims, nil
-}
-
-// checkBankQueries validates the matrices and k shared by KNN and
-// NearestNeighbours and returns their sizes and data.
-func checkBankQueries(fn string, bank, queries ssl.Tensor, k int) (n, m, d int, bv, qv []float32, err error) {
-	n, d, bv, err = ssl.Matrix(bank)
-	if err != nil {
-		return 0, 0, 0, nil, nil, fmt.Errorf("probe: %s: bank: %w", fn, err)
+		return 0, 0, fmt.Errorf("probe: %s: bank: %w", fn, err)
 	}
 	m, dq, qv, err := ssl.Matrix(queries)
 	if err != nil {
-		return 0, 0, 0, nil, nil, fmt.Errorf("probe: %s: queries: %w", fn, err)
+		return 0, 0, fmt.Errorf("probe: %s: queries: %w", fn, err)
 	}
 	if n == 0 || d == 0 {
-		return 0, 0, 0, nil, nil, fmt.Errorf("probe: %s: bank is empty (shape (%d, %d)): %w", fn, n, d, ssl.ErrShape)
+		return 0, 0, fmt.Errorf("probe: %s: bank is empty (shape (%d, %d)): %w", fn, n, d, ssl.ErrShape)
 	}
 	if m == 0 {
-		return 0, 0, 0, nil, nil, fmt.Errorf("probe: %s: queries is empty (shape (%d, %d)): %w", fn, m, dq, ssl.ErrShape)
+		return 0, 0, fmt.Errorf("probe: %s: queries is empty (shape (%d, %d)): %w", fn, m, dq, ssl.ErrShape)
 	}
 	if dq != d {
-		return 0, 0, 0, nil, nil, fmt.Errorf("probe: %s: queries have %d features, bank has %d: %w", fn, dq, d, ssl.ErrShape)
+		return 0, 0, fmt.Errorf("probe: %s: queries have %d features, bank has %d: %w", fn, dq, d, ssl.ErrShape)
 	}
 	if k < 1 || k > n {
-		return 0, 0, 0, nil, nil, fmt.Errorf("probe: %s: k must be in [1, bank size %d] (k=%d): %w", fn, n, k, ssl.ErrParam)
+		return 0, 0, fmt.Errorf("probe: %s: k must be in [1, bank size %d] (k=%d): %w", fn, n, k, ssl.ErrParam)
 	}
 	if i := firstNonFinite(bv); i >= 0 {
-		return 0, 0, 0, nil, nil, fmt.Errorf("probe: %s: bank[%d][%d] is %v: %w", fn, i/d, i%d, bv[i], ssl.ErrNotFinite)
+		return 0, 0, fmt.Errorf("probe: %s: bank[%d][%d] is %v: %w", fn, i/d, i%d, bv[i], ssl.ErrNotFinite)
 	}
 	if i := firstNonFinite(qv); i >= 0 {
-		return 0, 0, 0, nil, nil, fmt.Errorf("probe: %s: queries[%d][%d] is %v: %w", fn, i/d, i%d, qv[i], ssl.ErrNotFinite)
+		return 0, 0, fmt.Errorf("probe: %s: queries[%d][%d] is %v: %w", fn, i/d, i%d, qv[i], ssl.ErrNotFinite)
 	}
-	return n, m, d, bv, qv, nil
+	return n, m, nil
 }
 
 // firstNonFinite returns the index of the first NaN or infinite element of
@@ -228,138 +181,6 @@ func checkLabels(fn, name string, labels []int, numClasses int) error {
 		}
 	}
 	return nil
-}
-
-// topK writes, for each of the m rows of q (m×d), the indices and cosine
-// similarities of its k most similar rows of bank (n×d) into idx and sims
-// (m×k, sorted by decreasing similarity, ties by increasing index). Inputs
-// are finite and 1 ≤ k ≤ n.
-func topK(idx []int32, sims []float32, bank []float32, n int, q []float32, m, d, k int) {
-	// The normalised bank is stored transposed (D×N), so that each tile
-	// enters Gemm as a plain row-major k×n operand, which packs by
-	// contiguous copies.
-	bt := make([]float32, n*d)
-	kernel.ParallelFor(n, kernel.Grain(n, d, 1<<14), func(lo, hi int) {
-		row := make([]float32, d)
-		for j := lo; j < hi; j++ {
-			kernel.L2NormalizeRows(row, nil, bank[j*d:(j+1)*d], 1, d, normEps)
-			for t, v := range row {
-				bt[t*n+j] = v
-			}
-		}
-	})
-	qb := min(queryBlock, m)
-	nb := min(bankBlock, n)
-	qn := make([]float32, qb*d)
-	s := make([]float32, qb*nb)
-	for q0 := 0; q0 < m; q0 += qb {
-		qm := min(qb, m-q0)
-		kernel.L2NormalizeRows(qn, nil, q[q0*d:(q0+qm)*d], qm, d, normEps)
-		hv, hi := sims[q0*k:(q0+qm)*k], idx[q0*k:(q0+qm)*k]
-		fill := 0 // entries in each heap so far (the same for every row)
-		for b0 := 0; b0 < n; b0 += nb {
-			bm := min(nb, n-b0)
-			kernel.Gemm(false, false, qm, bm, d, 1, qn, d, bt[b0:], n, 0, s, bm)
-			kernel.ParallelFor(qm, kernel.Grain(qm, bm, 1<<15), func(lo, hi2 int) {
-				for r := lo; r < hi2; r++ {
-					pushRow(hv[r*k:(r+1)*k], hi[r*k:(r+1)*k], fill, s[r*bm:(r+1)*bm], int32(b0))
-				}
-			})
-			fill = min(k, fill+bm)
-		}
-		kernel.ParallelFor(qm, kernel.Grain(qm, k*8, 1<<14), func(lo, hi2 int) {
-			for r := lo; r < hi2; r++ {
-				sortDesc(hv[r*k:(r+1)*k], hi[r*k:(r+1)*k])
-			}
-		})
-	}
-}
-
-// pushRow merges the similarities row (bank indices base, base+1, …) into
-// the min-heap (hv, hi) of capacity len(hv) that holds fill entries. The
-// root is the worst kept entry: the smallest similarity, and among equal
-// ones the highest index. Since indices arrive in increasing order, a
-// candidate equal to the root never displaces it, which keeps the lower
-// index on ties.
-func pushRow(hv []float32, hi []int32, fill int, row []float32, base int32) {
-	k := len(hv)
-	j := 0
-	for ; fill < k && j < len(row); j++ {
-		// Sift up.
-		c := fill
-		hv[c], hi[c] = row[j], base+int32(j)
-		for c > 0 {
-			p := (c - 1) / 2
-			if !worse(hv[c], hi[c], hv[p], hi[p]) {
-				break
-			}
-			hv[c], hv[p] = hv[p], hv[c]
-			hi[c], hi[p] = hi[p], hi[c]
-			c = p
-		}
-		fill++
-	}
-	if j == len(row) {
-		return
-	}
-	root := hv[0]
-	for ; j < len(row); j++ {
-		v := row[j]
-		if v <= root {
-			continue
-		}
-		// Replace the root and sift down.
-		hv[0], hi[0] = v, base+int32(j)
-		c := 0
-		for {
-			l := 2*c + 1
-			if l >= k {
-				break
-			}
-			w := l
-			if r := l + 1; r < k && worse(hv[r], hi[r], hv[l], hi[l]) {
-				w = r
-			}
-			if !worse(hv[w], hi[w], hv[c], hi[c]) {
-				break
-			}
-			hv[c], hv[w] = hv[w], hv[c]
-			hi[c], hi[w] = hi[w], hi[c]
-			c = w
-		}
-		root = hv[0]
-	}
-}
-
-// worse reports whether entry (v1, i1) ranks below (v2, i2): a smaller
-// similarity, or an equal one at a higher index.
-func worse(v1 float32, i1 int32, v2 float32, i2 int32) bool {
-	return v1 < v2 || (v1 == v2 && i1 > i2)
-}
-
-// sortDesc sorts the k entries (hv, hi) from best to worst.
-func sortDesc(hv []float32, hi []int32) {
-	type entry struct {
-		v float32
-		i int32
-	}
-	var buf [64]entry
-	e := buf[:0]
-	for j := range hv {
-		e = append(e, entry{hv[j], hi[j]})
-	}
-	slices.SortFunc(e, func(a, b entry) int {
-		switch {
-		case worse(b.v, b.i, a.v, a.i):
-			return -1
-		case worse(a.v, a.i, b.v, b.i):
-			return 1
-		}
-		return 0
-	})
-	for j := range e {
-		hv[j], hi[j] = e[j].v, e[j].i
-	}
 }
 
 // EvaluateKNN runs the kNN protocol: [KNN] of the queries (the test

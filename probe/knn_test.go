@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"ssl"
+	sslassign "ssl/assign"
 	"ssl/internal/testutil"
 )
 
@@ -141,9 +142,10 @@ func TestKNN(t *testing.T) {
 				t.Errorf("bankLabels was modified")
 			}
 			want, wantNN, simGap, voteGap := knnNaive(testutil.F64s(bx), bl, testutil.F64s(qx), tc.n, tc.m, tc.d, tc.k, tc.c, tc.tau)
-			idx, sims, err := NearestNeighbours(nil, make([]float32, tc.m*tc.k), bank, queries, tc.k)
+			// KNN votes over assign.Search's cosine neighbours.
+			idx, sims, err := sslassign.Search(nil, nil, queries, bank, tc.k, &sslassign.SearchOptions{Normalize: true})
 			if err != nil {
-				t.Fatalf("NearestNeighbours(%s): %v", tc.name, err)
+				t.Fatalf("Search(%s): %v", tc.name, err)
 			}
 			checked := 0
 			for i := range tc.m {
@@ -161,11 +163,11 @@ func TestKNN(t *testing.T) {
 				slices.Sort(g)
 				slices.Sort(w)
 				if !slices.Equal(g, w) {
-					t.Errorf("NearestNeighbours(%s): query %d neighbours %v, want %v", tc.name, i, g, w)
+					t.Errorf("Search(%s): query %d neighbours %v, want %v", tc.name, i, g, w)
 				}
 				for j := 1; j < tc.k; j++ {
 					if sims[i*tc.k+j] > sims[i*tc.k+j-1] {
-						t.Errorf("NearestNeighbours(%s): query %d similarities not sorted: %v", tc.name, i, sims[i*tc.k:(i+1)*tc.k])
+						t.Errorf("Search(%s): query %d similarities not sorted: %v", tc.name, i, sims[i*tc.k:(i+1)*tc.k])
 						break
 					}
 				}
@@ -178,7 +180,8 @@ func TestKNN(t *testing.T) {
 }
 
 // TestKNNTies checks the documented tie rules: duplicated bank rows keep
-// the lower index, equal votes go to the lower class.
+// the lower index (assign.Search's rule), equal votes go to the lower
+// class.
 func TestKNNTies(t *testing.T) {
 	bank := ssl.FromSlice([]float32{
 		1, 0, // 0: class 1
@@ -187,16 +190,17 @@ func TestKNNTies(t *testing.T) {
 		0, 1, // 3: class 1
 	}, 4, 2)
 	queries := ssl.FromSlice([]float32{2, 0, 0, 3}, 2, 2)
-	idx, sims, err := NearestNeighbours(nil, make([]float32, 2), bank, queries, 1)
+	// K=1: the nearest of the duplicates 0 (class 1) and 1 (class 0) is 0.
+	pred, err := KNN(nil, bank, []int{1, 0, 0, 1}, queries, 2, &KNNOptions{K: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(idx, []int{0, 2}) || sims[0] != 1 || sims[1] != 1 {
-		t.Errorf("NearestNeighbours ties: idx %v sims %v, want [0 2] [1 1]", idx, sims)
+	if !slices.Equal(pred, []int{1, 0}) {
+		t.Errorf("KNN ties, K=1: %v, want [1 0]", pred)
 	}
 	// k=2: each query's two neighbours are equally similar and of different
 	// classes, so the votes tie and the lower class wins.
-	pred, err := KNN(nil, bank, []int{1, 0, 0, 1}, queries, 2, &KNNOptions{K: 2})
+	pred, err = KNN(nil, bank, []int{1, 0, 0, 1}, queries, 2, &KNNOptions{K: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,21 +240,15 @@ func TestKNNThreads(t *testing.T) {
 	bx, bl := clustered(r, 5000, 16, 10, 2)
 	qx, _ := clustered(r, 300, 16, 10, 2)
 	bank, queries := ssl.FromSlice(bx, 5000, 16), ssl.FromSlice(qx, 300, 16)
-	run := func(procs int) ([]int, []int, []float32) {
+	run := func(procs int) []int {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 		pred, err := KNN(nil, bank, bl, queries, 10, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		idx, sims, err := NearestNeighbours(nil, make([]float32, 300*20), bank, queries, 20)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return pred, idx, sims
+		return pred
 	}
-	p1, i1, s1 := run(1)
-	p4, i4, s4 := run(4)
-	if !slices.Equal(p1, p4) || !slices.Equal(i1, i4) || !slices.Equal(s1, s4) {
+	if !slices.Equal(run(1), run(4)) {
 		t.Errorf("KNN results differ between GOMAXPROCS 1 and 4")
 	}
 }
@@ -310,22 +308,6 @@ func TestKNNErrors(t *testing.T) {
 				}
 			}
 		})
-	}
-	// NearestNeighbours shares the checks and adds its own.
-	for _, tc := range []struct {
-		name string
-		idx  []int
-		sims []float32
-		k    int
-		want error
-	}{
-		{"k_zero", nil, nil, 0, ssl.ErrParam},
-		{"idx_short", make([]int, 5), nil, 1, ssl.ErrShape},
-		{"sims_short", nil, make([]float32, 5), 1, ssl.ErrShape},
-	} {
-		if _, _, err := NearestNeighbours(tc.idx, tc.sims, bank, queries, tc.k); !errors.Is(err, tc.want) || !strings.HasPrefix(err.Error(), "probe: NearestNeighbours: ") {
-			t.Errorf("NearestNeighbours(%s) error = %v, want %v", tc.name, err, tc.want)
-		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"ssl"
+	sslassign "ssl/assign"
 	"ssl/dataset"
 	"ssl/internal/testutil"
 )
@@ -116,7 +117,7 @@ func TestPictures(t *testing.T) {
 	t.Run("nearest_grid", func(t *testing.T) {
 		// Each query's image followed by its five nearest test images.
 		q := ssl.FromSlice(testX.Data().([]float32)[:4*784], 4, 784)
-		idx, _, err := NearestNeighbours(nil, nil, testX, q, 6)
+		idx, _, err := sslassign.Search(nil, nil, q, testX, 6, &sslassign.SearchOptions{Normalize: true})
 		if err != nil {
 			t.Fatal(err)
 		}
