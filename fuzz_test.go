@@ -88,3 +88,51 @@ func FuzzMatrix(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRowsReshape calls Rows, Row and Reshape with arbitrary ranges and
+// shapes on a matrix: each either fails with an error wrapping ErrShape or
+// ErrParam or returns a view of the right size whose elements are the
+// matrix's own. None may panic.
+func FuzzRowsReshape(f *testing.F) {
+	f.Add(uint8(4), uint8(3), int8(1), int8(3), int8(2), int8(-1))
+	f.Add(uint8(0), uint8(5), int8(0), int8(0), int8(-1), int8(0))
+	f.Add(uint8(2), uint8(2), int8(-1), int8(9), int8(-1), int8(-1))
+	f.Fuzz(func(t *testing.T, r, c uint8, lo, hi, d0, d1 int8) {
+		rows, cols := int(r%9), int(c%9)
+		data := make([]float32, rows*cols)
+		for i := range data {
+			data[i] = float32(i)
+		}
+		m := ssl.FromSlice(data, rows, cols)
+		sentinel := func(err error) bool { return errors.Is(err, ssl.ErrShape) || errors.Is(err, ssl.ErrParam) }
+		v, err := ssl.Rows(m, int(lo), int(hi))
+		if err != nil {
+			if !sentinel(err) {
+				t.Fatalf("Rows(%d×%d, %d, %d) error %v wraps no sentinel", rows, cols, lo, hi, err)
+			}
+		} else {
+			_, got, err := ssl.View(v)
+			if err != nil || len(got) != (int(hi)-int(lo))*cols || (len(got) > 0 && got[0] != data[int(lo)*cols]) {
+				t.Fatalf("Rows(%d×%d, %d, %d) = %v, %v", rows, cols, lo, hi, got, err)
+			}
+		}
+		if row, err := ssl.Row(m, int(lo)); err != nil {
+			if !sentinel(err) {
+				t.Fatalf("Row error %v wraps no sentinel", err)
+			}
+		} else if len(row) != cols || (cols > 0 && row[0] != data[int(lo)*cols]) {
+			t.Fatalf("Row(%d×%d, %d) = %v", rows, cols, lo, row)
+		}
+		w, err := ssl.Reshape(m, int(d0), int(d1))
+		if err != nil {
+			if !errors.Is(err, ssl.ErrShape) {
+				t.Fatalf("Reshape error %v does not wrap ErrShape", err)
+			}
+			return
+		}
+		shape, got, err := ssl.View(w)
+		if err != nil || len(got) != len(data) || shape[0]*shape[1] != len(data) {
+			t.Fatalf("Reshape(%d×%d, %d, %d) = shape %v, %d elements, %v", rows, cols, d0, d1, shape, len(got), err)
+		}
+	})
+}
