@@ -14,9 +14,13 @@ tensors = [
     ("bn1.weight", "F32", [2], [1.5, -0.5]),
     ("bn1.running_var", "F32", [2], [0.75, 2.0]),
     ("bn1.num_batches_tracked", "I64", [], [7]),
+    # Training state beyond the parameters: a neighbor list (N×k, I64)
+    # and pseudo-labels (I32), with values beyond 32 bits and negatives.
+    ("state.neighbors", "I64", [3, 2], [1, 2, 0, 2, -1, 1 << 40]),
+    ("state.labels", "I32", [4], [3, 0, -7, 2147483647]),
 ]
-size = {"F32": 4, "I64": 8}
-fmt = {"F32": "<f", "I64": "<q"}
+size = {"F32": 4, "I32": 4, "I64": 8}
+fmt = {"F32": "<f", "I32": "<i", "I64": "<q"}
 # safetensors sorts by alignment (descending), then by name.
 tensors.sort(key=lambda t: (-size[t[1]], t[0]))
 header, data = {}, b""
