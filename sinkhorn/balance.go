@@ -5,27 +5,27 @@ import (
 	"math"
 
 	"ssl"
+	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
 
 // SwAV's defaults (facebookresearch/swav@06b1b7cb main_swav.py: --epsilon
 // 0.05, --sinkhorn_iterations 3) and the iteration cap used with a tolerance.
 const (
-	defaultIterations = 3
-	defaultMaxIter    = 1000
+	defaultIterations    = 3
+	defaultTolIterations = 1000
 )
 
 // BalanceOptions are the optional settings of [Balance]. A nil
-// *BalanceOptions means all defaults.
+// *BalanceOptions means all defaults: SwAV's 3 iterations, no tolerance.
 type BalanceOptions struct {
-	// Iterations is the fixed number of scaling iterations run when Tol is
-	// 0; ≥ 0, and 0 means SwAV's 3.
+	// Iterations caps the scaling iterations; ≥ 0, and 0 means SwAV's 3
+	// when Tol is 0 and 1000 when Tol > 0.
 	Iterations int
-	// Tol, when > 0, replaces the fixed count: iterate until the marginal
-	// error of the codes (see [Result]) is ≤ Tol, at most MaxIter times.
+	// Tol, when > 0, stops as soon as the marginal error of the codes (see
+	// [Result]) is ≤ Tol; ≥ 0, and 0 runs exactly Iterations iterations
+	// with no test, as SwAV does.
 	Tol float64
-	// MaxIter caps the iterations when Tol > 0; ≥ 0, and 0 means 1000.
-	MaxIter int
 	// Domain selects the exp- or log-domain iteration; the zero value [Auto]
 	// detects which one the input needs.
 	Domain Domain
@@ -37,37 +37,40 @@ type BalanceOptions struct {
 	// kernel then lives in the Workspace, so an error from the Reducer
 	// leaves dst untouched.
 	Reducer Reducer
+	// Workspace, when not nil, holds the scratch, so that repeated calls
+	// allocate nothing; nil allocates per call.
+	Workspace *Workspace
 }
 
 type balanceCfg struct {
-	iters, maxIter int
-	tol            float64
-	domain         Domain
-	red            Reducer
+	iters  int
+	tol    float64
+	domain Domain
+	red    Reducer
+	ws     *Workspace
 }
 
 func balanceConfig(fn string, o *BalanceOptions) (balanceCfg, error) {
-	c := balanceCfg{iters: defaultIterations, maxIter: defaultMaxIter}
+	c := balanceCfg{iters: defaultIterations}
 	if o == nil {
 		return c, nil
 	}
+	if err := check.Count(fn, "Iterations", o.Iterations, 0); err != nil {
+		return c, err
+	}
+	if err := check.NonNegative(fn, "Tol", o.Tol); err != nil {
+		return c, err
+	}
+	if err := checkDomain(fn, o.Domain); err != nil {
+		return c, err
+	}
 	switch {
-	case o.Iterations < 0:
-		return c, fmt.Errorf("sinkhorn: %s: Iterations must be >= 0 (Iterations=%d): %w", fn, o.Iterations, ssl.ErrParam)
-	case o.MaxIter < 0:
-		return c, fmt.Errorf("sinkhorn: %s: MaxIter must be >= 0 (MaxIter=%d): %w", fn, o.MaxIter, ssl.ErrParam)
-	case !(o.Tol >= 0) || math.IsInf(o.Tol, 0):
-		return c, fmt.Errorf("sinkhorn: %s: Tol must be finite and >= 0 (Tol=%v): %w", fn, o.Tol, ssl.ErrParam)
-	case o.Domain < Auto || o.Domain > Log:
-		return c, fmt.Errorf("sinkhorn: %s: unknown Domain (Domain=%d): %w", fn, int(o.Domain), ssl.ErrParam)
-	}
-	if o.Iterations > 0 {
+	case o.Iterations > 0:
 		c.iters = o.Iterations
+	case o.Tol > 0:
+		c.iters = defaultTolIterations
 	}
-	if o.MaxIter > 0 {
-		c.maxIter = o.MaxIter
-	}
-	c.tol, c.domain, c.red = o.Tol, o.Domain, o.Reducer
+	c.tol, c.domain, c.red, c.ws = o.Tol, o.Domain, o.Reducer, o.Workspace
 	return c, nil
 }
 
@@ -80,7 +83,8 @@ func balanceConfig(fn string, o *BalanceOptions) (balanceCfg, error) {
 //
 // starting from u = 1 and alternating a prototype update and a sample
 // update for a fixed number of iterations T (SwAV: ε = 0.05, T = 3), or, with
-// a tolerance, until the marginal error is at most Tol. It writes
+// a positive Tol, until the marginal error is at most Tol (at most
+// Iterations times). It writes
 // codes = B·Q into dst: every row sums to 1 and, once converged, every column
 // to B/K. This is exactly what SwAV's distributed_sinkhorn returns for one
 // process, computed in the vector-scaling form (only u and v change; the
@@ -110,38 +114,36 @@ func balanceConfig(fn string, o *BalanceOptions) (balanceCfg, error) {
 // ε ≤ 0 or non-finite and for invalid options; ssl.ErrNotFinite for NaN or
 // ±Inf scores. Nothing is written then. With [Exp], a problem the exp
 // domain cannot represent returns an error wrapping ssl.ErrNotFinite
-// after dst has been used as scratch. With Tol it returns an error
-// wrapping [ErrNotConverged] together with the codes after MaxIter
-// iterations. A Reducer's error is returned wrapped, with dst untouched.
+// after dst has been used as scratch. With a positive Tol not met it
+// returns the codes after Iterations iterations, with their Result,
+// together with an error wrapping [ErrNotConverged]. A Reducer's error is
+// returned wrapped, with dst untouched.
 //
 // Reference: Caron et al., SwAV, NeurIPS 2020, §3.1 eq. 3 and Appendix A.1
 // (Algorithm 1); facebookresearch/swav@06b1b7cb main_swav.py
 // distributed_sinkhorn.
-func Balance(dst, scores ssl.Tensor, eps float64, ws *Workspace, opts *BalanceOptions) (Result, error) {
-	b, k, s, err := ssl.Matrix(scores)
-	if err != nil {
-		return Result{}, fmt.Errorf("sinkhorn: Balance: scores: %w", err)
-	}
-	if b == 0 || k == 0 {
-		return Result{}, fmt.Errorf("sinkhorn: Balance: scores is empty (B=%d, K=%d): %w", b, k, ssl.ErrShape)
-	}
-	if !(eps > 0) || math.IsInf(eps, 0) {
-		return Result{}, fmt.Errorf("sinkhorn: Balance: epsilon must be positive and finite (epsilon=%v): %w", eps, ssl.ErrParam)
-	}
-	cfg, err := balanceConfig("Balance", opts)
+func Balance(dst, scores ssl.Tensor, eps float64, opts *BalanceOptions) (Result, error) {
+	const fn = "sinkhorn: Balance"
+	b, k, s, err := check.NonEmptyMatrix(fn, "scores", scores)
 	if err != nil {
 		return Result{}, err
 	}
-	var q []float32
-	if dst == nil {
+	if err := check.Positive(fn, "eps", eps); err != nil {
+		return Result{}, err
+	}
+	cfg, err := balanceConfig(fn, opts)
+	if err != nil {
+		return Result{}, err
+	}
+	q, err := check.Dst(fn, "dst", dst, check.Shape2(b, k), s)
+	if err != nil {
+		return Result{}, err
+	}
+	if q == nil {
 		t := ssl.New(b, k)
 		dst, q = t, t.Data().([]float32)
-	} else if q, err = ssl.MatrixOf(dst, b, k); err != nil {
-		return Result{}, fmt.Errorf("sinkhorn: Balance: dst: %w", err)
 	}
-	if kernel.Overlaps(q, s) {
-		return Result{}, fmt.Errorf("sinkhorn: Balance: dst overlaps scores: %w", ssl.ErrShape)
-	}
+	ws := cfg.ws
 	if ws == nil {
 		ws = new(Workspace)
 	}
@@ -153,19 +155,19 @@ func Balance(dst, scores ssl.Tensor, eps float64, ws *Workspace, opts *BalanceOp
 	// workers, then the row count.
 	bad, anyBad, err := e.colExtrema()
 	if err != nil {
-		return Result{}, fmt.Errorf("sinkhorn: Balance: %w", err)
+		return Result{}, fmt.Errorf(fn+": %w", err)
 	}
 	if bad >= 0 {
-		return Result{}, fmt.Errorf("sinkhorn: Balance: scores[%d, %d] is %v: %w", bad/k, bad%k, s[bad], ssl.ErrNotFinite)
+		return Result{}, check.Errorf(fn, ssl.ErrNotFinite, "scores[%d, %d] is %v", bad/k, bad%k, s[bad])
 	}
 	if anyBad {
-		return Result{}, fmt.Errorf("sinkhorn: Balance: scores of another worker are not finite: %w", ssl.ErrNotFinite)
+		return Result{}, check.Errorf(fn, ssl.ErrNotFinite, "scores of another worker are not finite")
 	}
 	if e.red != nil {
 		n := e.red8[:1]
 		n[0] = float64(b)
 		if err := e.reduce(n, Sum); err != nil {
-			return Result{}, fmt.Errorf("sinkhorn: Balance: %w", err)
+			return Result{}, fmt.Errorf(fn+": %w", err)
 		}
 		e.nTotal = int(n[0])
 	}
@@ -181,11 +183,11 @@ func Balance(dst, scores ssl.Tensor, eps float64, ws *Workspace, opts *BalanceOp
 	if cfg.domain != Log {
 		res.Iterations, res.MarginalError, conv, ok, err = balanceRun(e, cfg, false)
 		if err != nil {
-			return Result{}, fmt.Errorf("sinkhorn: Balance: %w", err)
+			return Result{}, fmt.Errorf(fn+": %w", err)
 		}
 		if !ok && cfg.domain == Exp {
-			return Result{}, fmt.Errorf("sinkhorn: Balance: a scaling vector left the float32 range at iteration %d (epsilon=%v, max span of a column of scores %.4g): %w",
-				res.Iterations, eps, e.maxSpan(), ssl.ErrNotFinite)
+			return Result{}, check.Errorf(fn, ssl.ErrNotFinite, "a scaling vector left the float32 range at iteration %d (eps=%v, max span of a column of scores %.4g)",
+				res.Iterations, eps, e.maxSpan())
 		}
 	}
 	if !ok {
@@ -194,15 +196,16 @@ func Balance(dst, scores ssl.Tensor, eps float64, ws *Workspace, opts *BalanceOp
 		e.sizeRowBufs()
 		res.Iterations, res.MarginalError, conv, _, err = balanceRun(e, cfg, true)
 		if err != nil {
-			return Result{}, fmt.Errorf("sinkhorn: Balance: %w", err)
+			return Result{}, fmt.Errorf(fn+": %w", err)
 		}
 	}
+	res.Residual = res.MarginalError
 	if !finite(res.MarginalError) {
-		return res, fmt.Errorf("sinkhorn: Balance: codes are not finite (epsilon=%v): %w", eps, ssl.ErrNotFinite)
+		return res, check.Errorf(fn, ssl.ErrNotFinite, "codes are not finite (eps=%v)", eps)
 	}
 	if !conv {
-		return res, fmt.Errorf("sinkhorn: Balance: marginal error %.3g > Tol %.3g after %d iterations: %w",
-			res.MarginalError, cfg.tol, res.Iterations, ErrNotConverged)
+		return res, check.Errorf(fn, ErrNotConverged, "marginal error %.3g > Tol %.3g after %d iterations (Iterations=%d)",
+			res.Residual, cfg.tol, res.Iterations, cfg.iters)
 	}
 	return res, nil
 }
@@ -262,7 +265,7 @@ func balanceRun(e *engine, cfg balanceCfg, logDomain bool) (iters int, merr floa
 			if me*bk <= cfg.tol {
 				break
 			}
-			if iters == cfg.maxIter {
+			if iters == cfg.iters {
 				conv = false
 				break
 			}

@@ -124,7 +124,7 @@ func TestBalanceNaive(t *testing.T) {
 			scores := testutil.RandU(rnd, -tc.scale, tc.scale, tc.b, tc.k)
 			before := testutil.Clone(scores)
 			dst := testutil.NaNs(tc.b, tc.k)
-			res, err := Balance(dst, scores, tc.eps, nil, &BalanceOptions{Iterations: tc.iters, Domain: tc.domain})
+			res, err := Balance(dst, scores, tc.eps, &BalanceOptions{Iterations: tc.iters, Domain: tc.domain})
 			if err != nil {
 				t.Fatalf("Balance(%s): %v", name, err)
 			}
@@ -157,11 +157,11 @@ func TestBalanceErrors(t *testing.T) {
 		sentinel error
 		mention  string
 	}{
-		{"eps0", ssl.New(4, 3), good, 0, nil, ssl.ErrParam, "epsilon=0"},
-		{"epsNaN", ssl.New(4, 3), good, math.NaN(), nil, ssl.ErrParam, "epsilon=NaN"},
-		{"epsInf", ssl.New(4, 3), good, math.Inf(1), nil, ssl.ErrParam, "epsilon=+Inf"},
-		{"empty", ssl.New(0, 3), ssl.New(0, 3), 0.05, nil, ssl.ErrShape, "B=0"},
-		{"emptyK", ssl.New(3, 0), ssl.New(3, 0), 0.05, nil, ssl.ErrShape, "K=0"},
+		{"eps0", ssl.New(4, 3), good, 0, nil, ssl.ErrParam, "eps=0"},
+		{"epsNaN", ssl.New(4, 3), good, math.NaN(), nil, ssl.ErrParam, "eps=NaN"},
+		{"epsInf", ssl.New(4, 3), good, math.Inf(1), nil, ssl.ErrParam, "eps=+Inf"},
+		{"empty", ssl.New(0, 3), ssl.New(0, 3), 0.05, nil, ssl.ErrShape, "scores is empty (shape (0, 3))"},
+		{"emptyK", ssl.New(3, 0), ssl.New(3, 0), 0.05, nil, ssl.ErrShape, "scores is empty (shape (3, 0))"},
 		{"dstShape", ssl.New(3, 4), good, 0.05, nil, ssl.ErrShape, "dst"},
 		{"alias", good, good, 0.05, nil, ssl.ErrShape, "overlaps"},
 		{"nan", ssl.New(4, 3), nan, 0.05, nil, ssl.ErrNotFinite, "scores[1, 2]"},
@@ -175,7 +175,7 @@ func TestBalanceErrors(t *testing.T) {
 			if _, d, err := ssl.View(tc.dst); err == nil && len(d) > 0 {
 				before = testutil.Clone(tc.dst)
 			}
-			_, err := Balance(tc.dst, tc.s, tc.eps, nil, tc.opts)
+			_, err := Balance(tc.dst, tc.s, tc.eps, tc.opts)
 			if !errors.Is(err, tc.sentinel) {
 				t.Fatalf("Balance(%s) error = %v, want %v", tc.name, err, tc.sentinel)
 			}

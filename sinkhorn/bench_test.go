@@ -32,12 +32,12 @@ func BenchmarkBalance(b *testing.B) {
 	for _, sz := range []struct{ n, k int }{{256, 3000}, {4096, 3000}} {
 		b.Run(fmt.Sprintf("b%d_k%d", sz.n, sz.k), func(b *testing.B) {
 			scores := ssl.FromSlice(swavScores(rand.New(rand.NewPCG(1, 1)), sz.n, sz.k), sz.n, sz.k)
-			q, ws := ssl.New(sz.n, sz.k), NewWorkspace(sz.n, sz.k)
-			opts := &BalanceOptions{Iterations: 3}
+			q := ssl.New(sz.n, sz.k)
+			opts := &BalanceOptions{Iterations: 3, Workspace: NewWorkspace(sz.n, sz.k)}
 			b.ReportAllocs()
 			c0 := cpuTime()
 			for b.Loop() {
-				if _, err := Balance(q, scores, 0.05, ws, opts); err != nil {
+				if _, err := Balance(q, scores, 0.05, opts); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -3,9 +3,8 @@ package sinkhorn
 import (
 	"fmt"
 	"math"
-	"runtime"
-	"sync"
-	"sync/atomic"
+
+	"ssl/internal/kernel"
 )
 
 // The engine runs the scaling iteration shared by every solver: a plan
@@ -47,7 +46,6 @@ type engine struct {
 	n, k, grain, nb int
 	nTotal          int // rows over all workers
 	red             Reducer
-	pool            *pool
 
 	a         []float32 // n×k kernel (exp) or log-kernel (log)
 	rowT      []float32 // per-row targets, or nil for rowC
@@ -58,7 +56,7 @@ type engine struct {
 	check     bool // accumulate SeLa's Σ|u_old/u_new − 1| in rowPass
 	fixRows   bool // rowLogBlock only sums columns, leaving f unchanged
 	fn        blockFn
-	next      atomic.Int64
+	body      func(lo, hi int) // e.runBlock, built once
 
 	u, v    []float64 // exp-domain scalings
 	flush   []float64 // n: largest true value of a flushed kernel entry per row
@@ -129,78 +127,20 @@ func (e *engine) sizeRowBufs() {
 	e.rowBuf2 = grow(e.rowBuf2, e.nb*e.k)
 }
 
-// parallel runs fn over every row block: on the calling goroutine when one
-// thread or one block suffices, on the Workspace's pool when it has one,
-// else on fresh goroutines. Blocks write disjoint outputs, so the result is
-// the same in every case.
+// parallel runs fn over every row block with kernel.ParallelFor: the
+// blocks are the engine's fixed partition and write disjoint outputs, so
+// the result is the same for any GOMAXPROCS. The function handed to
+// ParallelFor is built once per engine, so a pass allocates nothing.
 func (e *engine) parallel(fn blockFn) {
-	w := min(runtime.GOMAXPROCS(0), e.nb)
-	if w <= 1 {
-		for blk := range e.nb {
-			lo := blk * e.grain
-			fn(e, blk, lo, min(lo+e.grain, e.n))
-		}
-		return
+	if e.body == nil {
+		e.body = e.runBlock
 	}
 	e.fn = fn
-	e.next.Store(0)
-	if e.pool != nil {
-		e.pool.run(e, w)
-		return
-	}
-	var wg sync.WaitGroup
-	for range w - 1 {
-		wg.Go(e.drain)
-	}
-	e.drain()
-	wg.Wait()
+	kernel.ParallelFor(e.n, e.grain, e.body)
+	e.fn = nil
 }
 
-func (e *engine) drain() {
-	for {
-		blk := int(e.next.Add(1) - 1)
-		if blk >= e.nb {
-			return
-		}
-		lo := blk * e.grain
-		e.fn(e, blk, lo, min(lo+e.grain, e.n))
-	}
-}
-
-// pool is a set of goroutines owned by a Workspace that run the blocks of
-// a pass, so that repeated calls start no goroutines and allocate nothing.
-// It holds no reference to the Workspace: when the Workspace is collected,
-// a cleanup closes the task channel and the goroutines exit.
-type pool struct {
-	tasks   chan *engine
-	workers int
-	wg      sync.WaitGroup
-}
-
-func newPool(workers int) *pool {
-	p := &pool{tasks: make(chan *engine), workers: workers}
-	for range workers {
-		go p.loop()
-	}
-	return p
-}
-
-func (p *pool) loop() {
-	for e := range p.tasks {
-		e.drain()
-		p.wg.Done()
-	}
-}
-
-func (p *pool) run(e *engine, w int) {
-	helpers := min(w-1, p.workers)
-	p.wg.Add(helpers)
-	for range helpers {
-		p.tasks <- e
-	}
-	e.drain()
-	p.wg.Wait()
-}
+func (e *engine) runBlock(lo, hi int) { e.fn(e, lo/e.grain, lo, hi) }
 
 // reduce combines x over the workers; without a Reducer it does nothing.
 func (e *engine) reduce(x []float64, op ReduceOp) error {

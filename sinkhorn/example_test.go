@@ -1,6 +1,7 @@
 package sinkhorn_test
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
@@ -18,7 +19,7 @@ func ExampleBalance() {
 		0.2, 0.9,
 	}, 4, 2)
 	codes := ssl.New(4, 2)
-	res, err := sinkhorn.Balance(codes, scores, 0.05, nil, nil) // SwAV: ε = 0.05, 3 iterations
+	res, err := sinkhorn.Balance(codes, scores, 0.05, nil) // SwAV: ε = 0.05, 3 iterations
 	if err != nil {
 		panic(err)
 	}
@@ -35,6 +36,26 @@ func ExampleBalance() {
 	// iterations: 3
 }
 
+func ExampleBalance_tolerance() {
+	// With a positive Tol, Balance iterates until the columns of the codes
+	// sum to B/K within Tol; Iterations caps the count. A missed Tol still
+	// returns the codes, with an error wrapping ErrNotConverged.
+	scores := ssl.FromSlice([]float32{
+		0.9, 0.1,
+		0.8, 0.3,
+		0.7, 0.6,
+		0.2, 0.9,
+	}, 4, 2)
+	ws := sinkhorn.NewWorkspace(4, 2) // reused by every call below
+	res, err := sinkhorn.Balance(nil, scores, 0.05, &sinkhorn.BalanceOptions{Tol: 1e-6, Workspace: ws})
+	fmt.Println(err, res.Iterations, res.Residual <= 1e-6)
+	res, err = sinkhorn.Balance(nil, scores, 0.05, &sinkhorn.BalanceOptions{Tol: 1e-6, Iterations: 2, Workspace: ws})
+	fmt.Println(errors.Is(err, sinkhorn.ErrNotConverged), errors.Is(err, ssl.ErrNotConverged), res.Iterations, res.Plan != nil)
+	// Output:
+	// <nil> 314 true
+	// true true 2 true
+}
+
 func ExampleSeLa() {
 	// Softmax outputs of 6 samples over 3 labels; SeLa's λ = 25.
 	probs := ssl.FromSlice([]float32{
@@ -45,7 +66,7 @@ func ExampleSeLa() {
 		0.2, 0.2, 0.6,
 		0.3, 0.3, 0.4,
 	}, 6, 3)
-	res, err := sinkhorn.SeLa(nil, nil, probs, 25, nil, nil)
+	res, err := sinkhorn.SeLa(nil, nil, probs, 25, nil) // SeLa's rule: Tol 0.1, tested every 10 updates
 	if err != nil {
 		panic(err)
 	}
@@ -61,7 +82,7 @@ func ExampleTransport() {
 	a := ssl.FromSlice([]float32{0.5, 0.5}, 2)
 	b := ssl.FromSlice([]float32{0.25, 0.75}, 2)
 	cost := ssl.FromSlice([]float32{0, 1, 1, 0}, 2, 2)
-	res, err := sinkhorn.Transport(nil, a, b, cost, 0.1, nil, nil)
+	res, err := sinkhorn.Transport(nil, a, b, cost, 0.1, nil) // POT's defaults: Tol 1e-9, at most 1000 updates
 	if err != nil {
 		panic(err)
 	}
@@ -83,7 +104,7 @@ func ExampleLocalReducers() {
 		wg.Go(func() {
 			mine := ssl.FromSlice(scores[4*w:4*w+4], 2, 2)
 			out := ssl.FromSlice(codes[4*w:4*w+4], 2, 2)
-			if _, err := sinkhorn.Balance(out, mine, 0.05, nil, &sinkhorn.BalanceOptions{Reducer: reducers[w]}); err != nil {
+			if _, err := sinkhorn.Balance(out, mine, 0.05, &sinkhorn.BalanceOptions{Reducer: reducers[w]}); err != nil {
 				panic(err)
 			}
 		})

@@ -54,7 +54,7 @@ func FuzzBalance(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b, k uint8, eps float64, iters, domain uint8, data []byte) {
 		rows, cols := int(b%17), int(k%17)
 		scores := *fuzzMatrix(data, rows, cols, 10)
-		res, err := Balance(nil, scores, eps, nil, &BalanceOptions{Iterations: int(iters % 6), Domain: Domain(domain % 4)})
+		res, err := Balance(nil, scores, eps, &BalanceOptions{Iterations: int(iters % 6), Domain: Domain(domain % 4)})
 		if err != nil {
 			if !isOurError(err) {
 				t.Fatalf("Balance: error %v wraps no sentinel", err)
@@ -80,7 +80,7 @@ func FuzzSeLa(f *testing.F) {
 		if plan != nil {
 			p = plan
 		}
-		res, err := SeLa(nil, p, probs, lambda, nil, &SeLaOptions{Domain: Domain(domain % 4), MaxIter: 200})
+		res, err := SeLa(nil, p, probs, lambda, &SeLaOptions{Domain: Domain(domain % 4), Iterations: 200, Tol: 0.1})
 		if err != nil {
 			if !isOurError(err) {
 				t.Fatalf("SeLa: error %v wraps no sentinel", err)
@@ -112,7 +112,7 @@ func FuzzTransport(f *testing.F) {
 				bd[j] = float32(rows)
 			}
 		}
-		res, err := Transport(nil, a, b, cost, reg, nil, &TransportOptions{Domain: Domain(domain % 4), MaxIter: 200})
+		res, err := Transport(nil, a, b, cost, reg, &TransportOptions{Domain: Domain(domain % 4), Iterations: 200, Tol: 1e-9})
 		if err != nil {
 			if !isOurError(err) {
 				t.Fatalf("Transport: error %v wraps no sentinel", err)

@@ -19,7 +19,7 @@ func TestBalanceProperties(t *testing.T) {
 	scores := testutil.RandU(testutil.Rand(11), -1, 1, b, k)
 	opts := &BalanceOptions{Tol: 1e-6}
 	base := ssl.New(b, k)
-	res, err := Balance(base, scores, eps, nil, opts)
+	res, err := Balance(base, scores, eps, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestBalanceProperties(t *testing.T) {
 		sd[i*k+2] -= 0.4 // a prototype
 	}
 	got := ssl.New(b, k)
-	if _, err := Balance(got, shifted, eps, nil, opts); err != nil {
+	if _, err := Balance(got, shifted, eps, opts); err != nil {
 		t.Fatal(err)
 	}
 	testutil.AllClose(t, "codes after row and column shifts", testutil.F64(got), q, 1e-5, 1e-4)
@@ -66,10 +66,10 @@ func TestBalanceProperties(t *testing.T) {
 		testutil.Data(colShift)[i*k+4] += 0.9
 	}
 	fixed, fixedShift := ssl.New(b, k), ssl.New(b, k)
-	if _, err := Balance(fixed, scores, eps, nil, nil); err != nil {
+	if _, err := Balance(fixed, scores, eps, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Balance(fixedShift, colShift, eps, nil, nil); err != nil {
+	if _, err := Balance(fixedShift, colShift, eps, nil); err != nil {
 		t.Fatal(err)
 	}
 	testutil.AllClose(t, "fixed-count codes after a prototype shift", testutil.F64(fixedShift), testutil.F64(fixed), 1e-6, 1e-5)
@@ -85,7 +85,7 @@ func TestBalanceProperties(t *testing.T) {
 		}
 	}
 	pq := ssl.New(b, k)
-	if _, err := Balance(pq, perm, eps, nil, opts); err != nil {
+	if _, err := Balance(pq, perm, eps, opts); err != nil {
 		t.Fatal(err)
 	}
 	want := make([]float64, b*k)
@@ -100,7 +100,7 @@ func TestBalanceProperties(t *testing.T) {
 func TestBalanceNotConverged(t *testing.T) {
 	scores := testutil.RandU(testutil.Rand(1), -1, 1, 30, 7)
 	dst := testutil.NaNs(30, 7)
-	res, err := Balance(dst, scores, 0.01, nil, &BalanceOptions{Tol: 1e-12, MaxIter: 2})
+	res, err := Balance(dst, scores, 0.01, &BalanceOptions{Tol: 1e-12, Iterations: 2})
 	if !errors.Is(err, ErrNotConverged) {
 		t.Fatalf("Balance: err = %v, want ErrNotConverged", err)
 	}
@@ -121,12 +121,12 @@ func TestBalanceLogExpAgree(t *testing.T) {
 	for _, o := range []BalanceOptions{{Iterations: 3}, {Tol: 1e-7}} {
 		e, l := ssl.New(50, 12), ssl.New(50, 12)
 		o.Domain = Exp
-		re, err := Balance(e, scores, 0.05, nil, &o)
+		re, err := Balance(e, scores, 0.05, &o)
 		if err != nil || re.LogDomain {
 			t.Fatalf("exp: %v (log %v)", err, re.LogDomain)
 		}
 		o.Domain = Log
-		rl, err := Balance(l, scores, 0.05, nil, &o)
+		rl, err := Balance(l, scores, 0.05, &o)
 		if err != nil || !rl.LogDomain {
 			t.Fatalf("log: %v (log %v)", err, rl.LogDomain)
 		}
@@ -140,10 +140,10 @@ func TestBalanceLogExpAgree(t *testing.T) {
 	for _, scale := range []float64{6, 20} {
 		big := testutil.RandU(testutil.Rand(3), -scale, scale, 24, 6)
 		q, ql := testutil.NaNs(24, 6), testutil.NaNs(24, 6)
-		if _, err := Balance(q, big, 0.05, nil, nil); err != nil {
+		if _, err := Balance(q, big, 0.05, nil); err != nil {
 			t.Fatalf("overflowing scores: %v", err)
 		}
-		if _, err := Balance(ql, big, 0.05, nil, &BalanceOptions{Domain: Log}); err != nil {
+		if _, err := Balance(ql, big, 0.05, &BalanceOptions{Domain: Log}); err != nil {
 			t.Fatalf("overflowing scores, log: %v", err)
 		}
 		for i, v := range testutil.Data(q) {
@@ -166,25 +166,25 @@ func TestAllocs(t *testing.T) {
 	view := testing.AllocsPerRun(10, func() { _, _, _, _ = ssl.Matrix(scores) })
 	ws := NewWorkspace(n, k)
 	q := ssl.New(n, k)
-	bo := &BalanceOptions{}
-	if got := testing.AllocsPerRun(10, func() { _, _ = Balance(q, scores, 0.05, ws, bo) }); got > 2*view {
+	bo := &BalanceOptions{Workspace: ws}
+	if got := testing.AllocsPerRun(10, func() { _, _ = Balance(q, scores, 0.05, bo) }); got > 2*view {
 		t.Errorf("Balance allocates %v per call, its two views %v", got, 2*view)
 	}
-	lo := &BalanceOptions{Domain: Log}
-	if got := testing.AllocsPerRun(10, func() { _, _ = Balance(q, scores, 0.05, ws, lo) }); got > 2*view {
+	lo := &BalanceOptions{Domain: Log, Workspace: ws}
+	if got := testing.AllocsPerRun(10, func() { _, _ = Balance(q, scores, 0.05, lo) }); got > 2*view {
 		t.Errorf("Balance (log domain) allocates %v per call, its two views %v", got, 2*view)
 	}
 	labels := make([]int, n)
-	so := &SeLaOptions{LogR: make([]float64, k), LogC: make([]float64, n)}
-	if _, err := SeLa(labels, q, probs, 25, ws, so); err != nil {
+	so := &SeLaOptions{LogR: make([]float64, k), LogC: make([]float64, n), Tol: 0.1, Workspace: ws}
+	if _, err := SeLa(labels, q, probs, 25, so); err != nil {
 		t.Fatal(err)
 	}
-	if got := testing.AllocsPerRun(10, func() { _, _ = SeLa(labels, q, probs, 25, ws, so) }); got > 2*view {
+	if got := testing.AllocsPerRun(10, func() { _, _ = SeLa(labels, q, probs, 25, so) }); got > 2*view {
 		t.Errorf("SeLa allocates %v per call, its two views %v", got, 2*view)
 	}
 	vview := testing.AllocsPerRun(10, func() { _, _ = ssl.Vector(a) })
-	to := &TransportOptions{LogU: make([]float64, n), LogV: make([]float64, k)}
-	if got := testing.AllocsPerRun(10, func() { _, _ = Transport(q, a, b, scores, 0.1, ws, to) }); got > 2*view+2*vview {
+	to := &TransportOptions{LogU: make([]float64, n), LogV: make([]float64, k), Tol: 1e-9, Workspace: ws}
+	if got := testing.AllocsPerRun(10, func() { _, _ = Transport(q, a, b, scores, 0.1, to) }); got > 2*view+2*vview {
 		t.Errorf("Transport allocates %v per call, its four views %v", got, 2*view+2*vview)
 	}
 }

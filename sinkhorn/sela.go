@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"ssl"
+	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
 
@@ -12,23 +13,28 @@ import (
 // optimize_L_sk: `while err > 1e-1`, `if (_counter % 10) == 0`) and the cap
 // this package adds to its otherwise unbounded loop.
 const (
-	selaStopErr    = 0.1
+	selaTol        = 0.1
 	selaCheckEvery = 10
-	selaMaxIter    = 10000
+	selaIterations = 10000
 )
 
 // SeLaOptions are the optional settings of [SeLa]. A nil *SeLaOptions
-// means all defaults.
+// means SeLa's own schedule: Tol 0.1, tested every 10 updates, at most
+// 10000 updates. An options struct follows the library's stopping rule:
+// Tol 0 runs exactly Iterations updates, so pass Tol: 0.1 to keep SeLa's
+// test.
 type SeLaOptions struct {
-	// StopErr is SeLa's stopping threshold on Σ_j |c_j/c'_j − 1| (a sum
-	// over all N samples, see [SeLa]); ≥ 0, and 0 means SeLa's 0.1.
-	StopErr float64
-	// CheckEvery is the cadence of the stopping test (on updates 0,
-	// CheckEvery, 2·CheckEvery, …); ≥ 0, and 0 means SeLa's 10.
+	// Iterations caps the updates; ≥ 0, and 0 means 10000.
+	Iterations int
+	// Tol, when > 0, is SeLa's stopping threshold on Σ_j |c_j/c'_j − 1| (a
+	// sum over all N samples, see [SeLa]): stop after the first tested
+	// update whose error is ≤ Tol. ≥ 0; 0 runs exactly Iterations updates
+	// with no test (the error is still computed on the tested updates and
+	// reported as the Residual).
+	Tol float64
+	// CheckEvery is the cadence of the test (on updates 0, CheckEvery,
+	// 2·CheckEvery, …); ≥ 0, and 0 means SeLa's 10.
 	CheckEvery int
-	// MaxIter caps the updates; ≥ 0, and 0 means 10000. Reaching it
-	// returns the partial result with an error wrapping [ErrNotConverged].
-	MaxIter int
 	// Domain selects the exp- or log-domain iteration; [Auto] detects.
 	Domain Domain
 	// InPlace lets SeLa transform the caller's probs buffer into its
@@ -46,18 +52,26 @@ type SeLaOptions struct {
 	// LogR (length K) and LogC (length N, this worker's rows), when not
 	// nil, receive the scaling vectors; otherwise they are allocated.
 	LogR, LogC []float64
+	// Workspace, when not nil, holds the scratch and the N×K kernel copy,
+	// so that repeated calls allocate nothing; nil allocates per call.
+	Workspace *Workspace
+}
+
+// selaCfg is SeLaOptions with the defaults filled in.
+type selaCfg struct {
+	iters, checkEvery int
+	tol               float64
 }
 
 // SeLaResult is what [SeLa] returns.
 type SeLaResult struct {
-	// Result holds the updates run (Iterations, SeLa's n_iter), the
-	// marginal error of the plan Q (rows sum exactly to 1/N, prototypes to
-	// about 1/K), the domain used, and the plan tensor when one was asked.
+	// Result holds the updates run (Iterations, SeLa's n_iter), SeLa's
+	// error at the last check (Residual), the marginal error of the plan Q
+	// (rows sum exactly to 1/N, prototypes to about 1/K), the domain used,
+	// and the plan tensor when one was asked.
 	Result
 	// Labels[j] = argmax_k Q_jk, the first maximum on ties.
 	Labels []int
-	// StopError is SeLa's error at the last check.
-	StopError float64
 	// LogR and LogC are the scaling vectors in log form:
 	// Q_jk = exp(LogC_j + λ·log P_jk + LogR_k), in SeLa's own gauge (c
 	// starts at 1/N), so exp(LogR) and exp(LogC) are SeLa's r and c where
@@ -75,14 +89,14 @@ type SeLaResult struct {
 //	    c'_j = (1/N) / Σ_k P_jk^λ·r_k
 //	    on updates 0, 10, 20, …: err = Σ_j |c_j/c'_j − 1|
 //	    c = c'
-//	until err ≤ 0.1
+//	until err ≤ Tol (0.1)
 //	labels_j = argmax_k Q_jk
 //
 // Only r and c change while iterating; P^λ is formed once and never
 // rewritten, and each update streams it once (the r update of one step and
 // the c update of the next share the pass). The loop is exactly SeLa's,
 // including its stopping rule (err is a sum over the N samples, tested
-// every 10 updates, so Iterations is 10·m + 1 with the defaults).
+// every 10 updates, so Iterations is 10·m + 1 with nil options).
 //
 // Memory: one float32 N×K copy (the kernel), held in the Workspace, or none
 // with InPlace, which transforms probs itself. plan (N×K), when not nil,
@@ -108,62 +122,65 @@ type SeLaResult struct {
 // ssl.ErrNotFinite for NaN or ±Inf probabilities, or with [Exp] for a
 // problem the exp domain cannot represent. Nothing is written then (with
 // InPlace, probs may already be transformed when the iteration fails).
-// Reaching MaxIter returns the partial result with [ErrNotConverged].
+// With a positive Tol not met within Iterations updates it returns the
+// complete result of the last update together with an error wrapping
+// [ErrNotConverged].
 //
 // Reference: Asano, Rupprecht, Vedaldi, Self-labelling via simultaneous
 // clustering and representation learning, ICLR 2020, §3 (eq. 5–6) and
 // §3.1 "fast version"; yukimasano/self-label@3891e376 sinkhornknopp.py
 // optimize_L_sk.
-func SeLa(labels []int, plan, probs ssl.Tensor, lambda float64, ws *Workspace, opts *SeLaOptions) (SeLaResult, error) {
-	const fn = "sinkhorn: SeLa: "
-	n, k, p, err := ssl.Matrix(probs)
+func SeLa(labels []int, plan, probs ssl.Tensor, lambda float64, opts *SeLaOptions) (SeLaResult, error) {
+	const fn = "sinkhorn: SeLa"
+	n, k, p, err := check.NonEmptyMatrix(fn, "probs", probs)
 	if err != nil {
-		return SeLaResult{}, fmt.Errorf(fn+"probs: %w", err)
+		return SeLaResult{}, err
 	}
-	if n == 0 || k == 0 {
-		return SeLaResult{}, fmt.Errorf(fn+"probs is empty (N=%d, K=%d): %w", n, k, ssl.ErrShape)
+	if err := check.Positive(fn, "lambda", lambda); err != nil {
+		return SeLaResult{}, err
 	}
-	if !(lambda > 0) || math.IsInf(lambda, 0) {
-		return SeLaResult{}, fmt.Errorf(fn+"lambda must be positive and finite (lambda=%v): %w", lambda, ssl.ErrParam)
-	}
+	cfg := selaCfg{iters: selaIterations, checkEvery: selaCheckEvery, tol: selaTol}
 	var o SeLaOptions
 	if opts != nil {
 		o = *opts
+		if err := check.Count(fn, "Iterations", o.Iterations, 0); err != nil {
+			return SeLaResult{}, err
+		}
+		if err := check.NonNegative(fn, "Tol", o.Tol); err != nil {
+			return SeLaResult{}, err
+		}
+		if err := check.Count(fn, "CheckEvery", o.CheckEvery, 0); err != nil {
+			return SeLaResult{}, err
+		}
+		if err := checkDomain(fn, o.Domain); err != nil {
+			return SeLaResult{}, err
+		}
+		cfg.tol = o.Tol
+		if o.Iterations > 0 {
+			cfg.iters = o.Iterations
+		}
+		if o.CheckEvery > 0 {
+			cfg.checkEvery = o.CheckEvery
+		}
 	}
 	switch {
-	case !(o.StopErr >= 0) || math.IsInf(o.StopErr, 0):
-		return SeLaResult{}, fmt.Errorf(fn+"StopErr must be finite and >= 0 (StopErr=%v): %w", o.StopErr, ssl.ErrParam)
-	case o.CheckEvery < 0:
-		return SeLaResult{}, fmt.Errorf(fn+"CheckEvery must be >= 0 (CheckEvery=%d): %w", o.CheckEvery, ssl.ErrParam)
-	case o.MaxIter < 0:
-		return SeLaResult{}, fmt.Errorf(fn+"MaxIter must be >= 0 (MaxIter=%d): %w", o.MaxIter, ssl.ErrParam)
-	case o.Domain < Auto || o.Domain > Log:
-		return SeLaResult{}, fmt.Errorf(fn+"unknown Domain (Domain=%d): %w", int(o.Domain), ssl.ErrParam)
 	case o.LogR != nil && len(o.LogR) != k:
-		return SeLaResult{}, fmt.Errorf(fn+"LogR has length %d, want K=%d: %w", len(o.LogR), k, ssl.ErrShape)
+		return SeLaResult{}, check.Errorf(fn, ssl.ErrShape, "LogR has length %d, want K=%d", len(o.LogR), k)
 	case o.LogC != nil && len(o.LogC) != n:
-		return SeLaResult{}, fmt.Errorf(fn+"LogC has length %d, want N=%d: %w", len(o.LogC), n, ssl.ErrShape)
+		return SeLaResult{}, check.Errorf(fn, ssl.ErrShape, "LogC has length %d, want N=%d", len(o.LogC), n)
 	case labels != nil && len(labels) != n:
-		return SeLaResult{}, fmt.Errorf(fn+"labels has length %d, want N=%d: %w", len(labels), n, ssl.ErrShape)
-	}
-	if o.StopErr == 0 {
-		o.StopErr = selaStopErr
-	}
-	if o.CheckEvery == 0 {
-		o.CheckEvery = selaCheckEvery
-	}
-	if o.MaxIter == 0 {
-		o.MaxIter = selaMaxIter
+		return SeLaResult{}, check.Errorf(fn, ssl.ErrShape, "labels has length %d, want N=%d", len(labels), n)
 	}
 	var q []float32
-	if plan != nil {
-		if q, err = ssl.MatrixOf(plan, n, k); err != nil {
-			return SeLaResult{}, fmt.Errorf(fn+"plan: %w", err)
+	if !check.IsNil(plan) {
+		if q, err = check.Dst(fn, "plan", plan, check.Shape2(n, k)); err != nil {
+			return SeLaResult{}, err
 		}
 		if kernel.Overlaps(q, p) && !(o.InPlace && &q[0] == &p[0]) {
-			return SeLaResult{}, fmt.Errorf(fn+"plan overlaps probs (allowed only as probs itself with InPlace): %w", ssl.ErrShape)
+			return SeLaResult{}, check.Errorf(fn, ssl.ErrShape, "plan overlaps probs (allowed only as probs itself with InPlace)")
 		}
 	}
+	ws := o.Workspace
 	if ws == nil {
 		ws = new(Workspace)
 	}
@@ -203,34 +220,34 @@ func SeLa(labels []int, plan, probs ssl.Tensor, lambda float64, ws *Workspace, o
 			x[k+1] = 1
 		}
 		if err := e.reduce(x, Max); err != nil {
-			return SeLaResult{}, fmt.Errorf(fn+"%w", err)
+			return SeLaResult{}, fmt.Errorf(fn+": %w", err)
 		}
 		for j := range k {
 			e.cmax[j] = float32(x[j])
 		}
 		mMax = x[k]
 		if bad < 0 && x[k+1] != 0 {
-			return SeLaResult{}, fmt.Errorf(fn+"probs of another worker are invalid: %w", ssl.ErrParam)
+			return SeLaResult{}, check.Errorf(fn, ssl.ErrParam, "probs of another worker are invalid")
 		}
 		c := e.red8[:1]
 		c[0] = float64(n)
 		if err := e.reduce(c, Sum); err != nil {
-			return SeLaResult{}, fmt.Errorf(fn+"%w", err)
+			return SeLaResult{}, fmt.Errorf(fn+": %w", err)
 		}
 		e.nTotal = int(c[0])
 	}
 	if bad >= 0 {
 		i, j := bad/k, bad%k
 		if v := p[bad]; v-v != 0 {
-			return SeLaResult{}, fmt.Errorf(fn+"probs[%d, %d] is %v: %w", i, j, v, ssl.ErrNotFinite)
+			return SeLaResult{}, check.Errorf(fn, ssl.ErrNotFinite, "probs[%d, %d] is %v", i, j, v)
 		} else if v < 0 {
-			return SeLaResult{}, fmt.Errorf(fn+"probs[%d, %d] is negative (%v): %w", i, j, v, ssl.ErrParam)
+			return SeLaResult{}, check.Errorf(fn, ssl.ErrParam, "probs[%d, %d] is negative (%v)", i, j, v)
 		}
-		return SeLaResult{}, fmt.Errorf(fn+"probs row %d is all zero: %w", i, ssl.ErrParam)
+		return SeLaResult{}, check.Errorf(fn, ssl.ErrParam, "probs row %d is all zero", i)
 	}
 	for j := range k {
 		if !(e.cmax[j] > 0) {
-			return SeLaResult{}, fmt.Errorf(fn+"probs column %d is zero on every row: %w", j, ssl.ErrParam)
+			return SeLaResult{}, check.Errorf(fn, ssl.ErrParam, "probs column %d is zero on every row", j)
 		}
 	}
 	e.rowC, e.colC = 1/float64(e.nTotal), 1/float64(k)
@@ -249,13 +266,13 @@ func SeLa(labels []int, plan, probs ssl.Tensor, lambda float64, ws *Workspace, o
 		// Update 0 in float64, then the exp-domain kernel in its gauge.
 		ok, err := selaFirstUpdate(e)
 		if err != nil {
-			return SeLaResult{}, fmt.Errorf(fn+"%w", err)
+			return SeLaResult{}, fmt.Errorf(fn+": %w", err)
 		}
 		mode = selaLogContinue
 		if ok {
-			res.Iterations, res.StopError, conv, ok, err = selaLoop(e, &o, 1, e.param3)
+			res.Iterations, res.Residual, conv, ok, err = selaLoop(e, cfg, 1, e.param3)
 			if err != nil {
-				return SeLaResult{}, fmt.Errorf(fn+"%w", err)
+				return SeLaResult{}, fmt.Errorf(fn+": %w", err)
 			}
 			if ok {
 				mode = selaExp
@@ -264,7 +281,7 @@ func SeLa(labels []int, plan, probs ssl.Tensor, lambda float64, ws *Workspace, o
 			mode = selaLogReplay
 		}
 		if mode != selaExp && o.Domain == Exp {
-			return SeLaResult{}, fmt.Errorf(fn+"the exp-domain kernel cannot represent the problem at update %d (lambda=%v): %w", res.Iterations, lambda, ssl.ErrNotFinite)
+			return SeLaResult{}, check.Errorf(fn, ssl.ErrNotFinite, "the exp-domain kernel cannot represent the problem at update %d (lambda=%v)", res.Iterations, lambda)
 		}
 	}
 	e.logMode = mode
@@ -275,15 +292,15 @@ func SeLa(labels []int, plan, probs ssl.Tensor, lambda float64, ws *Workspace, o
 		e.parallel(selaLogKernelBlock)
 		clear(e.g[:k])
 		if err := e.colLogSums(); err != nil {
-			return SeLaResult{}, fmt.Errorf(fn+"%w", err)
+			return SeLaResult{}, fmt.Errorf(fn+": %w", err)
 		}
 		start, startErr := 0, 1e6 // SeLa's initial err
 		if mode == selaLogContinue {
 			start, startErr = 1, e.param3
 		}
-		res.Iterations, res.StopError, conv, _, err = selaLoop(e, &o, start, startErr)
+		res.Iterations, res.Residual, conv, _, err = selaLoop(e, cfg, start, startErr)
 		if err != nil {
-			return SeLaResult{}, fmt.Errorf(fn+"%w", err)
+			return SeLaResult{}, fmt.Errorf(fn+": %w", err)
 		}
 	}
 	// Labels, plan and scaling vectors.
@@ -327,10 +344,10 @@ func SeLa(labels []int, plan, probs ssl.Tensor, lambda float64, ws *Workspace, o
 		res.Plan = plan
 	}
 	if !finite(me) {
-		return res, fmt.Errorf(fn+"plan is not finite (lambda=%v): %w", lambda, ssl.ErrNotFinite)
+		return res, check.Errorf(fn, ssl.ErrNotFinite, "plan is not finite (lambda=%v)", lambda)
 	}
 	if !conv {
-		return res, fmt.Errorf(fn+"error %.4g > StopErr %.4g after %d updates: %w", res.StopError, o.StopErr, res.Iterations, ErrNotConverged)
+		return res, check.Errorf(fn, ErrNotConverged, "error %.4g > Tol %.4g after %d updates (Iterations=%d)", res.Residual, cfg.tol, res.Iterations, cfg.iters)
 	}
 	return res, nil
 }
@@ -390,19 +407,18 @@ func selaFirstUpdate(e *engine) (ok bool, err error) {
 }
 
 // selaLoop runs SeLa's loop from update `start` with the error at the last
-// check. ok is false when the exp domain failed.
-func selaLoop(e *engine, o *SeLaOptions, start int, stopErr float64) (iters int, lastErr float64, conv, ok bool, err error) {
-	iters, conv = start, true
-	if stopErr > o.StopErr && iters >= o.MaxIter && iters > 0 {
-		return iters, stopErr, false, true, nil
-	}
-	for stopErr > o.StopErr {
+// check, until a positive Tol is met or cfg.iters updates have run. ok is
+// false when the exp domain failed.
+func selaLoop(e *engine, cfg selaCfg, start int, stopErr float64) (iters int, lastErr float64, conv, ok bool, err error) {
+	iters = start
+	met := func() bool { return cfg.tol > 0 && stopErr <= cfg.tol }
+	for iters < cfg.iters && !met() {
 		if e.logDomain {
 			e.colUpdateLog()
 		} else if !e.colUpdateExp() {
 			return iters, stopErr, false, false, nil
 		}
-		e.check = iters%o.CheckEvery == 0
+		e.check = iters%cfg.checkEvery == 0
 		s, ok, err := e.rowPass()
 		e.check = false
 		if err != nil {
@@ -411,16 +427,12 @@ func selaLoop(e *engine, o *SeLaOptions, start int, stopErr float64) (iters int,
 		if !ok {
 			return iters, stopErr, false, false, nil
 		}
-		if iters%o.CheckEvery == 0 {
+		if iters%cfg.checkEvery == 0 {
 			stopErr = s
 		}
 		iters++
-		if stopErr > o.StopErr && iters >= o.MaxIter {
-			conv = false
-			break
-		}
 	}
-	return iters, stopErr, conv, true, nil
+	return iters, stopErr, cfg.tol == 0 || met(), true, nil
 }
 
 // selaRowY writes y_j = (src_j·pinv)^λ in float64, using t as scratch:

@@ -104,7 +104,7 @@ func TestSeLaNaive(t *testing.T) {
 			before := testutil.Clone(probs)
 			plan := testutil.NaNs(tc.n, tc.k)
 			logR, logC := make([]float64, tc.k), make([]float64, tc.n)
-			res, err := SeLa(nil, plan, probs, tc.lambda, nil, &SeLaOptions{Domain: tc.domain, LogR: logR, LogC: logC})
+			res, err := SeLa(nil, plan, probs, tc.lambda, &SeLaOptions{Domain: tc.domain, Tol: 0.1, LogR: logR, LogC: logC})
 			if err != nil {
 				t.Fatalf("SeLa(%s): %v", name, err)
 			}
@@ -114,8 +114,8 @@ func TestSeLaNaive(t *testing.T) {
 			if res.Iterations != iters {
 				t.Errorf("SeLa(%s): Iterations = %d, want %d", name, res.Iterations, iters)
 			}
-			if !testutil.Close(res.StopError, lastErr, 1e-9, 1e-4) {
-				t.Errorf("SeLa(%s): StopError = %v, want %v", name, res.StopError, lastErr)
+			if !testutil.Close(res.Residual, lastErr, 1e-9, 1e-4) {
+				t.Errorf("SeLa(%s): Residual = %v, want %v", name, res.Residual, lastErr)
 			}
 			for j := range labels {
 				if res.Labels[j] != labels[j] {
@@ -150,12 +150,12 @@ func TestSeLaInPlace(t *testing.T) {
 	for _, d := range []Domain{Auto, Log} {
 		probs := softmaxProbs(3, 2, n, k)
 		want := testutil.NaNs(n, k)
-		wres, err := SeLa(nil, want, probs, 25, nil, &SeLaOptions{Domain: d})
+		wres, err := SeLa(nil, want, probs, 25, &SeLaOptions{Domain: d, Tol: 0.1})
 		if err != nil {
 			t.Fatal(err)
 		}
 		buf := testutil.Clone(probs)
-		res, err := SeLa(nil, buf, buf, 25, nil, &SeLaOptions{Domain: d, InPlace: true})
+		res, err := SeLa(nil, buf, buf, 25, &SeLaOptions{Domain: d, Tol: 0.1, InPlace: true})
 		if err != nil {
 			t.Fatalf("SeLa in place (%v): %v", d, err)
 		}
@@ -166,7 +166,7 @@ func TestSeLaInPlace(t *testing.T) {
 	}
 	// Without InPlace, the plan may not alias probs.
 	probs := softmaxProbs(3, 2, n, k)
-	if _, err := SeLa(nil, probs, probs, 25, nil, nil); !errors.Is(err, ssl.ErrShape) {
+	if _, err := SeLa(nil, probs, probs, 25, nil); !errors.Is(err, ssl.ErrShape) {
 		t.Errorf("SeLa(plan = probs) without InPlace: err = %v, want ErrShape", err)
 	}
 }
@@ -174,7 +174,7 @@ func TestSeLaInPlace(t *testing.T) {
 func TestSeLaNotConverged(t *testing.T) {
 	probs := softmaxProbs(5, 3, 64, 5)
 	labels := make([]int, 64)
-	res, err := SeLa(labels, nil, probs, 25, nil, &SeLaOptions{MaxIter: 3, StopErr: 1e-12})
+	res, err := SeLa(labels, nil, probs, 25, &SeLaOptions{Iterations: 3, Tol: 1e-12})
 	if !errors.Is(err, ErrNotConverged) {
 		t.Fatalf("SeLa: err = %v, want ErrNotConverged", err)
 	}
@@ -206,7 +206,7 @@ func TestSeLaErrors(t *testing.T) {
 	}{
 		{"lambda0", nil, nil, good, 0, nil, ssl.ErrParam, "lambda=0"},
 		{"lambdaInf", nil, nil, good, math.Inf(1), nil, ssl.ErrParam, "lambda=+Inf"},
-		{"empty", nil, nil, ssl.New(0, 3), 25, nil, ssl.ErrShape, "N=0"},
+		{"empty", nil, nil, ssl.New(0, 3), 25, nil, ssl.ErrShape, "probs is empty (shape (0, 3))"},
 		{"nan", nil, nil, mod(4, float32(math.NaN())), 25, nil, ssl.ErrNotFinite, "probs[1, 1]"},
 		{"inf", nil, nil, mod(5, float32(math.Inf(1))), 25, nil, ssl.ErrNotFinite, "probs[1, 2]"},
 		{"negative", nil, nil, mod(2, -0.1), 25, nil, ssl.ErrParam, "probs[0, 2] is negative"},
@@ -214,7 +214,8 @@ func TestSeLaErrors(t *testing.T) {
 		{"labels", make([]int, 3), nil, good, 25, nil, ssl.ErrShape, "labels has length 3"},
 		{"plan", nil, ssl.New(3, 4), good, 25, nil, ssl.ErrShape, "plan"},
 		{"logR", nil, nil, good, 25, &SeLaOptions{LogR: make([]float64, 2)}, ssl.ErrShape, "LogR"},
-		{"stop", nil, nil, good, 25, &SeLaOptions{StopErr: -1}, ssl.ErrParam, "StopErr=-1"},
+		{"stop", nil, nil, good, 25, &SeLaOptions{Tol: -1}, ssl.ErrParam, "Tol=-1"},
+		{"iters", nil, nil, good, 25, &SeLaOptions{Iterations: -1}, ssl.ErrParam, "Iterations=-1"},
 		{"check", nil, nil, good, 25, &SeLaOptions{CheckEvery: -2}, ssl.ErrParam, "CheckEvery=-2"},
 		{"domain", nil, nil, good, 25, &SeLaOptions{Domain: -1}, ssl.ErrParam, "Domain=-1"},
 	} {
@@ -223,7 +224,7 @@ func TestSeLaErrors(t *testing.T) {
 			if tc.name != "empty" {
 				before = testutil.Clone(tc.probs)
 			}
-			_, err := SeLa(tc.labels, tc.plan, tc.probs, tc.lambda, nil, tc.opts)
+			_, err := SeLa(tc.labels, tc.plan, tc.probs, tc.lambda, tc.opts)
 			if !errors.Is(err, tc.sentinel) {
 				t.Fatalf("SeLa(%s) error = %v, want %v", tc.name, err, tc.sentinel)
 			}

@@ -55,7 +55,7 @@ func TestSharded(t *testing.T) {
 				opts BalanceOptions
 			}{{"balance", scores, BalanceOptions{}}, {"balance_log", wide, BalanceOptions{}}, {"balance_tol", scores, BalanceOptions{Tol: 1e-6}}} {
 				want := ssl.New(n, k)
-				wres, err := Balance(want, in.s, 0.05, nil, &in.opts)
+				wres, err := Balance(want, in.s, 0.05, &in.opts)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -63,9 +63,9 @@ func TestSharded(t *testing.T) {
 				ranges := split(n, shards)
 				err = runShards(shards, func(i int, r Reducer) error {
 					o := in.opts
-					o.Reducer = r
 					lo, hi := ranges[i][0], ranges[i][1]
-					res, err := Balance(rows(got, lo, hi), rows(in.s, lo, hi), 0.05, NewWorkspace(hi-lo, k), &o)
+					o.Reducer, o.Workspace = r, NewWorkspace(hi-lo, k)
+					res, err := Balance(rows(got, lo, hi), rows(in.s, lo, hi), 0.05, &o)
 					if err == nil && (res.Iterations != wres.Iterations || res.LogDomain != wres.LogDomain) {
 						err = fmt.Errorf("shard %d: %d iterations (log %v), want %d (log %v)", i, res.Iterations, res.LogDomain, wres.Iterations, wres.LogDomain)
 					}
@@ -79,7 +79,7 @@ func TestSharded(t *testing.T) {
 
 			// SeLa.
 			wantQ := ssl.New(n, k)
-			wres, err := SeLa(nil, wantQ, probs, 25, nil, nil)
+			wres, err := SeLa(nil, wantQ, probs, 25, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,7 +88,7 @@ func TestSharded(t *testing.T) {
 			ranges := split(n, shards)
 			err = runShards(shards, func(i int, r Reducer) error {
 				lo, hi := ranges[i][0], ranges[i][1]
-				res, err := SeLa(labels[lo:hi], rows(gotQ, lo, hi), rows(probs, lo, hi), 25, nil, &SeLaOptions{Reducer: r})
+				res, err := SeLa(labels[lo:hi], rows(gotQ, lo, hi), rows(probs, lo, hi), 25, &SeLaOptions{Reducer: r, Tol: 0.1})
 				if err == nil && res.Iterations != wres.Iterations {
 					err = fmt.Errorf("SeLa shard %d: %d updates, want %d", i, res.Iterations, wres.Iterations)
 				}
@@ -106,14 +106,14 @@ func TestSharded(t *testing.T) {
 
 			// Transport.
 			wantP := ssl.New(n, k)
-			if _, err := Transport(wantP, a, b, cost, 0.05, nil, nil); err != nil {
+			if _, err := Transport(wantP, a, b, cost, 0.05, nil); err != nil {
 				t.Fatal(err)
 			}
 			gotP := testutil.NaNs(n, k)
 			av := testutil.Data(a)
 			err = runShards(shards, func(i int, r Reducer) error {
 				lo, hi := ranges[i][0], ranges[i][1]
-				_, err := Transport(rows(gotP, lo, hi), ssl.FromSlice(av[lo:hi], hi-lo), b, rows(cost, lo, hi), 0.05, nil, &TransportOptions{Reducer: r})
+				_, err := Transport(rows(gotP, lo, hi), ssl.FromSlice(av[lo:hi], hi-lo), b, rows(cost, lo, hi), 0.05, &TransportOptions{Reducer: r, Tol: 1e-9})
 				return err
 			})
 			if err != nil {
@@ -143,14 +143,14 @@ func TestReducerError(t *testing.T) {
 	probs := softmaxProbs(2, 1, n, k)
 	for call := 1; call <= 6; call++ {
 		dst := testutil.NaNs(n, k)
-		_, err := Balance(dst, scores, 0.05, nil, &BalanceOptions{Reducer: &failing{n: call}})
+		_, err := Balance(dst, scores, 0.05, &BalanceOptions{Reducer: &failing{n: call}})
 		if !errors.Is(err, errLink) || !contains(err.Error(), "Reducer") {
 			t.Errorf("Balance with a Reducer failing at call %d: err = %v", call, err)
 		}
 		testutil.Unchanged(t, "dst", dst, testutil.NaNs(n, k))
 		plan := testutil.NaNs(n, k)
 		labels := []int{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}
-		_, err = SeLa(labels, plan, probs, 25, nil, &SeLaOptions{Reducer: &failing{n: call}})
+		_, err = SeLa(labels, plan, probs, 25, &SeLaOptions{Reducer: &failing{n: call}, Tol: 0.1})
 		if !errors.Is(err, errLink) {
 			t.Errorf("SeLa with a Reducer failing at call %d: err = %v", call, err)
 		}
@@ -178,7 +178,8 @@ func TestLocalReducersMismatch(t *testing.T) {
 	}
 }
 
-// TestGOMAXPROCS checks that results are the same bits for 1 and 2 threads.
+// TestGOMAXPROCS checks that results are the same bits for 1, 2 and 5
+// threads.
 func TestGOMAXPROCS(t *testing.T) {
 	const n, k = 700, 40 // several row blocks
 	scores := testutil.RandU(testutil.Rand(3), -1, 1, n, k)
@@ -189,30 +190,31 @@ func TestGOMAXPROCS(t *testing.T) {
 		var out [][]float32
 		for _, s := range []ssl.Tensor{scores, wide} {
 			q := ssl.New(n, k)
-			if _, err := Balance(q, s, 0.05, NewWorkspace(n, k), nil); err != nil {
+			if _, err := Balance(q, s, 0.05, &BalanceOptions{Workspace: NewWorkspace(n, k)}); err != nil {
 				t.Fatal(err)
 			}
 			out = append(out, testutil.Data(q))
 		}
 		q := ssl.New(n, k)
-		if _, err := SeLa(nil, q, probs, 25, nil, nil); err != nil {
+		if _, err := SeLa(nil, q, probs, 25, nil); err != nil {
 			t.Fatal(err)
 		}
 		p := ssl.New(n, k)
-		if _, err := Transport(p, a, b, scores, 0.1, nil, &TransportOptions{Tol: 1e-7}); err != nil {
+		if _, err := Transport(p, a, b, scores, 0.1, &TransportOptions{Tol: 1e-7}); err != nil {
 			t.Fatal(err)
 		}
 		return append(out, testutil.Data(q), testutil.Data(p))
 	}
-	old := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	one := run()
-	runtime.GOMAXPROCS(2)
-	two := run()
-	runtime.GOMAXPROCS(old)
-	for c := range one {
-		for i := range one[c] {
-			if math.Float32bits(one[c][i]) != math.Float32bits(two[c][i]) {
-				t.Fatalf("result %d differs at %d: %v (1 thread) vs %v (2 threads)", c, i, one[c][i], two[c][i])
+	for _, procs := range []int{2, 5} {
+		runtime.GOMAXPROCS(procs)
+		more := run()
+		for c := range one {
+			for i := range one[c] {
+				if math.Float32bits(one[c][i]) != math.Float32bits(more[c][i]) {
+					t.Fatalf("result %d differs at %d: %v (1 thread) vs %v (%d threads)", c, i, one[c][i], more[c][i], procs)
+				}
 			}
 		}
 	}

@@ -1,17 +1,19 @@
 package sinkhorn
 
 import (
-	"errors"
 	"fmt"
 	"math"
 
 	"ssl"
+	"ssl/internal/check"
 )
 
-// ErrNotConverged is wrapped by the error a solver returns when it reached
-// its iteration cap before meeting its tolerance. The result it returns with
-// it holds the partial solution and the iterations run.
-var ErrNotConverged = errors.New("sinkhorn: not converged")
+// ErrNotConverged is wrapped by the error a solver returns when it used its
+// Iterations without its residual meeting a positive Tol. It wraps
+// ssl.ErrNotConverged. The result returned with it is complete and usable:
+// the last iterate's plan (and labels, scalings), the iterations run and
+// the residual.
+var ErrNotConverged = fmt.Errorf("sinkhorn: %w", ssl.ErrNotConverged)
 
 // Domain selects how the scaling iteration is computed.
 type Domain int
@@ -42,12 +44,19 @@ func (d Domain) String() string {
 	return fmt.Sprintf("Domain(%d)", int(d))
 }
 
-// Result describes a finished solve.
+// Result describes a finished solve. [SeLaResult] and [TransportResult]
+// embed it.
 type Result struct {
 	// Iterations is the number of scaling iterations run, each one update
 	// of the column (prototype) scaling followed by one of the row (sample)
 	// scaling.
 	Iterations int
+	// Residual is the quantity a positive Tol is tested against, for the
+	// returned result: for [Balance], the marginal error of the codes (equal
+	// to MarginalError); for [SeLa], SeLa's Σ_j |c_j/c'_j − 1| at the last
+	// check; for [Transport], POT's ‖Pᵀ1 − b‖₂ of the returned plan. It is
+	// reported with Tol = 0 too.
+	Residual float64
 	// MarginalError is max over rows and columns of |sum − target| of the
 	// returned plan, in the plan's own units (for [Balance], codes whose rows
 	// sum to 1 and columns to B/K).
@@ -65,3 +74,11 @@ type Result struct {
 const expMinNormal = -87.33654475055310898657
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// checkDomain returns an error wrapping ssl.ErrParam for an unknown Domain.
+func checkDomain(fn string, d Domain) error {
+	if d < Auto || d > Log {
+		return check.Errorf(fn, ssl.ErrParam, "unknown Domain (Domain=%d)", int(d))
+	}
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"ssl"
+	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
 
@@ -13,27 +14,28 @@ import (
 // relative tolerance on the equality of the marginals' totals, a few
 // float32 roundings of a sum.
 const (
-	potMaxIter    = 1000
+	potIterations = 1000
 	potStopThr    = 1e-9
 	potCheckEvery = 10
 	massTol       = 1e-5
 )
 
 // TransportOptions are the optional settings of [Transport]. A nil
-// *TransportOptions means all defaults.
+// *TransportOptions means POT's defaults: Iterations 1000, Tol 1e-9,
+// tested every 10 updates. An options struct follows the library's
+// stopping rule: Tol 0 runs exactly Iterations updates (POT with
+// stopThr = 0), so pass Tol: 1e-9 to keep POT's test.
 type TransportOptions struct {
-	// Iterations, when > 0, runs exactly that many updates with no
-	// stopping test (POT with stopThr = 0 and numItermax = Iterations).
+	// Iterations caps the updates (POT's numItermax); ≥ 0, and 0 means
+	// POT's 1000.
 	Iterations int
-	// Tol is POT's stopThr: stop after the first tested update whose
-	// column-marginal error ‖Pᵀ1 − b‖₂ is below Tol; ≥ 0, and 0 means 1e-9.
+	// Tol, when > 0, is POT's stopThr: stop after the first tested update
+	// whose column-marginal error ‖Pᵀ1 − b‖₂ is ≤ Tol. ≥ 0; 0 runs exactly
+	// Iterations updates with no test.
 	Tol float64
 	// CheckEvery is the cadence of the test (updates 0, CheckEvery, …);
 	// ≥ 0, and 0 means POT's 10.
 	CheckEvery int
-	// MaxIter caps the updates when Iterations is 0; ≥ 0, and 0 means
-	// POT's 1000. Reaching it returns the plan with [ErrNotConverged].
-	MaxIter int
 	// Domain selects the exp- or log-domain iteration; [Auto] detects.
 	Domain Domain
 	// LogKernel says that the matrix argument is the log-kernel log K_ij
@@ -47,13 +49,22 @@ type TransportOptions struct {
 	// LogU (length N, this worker's rows) and LogV (length K), when not
 	// nil, receive the scaling vectors; otherwise they are allocated.
 	LogU, LogV []float64
+	// Workspace, when not nil, holds the scratch, so that repeated calls
+	// allocate nothing; nil allocates per call.
+	Workspace *Workspace
+}
+
+// transportCfg is TransportOptions with the defaults filled in.
+type transportCfg struct {
+	iters, checkEvery int
+	tol               float64
 }
 
 // TransportResult is what [Transport] returns.
 type TransportResult struct {
-	// Result holds the updates run, the marginal error (rows meet a
-	// exactly after the last update; the error is that of the columns),
-	// the domain used and the plan.
+	// Result holds the updates run, the residual ‖Pᵀ1 − b‖₂ and the
+	// marginal error (rows meet a exactly after the last update; both are
+	// errors of the columns), the domain used and the plan.
 	Result
 	// LogU and LogV are the scalings in log form, plan_ij =
 	// exp(LogU_i + log K_ij + LogV_j), in POT's gauge (u starts at 1/N).
@@ -86,69 +97,66 @@ type TransportResult struct {
 // invalid options, marginals with an entry ≤ 0 or with unequal totals
 // (relative difference above 1e-5); ssl.ErrNotFinite for NaN or ±Inf in the
 // matrix or the marginals, or with [Exp] for a problem the exp domain
-// cannot represent. Nothing is written then. Without convergence it returns
-// the plan with an error wrapping [ErrNotConverged].
+// cannot represent. Nothing is written then. With a positive Tol that the
+// returned plan does not meet, it returns the plan after Iterations updates,
+// with its result, together with an error wrapping [ErrNotConverged].
 //
 // Reference: Cuturi, Sinkhorn Distances, NeurIPS 2013, Algorithm 1;
 // PythonOT/POT 0.8.2 ot/bregman.py sinkhorn_knopp and sinkhorn_log.
-func Transport(dst, a, b, cost ssl.Tensor, reg float64, ws *Workspace, opts *TransportOptions) (TransportResult, error) {
-	const fn = "sinkhorn: Transport: "
-	n, k, m, err := ssl.Matrix(cost)
+func Transport(dst, a, b, cost ssl.Tensor, reg float64, opts *TransportOptions) (TransportResult, error) {
+	const fn = "sinkhorn: Transport"
+	n, k, m, err := check.NonEmptyMatrix(fn, "cost", cost)
 	if err != nil {
-		return TransportResult{}, fmt.Errorf(fn+"cost: %w", err)
+		return TransportResult{}, err
 	}
-	if n == 0 || k == 0 {
-		return TransportResult{}, fmt.Errorf(fn+"cost is empty (N=%d, K=%d): %w", n, k, ssl.ErrShape)
-	}
-	av, err := ssl.VectorOf(a, n)
+	av, err := check.VectorOf(fn, "a", a, n)
 	if err != nil {
-		return TransportResult{}, fmt.Errorf(fn+"a: %w", err)
+		return TransportResult{}, err
 	}
-	bv, err := ssl.VectorOf(b, k)
+	bv, err := check.VectorOf(fn, "b", b, k)
 	if err != nil {
-		return TransportResult{}, fmt.Errorf(fn+"b: %w", err)
+		return TransportResult{}, err
 	}
-	if !(reg > 0) || math.IsInf(reg, 0) {
-		return TransportResult{}, fmt.Errorf(fn+"reg must be positive and finite (reg=%v): %w", reg, ssl.ErrParam)
+	if err := check.Positive(fn, "reg", reg); err != nil {
+		return TransportResult{}, err
 	}
+	cfg := transportCfg{iters: potIterations, checkEvery: potCheckEvery, tol: potStopThr}
 	var o TransportOptions
 	if opts != nil {
 		o = *opts
+		if err := check.Count(fn, "Iterations", o.Iterations, 0); err != nil {
+			return TransportResult{}, err
+		}
+		if err := check.NonNegative(fn, "Tol", o.Tol); err != nil {
+			return TransportResult{}, err
+		}
+		if err := check.Count(fn, "CheckEvery", o.CheckEvery, 0); err != nil {
+			return TransportResult{}, err
+		}
+		if err := checkDomain(fn, o.Domain); err != nil {
+			return TransportResult{}, err
+		}
+		cfg.tol = o.Tol
+		if o.Iterations > 0 {
+			cfg.iters = o.Iterations
+		}
+		if o.CheckEvery > 0 {
+			cfg.checkEvery = o.CheckEvery
+		}
 	}
 	switch {
-	case o.Iterations < 0:
-		return TransportResult{}, fmt.Errorf(fn+"Iterations must be >= 0 (Iterations=%d): %w", o.Iterations, ssl.ErrParam)
-	case !(o.Tol >= 0) || math.IsInf(o.Tol, 0):
-		return TransportResult{}, fmt.Errorf(fn+"Tol must be finite and >= 0 (Tol=%v): %w", o.Tol, ssl.ErrParam)
-	case o.CheckEvery < 0:
-		return TransportResult{}, fmt.Errorf(fn+"CheckEvery must be >= 0 (CheckEvery=%d): %w", o.CheckEvery, ssl.ErrParam)
-	case o.MaxIter < 0:
-		return TransportResult{}, fmt.Errorf(fn+"MaxIter must be >= 0 (MaxIter=%d): %w", o.MaxIter, ssl.ErrParam)
-	case o.Domain < Auto || o.Domain > Log:
-		return TransportResult{}, fmt.Errorf(fn+"unknown Domain (Domain=%d): %w", int(o.Domain), ssl.ErrParam)
 	case o.LogU != nil && len(o.LogU) != n:
-		return TransportResult{}, fmt.Errorf(fn+"LogU has length %d, want N=%d: %w", len(o.LogU), n, ssl.ErrShape)
+		return TransportResult{}, check.Errorf(fn, ssl.ErrShape, "LogU has length %d, want N=%d", len(o.LogU), n)
 	case o.LogV != nil && len(o.LogV) != k:
-		return TransportResult{}, fmt.Errorf(fn+"LogV has length %d, want K=%d: %w", len(o.LogV), k, ssl.ErrShape)
+		return TransportResult{}, check.Errorf(fn, ssl.ErrShape, "LogV has length %d, want K=%d", len(o.LogV), k)
 	}
-	if o.Tol == 0 {
-		o.Tol = potStopThr
+	q, err := check.Dst(fn, "dst", dst, check.Shape2(n, k), m, av, bv)
+	if err != nil {
+		return TransportResult{}, err
 	}
-	if o.CheckEvery == 0 {
-		o.CheckEvery = potCheckEvery
-	}
-	if o.MaxIter == 0 {
-		o.MaxIter = potMaxIter
-	}
-	var q []float32
-	if dst == nil {
+	if q == nil {
 		t := ssl.New(n, k)
 		dst, q = t, t.Data().([]float32)
-	} else if q, err = ssl.MatrixOf(dst, n, k); err != nil {
-		return TransportResult{}, fmt.Errorf(fn+"dst: %w", err)
-	}
-	if kernel.Overlaps(q, m) || kernel.Overlaps(q, av) || kernel.Overlaps(q, bv) {
-		return TransportResult{}, fmt.Errorf(fn+"dst overlaps an input: %w", ssl.ErrShape)
 	}
 	// Marginals: finite, positive, equal totals.
 	sa, err := marginal(fn, "a", av)
@@ -159,6 +167,7 @@ func Transport(dst, a, b, cost ssl.Tensor, reg float64, ws *Workspace, opts *Tra
 	if err != nil {
 		return TransportResult{}, err
 	}
+	ws := o.Workspace
 	if ws == nil {
 		ws = new(Workspace)
 	}
@@ -166,24 +175,24 @@ func Transport(dst, a, b, cost ssl.Tensor, reg float64, ws *Workspace, opts *Tra
 	e.red, e.src, e.nTotal = o.Reducer, m, n
 	bad, anyBad, err := e.colExtrema()
 	if err != nil {
-		return TransportResult{}, fmt.Errorf(fn+"%w", err)
+		return TransportResult{}, fmt.Errorf(fn+": %w", err)
 	}
 	if bad >= 0 {
-		return TransportResult{}, fmt.Errorf(fn+"cost[%d, %d] is %v: %w", bad/k, bad%k, m[bad], ssl.ErrNotFinite)
+		return TransportResult{}, check.Errorf(fn, ssl.ErrNotFinite, "cost[%d, %d] is %v", bad/k, bad%k, m[bad])
 	}
 	if anyBad {
-		return TransportResult{}, fmt.Errorf(fn+"cost of another worker is not finite: %w", ssl.ErrNotFinite)
+		return TransportResult{}, check.Errorf(fn, ssl.ErrNotFinite, "cost of another worker is not finite")
 	}
 	if e.red != nil {
 		c := e.red8[:2]
 		c[0], c[1] = float64(n), sa
 		if err := e.reduce(c, Sum); err != nil {
-			return TransportResult{}, fmt.Errorf(fn+"%w", err)
+			return TransportResult{}, fmt.Errorf(fn+": %w", err)
 		}
 		e.nTotal, sa = int(c[0]), c[1]
 	}
 	if math.Abs(sa-sb) > massTol*max(sa, sb) {
-		return TransportResult{}, fmt.Errorf(fn+"marginals have unequal totals (sum a=%.9g, sum b=%.9g): %w", sa, sb, ssl.ErrParam)
+		return TransportResult{}, check.Errorf(fn, ssl.ErrParam, "marginals have unequal totals (sum a=%.9g, sum b=%.9g)", sa, sb)
 	}
 	// Kernel exponent (x − ref_j)·scale ≤ 0, with column maximum 0.
 	e.param, e.ref = -1/reg, e.cmin
@@ -203,25 +212,25 @@ func Transport(dst, a, b, cost ssl.Tensor, reg float64, ws *Workspace, opts *Tra
 
 	res := TransportResult{LogU: o.LogU, LogV: o.LogV}
 	res.Plan = dst
-	conv, ok := true, false
+	ok := false
 	if o.Domain != Log {
-		res.Iterations, conv, ok, err = transportRun(e, &o, false)
+		res.Iterations, ok, err = transportRun(e, cfg, false)
 		if err != nil {
-			return TransportResult{}, fmt.Errorf(fn+"%w", err)
+			return TransportResult{}, fmt.Errorf(fn+": %w", err)
 		}
 		if !ok && o.Domain == Exp {
-			return TransportResult{}, fmt.Errorf(fn+"a scaling vector left the float32 range at update %d (reg=%v): %w", res.Iterations, reg, ssl.ErrNotFinite)
+			return TransportResult{}, check.Errorf(fn, ssl.ErrNotFinite, "a scaling vector left the float32 range at update %d (reg=%v)", res.Iterations, reg)
 		}
 	}
 	if !ok {
 		e.logDomain, res.LogDomain = true, true
 		e.sizeRowBufs()
-		res.Iterations, conv, _, err = transportRun(e, &o, true)
+		res.Iterations, _, err = transportRun(e, cfg, true)
 		if err != nil {
-			return TransportResult{}, fmt.Errorf(fn+"%w", err)
+			return TransportResult{}, fmt.Errorf(fn+": %w", err)
 		}
 	}
-	res.MarginalError, _ = e.colError()
+	res.MarginalError, res.Residual = e.colError()
 	e.writeScaled()
 	if res.LogU == nil {
 		res.LogU = make([]float64, n)
@@ -245,17 +254,18 @@ func Transport(dst, a, b, cost ssl.Tensor, reg float64, ws *Workspace, opts *Tra
 		}
 	}
 	if !finite(res.MarginalError) {
-		return res, fmt.Errorf(fn+"plan is not finite (reg=%v): %w", reg, ssl.ErrNotFinite)
+		return res, check.Errorf(fn, ssl.ErrNotFinite, "plan is not finite (reg=%v)", reg)
 	}
-	if !conv {
-		return res, fmt.Errorf(fn+"column-marginal error %.3g not below Tol %.3g after %d updates: %w", res.MarginalError, o.Tol, res.Iterations, ErrNotConverged)
+	if cfg.tol > 0 && !(res.Residual <= cfg.tol) {
+		return res, check.Errorf(fn, ErrNotConverged, "column-marginal error %.3g > Tol %.3g after %d updates (Iterations=%d)", res.Residual, cfg.tol, res.Iterations, cfg.iters)
 	}
 	return res, nil
 }
 
-// transportRun builds the kernel for its domain and runs POT's loop. ok is
-// false when the exp domain failed.
-func transportRun(e *engine, o *TransportOptions, logDomain bool) (iters int, conv, ok bool, err error) {
+// transportRun builds the kernel for its domain and runs POT's loop: at
+// most cfg.iters updates, stopping after a tested update whose error is
+// ≤ a positive Tol. ok is false when the exp domain failed.
+func transportRun(e *engine, cfg transportCfg, logDomain bool) (iters int, ok bool, err error) {
 	k := e.k
 	logN := math.Log(float64(e.nTotal))
 	if logDomain {
@@ -265,42 +275,36 @@ func transportRun(e *engine, o *TransportOptions, logDomain bool) (iters int, co
 		}
 		clear(e.g[:k])
 		if err := e.colLogSums(); err != nil {
-			return 0, false, false, err
+			return 0, false, err
 		}
 	} else {
 		e.parallel(transportKernelBlock)
 		e.sumParts()
 		if err := e.reduce(e.acc[:k], Sum); err != nil {
-			return 0, false, false, err
+			return 0, false, err
 		}
 	}
-	limit := o.MaxIter
-	if o.Iterations > 0 {
-		limit = o.Iterations
-	}
-	conv = o.Iterations > 0
-	for ii := 0; ii < limit; ii++ {
+	for ii := 0; ii < cfg.iters; ii++ {
 		iters++
 		if logDomain {
 			e.colUpdateLog()
 		} else if !e.colUpdateExp() {
-			return iters, false, false, nil
+			return iters, false, nil
 		}
 		_, ok, err := e.rowPass()
 		if err != nil {
-			return iters, false, false, err
+			return iters, false, err
 		}
 		if !ok {
-			return iters, false, false, nil
+			return iters, false, nil
 		}
-		if o.Iterations == 0 && ii%o.CheckEvery == 0 {
-			if _, l2 := e.colError(); l2 < o.Tol {
-				conv = true
+		if cfg.tol > 0 && ii%cfg.checkEvery == 0 {
+			if _, l2 := e.colError(); l2 <= cfg.tol {
 				break
 			}
 		}
 	}
-	return iters, conv, true, nil
+	return iters, true, nil
 }
 
 // transportKernelBlock writes A_ij = exp((x_ij − ref_j)·scale), u_i = 1/N
@@ -348,10 +352,10 @@ func marginal(fn, name string, x []float32) (float64, error) {
 	s := 0.0
 	for i, v := range x {
 		if v-v != 0 {
-			return 0, fmt.Errorf(fn+"%s[%d] is %v: %w", name, i, v, ssl.ErrNotFinite)
+			return 0, check.Errorf(fn, ssl.ErrNotFinite, "%s[%d] is %v", name, i, v)
 		}
 		if !(v > 0) {
-			return 0, fmt.Errorf(fn+"%s[%d] = %v, marginals must be > 0: %w", name, i, v, ssl.ErrParam)
+			return 0, check.Errorf(fn, ssl.ErrParam, "%s[%d] = %v, marginals must be > 0", name, i, v)
 		}
 		s += float64(v)
 	}

@@ -137,8 +137,11 @@ func TestTransportNaive(t *testing.T) {
 			}
 			before := testutil.Clone(m)
 			dst := testutil.NaNs(tc.n, tc.k)
-			o := &TransportOptions{Iterations: tc.fixed, Tol: tc.stopThr, MaxIter: 50000, Domain: tc.domain}
-			res, err := Transport(dst, a, b, m, tc.reg, nil, o)
+			o := &TransportOptions{Iterations: 50000, Tol: tc.stopThr, Domain: tc.domain}
+			if tc.fixed > 0 {
+				o.Iterations, o.Tol = tc.fixed, 0
+			}
+			res, err := Transport(dst, a, b, m, tc.reg, o)
 			if err != nil {
 				t.Fatalf("Transport(%s): %v", name, err)
 			}
@@ -179,10 +182,10 @@ func TestTransportLogKernel(t *testing.T) {
 		testutil.Data(lk)[i] = -x / reg
 	}
 	want, got := ssl.New(n, k), ssl.New(n, k)
-	if _, err := Transport(want, a, b, m, reg, nil, nil); err != nil {
+	if _, err := Transport(want, a, b, m, reg, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Transport(got, a, b, lk, 1, nil, &TransportOptions{LogKernel: true}); err != nil {
+	if _, err := Transport(got, a, b, lk, 1, &TransportOptions{LogKernel: true, Tol: 1e-9}); err != nil {
 		t.Fatal(err)
 	}
 	testutil.AllClose(t, "plan from the log-kernel", testutil.F64(got), testutil.F64(want), 1e-7, 1e-5)
@@ -218,7 +221,7 @@ func TestTransportErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := testutil.Clone(tc.dst)
-			_, err := Transport(tc.dst, tc.a, tc.b, tc.m, tc.reg, nil, tc.opts)
+			_, err := Transport(tc.dst, tc.a, tc.b, tc.m, tc.reg, tc.opts)
 			if !errors.Is(err, tc.sentinel) {
 				t.Fatalf("Transport(%s) error = %v, want %v", tc.name, err, tc.sentinel)
 			}
@@ -228,9 +231,9 @@ func TestTransportErrors(t *testing.T) {
 			testutil.Unchanged(t, "dst", tc.dst, before)
 		})
 	}
-	// Not converging within MaxIter returns the plan and ErrNotConverged.
+	// Not converging within Iterations returns the plan and ErrNotConverged.
 	dst := testutil.NaNs(3, 4)
-	res, err := Transport(dst, a, b, m, 0.01, nil, &TransportOptions{MaxIter: 2, Tol: 1e-15})
+	res, err := Transport(dst, a, b, m, 0.01, &TransportOptions{Iterations: 2, Tol: 1e-15})
 	if !errors.Is(err, ErrNotConverged) || res.Iterations != 2 || !testutil.Close(kernel32Sum(testutil.Data(dst)), 1, 1e-6, 0) {
 		t.Errorf("Transport not converging: err %v, %d updates, plan mass %v", err, res.Iterations, kernel32Sum(testutil.Data(dst)))
 	}

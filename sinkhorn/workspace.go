@@ -1,7 +1,5 @@
 package sinkhorn
 
-import "runtime"
-
 // Row blocking of every pass over an N×K matrix: rows are handed out in
 // blocks of rowGrain(n, k) rows, each block accumulating its column sums in
 // its own K-vector, and the block vectors are combined in block order. The
@@ -18,29 +16,25 @@ func rowGrain(n, k int) int {
 }
 
 // Workspace holds the scratch of the solvers: scaling vectors, dual
-// potentials, per-block column accumulators, the kernel copy of [SeLa] and
-// of a sharded [Balance], and a set of goroutines for the parallel passes.
-// With a Workspace sized for the problem, repeated calls allocate nothing
-// beyond the root package's tensor views, in either domain. It grows when a
-// call needs more. It is not for concurrent use; a nil *Workspace makes each
-// call allocate its own scratch and goroutines.
+// potentials, per-block column accumulators, and the kernel copy of [SeLa]
+// and of a sharded [Balance]. It is passed as the Workspace field of the
+// options; a nil Workspace (or nil options) makes each call allocate its
+// own scratch. The zero value is ready to use and grows to the largest
+// problem it has seen; with a Workspace sized for the problem, repeated
+// calls allocate nothing beyond the root package's tensor views, in either
+// domain. It is not for concurrent use.
 type Workspace struct {
 	e    engine
 	kbuf []float32
 }
 
-// NewWorkspace returns a Workspace sized for problems of n rows (samples)
-// and k columns (prototypes); the N×K kernel copy that SeLa needs is
-// allocated on first use. Its goroutines (GOMAXPROCS − 1 of them) exit when
-// the Workspace is garbage-collected.
+// NewWorkspace returns a Workspace already sized for problems of n rows
+// (samples) and k columns (prototypes), so that the first call does not
+// allocate either; the N×K kernel copy that SeLa needs is allocated on
+// first use.
 func NewWorkspace(n, k int) *Workspace {
 	ws := new(Workspace)
 	ws.prepare(max(n, 1), max(k, 1))
-	if w := runtime.GOMAXPROCS(0) - 1; w > 0 {
-		p := newPool(w)
-		ws.e.pool = p
-		runtime.AddCleanup(ws, func(p *pool) { close(p.tasks) }, p)
-	}
 	return ws
 }
 

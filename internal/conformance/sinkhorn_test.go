@@ -21,7 +21,7 @@ func runSinkhornSwAV(t testing.TB, c *conformance.Case) {
 	scores := c.Tensor(t, "scores")
 	shape := scores.Shape()
 	dst := ssl.New(shape...)
-	res, err := sinkhorn.Balance(dst, scores, c.Float(t, "epsilon"), nil,
+	res, err := sinkhorn.Balance(dst, scores, c.Float(t, "epsilon"),
 		&sinkhorn.BalanceOptions{Iterations: c.Int(t, "sinkhorn_iterations")})
 	if err != nil {
 		t.Fatalf("%s: Balance: %v", c.Path, err)
@@ -40,8 +40,8 @@ func runSinkhornSeLa(t testing.TB, c *conformance.Case) {
 	before := append([]float32(nil), probs.Data().([]float32)...)
 	shape := probs.Shape()
 	plan := ssl.New(shape...)
-	res, err := sinkhorn.SeLa(nil, plan, probs, c.Float(t, "lambda"), nil, &sinkhorn.SeLaOptions{
-		StopErr: c.Float(t, "stop_err"), CheckEvery: c.Int(t, "check_every"),
+	res, err := sinkhorn.SeLa(nil, plan, probs, c.Float(t, "lambda"), &sinkhorn.SeLaOptions{
+		Tol: c.Float(t, "stop_err"), CheckEvery: c.Int(t, "check_every"),
 	})
 	if err != nil {
 		t.Fatalf("%s: SeLa: %v", c.Path, err)
@@ -54,12 +54,12 @@ func runSinkhornSeLa(t testing.TB, c *conformance.Case) {
 	c.Check32(t, "Q", plan.Data().([]float32))
 	c.CheckExact(t, "labels", res.Labels)
 	c.CheckExact(t, "n_iter", []int{res.Iterations})
-	c.Check(t, "final_err", []float64{res.StopError})
+	c.Check(t, "final_err", []float64{res.Residual})
 }
 
-// runSinkhornOT maps sinkhorn.ot onto sinkhorn.Transport: stopThr = 0 is a
-// fixed count of numItermax updates, otherwise Tol = stopThr and MaxIter =
-// numItermax. The method picks the domain (POT's "sinkhorn" is the exp
+// runSinkhornOT maps sinkhorn.ot onto sinkhorn.Transport: Iterations =
+// numItermax and Tol = stopThr (stopThr = 0 is a fixed count of numItermax
+// updates, as Tol = 0 is). The method picks the domain (POT's "sinkhorn" is the exp
 // domain, which sinkhorn.Transport leaves for the log domain only where
 // float32 cannot represent it). niter is the last 0-based update index.
 // The scalings are compared up to their gauge (u·s, v/s).
@@ -71,12 +71,8 @@ func runSinkhornOT(t testing.TB, c *conformance.Case) {
 	if c.String(t, "method") == "sinkhorn_log" {
 		o.Domain = sinkhorn.Log
 	}
-	if thr := c.Float(t, "stopThr"); thr == 0 {
-		o.Iterations = c.Int(t, "numItermax")
-	} else {
-		o.Tol, o.MaxIter = thr, c.Int(t, "numItermax")
-	}
-	res, err := sinkhorn.Transport(plan, c.Tensor(t, "a"), c.Tensor(t, "b"), cost, c.Float(t, "reg"), nil, o)
+	o.Iterations, o.Tol = c.Int(t, "numItermax"), c.Float(t, "stopThr")
+	res, err := sinkhorn.Transport(plan, c.Tensor(t, "a"), c.Tensor(t, "b"), cost, c.Float(t, "reg"), o)
 	if err != nil {
 		t.Fatalf("%s: Transport: %v", c.Path, err)
 	}
