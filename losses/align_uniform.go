@@ -1,16 +1,16 @@
 package losses
 
 import (
-	"fmt"
 	"math"
 
 	"ssl"
+	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
 
 // Align returns the alignment loss of Wang and Isola between paired rows of
-// x and y (both B×D, used as given: the reference feeds L2-normalised
-// encoder outputs and does not normalise), and writes ∂L/∂x into dx and
+// x and y (both B×D, used as given: the reference feeds L2-normalized
+// encoder outputs and does not normalize), and writes ∂L/∂x into dx and
 // ∂L/∂y into dy:
 //
 //	L = 1/B · Σ_i ‖x_i − y_i‖₂^α
@@ -30,48 +30,48 @@ import (
 // Learning through Alignment and Uniformity on the Hypersphere, ICML 2020,
 // eq. 2 (L_align); SsnL/align_uniform@e256d476ddbe04873dc15a8f893d4443d1f81671
 // align_uniform/__init__.py align_loss.
-func Align(dx, dy, x, y ssl.Tensor, alpha float32) (float64, error) {
-	const fn = "Align"
+func Align(dx, dy, x, y ssl.Tensor, alpha float64) (float64, error) {
+	const fn = "losses: Align"
 	b, d, xv, yv, gx, gy, err := alignCheck(fn, dx, dy, x, y)
 	if err != nil {
 		return 0, err
 	}
-	if err := contrastivePositive(fn, "alpha", alpha); err != nil {
+	if err := check.Positive(fn, "alpha", alpha); err != nil {
 		return 0, err
 	}
-	loss := alignForward(xv, yv, b, d, float64(alpha))
-	if err := contrastiveFinite(fn, loss, "x or y"); err != nil {
+	loss := alignForward(xv, yv, b, d, alpha)
+	if err := check.Result(fn, loss, "x or y"); err != nil {
 		return loss, err
 	}
 	if gx != nil || gy != nil {
-		if err := alignGradBound(fn, xv, yv, b, d, float64(alpha), 1); err != nil {
+		if err := alignGradBound(fn, xv, yv, b, d, alpha, 1); err != nil {
 			return loss, err
 		}
 	}
-	alignBackward(gx, gy, xv, yv, b, d, float64(alpha), 1, false)
+	alignBackward(gx, gy, xv, yv, b, d, alpha, 1, false)
 	return loss, nil
 }
 
 // alignCheck views the inputs and destinations shared by Align and
 // AlignUniform.
 func alignCheck(fn string, dx, dy, x, y ssl.Tensor) (b, d int, xv, yv, gx, gy []float32, err error) {
-	b, d, xv, err = contrastiveMatrix(fn, "x", x)
+	b, d, xv, err = check.Matrix(fn, "x", x)
 	if err != nil {
 		return
 	}
-	if err = contrastiveNonEmpty(fn, "batch size B", b, 1); err != nil {
+	if err = check.AtLeast(fn, "batch size B", b, 1); err != nil {
 		return
 	}
-	if yv, err = contrastiveMatrixOf(fn, "y", y, b, d); err != nil {
+	if yv, err = check.MatrixOf(fn, "y", y, b, d); err != nil {
 		return
 	}
-	if gx, err = contrastiveDst(fn, "dx", dx, b, d, xv, yv); err != nil {
+	if gx, err = check.Dst(fn, "dx", dx, check.Shape2(b, d), xv, yv); err != nil {
 		return
 	}
-	if gy, err = contrastiveDst(fn, "dy", dy, b, d, xv, yv); err != nil {
+	if gy, err = check.Dst(fn, "dy", dy, check.Shape2(b, d), xv, yv); err != nil {
 		return
 	}
-	err = contrastiveDistinct(fn, []string{"dx", "dy"}, gx, gy)
+	err = check.Distinct(fn, []string{"dx", "dy"}, gx, gy)
 	return
 }
 
@@ -101,7 +101,7 @@ func alignGradBound(fn string, xv, yv []float32, b, d int, alpha, w float64) err
 		r := alignDist(xv[i*d:(i+1)*d], yv[i*d:(i+1)*d])
 		if r > 0 {
 			if g := math.Abs(w) * alpha * math.Pow(r, alpha-1) / float64(b); !(g <= math.MaxFloat32) {
-				return fmt.Errorf("losses: %s: the alignment gradient of row %d overflows float32 (%.3g; alpha=%v too large?): %w", fn, i, g, alpha, ssl.ErrNotFinite)
+				return check.Errorf(fn, ssl.ErrNotFinite, "the alignment gradient of row %d overflows float32 (%.3g; alpha=%v too large?)", i, g, alpha)
 			}
 		}
 	}
@@ -144,11 +144,11 @@ func alignBackward(gx, gy, xv, yv []float32, b, d int, alpha, w float64, accumul
 type UniformOptions struct {
 	// Workspace is reused scratch memory; nil allocates a fresh one per
 	// call.
-	Workspace *ContrastiveWorkspace
+	Workspace *Workspace
 }
 
 // Uniform returns the uniformity loss of Wang and Isola of the rows of x
-// (B×D, used as given: the reference feeds L2-normalised outputs), the log
+// (B×D, used as given: the reference feeds L2-normalized outputs), the log
 // of the mean Gaussian potential over the B(B−1)/2 pairs, and writes ∂L/∂x
 // into dx:
 //
@@ -169,35 +169,36 @@ type UniformOptions struct {
 // Reference: Wang and Isola, ICML 2020, eq. 4 (L_uniform);
 // SsnL/align_uniform@e256d476ddbe04873dc15a8f893d4443d1f81671
 // align_uniform/__init__.py uniform_loss.
-func Uniform(dx, x ssl.Tensor, t float32, opts *UniformOptions) (float64, error) {
-	const fn = "Uniform"
-	b, d, xv, err := contrastiveMatrix(fn, "x", x)
+func Uniform(dx, x ssl.Tensor, t float64, opts *UniformOptions) (float64, error) {
+	const fn = "losses: Uniform"
+	b, d, xv, err := check.Matrix(fn, "x", x)
 	if err != nil {
 		return 0, err
 	}
-	if err := contrastiveNonEmpty(fn, "batch size B", b, 2); err != nil {
+	if err := check.AtLeast(fn, "batch size B", b, 2); err != nil {
 		return 0, err
 	}
-	g, err := contrastiveDst(fn, "dx", dx, b, d, xv)
+	g, err := check.Dst(fn, "dx", dx, check.Shape2(b, d), xv)
 	if err != nil {
 		return 0, err
 	}
-	if err := contrastivePositive(fn, "t", t); err != nil {
+	t32, err := positive32(fn, "t", t)
+	if err != nil {
 		return 0, err
 	}
-	var ws *ContrastiveWorkspace
+	var ws *Workspace
 	if opts != nil {
 		ws = opts.Workspace
 	}
-	ws = contrastiveWS(ws)
-	loss := ws.uniformForward(xv, b, d, t, slotS)
-	if err := contrastiveFinite(fn, loss, "x"); err != nil {
+	ws = orNew(ws)
+	loss := ws.uniformForward(xv, b, d, t32, slotS)
+	if err := check.Result(fn, loss, "x"); err != nil {
 		return loss, err
 	}
 	if g != nil {
 		gs := ws.buf(slotDA, b*d)
-		ws.uniformBackward(gs, xv, b, d, t, 1, slotS, false)
-		if err := contrastiveGradFinite(fn, "dx", gs, "t"); err != nil {
+		ws.uniformBackward(gs, xv, b, d, t32, 1, slotS, false)
+		if err := gradFinite(fn, "dx", gs, "t"); err != nil {
 			return loss, err
 		}
 		copy(g, gs)
@@ -207,7 +208,7 @@ func Uniform(dx, x ssl.Tensor, t float32, opts *UniformOptions) (float64, error)
 
 // uniformForward returns the uniformity loss of the B×D rows xv and leaves
 // the B×B pair logits −t·d_ij (diagonal −Inf) in slot s.
-func (w *ContrastiveWorkspace) uniformForward(xv []float32, b, d int, t float32, s int) float64 {
+func (w *Workspace) uniformForward(xv []float32, b, d int, t float32, s int) float64 {
 	sq := w.buf(slotNormB, b)
 	for i := range b {
 		sq[i] = float32(kernel.Dot(xv[i*d:(i+1)*d], xv[i*d:(i+1)*d]))
@@ -231,7 +232,7 @@ func (w *ContrastiveWorkspace) uniformForward(xv []float32, b, d int, t float32,
 // from the logits uniformForward left in slot s:
 //
 //	∂L/∂x_i = −4t·Σ_j w_ij (x_i − x_j),  w = softmax over the ordered pairs
-func (w *ContrastiveWorkspace) uniformBackward(g, xv []float32, b, d int, t, scale float32, s int, accumulate bool) {
+func (w *Workspace) uniformBackward(g, xv []float32, b, d int, t, scale float32, s int, accumulate bool) {
 	lg := w.buf(s, b*b)
 	kernel.SoftmaxRows(lg, lg, 1, b*b)
 	c := -4 * t * scale
@@ -253,7 +254,18 @@ func (w *ContrastiveWorkspace) uniformBackward(g, xv []float32, b, d int, t, sca
 type AlignUniformOptions struct {
 	// Workspace is reused scratch memory; nil allocates a fresh one per
 	// call.
-	Workspace *ContrastiveWorkspace
+	Workspace *Workspace
+}
+
+// AlignUniformResult is the value of [AlignUniform]: the loss and its
+// terms.
+type AlignUniformResult struct {
+	// Loss is L = w_a·Align + w_u·(UniformX + UniformY)/2.
+	Loss float64
+	// Align is the alignment term 1/B·Σ_i ‖x_i − y_i‖^α.
+	Align float64
+	// UniformX and UniformY are the uniformity terms of x and of y.
+	UniformX, UniformY float64
 }
 
 // AlignUniform returns the weighted sum of [Align] and [Uniform] that Wang
@@ -262,15 +274,15 @@ type AlignUniformOptions struct {
 //
 //	L = w_a · 1/B·Σ_i ‖x_i − y_i‖^α  +  w_u · (uniform_t(x) + uniform_t(y)) / 2
 //
-// If terms is not nil it must have 3 entries and receives align,
-// uniform_t(x) and uniform_t(y). The weights may be any finite numbers
+// The result holds L and its terms align, uniform_t(x) and uniform_t(y).
+// The weights may be any finite numbers
 // (a zero weight drops its term). B ≥ 2 is needed. A nil destination skips
 // that gradient. With destinations and opts.Workspace supplied the call
 // allocates nothing of its own.
 //
 // It returns an error wrapping ssl.ErrShape if x is not a matrix with B ≥ 2
-// rows, y or a non-nil destination differs from it in shape, terms has the
-// wrong length, or a destination overlaps an input or the other
+// rows, y or a non-nil destination differs from it in shape, or a
+// destination overlaps an input or the other
 // destination; ssl.ErrParam if α or t is not finite and > 0 or a weight is
 // not finite; ssl.ErrNotFinite if the loss is not finite or a gradient would overflow float32. Nothing is
 // written when it returns an error.
@@ -279,71 +291,67 @@ type AlignUniformOptions struct {
 // SsnL/align_uniform@e256d476ddbe04873dc15a8f893d4443d1f81671
 // examples/stl10/main.py (loss = align_w·align + unif_w·(uniform(x) +
 // uniform(y))/2).
-func AlignUniform(dx, dy ssl.Tensor, terms []float64, x, y ssl.Tensor, alpha, t, alignW, unifW float32, opts *AlignUniformOptions) (float64, error) {
-	const fn = "AlignUniform"
+func AlignUniform(dx, dy, x, y ssl.Tensor, alpha, t, alignW, unifW float64, opts *AlignUniformOptions) (AlignUniformResult, error) {
+	const fn = "losses: AlignUniform"
 	b, d, xv, yv, gx, gy, err := alignCheck(fn, dx, dy, x, y)
 	if err != nil {
-		return 0, err
+		return AlignUniformResult{}, err
 	}
-	if err := contrastiveNonEmpty(fn, "batch size B", b, 2); err != nil {
-		return 0, err
+	if err := check.AtLeast(fn, "batch size B", b, 2); err != nil {
+		return AlignUniformResult{}, err
 	}
-	if terms != nil && len(terms) != 3 {
-		return 0, fmt.Errorf("losses: %s: terms has %d entries, want 3: %w", fn, len(terms), ssl.ErrShape)
+	if err := check.Positive(fn, "alpha", alpha); err != nil {
+		return AlignUniformResult{}, err
 	}
-	if err := contrastivePositive(fn, "alpha", alpha); err != nil {
-		return 0, err
+	t32, err := positive32(fn, "t", t)
+	if err != nil {
+		return AlignUniformResult{}, err
 	}
-	if err := contrastivePositive(fn, "t", t); err != nil {
-		return 0, err
+	if err := check.Finite(fn, "alignW", alignW); err != nil {
+		return AlignUniformResult{}, err
 	}
-	if err := contrastiveFiniteParam(fn, "alignW", alignW); err != nil {
-		return 0, err
+	unifW32, err := finite32(fn, "unifW", unifW)
+	if err != nil {
+		return AlignUniformResult{}, err
 	}
-	if err := contrastiveFiniteParam(fn, "unifW", unifW); err != nil {
-		return 0, err
-	}
-	var ws *ContrastiveWorkspace
+	var ws *Workspace
 	if opts != nil {
 		ws = opts.Workspace
 	}
-	ws = contrastiveWS(ws)
-	al := alignForward(xv, yv, b, d, float64(alpha))
-	ux := ws.uniformForward(xv, b, d, t, slotS)
-	uy := ws.uniformForward(yv, b, d, t, slotC)
-	loss := float64(alignW)*al + float64(unifW)*(ux+uy)/2
-	if err := contrastiveFinite(fn, loss, "x or y"); err != nil {
-		return loss, err
-	}
-	if terms != nil {
-		terms[0], terms[1], terms[2] = al, ux, uy
+	ws = orNew(ws)
+	al := alignForward(xv, yv, b, d, alpha)
+	ux := ws.uniformForward(xv, b, d, t32, slotS)
+	uy := ws.uniformForward(yv, b, d, t32, slotC)
+	res := AlignUniformResult{Loss: alignW*al + unifW*(ux+uy)/2, Align: al, UniformX: ux, UniformY: uy}
+	if err := check.Result(fn, res.Loss, "x or y"); err != nil {
+		return res, err
 	}
 	if gx == nil && gy == nil {
-		return loss, nil
+		return res, nil
 	}
-	if err := alignGradBound(fn, xv, yv, b, d, float64(alpha), float64(alignW)); err != nil {
-		return loss, err
+	if err := alignGradBound(fn, xv, yv, b, d, alpha, alignW); err != nil {
+		return res, err
 	}
 	// Both gradients in scratch first; copied once known finite.
-	half := unifW / 2
+	half := unifW32 / 2
 	var sx, sy []float32
 	if gx != nil {
 		sx = ws.buf(slotDA, b*d)
-		alignBackward(sx, nil, xv, yv, b, d, float64(alpha), float64(alignW), false)
-		ws.uniformBackward(sx, xv, b, d, t, half, slotS, true)
-		if err := contrastiveGradFinite(fn, "dx", sx, "t or unifW"); err != nil {
-			return loss, err
+		alignBackward(sx, nil, xv, yv, b, d, alpha, alignW, false)
+		ws.uniformBackward(sx, xv, b, d, t32, half, slotS, true)
+		if err := gradFinite(fn, "dx", sx, "t or unifW"); err != nil {
+			return res, err
 		}
 	}
 	if gy != nil {
 		sy = ws.buf(slotE, b*d)
-		alignBackward(nil, sy, xv, yv, b, d, float64(alpha), float64(alignW), false)
-		ws.uniformBackward(sy, yv, b, d, t, half, slotC, true)
-		if err := contrastiveGradFinite(fn, "dy", sy, "t or unifW"); err != nil {
-			return loss, err
+		alignBackward(nil, sy, xv, yv, b, d, alpha, alignW, false)
+		ws.uniformBackward(sy, yv, b, d, t32, half, slotC, true)
+		if err := gradFinite(fn, "dy", sy, "t or unifW"); err != nil {
+			return res, err
 		}
 	}
 	copy(gx, sx)
 	copy(gy, sy)
-	return loss, nil
+	return res, nil
 }

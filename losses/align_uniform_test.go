@@ -45,8 +45,8 @@ func TestAlignUniform(t *testing.T) {
 	for i, tc := range []struct {
 		name          string
 		b, d          int
-		alpha, tt     float32
-		wa, wu        float32
+		alpha, tt     float64
+		wa, wu        float64
 		dupAndEqual   bool // x_0 = y_0 and x_2 = x_1
 		unit          bool
 		scaleY, extra float64
@@ -75,8 +75,8 @@ func TestAlignUniform(t *testing.T) {
 			a, tt, wa, wu := float64(tc.alpha), float64(tc.tt), float64(tc.wa), float64(tc.wu)
 
 			dx, dy := testutil.NaNs(tc.b, tc.d), testutil.NaNs(tc.b, tc.d)
-			terms := []float64{math.NaN(), math.NaN(), math.NaN()}
-			got, err := AlignUniform(dx, dy, terms, x, y, tc.alpha, tc.tt, tc.wa, tc.wu, nil)
+			res, err := AlignUniform(dx, dy, x, y, tc.alpha, tc.tt, tc.wa, tc.wu, nil)
+			got, terms := res.Loss, []float64{res.Align, res.UniformX, res.UniformY}
 			if err != nil {
 				t.Fatalf("AlignUniform(seed %d): %v", seed, err)
 			}
@@ -142,19 +142,19 @@ func TestAlignUniformErrors(t *testing.T) {
 		{"uniform_nan", func(dx ssl.Tensor) error { _, err := Uniform(dx, nan, 2, nil); return err }, ssl.ErrNotFinite, "losses: Uniform"},
 		{"uniform_dx_is_x", func(ssl.Tensor) error { _, err := Uniform(x, x, 2, nil); return err }, ssl.ErrShape, "dx overlaps"},
 		{"au_one_row", func(ssl.Tensor) error {
-			_, err := AlignUniform(nil, nil, nil, one, one, 2, 2, 1, 1, nil)
+			_, err := AlignUniform(nil, nil, one, one, 2, 2, 1, 1, nil)
 			return err
 		}, ssl.ErrShape, "want ≥ 2"},
-		{"au_terms", func(dx ssl.Tensor) error {
-			_, err := AlignUniform(dx, nil, make([]float64, 2), x, y, 2, 2, 1, 1, nil)
-			return err
-		}, ssl.ErrShape, "terms"},
 		{"au_weight", func(dx ssl.Tensor) error {
-			_, err := AlignUniform(dx, nil, nil, x, y, 2, 2, float32(math.NaN()), 1, nil)
+			_, err := AlignUniform(dx, nil, x, y, 2, 2, math.NaN(), 1, nil)
 			return err
 		}, ssl.ErrParam, "alignW"},
+		{"au_unif_weight_float32", func(dx ssl.Tensor) error {
+			_, err := AlignUniform(dx, nil, x, y, 2, 2, 1, 1e300, nil)
+			return err
+		}, ssl.ErrParam, "unifW"},
 		{"au_nan", func(dx ssl.Tensor) error {
-			_, err := AlignUniform(dx, nil, nil, x, nan, 2, 2, 1, 1, nil)
+			_, err := AlignUniform(dx, nil, x, nan, 2, 2, 1, 1, nil)
 			return err
 		}, ssl.ErrNotFinite, "x or y"},
 	} {
@@ -169,10 +169,10 @@ func TestAlignUniformErrors(t *testing.T) {
 func TestAlignUniformAllocs(t *testing.T) {
 	ctrSkipAllocsUnderRace(t)
 	x, y := ctrUnitRows(18, 6, 8), ctrUnitRows(19, 6, 8)
-	dx, dy, terms := ssl.New(6, 8), ssl.New(6, 8), make([]float64, 3)
-	opts := &AlignUniformOptions{Workspace: NewContrastiveWorkspace()}
+	dx, dy := ssl.New(6, 8), ssl.New(6, 8)
+	opts := &AlignUniformOptions{Workspace: NewWorkspace()}
 	call := func() {
-		if _, err := AlignUniform(dx, dy, terms, x, y, 2, 2, 1, 1, opts); err != nil {
+		if _, err := AlignUniform(dx, dy, x, y, 2, 2, 1, 1, opts); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -197,7 +197,8 @@ func FuzzAlignUniform(f *testing.F) {
 			testutil.Data(x)[0] = float32(math.Inf(1))
 		}
 		dx := ctrNaNs(bb, dd)
-		got, err := AlignUniform(dx, nil, nil, x, y, alpha, tt, 1, 1, nil)
+		res, err := AlignUniform(dx, nil, x, y, float64(alpha), float64(tt), 1, 1, nil)
+		got := res.Loss
 		if err != nil {
 			ctrAllNaN(t, "dx", dx)
 			return

@@ -1,10 +1,10 @@
 package losses
 
 import (
-	"fmt"
 	"math"
 
 	"ssl"
+	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
 
@@ -17,16 +17,16 @@ const bregmanSigma = 0.9
 type BregmanOptions struct {
 	// Sigma is the bandwidth σ of the similarity exp(−dist/(2σ²)), finite
 	// and > 0. Zero means the reference's 0.9.
-	Sigma float32
+	Sigma float64
 	// Workspace is reused scratch memory; nil allocates a fresh one per
 	// call.
-	Workspace *ContrastiveWorkspace
+	Workspace *Workspace
 }
 
 // Bregman returns the deep Bregman divergence contrastive loss of BeCLR for
 // the outputs outA and outB (both B×K) of the K sub-networks that form the
 // max-affine convex function φ(x) = max_k f_k(x), for two views of B
-// samples, and writes ∂L/∂outA into dA and ∂L/∂outB into dB:
+// samples, and writes ∂L/∂outA into doutA and ∂L/∂outB into doutB:
 //
 //	f = [outA; outB]                                   (2B×K)
 //	a_l = argmax_k f_lk,  m_i = f_{i,a_i} = max_k f_ik
@@ -41,7 +41,8 @@ type BregmanOptions struct {
 // that term is not part of L.
 //
 // If counts is not nil it must have K entries and receives, for each k, the
-// number of the 2B rows whose argmax is k. A nil destination skips that
+// number of the 2B rows whose argmax is k (an output that BeCLR logs, placed
+// first as the primary output of the convention). A nil destination skips that
 // gradient. B = 1 is valid (L = 0). With destinations and opts.Workspace
 // supplied the call allocates nothing of its own.
 //
@@ -58,56 +59,59 @@ type BregmanOptions struct {
 // Contrastive Learning of Visual Representations (BeCLR), 2021, eq. 3–6;
 // csfarzin/BeCLR@be31fe718806c51be5ba76ce7d5fbf80bff7ab88 loss/breg_loss.py
 // BregmanLoss.forward.
-func Bregman(dA, dB ssl.Tensor, counts []int, outA, outB ssl.Tensor, tau float32, opts *BregmanOptions) (float64, error) {
-	const fn = "Bregman"
-	b, k, av, err := contrastiveMatrix(fn, "outA", outA)
+func Bregman(counts []int, doutA, doutB, outA, outB ssl.Tensor, tau float64, opts *BregmanOptions) (float64, error) {
+	const fn = "losses: Bregman"
+	b, k, av, err := check.Matrix(fn, "outA", outA)
 	if err != nil {
 		return 0, err
 	}
-	if err := contrastiveNonEmpty(fn, "batch size B", b, 1); err != nil {
+	if err := check.AtLeast(fn, "batch size B", b, 1); err != nil {
 		return 0, err
 	}
-	if err := contrastiveNonEmpty(fn, "number of sub-networks K", k, 1); err != nil {
+	if err := check.AtLeast(fn, "number of sub-networks K", k, 1); err != nil {
 		return 0, err
 	}
-	bv, err := contrastiveMatrixOf(fn, "outB", outB, b, k)
+	bv, err := check.MatrixOf(fn, "outB", outB, b, k)
 	if err != nil {
 		return 0, err
 	}
-	ga, err := contrastiveDst(fn, "dA", dA, b, k, av, bv)
+	ga, err := check.Dst(fn, "doutA", doutA, check.Shape2(b, k), av, bv)
 	if err != nil {
 		return 0, err
 	}
-	gb, err := contrastiveDst(fn, "dB", dB, b, k, av, bv)
+	gb, err := check.Dst(fn, "doutB", doutB, check.Shape2(b, k), av, bv)
 	if err != nil {
 		return 0, err
 	}
-	if err := contrastiveDistinct(fn, []string{"dA", "dB"}, ga, gb); err != nil {
+	if err := check.Distinct(fn, []string{"doutA", "doutB"}, ga, gb); err != nil {
 		return 0, err
 	}
 	if counts != nil && len(counts) != k {
-		return 0, fmt.Errorf("losses: %s: counts has %d entries, want K=%d: %w", fn, len(counts), k, ssl.ErrShape)
+		return 0, check.Errorf(fn, ssl.ErrShape, "counts has %d entries, want K=%d", len(counts), k)
 	}
-	if err := contrastivePositive(fn, "tau", tau); err != nil {
+	if err := check.Positive(fn, "tau", tau); err != nil {
 		return 0, err
 	}
-	// The argmax would skip a NaN that torch's max propagates: reject
-	// non-finite outputs up front (B·K work, less than the loss's B²).
-	if !kernel.AllFinite(av) || !kernel.AllFinite(bv) {
-		return 0, fmt.Errorf("losses: %s: outA or outB holds NaN or Inf: %w", fn, ssl.ErrNotFinite)
-	}
-	sigma := float32(bregmanSigma)
-	var ws *ContrastiveWorkspace
+	sigma := float64(bregmanSigma)
+	var ws *Workspace
 	if opts != nil {
 		ws = opts.Workspace
 		if opts.Sigma != 0 {
-			if err := contrastivePositive(fn, "Sigma", opts.Sigma); err != nil {
+			if err := check.Positive(fn, "Sigma", opts.Sigma); err != nil {
 				return 0, err
 			}
 			sigma = opts.Sigma
 		}
 	}
-	ws = contrastiveWS(ws)
+	// The argmax would skip a NaN that torch's max propagates: reject
+	// non-finite outputs up front (B·K work, less than the loss's B²).
+	if err := check.FiniteData(fn, "outA", av, b, k); err != nil {
+		return 0, err
+	}
+	if err := check.FiniteData(fn, "outB", bv, b, k); err != nil {
+		return 0, err
+	}
+	ws = orNew(ws)
 
 	n := 2 * b
 	row := func(i int) []float32 {
@@ -127,8 +131,8 @@ func Bregman(dA, dB ssl.Tensor, counts []int, outA, outB ssl.Tensor, tau float32
 	// s_il, kept in slot C for the backward pass; the logits go to slot S.
 	s := ws.buf(slotS, n*n)
 	sim := ws.buf(slotC, n*n)
-	c := -1 / (2 * float64(sigma) * float64(sigma))
-	invTau := 1 / float64(tau)
+	c := -1 / (2 * sigma * sigma)
+	invTau := 1 / tau
 	negInf := float32(math.Inf(-1))
 	for i := range n {
 		ri := row(i)
@@ -142,7 +146,7 @@ func Bregman(dA, dB ssl.Tensor, counts []int, outA, outB ssl.Tensor, tau float32
 	grad := ga != nil || gb != nil
 	sum := ws.crossEntropy(s, n, n, labels, grad, float32(1/float64(n)))
 	loss := sum / float64(n)
-	if err := contrastiveFinite(fn, loss, "outA or outB"); err != nil {
+	if err := check.Result(fn, loss, "outA or outB"); err != nil {
 		return loss, err
 	}
 	if counts != nil {
@@ -170,7 +174,7 @@ func Bregman(dA, dB ssl.Tensor, counts []int, outA, outB ssl.Tensor, tau float32
 		}
 		gi[amax[i]] += float32(tot)
 	}
-	if err := contrastiveGradFinite(fn, "dA or dB", df, "1/tau or 1/Sigma²"); err != nil {
+	if err := gradFinite(fn, "doutA or doutB", df, "1/tau or 1/Sigma²"); err != nil {
 		return loss, err
 	}
 	if ga != nil {

@@ -52,8 +52,8 @@ func TestBregman(t *testing.T) {
 	for i, tc := range []struct {
 		name  string
 		b, k  int
-		tau   float32
-		sigma float32
+		tau   float64
+		sigma float64
 		tie   bool // an exact tie inside row 0 of outA
 	}{
 		{"b1_k4_t0.5", 1, 4, 0.5, 0, false},
@@ -80,7 +80,7 @@ func TestBregman(t *testing.T) {
 				opts = &BregmanOptions{Sigma: tc.sigma}
 				sigma = float64(tc.sigma)
 			}
-			got, err := Bregman(da, db, counts, a, b, tc.tau, opts)
+			got, err := Bregman(counts, da, db, a, b, tc.tau, opts)
 			if err != nil {
 				t.Fatalf("Bregman(seed %d): %v", seed, err)
 			}
@@ -122,24 +122,24 @@ func TestBregmanErrors(t *testing.T) {
 		da, db   ssl.Tensor
 		counts   []int
 		a, b     ssl.Tensor
-		tau      float32
+		tau      float64
 		opts     *BregmanOptions
 		sentinel error
 		want     string
 	}{
 		{"outB_shape", testutil.NaNs(4, 3), nil, nil, a, ssl.New(4, 2), 0.5, nil, ssl.ErrShape, "outB"},
-		{"dB_shape", testutil.NaNs(4, 3), testutil.NaNs(4, 4), nil, a, b, 0.5, nil, ssl.ErrShape, "dB"},
+		{"dB_shape", testutil.NaNs(4, 3), testutil.NaNs(4, 4), nil, a, b, 0.5, nil, ssl.ErrShape, "doutB"},
 		{"counts_len", testutil.NaNs(4, 3), nil, make([]int, 2), a, b, 0.5, nil, ssl.ErrShape, "counts"},
 		{"empty", nil, nil, nil, ssl.New(0, 3), ssl.New(0, 3), 0.5, nil, ssl.ErrShape, "batch size"},
 		{"no_subnets", nil, nil, nil, ssl.New(4, 0), ssl.New(4, 0), 0.5, nil, ssl.ErrShape, "sub-networks"},
 		{"tau_zero", testutil.NaNs(4, 3), nil, nil, a, b, 0, nil, ssl.ErrParam, "tau=0"},
 		{"sigma_negative", testutil.NaNs(4, 3), nil, nil, a, b, 0.5, &BregmanOptions{Sigma: -1}, ssl.ErrParam, "Sigma=-1"},
-		{"inf_input", testutil.NaNs(4, 3), nil, nil, a, inf, 0.5, nil, ssl.ErrNotFinite, "outA or outB"},
-		{"nan_input", testutil.NaNs(4, 3), nil, nil, ssl.FromSlice([]float32{float32(math.NaN()), 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, 4, 3), b, 0.5, nil, ssl.ErrNotFinite, "NaN or Inf"},
+		{"inf_input", testutil.NaNs(4, 3), nil, nil, a, inf, 0.5, nil, ssl.ErrNotFinite, "outB[0,1] is +Inf"},
+		{"nan_input", testutil.NaNs(4, 3), nil, nil, ssl.FromSlice([]float32{float32(math.NaN()), 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, 4, 3), b, 0.5, nil, ssl.ErrNotFinite, "outA[0,0] is NaN"},
 		{"same_dst", shared, shared, nil, a, b, 0.5, nil, ssl.ErrShape, "overlap"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Bregman(tc.da, tc.db, tc.counts, tc.a, tc.b, tc.tau, tc.opts)
+			_, err := Bregman(tc.counts, tc.da, tc.db, tc.a, tc.b, tc.tau, tc.opts)
 			ctrWantErr(t, err, tc.sentinel, "losses: Bregman", tc.want)
 			if tc.da != nil {
 				ctrAllNaN(t, "dA", tc.da)
@@ -153,9 +153,9 @@ func TestBregmanAllocs(t *testing.T) {
 	rnd := testutil.Rand(14)
 	a, b := testutil.RandN(rnd, 1, 4, 6), testutil.RandN(rnd, 1, 4, 6)
 	da, db, counts := ssl.New(4, 6), ssl.New(4, 6), make([]int, 6)
-	opts := &BregmanOptions{Workspace: NewContrastiveWorkspace()}
+	opts := &BregmanOptions{Workspace: NewWorkspace()}
 	call := func() {
-		if _, err := Bregman(da, db, counts, a, b, 0.5, opts); err != nil {
+		if _, err := Bregman(counts, da, db, a, b, 0.5, opts); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -181,7 +181,7 @@ func FuzzBregman(f *testing.F) {
 			testutil.Data(a)[0] = float32(math.NaN())
 		}
 		da := ctrNaNs(bb, kk)
-		got, err := Bregman(da, nil, nil, a, bt, tau, nil)
+		got, err := Bregman(nil, da, nil, a, bt, float64(tau), nil)
 		if err != nil {
 			ctrAllNaN(t, "dA", da)
 			return

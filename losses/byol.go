@@ -1,10 +1,10 @@
 package losses
 
 import (
-	"fmt"
 	"math"
 
 	"ssl"
+	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
 
@@ -21,7 +21,7 @@ const byolCosEps = 1e-8
 //
 // which is 1/B · Σ_i ‖p_i/‖p_i‖ − z_i/‖z_i‖‖² away from the clamp. z comes
 // from the target (EMA) network and is a constant: it gets no gradient. This
-// is one direction; BYOL's symmetrised loss is the sum of two calls with
+// is one direction; BYOL's symmetrized loss is the sum of two calls with
 // the views swapped. The loss is scale-invariant in each row of p and z.
 // Where the clamp binds (‖p_i‖·‖z_i‖ ≤ ε) cos_i = ⟨p_i, z_i⟩/ε and its
 // gradient is z_i/ε. B = 1 is valid.
@@ -37,19 +37,19 @@ const byolCosEps = 1e-8
 // eq. 2; checked against solo-learn byol_loss_func(simplified=True) at
 // vturrisi/solo-learn@9187ea39c2c3f43c455ab06664d2b019a9802954.
 func BYOL(dp, p, z ssl.Tensor) (float64, error) {
-	const fn = "BYOL"
-	b, d, pv, err := contrastiveMatrix(fn, "p", p)
+	const fn = "losses: BYOL"
+	b, d, pv, err := check.Matrix(fn, "p", p)
 	if err != nil {
 		return 0, err
 	}
-	if err := contrastiveNonEmpty(fn, "batch size B", b, 1); err != nil {
+	if err := check.AtLeast(fn, "batch size B", b, 1); err != nil {
 		return 0, err
 	}
-	zv, err := contrastiveMatrixOf(fn, "z", z, b, d)
+	zv, err := check.MatrixOf(fn, "z", z, b, d)
 	if err != nil {
 		return 0, err
 	}
-	g, err := contrastiveDst(fn, "dp", dp, b, d, pv, zv)
+	g, err := check.Dst(fn, "dp", dp, check.Shape2(b, d), pv, zv)
 	if err != nil {
 		return 0, err
 	}
@@ -61,7 +61,7 @@ func BYOL(dp, p, z ssl.Tensor) (float64, error) {
 		sum += kernel.Dot(pi, zi) / math.Max(kernel.Norm(pi)*kernel.Norm(zi), byolCosEps)
 	}
 	loss := 2 - 2*sum/float64(b)
-	if err := contrastiveFinite(fn, loss, "p or z"); err != nil {
+	if err := check.Result(fn, loss, "p or z"); err != nil {
 		return loss, err
 	}
 	if g == nil {
@@ -78,7 +78,7 @@ func BYOL(dp, p, z ssl.Tensor) (float64, error) {
 			bound += 2 / float64(b) * math.Abs(kernel.Dot(pi, zi)/den) / np
 		}
 		if !(bound <= math.MaxFloat32) {
-			return loss, fmt.Errorf("losses: %s: the gradient of row %d overflows float32 (%.3g): %w", fn, i, bound, ssl.ErrNotFinite)
+			return loss, check.Errorf(fn, ssl.ErrNotFinite, "the gradient of row %d overflows float32 (%.3g)", i, bound)
 		}
 	}
 	for i := range b {

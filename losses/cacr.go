@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"ssl"
+	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
 
@@ -13,12 +14,22 @@ import (
 type CACROptions struct {
 	// Workspace is reused scratch memory; nil allocates a fresh one per
 	// call.
-	Workspace *ContrastiveWorkspace
+	Workspace *Workspace
+}
+
+// CACRResult is the value of [CACR]: the loss and its two terms.
+type CACRResult struct {
+	// Loss is L = Attraction + Repulsion.
+	Loss float64
+	// Attraction is the contrastive attraction term CA.
+	Attraction float64
+	// Repulsion is the contrastive repulsion term CR.
+	Repulsion float64
 }
 
 // CACR returns the contrastive attraction and repulsion loss of M views of
 // the same B samples (views is M×B×D, rows used as given: the reference's
-// encoder normalises them, the loss does not), and writes ∂L/∂views into
+// encoder normalizes them, the loss does not), and writes ∂L/∂views into
 // dviews. With the squared Euclidean cost d(a, b) = ‖a − b‖²:
 //
 //	CA = 1/M · Σ_x 1/B · Σ_i Σ_{y≠x} π⁺_{iy} · α·d(v_x[i], v_y[i]),
@@ -32,14 +43,13 @@ type CACROptions struct {
 // through both softmaxes. This is the small-scale CACR ("full" choice, not
 // debiased).
 //
-// If terms is not nil it must have 2 entries and receives CA and CR. A nil
-// dviews skips the gradient. M ≥ 2 and B ≥ 2 are needed (B = 1 leaves no
+// The result holds L, CA and CR. A nil dviews skips the gradient. M ≥ 2 and B ≥ 2 are needed (B = 1 leaves no
 // negative). With dviews and opts.Workspace supplied the call allocates
 // nothing of its own.
 //
 // It returns an error wrapping ssl.ErrShape if views is not an M×B×D tensor
-// with M ≥ 2, B ≥ 2 and D ≥ 1, dviews differs from it in shape or overlaps
-// it, or terms has the wrong length; ssl.ErrParam if α, β, τ⁺ or τ⁻ is
+// with M ≥ 2, B ≥ 2 and D ≥ 1, or dviews differs from it in shape or
+// overlaps it; ssl.ErrParam if α, β, τ⁺ or τ⁻ is
 // negative or not finite; ssl.ErrNotFinite if the loss is not finite or a gradient would overflow float32.
 // Nothing is written when it returns an error.
 //
@@ -47,44 +57,41 @@ type CACROptions struct {
 // for Representation Learning (CACR), TMLR 2023 (arXiv 2105.03746), eq. 5
 // and 6 with the Euclidean cost; JegZheng/CACR-SSL@fbc9d94810cf55c8461ed86a60e48e70e14acbbe
 // small_scale_experiments/losses/__init__.py our_loss1 + our_loss2.
-func CACR(dviews ssl.Tensor, terms []float64, views ssl.Tensor, alpha, beta, tauPos, tauNeg float32, opts *CACROptions) (float64, error) {
-	const fn = "CACR"
+func CACR(dviews, views ssl.Tensor, alpha, beta, tauPos, tauNeg float64, opts *CACROptions) (CACRResult, error) {
+	const fn = "losses: CACR"
 	shape, vv, err := contrastiveView3(views)
 	if err != nil {
-		return 0, fmt.Errorf("losses: %s: views: %w", fn, err)
+		return CACRResult{}, fmt.Errorf("%s: views: %w", fn, err)
 	}
 	if shape[0] < 2 || shape[1] < 2 || shape[2] < 1 {
-		return 0, fmt.Errorf("losses: %s: views has shape %v, want M×B×D with M ≥ 2, B ≥ 2, D ≥ 1: %w", fn, shape, ssl.ErrShape)
+		return CACRResult{}, check.Errorf(fn, ssl.ErrShape, "views has shape %v, want M×B×D with M ≥ 2, B ≥ 2, D ≥ 1", shape)
 	}
 	m, b, d := shape[0], shape[1], shape[2]
-	var g []float32
-	if dviews != nil {
-		if g, err = ssl.ViewOf(dviews, m, b, d); err != nil {
-			return 0, fmt.Errorf("losses: %s: dviews: %w", fn, err)
-		}
-		if kernel.Overlaps(g, vv) {
-			return 0, fmt.Errorf("losses: %s: dviews overlaps views: %w", fn, ssl.ErrShape)
-		}
+	g, err := check.Dst(fn, "dviews", dviews, check.Shape3(m, b, d), vv)
+	if err != nil {
+		return CACRResult{}, err
 	}
-	if terms != nil && len(terms) != 2 {
-		return 0, fmt.Errorf("losses: %s: terms has %d entries, want 2: %w", fn, len(terms), ssl.ErrShape)
-	}
-	for _, p := range [4]struct {
+	for _, p := range [3]struct {
 		name string
-		v    float32
-	}{{"alpha", alpha}, {"beta", beta}, {"tau_pos", tauPos}, {"tau_neg", tauNeg}} {
-		if !(p.v >= 0) || math.IsInf(float64(p.v), 0) {
-			return 0, fmt.Errorf("losses: %s: %s must be finite and ≥ 0 (%s=%v): %w", fn, p.name, p.name, p.v, ssl.ErrParam)
+		v    float64
+	}{{"alpha", alpha}, {"beta", beta}, {"tauPos", tauPos}} {
+		if err := check.NonNegative(fn, p.name, p.v); err != nil {
+			return CACRResult{}, err
 		}
 	}
-	var ws *ContrastiveWorkspace
+	// τ⁻ scales the float32 cost matrices of the repulsion.
+	tauNeg32, err := nonNegative32(fn, "tauNeg", tauNeg)
+	if err != nil {
+		return CACRResult{}, err
+	}
+	var ws *Workspace
 	if opts != nil {
 		ws = opts.Workspace
 	}
-	ws = contrastiveWS(ws)
+	ws = orNew(ws)
 
 	// Attraction: per sample i, the M×M costs between its views.
-	ca, caG := cacrAttract(ws, vv, m, b, d, float64(alpha), float64(tauPos))
+	ca, caG := cacrAttract(ws, vv, m, b, d, alpha, tauPos)
 	// Repulsion: per view pair x<y, the B×B costs between samples.
 	pairs := m * (m - 1) / 2
 	nb := b * b
@@ -106,7 +113,7 @@ func CACR(dviews ssl.Tensor, terms []float64, views ssl.Tensor, alpha, beta, tau
 			for i := range b {
 				for l := range b {
 					dm[i*b+l] = max(0, dm[i*b+l]+sq[x*b+i]+sq[y*b+l])
-					wm[i*b+l] = -tauNeg * dm[i*b+l]
+					wm[i*b+l] = -tauNeg32 * dm[i*b+l]
 				}
 				wm[i*b+i] = negInf
 			}
@@ -119,27 +126,24 @@ func CACR(dviews ssl.Tensor, terms []float64, views ssl.Tensor, alpha, beta, tau
 					}
 				}
 			}
-			cr += -float64(beta) * s / float64(b)
+			cr += -beta * s / float64(b)
 			p++
 		}
 	}
 	cr /= float64(pairs)
-	loss := ca + cr
-	if err := contrastiveFinite(fn, loss, "views"); err != nil {
-		return loss, err
-	}
-	if terms != nil {
-		terms[0], terms[1] = ca, cr
+	res := CACRResult{Loss: ca + cr, Attraction: ca, Repulsion: cr}
+	if err := check.Result(fn, res.Loss, "views"); err != nil {
+		return res, err
 	}
 	if g == nil {
-		return loss, nil
+		return res, nil
 	}
 	// Accumulate the repulsion gradient onto the attraction gradient in
 	// scratch; copy once it is known finite.
 	acc := caG
 	// ∂f/∂d_l for f = −β·Σ_l π_l d_l, π = softmax(−τ⁻·d):
 	// −β·π_l·(1 − τ⁻·(d_l − Σ_k π_k d_k)).
-	coef := -float64(beta) / (float64(b) * float64(pairs))
+	coef := -beta / (float64(b) * float64(pairs))
 	rs, cs := ws.buf(slotLSE, b), ws.buf(slotE, b)
 	p = 0
 	for x := 0; x < m; x++ {
@@ -159,7 +163,7 @@ func CACR(dviews ssl.Tensor, terms []float64, views ssl.Tensor, alpha, beta, tau
 				for l := range b {
 					var gl float64
 					if l != i {
-						gl = coef * float64(wm[i*b+l]) * (1 - float64(tauNeg)*(float64(dm[i*b+l])-mean))
+						gl = coef * float64(wm[i*b+l]) * (1 - float64(tauNeg32)*(float64(dm[i*b+l])-mean))
 					}
 					dm[i*b+l] = float32(gl)
 					r += gl
@@ -178,19 +182,19 @@ func CACR(dviews ssl.Tensor, terms []float64, views ssl.Tensor, alpha, beta, tau
 			p++
 		}
 	}
-	if err := contrastiveGradFinite(fn, "dviews", acc, "alpha, beta, tau_pos or tau_neg"); err != nil {
-		return loss, err
+	if err := gradFinite(fn, "dviews", acc, "alpha, beta, tauPos or tauNeg"); err != nil {
+		return res, err
 	}
 	copy(g, acc)
-	return loss, nil
+	return res, nil
 }
 
 // cacrAttract returns CACR's attraction term and its gradient with respect
 // to the views (in the workspace's slot DA, M×B×D).
-func cacrAttract(ws *ContrastiveWorkspace, vv []float32, m, b, d int, alpha, tauPos float64) (float64, []float32) {
+func cacrAttract(ws *Workspace, vv []float32, m, b, d int, alpha, tauPos float64) (float64, []float32) {
 	g := ws.buf(slotDA, m*b*d)
 	clear(g)
-	dd := ws.f64Buf(2 * m * m) // costs and weights of one sample's views
+	dd := ws.buf64(slotTerms, 2*m*m) // costs and weights of one sample's views
 	cost, w := dd[:m*m], dd[m*m:]
 	coef := alpha / float64(m*b)
 	var ca float64

@@ -66,7 +66,7 @@ func TestCACR(t *testing.T) {
 	for i, tc := range []struct {
 		name                         string
 		m, b, d                      int
-		alpha, beta, tauPos, tauNeg  float32
+		alpha, beta, tauPos, tauNeg  float64
 		identicalViews, identicalRow bool
 	}{
 		{"m2_b2_d4", 2, 2, 4, 1, 1, 1, 1, false, false},
@@ -89,8 +89,8 @@ func TestCACR(t *testing.T) {
 			views = ssl.FromSlice(vd, tc.m, tc.b, tc.d)
 			before := testutil.Clone(views)
 			dv := testutil.NaNs(tc.m, tc.b, tc.d)
-			terms := []float64{math.NaN(), math.NaN()}
-			got, err := CACR(dv, terms, views, tc.alpha, tc.beta, tc.tauPos, tc.tauNeg, nil)
+			res, err := CACR(dv, views, tc.alpha, tc.beta, tc.tauPos, tc.tauNeg, nil)
+			got, terms := res.Loss, []float64{res.Attraction, res.Repulsion}
 			if err != nil {
 				t.Fatalf("CACR(seed %d): %v", seed, err)
 			}
@@ -116,25 +116,24 @@ func TestCACRErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		dv       ssl.Tensor
-		terms    []float64
 		views    ssl.Tensor
-		alpha    float32
-		tauNeg   float32
+		alpha    float64
+		tauNeg   float64
 		sentinel error
 		want     string
 	}{
-		{"rank", nil, nil, views, 1, 1, ssl.ErrShape, "want 3"},
-		{"one_view", nil, nil, ssl.New(1, 3, 3), 1, 1, ssl.ErrShape, "M ≥ 2"},
-		{"one_sample", nil, nil, ssl.New(2, 1, 3), 1, 1, ssl.ErrShape, "B ≥ 2"},
-		{"dviews_shape", testutil.NaNs(2, 3, 4), nil, v3, 1, 1, ssl.ErrShape, "dviews"},
-		{"terms_len", nil, make([]float64, 3), v3, 1, 1, ssl.ErrShape, "terms"},
-		{"alpha_negative", nil, nil, v3, -1, 1, ssl.ErrParam, "alpha=-1"},
-		{"tau_neg_inf", nil, nil, v3, 1, float32(math.Inf(1)), ssl.ErrParam, "tau_neg"},
-		{"nan_views", testutil.NaNs(2, 3, 3), nil, nan, 1, 1, ssl.ErrNotFinite, "views"},
-		{"dviews_is_views", v3, nil, v3, 1, 1, ssl.ErrShape, "overlaps"},
+		{"rank", nil, views, 1, 1, ssl.ErrShape, "want 3"},
+		{"one_view", nil, ssl.New(1, 3, 3), 1, 1, ssl.ErrShape, "M ≥ 2"},
+		{"one_sample", nil, ssl.New(2, 1, 3), 1, 1, ssl.ErrShape, "B ≥ 2"},
+		{"dviews_shape", testutil.NaNs(2, 3, 4), v3, 1, 1, ssl.ErrShape, "dviews"},
+		{"alpha_negative", nil, v3, -1, 1, ssl.ErrParam, "alpha=-1"},
+		{"tau_neg_inf", nil, v3, 1, math.Inf(1), ssl.ErrParam, "tauNeg"},
+		{"tau_neg_float32", nil, v3, 1, 1e300, ssl.ErrParam, "float32"},
+		{"nan_views", testutil.NaNs(2, 3, 3), nan, 1, 1, ssl.ErrNotFinite, "views"},
+		{"dviews_is_views", v3, v3, 1, 1, ssl.ErrShape, "overlaps"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := CACR(tc.dv, tc.terms, tc.views, tc.alpha, 1, 1, tc.tauNeg, nil)
+			_, err := CACR(tc.dv, tc.views, tc.alpha, 1, 1, tc.tauNeg, nil)
 			ctrWantErr(t, err, tc.sentinel, "losses: CACR", tc.want)
 			if tc.dv != nil && tc.dv != v3 {
 				ctrAllNaN(t, "dviews", tc.dv)
@@ -147,10 +146,9 @@ func TestCACRAllocs(t *testing.T) {
 	ctrSkipAllocsUnderRace(t)
 	views := ssl.FromSlice(testutil.Data(ctrUnitRows(8, 12, 8)), 3, 4, 8)
 	dv := ssl.New(3, 4, 8)
-	terms := make([]float64, 2)
-	opts := &CACROptions{Workspace: NewContrastiveWorkspace()}
+	opts := &CACROptions{Workspace: NewWorkspace()}
 	call := func() {
-		if _, err := CACR(dv, terms, views, 1, 1, 1, 1, opts); err != nil {
+		if _, err := CACR(dv, views, 1, 1, 1, 1, opts); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -177,7 +175,8 @@ func FuzzCACR(f *testing.F) {
 		if mm*bb > 0 {
 			dv = testutil.NaNs(mm, bb, dd)
 		}
-		got, err := CACR(dv, nil, views, 1, 1, tauPos, tauNeg, nil)
+		res, err := CACR(dv, views, 1, 1, float64(tauPos), float64(tauNeg), nil)
+		got := res.Loss
 		if err != nil {
 			if dv != nil {
 				ctrAllNaN(t, "dviews", dv)

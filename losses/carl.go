@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"ssl"
+	"ssl/internal/check"
 )
 
 // clustCARLEps is the clamp of CARP's loss, torch.finfo(float64).eps: the
@@ -27,7 +28,18 @@ type CARLOptions struct {
 	PartitionSize int
 	// Workspace is reused scratch memory; nil allocates a fresh one per
 	// call.
-	Workspace *ClusteringWorkspace
+	Workspace *Workspace
+}
+
+// CARLResult is the value of [CARL]: the loss and its two terms.
+type CARLResult struct {
+	// Loss is L = Consistency + Entropy.
+	Loss float64
+	// Consistency is the mean pair term over the 2V − 2 (student view,
+	// teacher view) pairs.
+	Consistency float64
+	// Entropy is the mean over blocks of KL(p̄_j ‖ uniform).
+	Entropy float64
 }
 
 // CARL returns the consistent assignment loss of CARL (and, with a
@@ -48,7 +60,7 @@ type CARLOptions struct {
 // (float64 machine epsilon, the eps of the reference's dtype); clamped
 // entries pass no gradient. Computed in float64.
 //
-// It returns L and its two terms. A nil dstudent skips the gradient. It
+// The result holds L and its two terms. A nil dstudent skips the gradient. It
 // returns an error wrapping ssl.ErrShape if student is not a non-empty
 // matrix whose rows divide into V views, teacher is not (2·B)×K, or
 // dstudent has the wrong shape or overlaps an input; ssl.ErrParam if V < 2,
@@ -64,51 +76,51 @@ type CARLOptions struct {
 // modules/carp_loss.py CARPLoss.forward with modules/random_partition.py
 // RandomPartition.forward at sthalles/carp@c9b068b4bbf4978520617baf9f3277f7098f1596
 // (a single block of all prototypes is CARL's loss).
-func CARL(dstudent, student, teacher ssl.Tensor, views int, opts *CARLOptions) (loss, consistency, entropy float64, err error) {
-	const fn = "CARL"
-	rows, k, xs, err := clustMatrix(fn, "student", student)
+func CARL(dstudent, student, teacher ssl.Tensor, views int, opts *CARLOptions) (CARLResult, error) {
+	const fn = "losses: CARL"
+	rows, k, xs, err := check.NonEmptyMatrix(fn, "student", student)
 	if err != nil {
-		return 0, 0, 0, err
+		return CARLResult{}, err
 	}
-	if views < 2 {
-		return 0, 0, 0, clustErr(fn, ssl.ErrParam, "views must be ≥ 2 (views=%d)", views)
+	if err := check.Count(fn, "views", views, 2); err != nil {
+		return CARLResult{}, err
 	}
 	if rows%views != 0 {
-		return 0, 0, 0, clustErr(fn, ssl.ErrShape, "student has %d rows, not a multiple of views=%d", rows, views)
+		return CARLResult{}, check.Errorf(fn, ssl.ErrShape, "student has %d rows, not a multiple of views=%d", rows, views)
 	}
 	b := rows / views
-	xt, err := clustMatrixOf(fn, "teacher", teacher, 2*b, k)
+	xt, err := check.MatrixOf(fn, "teacher", teacher, 2*b, k)
 	if err != nil {
-		return 0, 0, 0, err
+		return CARLResult{}, err
 	}
-	g, err := clustDst(fn, "dstudent", dstudent, clustShape2(rows, k), xs, xt)
+	g, err := check.Dst(fn, "dstudent", dstudent, check.Shape2(rows, k), xs, xt)
 	if err != nil {
-		return 0, 0, 0, err
+		return CARLResult{}, err
 	}
-	var ws *ClusteringWorkspace
+	var ws *Workspace
 	var part []int
 	psize := 0
 	if opts != nil {
 		ws, part, psize = opts.Workspace, opts.Partition, opts.PartitionSize
 	}
-	ws = clustWS(ws)
+	ws = orNew(ws)
 	if part == nil {
-		part = ws.bufInt(clustIntA, k)
+		part = ws.bufInt(slotIntA, k)
 		for i := range part {
 			part[i] = i
 		}
 	} else {
 		if len(part) == 0 {
-			return 0, 0, 0, clustErr(fn, ssl.ErrParam, "Partition is empty")
+			return CARLResult{}, check.Errorf(fn, ssl.ErrParam, "Partition is empty")
 		}
-		seen := ws.bufInt(clustIntB, k)
+		seen := ws.bufInt(slotIntB, k)
 		clear(seen)
 		for i, c := range part {
 			if c < 0 || c >= k {
-				return 0, 0, 0, clustErr(fn, ssl.ErrParam, "Partition[%d] is out of range [0, %d) (Partition[%d]=%d)", i, k, i, c)
+				return CARLResult{}, check.Errorf(fn, ssl.ErrParam, "Partition[%d] is out of range [0, %d) (Partition[%d]=%d)", i, k, i, c)
 			}
 			if seen[c] != 0 {
-				return 0, 0, 0, clustErr(fn, ssl.ErrParam, "Partition[%d] repeats column %d", i, c)
+				return CARLResult{}, check.Errorf(fn, ssl.ErrParam, "Partition[%d] repeats column %d", i, c)
 			}
 			seen[c] = 1
 		}
@@ -117,16 +129,16 @@ func CARL(dstudent, student, teacher ssl.Tensor, views int, opts *CARLOptions) (
 		psize = len(part)
 	}
 	if psize < 0 || len(part)%psize != 0 {
-		return 0, 0, 0, clustErr(fn, ssl.ErrParam, "PartitionSize must be > 0 and divide len(Partition)=%d (PartitionSize=%d)", len(part), psize)
+		return CARLResult{}, check.Errorf(fn, ssl.ErrParam, "PartitionSize must be > 0 and divide len(Partition)=%d (PartitionSize=%d)", len(part), psize)
 	}
 	nb := len(part) / psize
 	// Block probabilities, laid out [row][block][c], for student and teacher.
 	np := len(part)
-	ps := ws.buf64(clustF64A, rows*np)
-	pt := ws.buf64(clustF64B, 2*b*np)
-	gp := ws.buf64(clustF64C, rows*np)
-	pbar := ws.buf64(clustF64D, np)
-	gather := ws.buf32(clustF32Aux, psize)
+	ps := ws.buf64(slotF64A, rows*np)
+	pt := ws.buf64(slotF64B, 2*b*np)
+	gp := ws.buf64(slotF64C, rows*np)
+	pbar := ws.buf64(slotF64D, np)
+	gather := ws.buf(slotAux, psize)
 	soft := func(dst []float64, x []float32) {
 		for j := range nb {
 			cols := part[j*psize : (j+1)*psize]
@@ -200,12 +212,12 @@ func CARL(dstudent, student, teacher ssl.Tensor, views int, opts *CARLOptions) (
 		ent += e
 	}
 	ent /= float64(nb)
-	total := cons + ent
-	if err := clustFinite(fn, total, "student or teacher"); err != nil {
-		return total, cons, ent, err
+	res := CARLResult{Loss: cons + ent, Consistency: cons, Entropy: ent}
+	if err := check.Result(fn, res.Loss, "student or teacher"); err != nil {
+		return res, err
 	}
 	if g == nil {
-		return total, cons, ent, nil
+		return res, nil
 	}
 	clear(g)
 	for r := range rows {
@@ -222,5 +234,5 @@ func CARL(dstudent, student, teacher ssl.Tensor, views int, opts *CARLOptions) (
 			}
 		}
 	}
-	return total, cons, ent, nil
+	return res, nil
 }

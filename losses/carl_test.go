@@ -90,7 +90,8 @@ func TestCARL(t *testing.T) {
 			sb, tb := testutil.Clone(st), testutil.Clone(te)
 			g := testutil.NaNs(tc.views*tc.b, tc.k)
 			opts := &CARLOptions{Partition: tc.part, PartitionSize: tc.psize}
-			total, cons, ent, err := CARL(g, st, te, tc.views, opts)
+			res, err := CARL(g, st, te, tc.views, opts)
+			total, cons, ent := res.Loss, res.Consistency, res.Entropy
 			if err != nil {
 				t.Fatalf("CARL: %v", err)
 			}
@@ -121,7 +122,8 @@ func TestCARLSaturated(t *testing.T) {
 	rnd := testutil.Rand(40)
 	st, te := testutil.RandN(rnd, 40, views*b, k), testutil.RandN(rnd, 40, 2*b, k)
 	g := testutil.NaNs(views*b, k)
-	total, _, _, err := CARL(g, st, te, views, nil)
+	res, err := CARL(g, st, te, views, nil)
+	total := res.Loss
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,10 +164,10 @@ func TestCARLErrors(t *testing.T) {
 		{"partition_empty", testutil.NaNs(views*b, k), st, te, views, &CARLOptions{Partition: []int{}}, ssl.ErrParam, "Partition is empty"},
 		{"psize", testutil.NaNs(views*b, k), st, te, views, &CARLOptions{Partition: []int{0, 1, 2}, PartitionSize: 2}, ssl.ErrParam, "PartitionSize=2"},
 		{"psize_negative", testutil.NaNs(views*b, k), st, te, views, &CARLOptions{PartitionSize: -1}, ssl.ErrParam, "PartitionSize=-1"},
-		{"nan", testutil.NaNs(views*b, k), nan, te, views, nil, ssl.ErrNotFinite, "loss"},
+		{"nan", testutil.NaNs(views*b, k), nan, te, views, nil, ssl.ErrNotFinite, "result is NaN"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, _, err := CARL(tc.g, tc.st, tc.te, tc.views, tc.opts)
+			_, err := CARL(tc.g, tc.st, tc.te, tc.views, tc.opts)
 			cltWantErr(t, err, tc.sentinel, "losses: CARL", tc.want)
 			if tc.g != nil && tc.g != te {
 				cltAllNaN(t, "dstudent", tc.g)
@@ -180,11 +182,11 @@ func ExampleCARL() {
 	student := ssl.FromSlice([]float32{2, 0, 0, 0, 2, 0, 1.5, 0, 0, 0, 1, 0.5}, 4, 3)
 	teacher := ssl.FromSlice([]float32{2, 0, 0, 0, 2, 0, 2, 0, 0, 0, 2, 0}, 4, 3)
 	d := ssl.New(4, 3)
-	total, cons, ent, err := CARL(d, student, teacher, 2, nil)
+	res, err := CARL(d, student, teacher, 2, nil)
 	if err != nil {
 		panic(err)
 	}
-	fmt.Printf("total %.4f consistency %.4f entropy %.4f\n", total, cons, ent)
+	fmt.Printf("total %.4f consistency %.4f entropy %.4f\n", res.Loss, res.Consistency, res.Entropy)
 	// Output:
 	// total 0.6587 consistency 0.5580 entropy 0.1007
 }

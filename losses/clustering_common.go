@@ -1,18 +1,11 @@
 package losses
 
-// Helpers shared by the clustering objectives (swav.go, mira.go,
-// pseudolabel.go, iic.go, scan.go, scanselflabel.go, carl.go, localagg.go,
-// track.go, rotation.go). Every package-level name here starts with clust or
-// Clustering so that it cannot collide with the contrastive objectives'
-// helpers in the same package.
+// Numerical helpers shared by the clustering objectives (swav.go, mira.go,
+// pseudolabel.go, iic.go, scan.go, scanselflabel.go, carl.go, localagg.go).
 
 import (
-	"fmt"
 	"math"
 
-	"gorgonia.org/tensor"
-
-	"ssl"
 	"ssl/internal/kernel"
 )
 
@@ -20,191 +13,6 @@ import (
 // the row-wise passes of the clustering objectives (about 16k elements: a
 // few microseconds of work, well above the cost of a goroutine hand-off).
 const clustParGrain = 1 << 14
-
-// ClusteringWorkspace holds the scratch memory of the clustering objectives
-// ([SwAV], [SwAVFromCodes], [MIRA], [PseudoLabelCE], [IIC], [SCAN],
-// [SCANSelfLabel], [CARL], [LocalAgg], [ODCT]). Pass the same workspace to
-// repeated calls (through the Workspace field of the options) and, once it
-// has grown to the largest sizes used, the objective's own code allocates
-// nothing. The zero value is ready to use. A workspace is not safe for
-// concurrent use; give each goroutine its own.
-type ClusteringWorkspace struct {
-	f32  [clustSlots32][]float32
-	f64  [clustSlots64][]float64
-	ints [clustSlotsInt][]int
-
-	swap     clustSwapCE
-	sinkhorn clustSinkhornState
-}
-
-// Slots of ClusteringWorkspace.f32; two live buffers of one call never
-// share a slot.
-const (
-	clustF32Probs  = iota // softmax rows
-	clustF32Codes         // Sinkhorn codes
-	clustF32Scores        // gathered scores of one crop
-	clustF32Aux           // anything else
-	clustSlots32
-)
-
-// Slots of ClusteringWorkspace.f64.
-const (
-	clustF64Rows = iota // per-row partial losses
-	clustF64A
-	clustF64B
-	clustF64C
-	clustF64D
-	clustSlots64
-)
-
-// Slots of ClusteringWorkspace.ints.
-const (
-	clustIntA = iota
-	clustIntB
-	clustIntC
-	clustSlotsInt
-)
-
-// NewClusteringWorkspace returns an empty workspace; it grows on first use.
-func NewClusteringWorkspace() *ClusteringWorkspace { return new(ClusteringWorkspace) }
-
-func (w *ClusteringWorkspace) buf32(i, n int) []float32 {
-	if cap(w.f32[i]) < n {
-		w.f32[i] = make([]float32, n)
-	}
-	return w.f32[i][:n]
-}
-
-func (w *ClusteringWorkspace) buf64(i, n int) []float64 {
-	if cap(w.f64[i]) < n {
-		w.f64[i] = make([]float64, n)
-	}
-	return w.f64[i][:n]
-}
-
-func (w *ClusteringWorkspace) bufInt(i, n int) []int {
-	if cap(w.ints[i]) < n {
-		w.ints[i] = make([]int, n)
-	}
-	return w.ints[i][:n]
-}
-
-// clustWS returns w, or a fresh workspace when w is nil.
-func clustWS(w *ClusteringWorkspace) *ClusteringWorkspace {
-	if w == nil {
-		return new(ClusteringWorkspace)
-	}
-	return w
-}
-
-// clustErr formats an error "losses: fn: msg" wrapping sentinel.
-func clustErr(fn string, sentinel error, format string, args ...any) error {
-	return fmt.Errorf("losses: %s: %s: %w", fn, fmt.Sprintf(format, args...), sentinel)
-}
-
-// clustMatrix views t as a non-empty matrix for function fn, naming the
-// argument in the error.
-func clustMatrix(fn, name string, t ssl.Tensor) (rows, cols int, data []float32, err error) {
-	rows, cols, data, err = ssl.Matrix(t)
-	if err != nil {
-		return 0, 0, nil, fmt.Errorf("losses: %s: %s: %w", fn, name, err)
-	}
-	if rows < 1 || cols < 1 {
-		return 0, 0, nil, clustErr(fn, ssl.ErrShape, "%s is empty (shape (%d, %d))", name, rows, cols)
-	}
-	return rows, cols, data, nil
-}
-
-// clustMatrixOf views t as a rows×cols matrix for function fn.
-func clustMatrixOf(fn, name string, t ssl.Tensor, rows, cols int) ([]float32, error) {
-	data, err := ssl.MatrixOf(t, rows, cols)
-	if err != nil {
-		return nil, fmt.Errorf("losses: %s: %s: %w", fn, name, err)
-	}
-	return data, nil
-}
-
-// clustShape is a tensor shape of rank ≤ 3 passed by value, so that
-// checking a destination does not allocate.
-type clustShape struct {
-	rank int
-	dims [3]int
-}
-
-func clustShape2(r, c int) clustShape    { return clustShape{2, [3]int{r, c}} }
-func clustShape3(a, b, c int) clustShape { return clustShape{3, [3]int{a, b, c}} }
-
-// clustDst views a destination, which may be nil (then it returns nil), as
-// a tensor of the given shape and checks that it overlaps none of inputs.
-func clustDst(fn, name string, t ssl.Tensor, want clustShape, inputs ...[]float32) ([]float32, error) {
-	if t == nil {
-		return nil, nil
-	}
-	if d, ok := t.(*tensor.Dense); ok && d == nil {
-		return nil, nil // a typed nil *tensor.Dense skips the output too
-	}
-	got, data, err := ssl.View(t)
-	if err != nil {
-		return nil, fmt.Errorf("losses: %s: %s: %w", fn, name, err)
-	}
-	ok := len(got) == want.rank
-	for i := 0; ok && i < want.rank; i++ {
-		ok = got[i] == want.dims[i]
-	}
-	if !ok {
-		w := append([]int(nil), want.dims[:want.rank]...)
-		return nil, clustErr(fn, ssl.ErrShape, "%s: shape %v, want %v", name, got, w)
-	}
-	for _, in := range inputs {
-		if kernel.Overlaps(data, in) {
-			return nil, clustErr(fn, ssl.ErrShape, "%s overlaps an input", name)
-		}
-	}
-	return data, nil
-}
-
-// clustDistinct returns an error if two non-nil destinations overlap.
-func clustDistinct(fn string, names []string, dsts ...[]float32) error {
-	for i := range dsts {
-		for j := i + 1; j < len(dsts); j++ {
-			if kernel.Overlaps(dsts[i], dsts[j]) {
-				return clustErr(fn, ssl.ErrShape, "%s and %s overlap", names[i], names[j])
-			}
-		}
-	}
-	return nil
-}
-
-// clustPositive returns an error wrapping ssl.ErrParam unless v is finite
-// and > 0.
-func clustPositive(fn, name string, v float64) error {
-	if !(v > 0) || math.IsInf(v, 0) {
-		return clustErr(fn, ssl.ErrParam, "%s must be finite and > 0 (%s=%v)", name, name, v)
-	}
-	return nil
-}
-
-// clustFinite returns an error wrapping ssl.ErrNotFinite if loss is NaN or
-// infinite; what names the inputs that can drive it there.
-func clustFinite(fn string, loss float64, what string) error {
-	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return clustErr(fn, ssl.ErrNotFinite, "loss is %v (non-finite values in %s?)", loss, what)
-	}
-	return nil
-}
-
-// clustLabels checks that every label is in [0, k).
-func clustLabels(fn, name string, labels []int, n, k int) error {
-	if len(labels) != n {
-		return clustErr(fn, ssl.ErrShape, "len(%s) is %d, want %d", name, len(labels), n)
-	}
-	for i, y := range labels {
-		if y < 0 || y >= k {
-			return clustErr(fn, ssl.ErrParam, "%s[%d] is out of range [0, %d) (%s[%d]=%d)", name, i, k, name, i, y)
-		}
-	}
-	return nil
-}
 
 // clustSumOrdered returns Σ x in index order (a fixed order, so the result
 // does not depend on how the per-row terms were computed in parallel).
@@ -399,7 +207,7 @@ func (c *clustSwapCE) rows(lo, hi int) {
 // destination holds the exponentials); without, view after view through a
 // b×k scratch. Per-row losses are summed in row order, so the result does
 // not depend on GOMAXPROCS.
-func (w *ClusteringWorkspace) swapped(dscores, scores, codes []float32, n, b, k int, assign []int, tau float32) float64 {
+func (w *Workspace) swapped(dscores, scores, codes []float32, n, b, k int, assign []int, tau float32) float64 {
 	c := &w.swap
 	if c.rowF == nil {
 		c.rowF = c.rows
@@ -423,12 +231,12 @@ func (w *ClusteringWorkspace) swapped(dscores, scores, codes []float32, n, b, k 
 	var total float64
 	if dscores != nil {
 		c.p, c.base = dscores, 0
-		c.rowLoss = w.buf64(clustF64Rows, n*b)
+		c.rowLoss = w.buf64(slotRows, n*b)
 		kernel.ParallelFor(n*b, kernel.Grain(n*b, k, clustParGrain), c.rowF)
 		total = clustSumOrdered(c.rowLoss)
 	} else {
-		c.p = w.buf32(clustF32Probs, b*k)
-		c.rowLoss = w.buf64(clustF64Rows, b)
+		c.p = w.buf(slotProbs, b*k)
+		c.rowLoss = w.buf64(slotRows, b)
 		for v := range n {
 			c.base = v * b
 			kernel.ParallelFor(b, kernel.Grain(b, k, clustParGrain), func(lo, hi int) { c.rowF(lo+c.base, hi+c.base) })

@@ -84,7 +84,7 @@ func FuzzSwAV(f *testing.F) {
 		scores := ssl.FromSlice(x, crops*bs, ks)
 		g := testutil.NaNs(crops*bs, ks)
 		codes := testutil.NaNs(len(assign), bs, ks)
-		loss, err := SwAV(g, codes, scores, crops, assign, tau, nil)
+		loss, err := SwAV(codes, g, scores, crops, assign, float64(tau), nil)
 		if err != nil {
 			cltFuzzErr(t, err)
 			return
@@ -139,7 +139,7 @@ func FuzzIIC(f *testing.F) {
 		l1, l2 := ssl.FromSlice(x[:bs*ks], bs, ks), ssl.FromSlice(x[bs*ks:], bs, ks)
 		g1, g2 := testutil.NaNs(bs, ks), testutil.NaNs(bs, ks)
 		lambda := float32(lam)/50 - 0.5
-		loss, err := IIC(g1, g2, l1, l2, lambda, nil)
+		loss, err := IIC(g1, g2, l1, l2, float64(lambda), nil)
 		if err != nil {
 			cltFuzzErr(t, err)
 			return
@@ -161,7 +161,8 @@ func FuzzSCAN(f *testing.F) {
 		x, moderate := cltFuzzValues(data, 2*bs*ks)
 		an, nb := ssl.FromSlice(x[:bs*ks], bs, ks), ssl.FromSlice(x[bs*ks:], bs, ks)
 		ga, gn := testutil.NaNs(bs, ks), testutil.NaNs(bs, ks)
-		loss, _, _, err := SCAN(ga, gn, an, nb, float32(w)/20, nil)
+		res, err := SCAN(ga, gn, an, nb, float64(float32(w)/20), nil)
+		loss := res.Loss
 		if err != nil {
 			cltFuzzErr(t, err)
 			return
@@ -176,12 +177,15 @@ func FuzzSCAN(f *testing.F) {
 		// SCANSelfLabel on the same logits.
 		th := float64(w) / 256
 		gs := testutil.NaNs(bs, ks)
-		l2, _, err := SCANSelfLabel(gs, an, nb, th, &SCANSelfLabelOptions{Balance: w&1 == 1})
+		r2, err := SCANSelfLabel(gs, an, nb, th, &SCANSelfLabelOptions{Balance: w&1 == 1})
 		if err != nil {
 			cltFuzzErr(t, err)
 			return
 		}
-		cltFuzzFinite(t, l2, gs)
+		cltFuzzFinite(t, r2.Loss, gs)
+		if r2.Confident == 0 && r2.Loss != 0 {
+			t.Fatalf("SCANSelfLabel with no confident row: loss %v, want 0", r2.Loss)
+		}
 	})
 }
 
@@ -201,7 +205,8 @@ func FuzzCARL(f *testing.F) {
 			}
 		}
 		g := testutil.NaNs(views*bs, ks)
-		loss, _, _, err := CARL(g, st, te, views, opts)
+		res, err := CARL(g, st, te, views, opts)
+		loss := res.Loss
 		if err != nil {
 			cltFuzzErr(t, err)
 			return
@@ -234,7 +239,7 @@ func FuzzLocalAgg(f *testing.F) {
 		}
 		labels := [][]int{cltRandLabels(testutil.Rand(uint64(ns)), ns, 3)}
 		g := testutil.NaNs(bs, ds)
-		loss, err := LocalAgg(g, o, bank, indices, labels, int(k%12), float32(tc)/50, nil)
+		loss, err := LocalAgg(g, o, bank, indices, labels, int(k%12), float64(float32(tc)/50), nil)
 		if err != nil {
 			cltFuzzErr(t, err)
 			return

@@ -145,11 +145,11 @@ func ctrSkipAllocsUnderRace(t *testing.T) {
 	}
 }
 
-func TestContrastiveWorkspaceCopy(t *testing.T) {
+func TestWorkspaceCopy(t *testing.T) {
 	// A copied workspace must work on its own memory.
 	rnd := testutil.Rand(51)
 	z1, z2 := testutil.RandN(rnd, 1, 5, 4), testutil.RandN(rnd, 1, 5, 4)
-	ws := NewContrastiveWorkspace()
+	ws := NewWorkspace()
 	want, err := NTXent(nil, nil, z1, z2, 0.3, &NTXentOptions{Workspace: ws})
 	if err != nil {
 		t.Fatal(err)

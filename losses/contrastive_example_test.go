@@ -80,12 +80,11 @@ func ExampleProtoNCE() {
 		Labels:    []int{0, 1},
 		Negatives: []int{2},
 	}
-	terms := make([]float64, 2)
-	loss, err := losses.ProtoNCE(nil, terms, q, k, queue, []losses.ProtoNCEClustering{cl}, 0.2, nil)
+	res, err := losses.ProtoNCE(nil, q, k, queue, []losses.ProtoNCEClustering{cl}, 0.2, nil)
 	if err != nil {
 		panic(err)
 	}
-	fmt.Printf("loss %.4f = instance %.4f + prototypes %.4f\n", loss, terms[0], terms[1])
+	fmt.Printf("loss %.4f = instance %.4f + prototypes %.4f\n", res.Loss, res.Instance, res.Prototype)
 	// Output:
 	// loss 0.0084 = instance 0.0071 + prototypes 0.0014
 }
@@ -96,12 +95,11 @@ func ExampleCACR() {
 		1, 0, 0, 1, -1, 0,
 		0.8, 0.6, 0.6, 0.8, -0.8, -0.6,
 	}, 2, 3, 2)
-	terms := make([]float64, 2)
-	loss, err := losses.CACR(nil, terms, views, 1, 1, 1, 2, nil)
+	res, err := losses.CACR(nil, views, 1, 1, 1, 2, nil)
 	if err != nil {
 		panic(err)
 	}
-	fmt.Printf("loss %.4f = attraction %.4f + repulsion %.4f\n", loss, terms[0], terms[1])
+	fmt.Printf("loss %.4f = attraction %.4f + repulsion %.4f\n", res.Loss, res.Attraction, res.Repulsion)
 	// Output:
 	// loss -1.2513 = attraction 0.4000 + repulsion -1.6513
 }
@@ -111,7 +109,7 @@ func ExampleBregman() {
 	a := ssl.FromSlice([]float32{2, 0, 1, 0, 3, 1}, 2, 3)
 	b := ssl.FromSlice([]float32{1.5, 0, 1, 0, 2, 2.5}, 2, 3)
 	counts := make([]int, 3)
-	loss, err := losses.Bregman(nil, nil, counts, a, b, 0.5, nil)
+	loss, err := losses.Bregman(counts, nil, nil, a, b, 0.5, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -123,12 +121,11 @@ func ExampleBregman() {
 func ExampleAlignUniform() {
 	x := ssl.FromSlice([]float32{1, 0, 0, 1, -1, 0}, 3, 2)
 	y := ssl.FromSlice([]float32{0.8, 0.6, 0, 1, -0.6, -0.8}, 3, 2)
-	terms := make([]float64, 3)
-	loss, err := losses.AlignUniform(nil, nil, terms, x, y, 2, 2, 1, 1, nil)
+	res, err := losses.AlignUniform(nil, nil, x, y, 2, 2, 1, 1, nil)
 	if err != nil {
 		panic(err)
 	}
-	fmt.Printf("loss %.4f: align %.4f, uniform(x) %.4f, uniform(y) %.4f\n", loss, terms[0], terms[1], terms[2])
+	fmt.Printf("loss %.4f: align %.4f, uniform(x) %.4f, uniform(y) %.4f\n", res.Loss, res.Align, res.UniformX, res.UniformY)
 	// Output:
 	// loss -3.1447: align 0.4000, uniform(x) -4.3963, uniform(y) -2.6930
 }
@@ -136,12 +133,11 @@ func ExampleAlignUniform() {
 func ExampleXMoCo() {
 	q := ssl.FromSlice([]float32{1, 0.1, 0, 1, -1, 0.3}, 3, 2)
 	k := ssl.FromSlice([]float32{1, 0, 0.1, 1, -1, 0}, 3, 2)
-	terms := make([]float64, 2)
-	loss, err := losses.XMoCo(nil, terms, q, k, 1, 0.5, nil)
+	res, err := losses.XMoCo(nil, q, k, 1, 0.5, nil)
 	if err != nil {
 		panic(err)
 	}
-	fmt.Printf("loss %.4f: cross %.4f, uniformity %.4f\n", loss, terms[0], terms[1])
+	fmt.Printf("loss %.4f: cross %.4f, uniformity %.4f\n", res.Loss, res.Cross, res.Uniform)
 	// Output:
 	// loss -1.7657: cross 0.0130, uniformity -3.5575
 }
@@ -149,7 +145,7 @@ func ExampleXMoCo() {
 func ExampleMemoryBank() {
 	bank, _ := losses.NewMemoryBank(3, 2)
 	_ = bank.Set([]int{0, 1, 2}, ssl.FromSlice([]float32{1, 0, 0, 1, -1, 0}, 3, 2))
-	// Move row 1 halfway towards a new embedding and renormalise.
+	// Move row 1 halfway towards a new embedding and renormalize.
 	_ = bank.Update([]int{1}, ssl.FromSlice([]float32{1, 0}, 1, 2), 0.5)
 	fmt.Printf("%.4f\n", bank.Tensor().Data())
 	// Output:

@@ -6,16 +6,23 @@
 //
 // # Signatures
 //
-//	func Name(dA, dB, a, b ssl.Tensor, hyper float32[, opts *NameOptions]) (float64, error)
+// Every objective follows the library's conventions (package ssl, "#
+// Conventions"):
 //
-// Gradient destinations come first, in the order of their inputs; a nil
-// one is not computed. Objectives with named sub-terms (ProtoNCE, CACR,
-// AlignUniform, XMoCo) take an optional terms []float64 destination after
-// the gradients; SCAN, CARL and SCANSelfLabel return theirs. Required
-// hyperparameters are positional; a nil *NameOptions and zero fields mean
-// the documented defaults, and invalid option values return an error.
-// Tensors are contiguous row-major float32 (ssl.Tensor; gorgonia's
-// *tensor.Dense satisfies it); scalar losses are float64.
+//	func Name(dA, dB, a, b ssl.Tensor, hyper float64, opts *NameOptions) (float64, error)
+//	func Name(dA, dB, a, b ssl.Tensor, hyper float64, opts *NameOptions) (NameResult, error)
+//
+// Destinations come first: a primary output other than the loss (SwAV's
+// codes, Bregman's argmax counts), then the gradients d<input> in the order
+// of their inputs; a nil one is not computed. Then the inputs in the order
+// of the formula, then the required scalar hyperparameters (float64), then
+// the options: a nil *NameOptions and zero fields mean the documented
+// defaults, and invalid option values return an error. Tensors are
+// contiguous row-major float32 (ssl.Tensor; gorgonia's *tensor.Dense
+// satisfies it); hyperparameters and losses are float64. An objective with
+// named sub-terms (AlignUniform, CACR, CARL, ProtoNCE, SCAN, SCANSelfLabel,
+// XMoCo) returns a NameResult by value, holding Loss and each term; the
+// others return the loss alone.
 //
 // # Invariants
 //
@@ -37,16 +44,19 @@
 // [Queue.Push]; [MemoryBank] holds one row per dataset sample (instance
 // discrimination, Local Aggregation, PCL) and changes through
 // [MemoryBank.Set] and the momentum update [MemoryBank.Update]. An
-// objective reads them through their Tensor methods.
+// objective reads them through their Tensor methods. [Queue.State] and
+// [MemoryBank.State] give their complete state as plain tensors and
+// integers for a checkpoint; [Queue.Restore] and [MemoryBank.Restore] put
+// it back exactly.
 //
 // # Workspaces and allocation
 //
-// The contrastive objectives take a [ContrastiveWorkspace] and the
-// clustering objectives a [ClusteringWorkspace] through the Workspace field
-// of their options: reusable scratch memory (similarity matrices, softmax
-// buffers) that grows to the largest sizes used. With destinations and a
-// workspace supplied an objective allocates nothing of its own. A
-// workspace is not safe for concurrent use.
+// Every objective with scratch memory takes a [Workspace] through the
+// Workspace field of its options: reusable memory (similarity matrices,
+// softmax buffers, Sinkhorn codes) that grows to the largest sizes used;
+// one workspace serves every objective. Nil allocates per call. With
+// destinations and a workspace supplied an objective allocates nothing of
+// its own. A workspace is not safe for concurrent use.
 //
 // # Numerics
 //
@@ -66,7 +76,9 @@
 // anything is written. Inputs are not scanned for NaN: a non-finite loss
 // (NaN or Inf inputs, overflow) returns an error wrapping ssl.ErrNotFinite
 // that names the inputs that can drive it there, never a NaN with a nil
-// error. Messages read "losses: Func: what is wrong (name=value)".
+// error. Messages read "losses: Func: what is wrong (name=value)". An
+// outcome of the data is not an error: a batch in which SCANSelfLabel
+// finds no confident row returns a zero loss and Confident 0.
 //
 // # Objectives
 //
@@ -87,18 +99,19 @@
 //	ProtoNCE       PCL (Li et al., ICLR 2021, eq. 6), instance term plus M prototype terms
 //	               L = L_inst + 1/M Σ_m 1/B Σ_i CE(q̂_i·c_{ids_j}/φ_{ids_j}, i)
 //	SwAV           SwAV (Caron et al., NeurIPS 2020, eq. 1–3), swapped prediction with multi-crop,
-//	SwAVFromCodes  codes from sinkhorn.Balance: L = mean_{c∈A, v≠c} −1/B Σ_b q_c[b]·log softmax(S_v[b]/τ)
+//	SwAVFromCodes  codes from sinkhorn.Balance (SwAV writes them, SwAVFromCodes reads them):
+//	               L = mean_{c∈A, v≠c} −1/B Σ_b q_c[b]·log softmax(S_v[b]/τ)
 //	PseudoLabelCE  DeepCluster (Caron et al., ECCV 2018, eq. 1), SeLa, DeeperCluster, S4L
 //	               L = 1/B Σ_b CE(logits_b, label_b)
 //	IIC            IIC (Ji et al., ICCV 2019, eq. 1 and 3): L = −Σ_ij J_ij (log J_ij − λ log p_i − λ log p_j)
 //	SCAN           SCAN (Van Gansbeke et al., ECCV 2020, eq. 2)
 //	               L = −1/B Σ_b log⟨A_b, N_b⟩ − w·H(mean_b A_b)
-//	SCANSelfLabel  SCAN's self-labelling (Sec. 2.3): CE of strong views on confident weak-view labels
+//	SCANSelfLabel  SCAN's self-labeling (Sec. 2.3): CE of strong views on confident weak-view labels
 //	MIRA           MIRA (Lee et al., NeurIPS 2022, eq. 9): swapped CE with MIRA's targets
 //	CARL           CARL (Silva & Ramírez Rivera, SAC 2022, eq. 3–5), with CARP's partitions
 //	               L = −mean log⟨P_i, T_t⟩ + KL(p̄ ‖ uniform)
 //	LocalAgg       Local Aggregation (Zhuang et al., ICCV 2019, eq. 1–3)
-//	               L = −mean log(C/D), C, D sums of exp(v·bank_j/t) over close and background neighbours;
+//	               L = −mean log(C/D), C, D sums of exp(v·bank_j/t) over close and background neighbors;
 //	LocalAggMemory its memory-bank rows after the step
 //	CACR           CACR (Zheng et al., TMLR 2023, eq. 5–6): L = CA + CR with softmax-weighted
 //	               squared distances, farther positives and nearer negatives weighted more

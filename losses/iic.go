@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"ssl"
+	"ssl/internal/check"
 )
 
 // clustIICEps is IID_loss's default EPS, sys.float_info.epsilon
@@ -16,7 +17,7 @@ const clustIICEps = 2.220446049250313e-16
 type IICOptions struct {
 	// Workspace is reused scratch memory; nil allocates a fresh one per
 	// call.
-	Workspace *ClusteringWorkspace
+	Workspace *Workspace
 }
 
 // IIC returns the invariant information clustering loss of two heads'
@@ -51,41 +52,41 @@ type IICOptions struct {
 // and 3; checked against IID_loss in code/utils/cluster/IID_losses.py at
 // xu-ji/IIC@b7602b743552c28a4af3de238bf2539a3af0338e (applied to
 // softmax(logits), float64).
-func IIC(dlogits1, dlogits2, logits1, logits2 ssl.Tensor, lambda float32, opts *IICOptions) (float64, error) {
-	const fn = "IIC"
-	b, k, x1, err := clustMatrix(fn, "logits1", logits1)
+func IIC(dlogits1, dlogits2, logits1, logits2 ssl.Tensor, lambda float64, opts *IICOptions) (float64, error) {
+	const fn = "losses: IIC"
+	b, k, x1, err := check.NonEmptyMatrix(fn, "logits1", logits1)
 	if err != nil {
 		return 0, err
 	}
-	x2, err := clustMatrixOf(fn, "logits2", logits2, b, k)
+	x2, err := check.MatrixOf(fn, "logits2", logits2, b, k)
 	if err != nil {
 		return 0, err
 	}
-	g1, err := clustDst(fn, "dlogits1", dlogits1, clustShape2(b, k), x1, x2)
+	g1, err := check.Dst(fn, "dlogits1", dlogits1, check.Shape2(b, k), x1, x2)
 	if err != nil {
 		return 0, err
 	}
-	g2, err := clustDst(fn, "dlogits2", dlogits2, clustShape2(b, k), x1, x2)
+	g2, err := check.Dst(fn, "dlogits2", dlogits2, check.Shape2(b, k), x1, x2)
 	if err != nil {
 		return 0, err
 	}
-	if err := clustDistinct(fn, []string{"dlogits1", "dlogits2"}, g1, g2); err != nil {
+	if err := check.Distinct(fn, []string{"dlogits1", "dlogits2"}, g1, g2); err != nil {
 		return 0, err
 	}
-	lam := float64(lambda)
-	if !(lam >= 0) || math.IsInf(lam, 0) {
-		return 0, clustErr(fn, ssl.ErrParam, "lambda must be finite and ≥ 0 (lambda=%v)", lambda)
+	if err := check.NonNegative(fn, "lambda", lambda); err != nil {
+		return 0, err
 	}
-	var ws *ClusteringWorkspace
+	lam := lambda
+	var ws *Workspace
 	if opts != nil {
 		ws = opts.Workspace
 	}
-	ws = clustWS(ws)
-	p1 := ws.buf64(clustF64A, b*k)
-	p2 := ws.buf64(clustF64B, b*k)
-	j := ws.buf64(clustF64C, k*k)
-	gj := ws.buf64(clustF64D, k*k)
-	marg := ws.buf64(clustF64Rows, 5*k) // p_i, p_j (unclamped), ∂L/∂p_i, ∂L/∂p_j, a row
+	ws = orNew(ws)
+	p1 := ws.buf64(slotF64A, b*k)
+	p2 := ws.buf64(slotF64B, b*k)
+	j := ws.buf64(slotF64C, k*k)
+	gj := ws.buf64(slotF64D, k*k)
+	marg := ws.buf64(slotRows, 5*k) // p_i, p_j (unclamped), ∂L/∂p_i, ∂L/∂p_j, a row
 	for r := range b {
 		clustSoftmax64(p1[r*k:(r+1)*k], x1[r*k:(r+1)*k])
 		clustSoftmax64(p2[r*k:(r+1)*k], x2[r*k:(r+1)*k])
@@ -100,7 +101,7 @@ func IIC(dlogits1, dlogits2, logits1, logits2 ssl.Tensor, lambda float32, opts *
 			}
 		}
 	}
-	// Symmetrise and normalise, in the order of the reference.
+	// Symmetrise and normalize, in the order of the reference.
 	var total float64
 	for i := range k {
 		for jj := i; jj < k; jj++ {
@@ -133,7 +134,7 @@ func IIC(dlogits1, dlogits2, logits1, logits2 ssl.Tensor, lambda float32, opts *
 			loss -= jc * (math.Log(jc) - lam*math.Log(clamp(pj[jj])) - lam*lpi)
 		}
 	}
-	if err := clustFinite(fn, loss, "logits1 or logits2"); err != nil {
+	if err := check.Result(fn, loss, "logits1 or logits2"); err != nil {
 		return loss, err
 	}
 	if g1 == nil && g2 == nil {
@@ -176,7 +177,7 @@ func IIC(dlogits1, dlogits2, logits1, logits2 ssl.Tensor, lambda float32, opts *
 		}
 	}
 	// Through J = Js/ΣJs (∂/∂Js = (g − Σ g·J)/total), then the
-	// symmetrisation (g + gᵀ)/2.
+	// symmetrization (g + gᵀ)/2.
 	for i := range gj {
 		gj[i] = (gj[i] - dot) / total
 	}

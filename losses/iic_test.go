@@ -74,7 +74,7 @@ func TestIIC(t *testing.T) {
 			l1, l2 := testutil.RandN(rnd, tc.scale, tc.b, tc.k), testutil.RandN(rnd, tc.scale, tc.b, tc.k)
 			b1, b2 := testutil.Clone(l1), testutil.Clone(l2)
 			g1, g2 := testutil.NaNs(tc.b, tc.k), testutil.NaNs(tc.b, tc.k)
-			got, err := IIC(g1, g2, l1, l2, float32(tc.lam), nil)
+			got, err := IIC(g1, g2, l1, l2, tc.lam, nil)
 			if err != nil {
 				t.Fatalf("IIC: %v", err)
 			}
@@ -88,7 +88,7 @@ func TestIIC(t *testing.T) {
 			cltGrad(t, "dlogits1", testutil.Data(g1), func(x []float64) float64 { return iicNaive(x, x2, tc.b, tc.k, tc.lam) }, x1, 1e-6)
 			cltGrad(t, "dlogits2", testutil.Data(g2), func(x []float64) float64 { return iicNaive(x1, x, tc.b, tc.k, tc.lam) }, x2, 1e-6)
 			// The loss is symmetric in the two heads.
-			sw, err := IIC(nil, nil, l2, l1, float32(tc.lam), nil)
+			sw, err := IIC(nil, nil, l2, l1, tc.lam, nil)
 			if err != nil || !testutil.Close(sw, got, 1e-12, 1e-9) {
 				t.Errorf("IIC with the heads swapped = %v, %v; want %v", sw, err, got)
 			}
@@ -127,7 +127,7 @@ func TestIICErrors(t *testing.T) {
 		name     string
 		g1, g2   ssl.Tensor
 		l1, l2   ssl.Tensor
-		lam      float32
+		lam      float64
 		sentinel error
 		want     string
 	}{
@@ -138,7 +138,7 @@ func TestIICErrors(t *testing.T) {
 		{"dst_alias", nil, l, l, testutil.Clone(l), 1, ssl.ErrShape, "dlogits2 overlaps"},
 		{"dsts_overlap", ssl.FromSlice(shared, b, k), ssl.FromSlice(shared, b, k), l, l, 1, ssl.ErrShape, "dlogits1 and dlogits2 overlap"},
 		{"lambda_negative", testutil.NaNs(b, k), nil, l, l, -1, ssl.ErrParam, "lambda=-1"},
-		{"lambda_nan", testutil.NaNs(b, k), nil, l, l, float32(math.NaN()), ssl.ErrParam, "lambda=NaN"},
+		{"lambda_nan", testutil.NaNs(b, k), nil, l, l, math.NaN(), ssl.ErrParam, "lambda=NaN"},
 		{"nan_logits", testutil.NaNs(b, k), nil, nan, l, 1, ssl.ErrNotFinite, "loss"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

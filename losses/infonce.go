@@ -2,6 +2,7 @@ package losses
 
 import (
 	"ssl"
+	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
 
@@ -10,11 +11,11 @@ import (
 type InfoNCEOptions struct {
 	// Workspace is reused scratch memory; nil allocates a fresh one per
 	// call.
-	Workspace *ContrastiveWorkspace
+	Workspace *Workspace
 }
 
 // InfoNCE returns the InfoNCE loss with in-batch negatives of predictions
-// pred against targets target (both B×D, raw: the loss normalises them), as
+// pred against targets target (both B×D, raw: the loss normalizes them), as
 // CPC v2 uses it, and writes ∂L/∂pred into dpred and ∂L/∂target into
 // dtarget:
 //
@@ -23,7 +24,7 @@ type InfoNCEOptions struct {
 //
 // Row i's positive is its own target; its negatives are the other rows'
 // targets. The loss is the mean over the batch; both inputs get gradients,
-// which flow through the normalisation. ε = 1e-12 as in
+// which flow through the normalization. ε = 1e-12 as in
 // torch.nn.functional.normalize.
 //
 // B = 1 is valid: L = 0 and the gradients are 0. A nil destination skips
@@ -42,45 +43,46 @@ type InfoNCEOptions struct {
 // CPC v2 has no public official code; checked against
 // RElbers/info-nce-pytorch@a2a9c126260acb655472e4836c5d96805fae3749
 // info_nce(query, positive_key, negative_keys=None).
-func InfoNCE(dpred, dtarget, pred, target ssl.Tensor, tau float32, opts *InfoNCEOptions) (float64, error) {
-	const fn = "InfoNCE"
-	b, d, pv, err := contrastiveMatrix(fn, "pred", pred)
+func InfoNCE(dpred, dtarget, pred, target ssl.Tensor, tau float64, opts *InfoNCEOptions) (float64, error) {
+	const fn = "losses: InfoNCE"
+	b, d, pv, err := check.Matrix(fn, "pred", pred)
 	if err != nil {
 		return 0, err
 	}
-	if err := contrastiveNonEmpty(fn, "batch size B", b, 1); err != nil {
+	if err := check.AtLeast(fn, "batch size B", b, 1); err != nil {
 		return 0, err
 	}
-	tv, err := contrastiveMatrixOf(fn, "target", target, b, d)
+	tv, err := check.MatrixOf(fn, "target", target, b, d)
 	if err != nil {
 		return 0, err
 	}
-	gp, err := contrastiveDst(fn, "dpred", dpred, b, d, pv, tv)
+	gp, err := check.Dst(fn, "dpred", dpred, check.Shape2(b, d), pv, tv)
 	if err != nil {
 		return 0, err
 	}
-	gt, err := contrastiveDst(fn, "dtarget", dtarget, b, d, pv, tv)
+	gt, err := check.Dst(fn, "dtarget", dtarget, check.Shape2(b, d), pv, tv)
 	if err != nil {
 		return 0, err
 	}
-	if err := contrastiveDistinct(fn, []string{"dpred", "dtarget"}, gp, gt); err != nil {
+	if err := check.Distinct(fn, []string{"dpred", "dtarget"}, gp, gt); err != nil {
 		return 0, err
 	}
-	if err := contrastivePositive(fn, "tau", tau); err != nil {
+	tau32, err := positive32(fn, "tau", tau)
+	if err != nil {
 		return 0, err
 	}
-	var ws *ContrastiveWorkspace
+	var ws *Workspace
 	if opts != nil {
 		ws = opts.Workspace
 	}
-	ws = contrastiveWS(ws)
+	ws = orNew(ws)
 
 	ph, th := ws.buf(slotA, b*d), ws.buf(slotB, b*d)
 	np, nt := ws.buf(slotNormA, b), ws.buf(slotNormB, b)
 	contrastiveNormalize(ph, np, pv, b, d)
 	contrastiveNormalize(th, nt, tv, b, d)
 	s := ws.buf(slotS, b*b)
-	invTau := 1 / tau
+	invTau := 1 / tau32
 	kernel.Gemm(false, true, b, b, d, invTau, ph, d, th, d, 0, s, b)
 	labels := ws.labelBuf(b)
 	for i := range labels {
@@ -89,7 +91,7 @@ func InfoNCE(dpred, dtarget, pred, target ssl.Tensor, tau float32, opts *InfoNCE
 	grad := gp != nil || gt != nil
 	sum := ws.crossEntropy(s, b, b, labels, grad, float32(1/float64(b)))
 	loss := sum / float64(b)
-	if err := contrastiveFinite(fn, loss, "pred or target"); err != nil {
+	if err := check.Result(fn, loss, "pred or target"); err != nil {
 		return loss, err
 	}
 	// s now holds G = ∂L/∂S: ∂L/∂ph = G·th/τ, ∂L/∂th = Gᵀ·ph/τ.
@@ -98,7 +100,7 @@ func InfoNCE(dpred, dtarget, pred, target ssl.Tensor, tau float32, opts *InfoNCE
 		dph = ws.buf(slotDA, b*d)
 		kernel.Gemm(false, false, b, d, b, invTau, s, b, th, d, 0, dph, d)
 		contrastiveNormalizeBackward(dph, dph, ph, np, b, d)
-		if err := contrastiveGradFinite(fn, "dpred", dph, "1/tau"); err != nil {
+		if err := gradFinite(fn, "dpred", dph, "1/tau"); err != nil {
 			return loss, err
 		}
 	}
@@ -106,7 +108,7 @@ func InfoNCE(dpred, dtarget, pred, target ssl.Tensor, tau float32, opts *InfoNCE
 		dth = ws.buf(slotDB, b*d)
 		kernel.Gemm(true, false, b, d, b, invTau, s, b, ph, d, 0, dth, d)
 		contrastiveNormalizeBackward(dth, dth, th, nt, b, d)
-		if err := contrastiveGradFinite(fn, "dtarget", dth, "1/tau"); err != nil {
+		if err := gradFinite(fn, "dtarget", dth, "1/tau"); err != nil {
 			return loss, err
 		}
 	}

@@ -2,6 +2,7 @@ package losses
 
 import (
 	"ssl"
+	"ssl/internal/check"
 )
 
 // InfoNCEQueueOptions holds the optional settings of [InfoNCEQueue]. A nil
@@ -9,11 +10,11 @@ import (
 type InfoNCEQueueOptions struct {
 	// Workspace is reused scratch memory; nil allocates a fresh one per
 	// call.
-	Workspace *ContrastiveWorkspace
+	Workspace *Workspace
 }
 
 // InfoNCEQueue returns MoCo's InfoNCE loss of the queries q against their
-// keys k (both B×D, raw: the loss normalises them) and a queue of N stored
+// keys k (both B×D, raw: the loss normalizes them) and a queue of N stored
 // negative keys (N×D, used as given), and writes ∂L/∂q into dq:
 //
 //	q̂ = normalize(q),  k̂ = normalize(k)      (normalize(v) = v / max(‖v‖, ε))
@@ -23,7 +24,7 @@ type InfoNCEQueueOptions struct {
 // The loss is the mean over the batch of the cross-entropy with target
 // column 0 (the positive key). k and queue come from the momentum encoder
 // and are constants: they get no gradient. The queue rows are expected to
-// be unit vectors (MoCo stores normalised keys) and are not normalised
+// be unit vectors (MoCo stores normalized keys) and are not normalized
 // again. ε = 1e-12 as in torch.nn.functional.normalize. The cross-entropy
 // is computed relative to the positive logit, so logits of magnitude 1e3
 // (τ = 1e-3) lose no precision to cancellation.
@@ -43,38 +44,39 @@ type InfoNCEQueueOptions struct {
 // Representation Learning (MoCo), CVPR 2020, eq. 1 and Alg. 1 (van den Oord
 // et al. 2018, eq. 4); facebookresearch/moco@132aea9da9bb995a411c915c0420be3db62052f3
 // builder.py MoCo.forward with nn.CrossEntropyLoss.
-func InfoNCEQueue(dq, q, k, queue ssl.Tensor, tau float32, opts *InfoNCEQueueOptions) (float64, error) {
-	const fn = "InfoNCEQueue"
-	b, d, qv, err := contrastiveMatrix(fn, "q", q)
+func InfoNCEQueue(dq, q, k, queue ssl.Tensor, tau float64, opts *InfoNCEQueueOptions) (float64, error) {
+	const fn = "losses: InfoNCEQueue"
+	b, d, qv, err := check.Matrix(fn, "q", q)
 	if err != nil {
 		return 0, err
 	}
-	if err := contrastiveNonEmpty(fn, "batch size B", b, 1); err != nil {
+	if err := check.AtLeast(fn, "batch size B", b, 1); err != nil {
 		return 0, err
 	}
-	kv, err := contrastiveMatrixOf(fn, "k", k, b, d)
+	kv, err := check.MatrixOf(fn, "k", k, b, d)
 	if err != nil {
 		return 0, err
 	}
-	n, nd, bank, err := contrastiveMatrix(fn, "queue", queue)
+	n, nd, bank, err := check.Matrix(fn, "queue", queue)
 	if err != nil {
 		return 0, err
 	}
 	if nd != d {
-		return 0, contrastiveColsErr(fn, "queue", n, nd, d)
+		return 0, colsErr(fn, "queue", n, nd, d)
 	}
-	g, err := contrastiveDst(fn, "dq", dq, b, d, qv, kv, bank)
+	g, err := check.Dst(fn, "dq", dq, check.Shape2(b, d), qv, kv, bank)
 	if err != nil {
 		return 0, err
 	}
-	if err := contrastivePositive(fn, "tau", tau); err != nil {
+	tau32, err := positive32(fn, "tau", tau)
+	if err != nil {
 		return 0, err
 	}
-	var ws *ContrastiveWorkspace
+	var ws *Workspace
 	if opts != nil {
 		ws = opts.Workspace
 	}
-	ws = contrastiveWS(ws)
+	ws = orNew(ws)
 
 	qh, kh := ws.buf(slotA, b*d), ws.buf(slotB, b*d)
 	norms := ws.buf(slotNormA, b)
@@ -84,14 +86,14 @@ func InfoNCEQueue(dq, q, k, queue ssl.Tensor, tau float32, opts *InfoNCEQueueOpt
 	if g != nil {
 		dqh = ws.buf(slotDA, b*d)
 	}
-	sum := ws.queueInfoNCE(dqh, qh, kh, bank, b, d, n, tau, float32(1/float64(b)), false)
+	sum := ws.queueInfoNCE(dqh, qh, kh, bank, b, d, n, tau32, float32(1/float64(b)), false)
 	loss := sum / float64(b)
-	if err := contrastiveFinite(fn, loss, "q, k or queue"); err != nil {
+	if err := check.Result(fn, loss, "q, k or queue"); err != nil {
 		return loss, err
 	}
 	if g != nil {
 		contrastiveNormalizeBackward(dqh, dqh, qh, norms, b, d)
-		if err := contrastiveGradFinite(fn, "dq", dqh, "1/tau"); err != nil {
+		if err := gradFinite(fn, "dq", dqh, "1/tau"); err != nil {
 			return loss, err
 		}
 		copy(g, dqh)

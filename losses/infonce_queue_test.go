@@ -37,7 +37,7 @@ func ctrUnitRows(seed uint64, n, d int) ssl.Tensor {
 type infonceQueueCase struct {
 	name    string
 	b, d, n int
-	tau     float32
+	tau     float64
 	scale   float64
 	tied    bool // queue rows equal to the positive keys
 	extra   float64
@@ -107,7 +107,7 @@ func TestInfoNCEQueueErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name           string
 		dq, q, k, queu ssl.Tensor
-		tau            float32
+		tau            float64
 		sentinel       error
 		want           string
 	}{
@@ -141,7 +141,7 @@ func TestInfoNCEQueueAllocs(t *testing.T) {
 	rnd := testutil.Rand(3)
 	q, k, queue := testutil.RandN(rnd, 1, b, d), testutil.RandN(rnd, 1, b, d), ctrUnitRows(3, n, d)
 	dq := ssl.New(b, d)
-	opts := &InfoNCEQueueOptions{Workspace: NewContrastiveWorkspace()}
+	opts := &InfoNCEQueueOptions{Workspace: NewWorkspace()}
 	call := func() {
 		if _, err := InfoNCEQueue(dq, q, k, queue, 0.2, opts); err != nil {
 			t.Fatal(err)
@@ -173,7 +173,7 @@ func FuzzInfoNCEQueue(f *testing.F) {
 			queue = ctrUnitRows(1, nn, dd+1)
 		}
 		dq := ctrNaNs(bb, dd)
-		got, err := InfoNCEQueue(dq, q, k, queue, tau, nil)
+		got, err := InfoNCEQueue(dq, q, k, queue, float64(tau), nil)
 		if err != nil {
 			ctrAllNaN(t, "dq", dq)
 			return
@@ -199,7 +199,7 @@ func BenchmarkInfoNCEQueue(b *testing.B) {
 			q, k := testutil.RandN(rnd, 1, sz.b, sz.d), testutil.RandN(rnd, 1, sz.b, sz.d)
 			queue := ctrUnitRows(2, sz.n, sz.d)
 			dq := ssl.New(sz.b, sz.d)
-			opts := &InfoNCEQueueOptions{Workspace: NewContrastiveWorkspace()}
+			opts := &InfoNCEQueueOptions{Workspace: NewWorkspace()}
 			b.ReportAllocs()
 			cpu0 := ctrCPUTime()
 			for b.Loop() {

@@ -27,7 +27,7 @@ func TestInfoNCE(t *testing.T) {
 	for i, tc := range []struct {
 		name  string
 		b, d  int
-		tau   float32
+		tau   float64
 		scale float64
 		dup   bool // target[1] = target[0]
 		extra float64
@@ -91,7 +91,7 @@ func TestInfoNCEErrors(t *testing.T) {
 		name     string
 		dp, dt   ssl.Tensor
 		p, tg    ssl.Tensor
-		tau      float32
+		tau      float64
 		sentinel error
 		want     string
 	}{
@@ -99,7 +99,7 @@ func TestInfoNCEErrors(t *testing.T) {
 		{"dtarget_shape", testutil.NaNs(4, 3), testutil.NaNs(5, 3), p, tg, 0.1, ssl.ErrShape, "dtarget"},
 		{"empty", nil, nil, ssl.New(0, 3), ssl.New(0, 3), 0.1, ssl.ErrShape, "batch size"},
 		{"tau_zero", testutil.NaNs(4, 3), nil, p, tg, 0, ssl.ErrParam, "tau=0"},
-		{"tau_nan", testutil.NaNs(4, 3), nil, p, tg, float32(math.NaN()), ssl.ErrParam, "tau"},
+		{"tau_nan", testutil.NaNs(4, 3), nil, p, tg, math.NaN(), ssl.ErrParam, "tau"},
 		{"inf_input", testutil.NaNs(4, 3), nil, inf, tg, 0.1, ssl.ErrNotFinite, "pred or target"},
 		{"same_dst", shared, shared, p, tg, 0.1, ssl.ErrShape, "overlap"},
 		{"dpred_is_target", tg, nil, p, tg, 0.1, ssl.ErrShape, "dpred overlaps"},
@@ -124,7 +124,7 @@ func TestInfoNCEAllocs(t *testing.T) {
 	rnd := testutil.Rand(3)
 	p, tg := testutil.RandN(rnd, 1, b, d), testutil.RandN(rnd, 1, b, d)
 	dp, dt := ssl.New(b, d), ssl.New(b, d)
-	opts := &InfoNCEOptions{Workspace: NewContrastiveWorkspace()}
+	opts := &InfoNCEOptions{Workspace: NewWorkspace()}
 	call := func() {
 		if _, err := InfoNCE(dp, dt, p, tg, 0.2, opts); err != nil {
 			t.Fatal(err)
@@ -151,7 +151,7 @@ func FuzzInfoNCE(f *testing.F) {
 			testutil.Data(p)[0] = float32(math.NaN())
 		}
 		dp := ctrNaNs(bb, dd)
-		got, err := InfoNCE(dp, nil, p, tg, tau, nil)
+		got, err := InfoNCE(dp, nil, p, tg, float64(tau), nil)
 		if err != nil {
 			ctrAllNaN(t, "dpred", dp)
 			return

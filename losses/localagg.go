@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"ssl"
+	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
 
@@ -16,23 +17,23 @@ const clustLAEps = 1e-7
 type LocalAggOptions struct {
 	// Workspace is reused scratch memory; nil allocates a fresh one per
 	// call.
-	Workspace *ClusteringWorkspace
+	Workspace *Workspace
 }
 
 // LocalAgg returns the Local Aggregation loss of the batch embeddings
-// outputs (B×D, raw: the loss normalises them) against a memory bank of N
+// outputs (B×D, raw: the loss normalizes them) against a memory bank of N
 // unit rows (N×D), and writes ∂L/∂outputs into doutputs:
 //
 //	v_b = outputs_b / ‖outputs_b‖
-//	d_bj = ⟨v_b, bank_j⟩,  Bk(b) = the k largest d_bj            (background neighbours)
+//	d_bj = ⟨v_b, bank_j⟩,  Bk(b) = the k largest d_bj            (background neighbors)
 //	close(b) = {j ∈ Bk(b) : labels[r][j] = labels[r][indices[b]] for some run r}
 //	C_b = Σ_{j∈close(b)} exp(d_bj/t),  D_b = Σ_{j∈Bk(b)} exp(d_bj/t)
 //	L = −1/B² · Σ_i Σ_j log(C_j / D_i + 1e-7)
 //
 // indices[b] is sample b's row in the bank; labels holds R ≥ 1 k-means
 // runs over the bank, each a label per bank row. The bank, the labels and
-// the neighbour sets are constants; the gradient flows through C and D
-// into v and through the normalisation into outputs.
+// the neighbor sets are constants; the gradient flows through C and D
+// into v and through the normalization into outputs.
 //
 // The B×B double sum reproduces the reference exactly: its code divides a
 // [B] vector by a [B,1] one, so entry [i,j] is C_j/D_i; without the 1e-7
@@ -41,7 +42,7 @@ type LocalAggOptions struct {
 // formed. Everything after the B×N similarity product is computed in the
 // log domain in float64 (C, D as log-sum-exps; log(C_j/D_i + 1e-7) as a
 // log-add-exp), so t down to 1e-3 neither overflows nor loses C_j = 0 (a
-// sample whose close set is empty contributes log 1e-7). The neighbour
+// sample whose close set is empty contributes log 1e-7). The neighbor
 // search is a selection over the N similarities of each row (ties at the
 // k-th value are broken arbitrarily, as torch.topk does).
 //
@@ -60,69 +61,69 @@ type LocalAggOptions struct {
 // Learning of Visual Embeddings, ICCV 2019, eq. 1–3; checked against
 // LocalAggregationLossModule.forward in src/objectives/localagg.py at
 // neuroailab/LocalAggregation-Pytorch@b0858772d1f603bc10606997c5d5e9d61eaa1101.
-func LocalAgg(doutputs, outputs, bank ssl.Tensor, indices []int, labels [][]int, k int, t float32, opts *LocalAggOptions) (float64, error) {
-	const fn = "LocalAgg"
-	b, d, o, err := clustMatrix(fn, "outputs", outputs)
+func LocalAgg(doutputs, outputs, bank ssl.Tensor, indices []int, labels [][]int, k int, t float64, opts *LocalAggOptions) (float64, error) {
+	const fn = "losses: LocalAgg"
+	b, d, o, err := check.NonEmptyMatrix(fn, "outputs", outputs)
 	if err != nil {
 		return 0, err
 	}
-	n, bd, mb, err := clustMatrix(fn, "bank", bank)
+	n, bd, mb, err := check.NonEmptyMatrix(fn, "bank", bank)
 	if err != nil {
 		return 0, err
 	}
 	if bd != d {
-		return 0, clustErr(fn, ssl.ErrShape, "bank rows have %d columns, outputs %d", bd, d)
+		return 0, check.Errorf(fn, ssl.ErrShape, "bank rows have %d columns, outputs %d", bd, d)
 	}
-	g, err := clustDst(fn, "doutputs", doutputs, clustShape2(b, d), o, mb)
+	g, err := check.Dst(fn, "doutputs", doutputs, check.Shape2(b, d), o, mb)
 	if err != nil {
 		return 0, err
 	}
-	if err := clustLabels(fn, "indices", indices, b, n); err != nil {
+	if err := check.Labels(fn, "indices", indices, b, n); err != nil {
 		return 0, err
 	}
 	if len(labels) == 0 {
-		return 0, clustErr(fn, ssl.ErrParam, "labels holds no k-means run")
+		return 0, check.Errorf(fn, ssl.ErrParam, "labels holds no k-means run")
 	}
 	for r, run := range labels {
 		if len(run) != n {
-			return 0, clustErr(fn, ssl.ErrShape, "len(labels[%d]) is %d, want N=%d", r, len(run), n)
+			return 0, check.Errorf(fn, ssl.ErrShape, "len(labels[%d]) is %d, want N=%d", r, len(run), n)
 		}
 	}
 	if k < 1 || k > n {
-		return 0, clustErr(fn, ssl.ErrParam, "k must be in [1, N=%d] (k=%d)", n, k)
+		return 0, check.Errorf(fn, ssl.ErrParam, "k must be in [1, N=%d] (k=%d)", n, k)
 	}
-	if err := clustPositive(fn, "t", float64(t)); err != nil {
+	if err := check.Positive(fn, "t", t); err != nil {
 		return 0, err
 	}
-	var ws *ClusteringWorkspace
+	var ws *Workspace
 	if opts != nil {
 		ws = opts.Workspace
 	}
-	ws = clustWS(ws)
-	v := ws.buf32(clustF32Aux, b*d)
-	norms := ws.buf64(clustF64D, b)
+	ws = orNew(ws)
+	v := ws.buf(slotAux, b*d)
+	norms := ws.buf64(slotF64D, b)
 	for r := range b {
 		row := o[r*d : (r+1)*d]
 		nr := kernel.Norm(row)
 		if !(nr > 0) || math.IsInf(nr, 0) {
-			return 0, clustErr(fn, ssl.ErrNotFinite, "outputs row %d has norm %v, cannot normalise", r, nr)
+			return 0, check.Errorf(fn, ssl.ErrNotFinite, "outputs row %d has norm %v, cannot normalize", r, nr)
 		}
 		norms[r] = nr
 		for j, x := range row {
 			v[r*d+j] = float32(float64(x) / nr)
 		}
 	}
-	sim := ws.buf32(clustF32Scores, b*n)
+	sim := ws.buf(slotScores, b*n)
 	kernel.Gemm(false, true, b, n, d, 1, v, d, mb, d, 0, sim, n)
 
 	// Top-k per row: nbr[r*k:(r+1)*k] holds Bk(r); isClose marks close(r).
-	nbr := ws.bufInt(clustIntA, b*k)
-	idx := ws.bufInt(clustIntB, n)
-	isClose := ws.bufInt(clustIntC, b*k)
-	lc := ws.buf64(clustF64A, 2*b) // log C_b, log D_b
+	nbr := ws.bufInt(slotIntA, b*k)
+	idx := ws.bufInt(slotIntB, n)
+	isClose := ws.bufInt(slotIntC, b*k)
+	lc := ws.buf64(slotF64A, 2*b) // log C_b, log D_b
 	ld := lc[b:]
 	lc = lc[:b]
-	invT := 1 / float64(t)
+	invT := 1 / t
 	for r := range b {
 		s := sim[r*n : (r+1)*n]
 		for j := range idx {
@@ -169,7 +170,7 @@ func LocalAgg(doutputs, outputs, bank ssl.Tensor, indices []int, labels [][]int,
 	}
 	bb := float64(b) * float64(b)
 	loss := -sum / bb
-	if err := clustFinite(fn, loss, "outputs or bank"); err != nil {
+	if err := check.Result(fn, loss, "outputs or bank"); err != nil {
 		return loss, err
 	}
 	if g == nil {
@@ -178,7 +179,7 @@ func LocalAgg(doutputs, outputs, bank ssl.Tensor, indices []int, labels [][]int,
 	// ∂L/∂d_bj = p_bj/t · (∂L/∂C_b·[j∈close(b)] + ∂L/∂D_b), with
 	//   p_bj·∂L/∂C_b = −1/B² · Σ_i p_bj / (C_b + ε·D_i)
 	//   p_bj·∂L/∂D_b = 1/B² · (p_bj/D_b) · Σ_j' C_j' / (C_j' + ε·D_b)
-	aC := ws.buf64(clustF64B, 2*b) // per b: log Σ_i 1/(C_b + ε·D_i), and Σ_j' σ(·)
+	aC := ws.buf64(slotF64B, 2*b) // per b: log Σ_i 1/(C_b + ε·D_i), and Σ_j' σ(·)
 	sD := aC[b:]
 	aC = aC[:b]
 	for r := range b {
@@ -198,7 +199,7 @@ func LocalAgg(doutputs, outputs, bank ssl.Tensor, indices []int, labels [][]int,
 		}
 		sD[r] = f
 	}
-	dv := ws.buf64(clustF64C, d)
+	dv := ws.buf64(slotF64C, d)
 	for r := range b {
 		clear(dv)
 		s := sim[r*n : (r+1)*n]
@@ -236,32 +237,32 @@ func LocalAgg(doutputs, outputs, bank ssl.Tensor, indices []int, labels [][]int,
 // into its bank (or a MemoryBank) when it chooses. dst nil allocates; the
 // filled tensor is returned. It returns an error wrapping ssl.ErrShape or
 // ssl.ErrParam for the shape, index and m ∈ [0, 1] checks of [LocalAgg],
-// and ssl.ErrNotFinite if a row to normalise has zero norm; nothing is
+// and ssl.ErrNotFinite if a row to normalize has zero norm; nothing is
 // written then.
 //
 // Reference: Zhuang et al., ICCV 2019, Sec. 3.3 (memory bank update);
 // LocalAggregationLossModule.forward at
 // neuroailab/LocalAggregation-Pytorch@b0858772d1f603bc10606997c5d5e9d61eaa1101.
-func LocalAggMemory(dst, outputs, bank ssl.Tensor, indices []int, m float32) (ssl.Tensor, error) {
-	const fn = "LocalAggMemory"
-	b, d, o, err := clustMatrix(fn, "outputs", outputs)
+func LocalAggMemory(dst, outputs, bank ssl.Tensor, indices []int, m float64) (ssl.Tensor, error) {
+	const fn = "losses: LocalAggMemory"
+	b, d, o, err := check.NonEmptyMatrix(fn, "outputs", outputs)
 	if err != nil {
 		return nil, err
 	}
-	n, bd, mb, err := clustMatrix(fn, "bank", bank)
+	n, bd, mb, err := check.NonEmptyMatrix(fn, "bank", bank)
 	if err != nil {
 		return nil, err
 	}
 	if bd != d {
-		return nil, clustErr(fn, ssl.ErrShape, "bank rows have %d columns, outputs %d", bd, d)
+		return nil, check.Errorf(fn, ssl.ErrShape, "bank rows have %d columns, outputs %d", bd, d)
 	}
-	if err := clustLabels(fn, "indices", indices, b, n); err != nil {
+	if err := check.Labels(fn, "indices", indices, b, n); err != nil {
 		return nil, err
 	}
-	if !(m >= 0 && m <= 1) {
-		return nil, clustErr(fn, ssl.ErrParam, "m must be in [0, 1] (m=%v)", m)
+	if err := check.Within(fn, "m", m, 0, 1); err != nil {
+		return nil, err
 	}
-	out, err := clustDst(fn, "dst", dst, clustShape2(b, d), o, mb)
+	out, err := check.Dst(fn, "dst", dst, check.Shape2(b, d), o, mb)
 	if err != nil {
 		return nil, err
 	}
@@ -276,17 +277,17 @@ func LocalAggMemory(dst, outputs, bank ssl.Tensor, indices []int, m float32) (ss
 			or := o[r*d : (r+1)*d]
 			no := kernel.Norm(or)
 			if !(no > 0) || math.IsInf(no, 0) {
-				return nil, clustErr(fn, ssl.ErrNotFinite, "outputs row %d has norm %v, cannot normalise", r, no)
+				return nil, check.Errorf(fn, ssl.ErrNotFinite, "outputs row %d has norm %v, cannot normalize", r, no)
 			}
 			br := mb[indices[r]*d : (indices[r]+1)*d]
 			var nw float64
 			for c := range row {
-				row[c] = float64(m)*float64(br[c]) + (1-float64(m))*float64(or[c])/no
+				row[c] = m*float64(br[c]) + (1-m)*float64(or[c])/no
 				nw += row[c] * row[c]
 			}
 			nw = math.Sqrt(nw)
 			if !(nw > 0) || math.IsInf(nw, 0) {
-				return nil, clustErr(fn, ssl.ErrNotFinite, "updated memory row %d has norm %v, cannot normalise", r, nw)
+				return nil, check.Errorf(fn, ssl.ErrNotFinite, "updated memory row %d has norm %v, cannot normalize", r, nw)
 			}
 			if pass == 1 {
 				for c, x := range row {

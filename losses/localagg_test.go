@@ -123,7 +123,7 @@ func TestLocalAgg(t *testing.T) {
 			}
 			ob, bb := testutil.Clone(o), testutil.Clone(bank)
 			g := testutil.NaNs(tc.b, tc.d)
-			got, err := LocalAgg(g, o, bank, indices, labels, tc.k, float32(tc.t), nil)
+			got, err := LocalAgg(g, o, bank, indices, labels, tc.k, tc.t, nil)
 			if err != nil {
 				t.Fatalf("LocalAgg: %v", err)
 			}
@@ -234,7 +234,7 @@ func TestLocalAggErrors(t *testing.T) {
 		idx      []int
 		labels   [][]int
 		k        int
-		t        float32
+		t        float64
 		sentinel error
 		want     string
 	}{

@@ -1,12 +1,12 @@
 package losses
 
 import (
-	"fmt"
 	"math"
 
 	"gorgonia.org/tensor"
 
 	"ssl"
+	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
 
@@ -24,8 +24,12 @@ type MemoryBank struct {
 // [MemoryBank.Set] (LA and Wu et al. start from random unit vectors). It
 // returns an error wrapping ssl.ErrParam if n or d is less than 1.
 func NewMemoryBank(n, d int) (*MemoryBank, error) {
-	if n < 1 || d < 1 {
-		return nil, fmt.Errorf("losses: NewMemoryBank: size and dimension must be ≥ 1 (n=%d, d=%d): %w", n, d, ssl.ErrParam)
+	const fn = "losses: NewMemoryBank"
+	if err := check.Count(fn, "n", n, 1); err != nil {
+		return nil, err
+	}
+	if err := check.Count(fn, "d", d, 1); err != nil {
+		return nil, err
 	}
 	return &MemoryBank{data: make([]float32, n*d), n: n, d: d}, nil
 }
@@ -47,12 +51,13 @@ func (m *MemoryBank) Tensor() *tensor.Dense { return ssl.FromSlice(m.data, m.n, 
 // B = len(indices), ssl.ErrParam if an index is outside [0, N), and
 // ssl.ErrNotFinite if a row holds NaN or Inf; the bank is unchanged then.
 func (m *MemoryBank) Set(indices []int, rows ssl.Tensor) error {
-	rv, err := m.check("MemoryBank.Set", indices, rows)
+	const fn = "losses: MemoryBank.Set"
+	rv, err := m.check(fn, "rows", indices, rows)
 	if err != nil {
 		return err
 	}
-	if !kernel.AllFinite(rv) {
-		return fmt.Errorf("losses: MemoryBank.Set: rows hold NaN or Inf: %w", ssl.ErrNotFinite)
+	if err := check.FiniteData(fn, "rows", rv, len(indices), m.d); err != nil {
+		return err
 	}
 	d := m.d
 	for b, i := range indices {
@@ -62,13 +67,13 @@ func (m *MemoryBank) Set(indices []int, rows ssl.Tensor) error {
 }
 
 // Update moves the rows at indices towards values with momentum and
-// renormalises them, as instance discrimination's and Local Aggregation's
+// renormalizes them, as instance discrimination's and Local Aggregation's
 // memory banks do:
 //
 //	w = momentum·bank[indices[b]] + (1 − momentum)·values_b
 //	bank[indices[b]] = w / ‖w‖
 //
-// momentum = 0 replaces the rows (then normalised). Pass normalised
+// momentum = 0 replaces the rows (then normalized). Pass normalized
 // embeddings as values, as the references do. With a repeated index the
 // updates apply in order, each to the row the previous one left.
 //
@@ -79,21 +84,21 @@ func (m *MemoryBank) Set(indices []int, rows ssl.Tensor) error {
 //
 // Reference: Wu et al., Unsupervised Feature Learning via Non-Parametric
 // Instance Discrimination, CVPR 2018, Sec. 3.1 (proximal update with
-// momentum, then L2 normalisation); Zhuang et al., Local Aggregation, ICCV
+// momentum, then L2 normalization); Zhuang et al., Local Aggregation, ICCV
 // 2019, Sec. 3.3.
-func (m *MemoryBank) Update(indices []int, values ssl.Tensor, momentum float32) error {
-	const fn = "MemoryBank.Update"
-	vv, err := m.check(fn, indices, values)
+func (m *MemoryBank) Update(indices []int, values ssl.Tensor, momentum float64) error {
+	const fn = "losses: MemoryBank.Update"
+	vv, err := m.check(fn, "values", indices, values)
 	if err != nil {
 		return err
 	}
-	if !(momentum >= 0 && momentum <= 1) {
-		return fmt.Errorf("losses: %s: momentum must be in [0, 1] (momentum=%v): %w", fn, momentum, ssl.ErrParam)
+	if err := check.Within(fn, "momentum", momentum, 0, 1); err != nil {
+		return err
 	}
 	// Two passes: check every updated row, then write. A repeated index is
 	// checked against the rows as they will be when its turn comes, so the
 	// check pass simulates the writes on a copy only when indices repeat.
-	d, mo := m.d, float64(momentum)
+	d, mo := m.d, momentum
 	rowNorm := func(bank []float32, b, i int) float64 {
 		var s float64
 		for t := range d {
@@ -115,7 +120,7 @@ func (m *MemoryBank) Update(indices []int, values ssl.Tensor, momentum float32) 
 	for b, i := range indices {
 		nw := rowNorm(bank, b, i)
 		if !(nw > 0) || math.IsInf(nw, 0) {
-			return fmt.Errorf("losses: %s: updated row %d (index %d) has norm %v, cannot normalise: %w", fn, b, i, nw, ssl.ErrNotFinite)
+			return check.Errorf(fn, ssl.ErrNotFinite, "updated row %d (index %d) has norm %v, cannot normalize", b, i, nw)
 		}
 		if &bank[0] != &m.data[0] {
 			write(bank, b, i, nw)
@@ -132,23 +137,18 @@ func (m *MemoryBank) Update(indices []int, values ssl.Tensor, momentum float32) 
 // ssl.ErrShape if dst has the wrong shape and ssl.ErrParam if an index is
 // outside [0, N); nothing is written then.
 func (m *MemoryBank) Gather(dst ssl.Tensor, indices []int) (ssl.Tensor, error) {
-	const fn = "MemoryBank.Gather"
-	if err := m.checkIndices(fn, indices); err != nil {
+	const fn = "losses: MemoryBank.Gather"
+	if err := check.Labels(fn, "indices", indices, len(indices), m.n); err != nil {
 		return nil, err
 	}
 	b, d := len(indices), m.d
-	var out []float32
-	if dst == nil {
+	out, err := check.Dst(fn, "dst", dst, check.Shape2(b, d), m.data)
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
 		out = make([]float32, b*d)
 		dst = ssl.FromSlice(out, b, d)
-	} else {
-		var err error
-		if out, err = ssl.MatrixOf(dst, b, d); err != nil {
-			return nil, fmt.Errorf("losses: %s: dst: %w", fn, err)
-		}
-		if kernel.Overlaps(out, m.data) {
-			return nil, fmt.Errorf("losses: %s: dst overlaps the bank: %w", fn, ssl.ErrShape)
-		}
 	}
 	for r, i := range indices {
 		copy(out[r*d:(r+1)*d], m.data[i*d:(i+1)*d])
@@ -156,23 +156,49 @@ func (m *MemoryBank) Gather(dst ssl.Tensor, indices []int) (ssl.Tensor, error) {
 	return dst, nil
 }
 
-func (m *MemoryBank) check(fn string, indices []int, rows ssl.Tensor) ([]float32, error) {
-	rv, err := ssl.MatrixOf(rows, len(indices), m.d)
+// check views rows (B×D, B = len(indices), named name), checks that it
+// does not overlap the bank and that every index is in [0, N).
+func (m *MemoryBank) check(fn, name string, indices []int, rows ssl.Tensor) ([]float32, error) {
+	rv, err := check.MatrixOf(fn, name, rows, len(indices), m.d)
 	if err != nil {
-		return nil, fmt.Errorf("losses: %s: values for %d indices: %w", fn, len(indices), err)
+		return nil, err
 	}
 	if kernel.Overlaps(rv, m.data) {
-		return nil, fmt.Errorf("losses: %s: values overlap the bank: %w", fn, ssl.ErrShape)
+		return nil, check.Errorf(fn, ssl.ErrShape, "%s overlaps the bank", name)
 	}
-	return rv, m.checkIndices(fn, indices)
+	return rv, check.Labels(fn, "indices", indices, len(indices), m.n)
 }
 
-func (m *MemoryBank) checkIndices(fn string, indices []int) error {
-	for b, i := range indices {
-		if i < 0 || i >= m.n {
-			return fmt.Errorf("losses: %s: indices[%d] = %d is outside [0, %d): %w", fn, b, i, m.n, ssl.ErrParam)
-		}
+// MemoryBankState is the complete state of a [MemoryBank] as a plain
+// tensor a checkpoint can store.
+type MemoryBankState struct {
+	// Rows is the N×D bank.
+	Rows ssl.Tensor
+}
+
+// State returns a copy of the bank's rows; the bank is unchanged and later
+// updates do not alter the copy.
+func (m *MemoryBank) State() MemoryBankState {
+	rows := ssl.New(m.n, m.d)
+	copy(rows.Data().([]float32), m.data)
+	return MemoryBankState{Rows: rows}
+}
+
+// Restore replaces the bank's rows with s.Rows, as [MemoryBank.State]
+// returned them (for this bank or another of the same size and
+// dimension); s is copied. It returns an error wrapping ssl.ErrShape if
+// s.Rows is not N×D for this bank, and ssl.ErrNotFinite if a value is NaN
+// or infinite; the bank is unchanged then.
+func (m *MemoryBank) Restore(s MemoryBankState) error {
+	const fn = "losses: MemoryBank.Restore"
+	rv, err := check.MatrixOf(fn, "Rows", s.Rows, m.n, m.d)
+	if err != nil {
+		return err
 	}
+	if err := check.FiniteData(fn, "Rows", rv, m.n, m.d); err != nil {
+		return err
+	}
+	copy(m.data, rv)
 	return nil
 }
 

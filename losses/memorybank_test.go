@@ -134,7 +134,7 @@ func FuzzMemoryBank(f *testing.F) {
 		}
 		values := ctrUnitRows(uint64(seed)+1, len(indices), dd)
 		before := testutil.Clone(bank.Tensor())
-		err = bank.Update(indices, values, m)
+		err = bank.Update(indices, values, float64(m))
 		if err != nil {
 			testutil.Unchanged(t, "bank after a failed Update", bank.Tensor(), before)
 			return

@@ -1,7 +1,10 @@
 package losses
 
 import (
+	"fmt"
+
 	"ssl"
+	"ssl/internal/check"
 )
 
 // MIRAOptions holds the optional settings of [MIRA]. A nil *MIRAOptions
@@ -9,7 +12,7 @@ import (
 type MIRAOptions struct {
 	// Workspace is reused scratch memory; nil allocates a fresh one per
 	// call.
-	Workspace *ClusteringWorkspace
+	Workspace *Workspace
 }
 
 // MIRA returns MIRA's training loss: the cross-entropy between the
@@ -41,44 +44,48 @@ type MIRAOptions struct {
 // swapped cross-entropy with the MIRA targets of eq. 7); checked against
 // train.py loss_func/_loss at movinghoon/mira@2a62538d58ec0c2dd4666b3415aca9f493f1c35c
 // (float64, world size 1).
-func MIRA(dq, q, target0, target1 ssl.Tensor, tauS float32, opts *MIRAOptions) (float64, error) {
-	const fn = "MIRA"
+func MIRA(dq, q, target0, target1 ssl.Tensor, tauS float64, opts *MIRAOptions) (float64, error) {
+	const fn = "losses: MIRA"
+	if check.IsNil(q) {
+		return 0, check.Errorf(fn, ssl.ErrShape, "q is nil")
+	}
 	shape, qv, err := ssl.View(q)
 	if err != nil {
-		return 0, clustErr(fn, err, "q")
+		return 0, fmt.Errorf("%s: q: %w", fn, err)
 	}
 	if len(shape) != 3 || shape[0] < 2 || shape[1] < 1 || shape[2] < 1 {
-		return 0, clustErr(fn, ssl.ErrShape, "q has shape %v, want (V, B, K) with V ≥ 2, B ≥ 1, K ≥ 1", shape)
+		return 0, check.Errorf(fn, ssl.ErrShape, "q has shape %v, want (V, B, K) with V ≥ 2, B ≥ 1, K ≥ 1", shape)
 	}
 	v, b, k := shape[0], shape[1], shape[2]
-	t0, err := clustMatrixOf(fn, "target0", target0, b, k)
+	t0, err := check.MatrixOf(fn, "target0", target0, b, k)
 	if err != nil {
 		return 0, err
 	}
-	t1, err := clustMatrixOf(fn, "target1", target1, b, k)
+	t1, err := check.MatrixOf(fn, "target1", target1, b, k)
 	if err != nil {
 		return 0, err
 	}
-	g, err := clustDst(fn, "dq", dq, clustShape3(v, b, k), qv, t0, t1)
+	g, err := check.Dst(fn, "dq", dq, check.Shape3(v, b, k), qv, t0, t1)
 	if err != nil {
 		return 0, err
 	}
-	if err := clustPositive(fn, "tau_s", float64(tauS)); err != nil {
+	tauS32, err := positive32(fn, "tauS", tauS)
+	if err != nil {
 		return 0, err
 	}
-	var ws *ClusteringWorkspace
+	var ws *Workspace
 	if opts != nil {
 		ws = opts.Workspace
 	}
-	ws = clustWS(ws)
-	codes := ws.buf32(clustF32Codes, 2*b*k)
+	ws = orNew(ws)
+	codes := ws.buf(slotCodes, 2*b*k)
 	copy(codes, t0)
 	copy(codes[b*k:], t1)
-	assign := ws.bufInt(clustIntA, 2)
+	assign := ws.bufInt(slotIntA, 2)
 	assign[0], assign[1] = 0, 1
 	// swapped takes the mean over both targets: w = 1/(2·(V−1)·B).
-	loss := ws.swapped(g, qv, codes, v, b, k, assign, tauS)
-	if err := clustFinite(fn, loss, "q, target0, target1 or q/tau_s"); err != nil {
+	loss := ws.swapped(g, qv, codes, v, b, k, assign, tauS32)
+	if err := check.Result(fn, loss, "q, target0, target1 or q/tau_s"); err != nil {
 		return loss, err
 	}
 	return loss, nil

@@ -68,7 +68,7 @@ func TestMIRA(t *testing.T) {
 			t0, t1 := miraTargets(1, tc.b, tc.k), miraTargets(2, tc.b, tc.k)
 			qb := testutil.Clone(q)
 			g := testutil.NaNs(tc.v, tc.b, tc.k)
-			got, err := MIRA(g, q, t0, t1, float32(tc.tau), nil)
+			got, err := MIRA(g, q, t0, t1, tc.tau, nil)
 			if err != nil {
 				t.Fatalf("MIRA: %v", err)
 			}
@@ -80,7 +80,7 @@ func TestMIRA(t *testing.T) {
 			}
 			f := func(x []float64) float64 { return miraNaive(x, a, c, tc.v, tc.b, tc.k, tc.tau) }
 			cltGrad(t, "dq", testutil.Data(g), f, x, 1e-6*tc.tau)
-			if l, err := MIRA(nil, q, t0, t1, float32(tc.tau), nil); err != nil || l != got {
+			if l, err := MIRA(nil, q, t0, t1, tc.tau, nil); err != nil || l != got {
 				t.Errorf("MIRA without dq = %v, %v; want %v", l, err, got)
 			}
 		})
@@ -97,7 +97,7 @@ func TestMIRAErrors(t *testing.T) {
 		name     string
 		g, q     ssl.Tensor
 		t0, t1   ssl.Tensor
-		tau      float32
+		tau      float64
 		sentinel error
 		want     string
 	}{
@@ -108,8 +108,8 @@ func TestMIRAErrors(t *testing.T) {
 		{"target1_shape", nil, q, t0, ssl.New(b+1, k), 0.1, ssl.ErrShape, "target1"},
 		{"dq_shape", testutil.NaNs(v, b, k+1), q, t0, t1, 0.1, ssl.ErrShape, "dq"},
 		{"dq_aliases_target", t0, q, t0, t1, 0.1, ssl.ErrShape, "dq"},
-		{"tau_zero", testutil.NaNs(v, b, k), q, t0, t1, 0, ssl.ErrParam, "tau_s=0"},
-		{"tau_nan", testutil.NaNs(v, b, k), q, t0, t1, float32(math.NaN()), ssl.ErrParam, "tau_s=NaN"},
+		{"tau_zero", testutil.NaNs(v, b, k), q, t0, t1, 0, ssl.ErrParam, "tauS=0"},
+		{"tau_nan", testutil.NaNs(v, b, k), q, t0, t1, math.NaN(), ssl.ErrParam, "tauS=NaN"},
 		{"inf_logit", nil, nanQ, t0, t1, 0.1, ssl.ErrNotFinite, "loss"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"ssl"
+	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
 
@@ -12,11 +13,11 @@ import (
 type NTXentOptions struct {
 	// Workspace is reused scratch memory; nil allocates a fresh one per
 	// call.
-	Workspace *ContrastiveWorkspace
+	Workspace *Workspace
 }
 
-// NTXent returns SimCLR's normalised temperature-scaled cross-entropy of two
-// views z1 and z2 (both B×D, raw: the loss normalises them) and writes
+// NTXent returns SimCLR's normalized temperature-scaled cross-entropy of two
+// views z1 and z2 (both B×D, raw: the loss normalizes them) and writes
 // ∂L/∂z1 into dz1 and ∂L/∂z2 into dz2:
 //
 //	u = normalize([z1; z2])                 (2B×D, normalize(v) = v / max(‖v‖, ε))
@@ -26,7 +27,7 @@ type NTXentOptions struct {
 // Every one of the 2B views is an anchor whose positive is the other view of
 // the same sample and whose 2B−2 negatives are all remaining views (the
 // paper's 2N-view formulation). The loss is the mean over the 2B anchors;
-// both inputs get gradients, which flow through the normalisation. ε = 1e-12
+// both inputs get gradients, which flow through the normalization. ε = 1e-12
 // as in torch.nn.functional.normalize.
 //
 // B = 1 is valid: the positive is the only other view, so L = 0 and the
@@ -43,38 +44,39 @@ type NTXentOptions struct {
 // Visual Representations (SimCLR), ICML 2020, eq. 1 and Alg. 1; checked
 // against lightly NTXentLoss (memory_bank_size=0) at
 // lightly-ai/lightly@e8d317fc5a87f4387a85a35e689869039ec249ee.
-func NTXent(dz1, dz2, z1, z2 ssl.Tensor, tau float32, opts *NTXentOptions) (float64, error) {
-	const fn = "NTXent"
-	b, d, z1v, err := contrastiveMatrix(fn, "z1", z1)
+func NTXent(dz1, dz2, z1, z2 ssl.Tensor, tau float64, opts *NTXentOptions) (float64, error) {
+	const fn = "losses: NTXent"
+	b, d, z1v, err := check.Matrix(fn, "z1", z1)
 	if err != nil {
 		return 0, err
 	}
-	if err := contrastiveNonEmpty(fn, "batch size B", b, 1); err != nil {
+	if err := check.AtLeast(fn, "batch size B", b, 1); err != nil {
 		return 0, err
 	}
-	z2v, err := contrastiveMatrixOf(fn, "z2", z2, b, d)
+	z2v, err := check.MatrixOf(fn, "z2", z2, b, d)
 	if err != nil {
 		return 0, err
 	}
-	g1, err := contrastiveDst(fn, "dz1", dz1, b, d, z1v, z2v)
+	g1, err := check.Dst(fn, "dz1", dz1, check.Shape2(b, d), z1v, z2v)
 	if err != nil {
 		return 0, err
 	}
-	g2, err := contrastiveDst(fn, "dz2", dz2, b, d, z1v, z2v)
+	g2, err := check.Dst(fn, "dz2", dz2, check.Shape2(b, d), z1v, z2v)
 	if err != nil {
 		return 0, err
 	}
-	if err := contrastiveDistinct(fn, []string{"dz1", "dz2"}, g1, g2); err != nil {
+	if err := check.Distinct(fn, []string{"dz1", "dz2"}, g1, g2); err != nil {
 		return 0, err
 	}
-	if err := contrastivePositive(fn, "tau", tau); err != nil {
+	tau32, err := positive32(fn, "tau", tau)
+	if err != nil {
 		return 0, err
 	}
-	var ws *ContrastiveWorkspace
+	var ws *Workspace
 	if opts != nil {
 		ws = opts.Workspace
 	}
-	ws = contrastiveWS(ws)
+	ws = orNew(ws)
 
 	n := 2 * b
 	u := ws.buf(slotA, n*d)
@@ -83,7 +85,7 @@ func NTXent(dz1, dz2, z1, z2 ssl.Tensor, tau float32, opts *NTXentOptions) (floa
 	contrastiveNormalize(u[b*d:], norms[b:], z2v, b, d)
 
 	s := ws.buf(slotS, n*n)
-	kernel.Gemm(false, true, n, n, d, 1/tau, u, d, u, d, 0, s, n)
+	kernel.Gemm(false, true, n, n, d, 1/tau32, u, d, u, d, 0, s, n)
 	negInf := float32(math.Inf(-1))
 	labels := ws.labelBuf(n)
 	for a := range n {
@@ -94,19 +96,19 @@ func NTXent(dz1, dz2, z1, z2 ssl.Tensor, tau float32, opts *NTXentOptions) (floa
 	scale := float32(1 / float64(n))
 	sum := ws.crossEntropy(s, n, n, labels, grad, scale)
 	loss := sum / float64(n)
-	if err := contrastiveFinite(fn, loss, "z1 or z2"); err != nil {
+	if err := check.Result(fn, loss, "z1 or z2"); err != nil {
 		return loss, err
 	}
 	if !grad {
 		return loss, nil
 	}
 	// s now holds G = ∂L/∂s. With s = U·Uᵀ/τ, ∂L/∂U = (G + Gᵀ)·U / τ:
-	// symmetrise G in place, then one product.
+	// symmetrize G in place, then one product.
 	ntxentSymmetrize(s, n)
 	du := ws.buf(slotDA, n*d)
-	kernel.Gemm(false, false, n, d, n, 1/tau, s, n, u, d, 0, du, d)
+	kernel.Gemm(false, false, n, d, n, 1/tau32, s, n, u, d, 0, du, d)
 	contrastiveNormalizeBackward(du, du, u, norms, n, d)
-	if err := contrastiveGradFinite(fn, "dz1 or dz2", du, "1/tau"); err != nil {
+	if err := gradFinite(fn, "dz1 or dz2", du, "1/tau"); err != nil {
 		return loss, err
 	}
 	if g1 != nil {

@@ -33,7 +33,7 @@ func ntxentNaive(z1, z2 []float64, b, d int, tau float64) float64 {
 type ntxentCase struct {
 	name  string
 	b, d  int
-	tau   float32
+	tau   float64
 	scale float64
 	dup   bool    // z1[1] = z1[0] and z2[1] = z1[0]: duplicated rows
 	extra float64 // tolerance slack for float32 at τ = 1e-3
@@ -114,7 +114,7 @@ func TestNTXentErrors(t *testing.T) {
 		name     string
 		dz1, dz2 ssl.Tensor
 		z1, z2   ssl.Tensor
-		tau      float32
+		tau      float64
 		sentinel error
 		want     string
 	}{
@@ -125,8 +125,8 @@ func TestNTXentErrors(t *testing.T) {
 		{"nil_z1", testutil.NaNs(4, 3), nil, nil, z2, 0.5, ssl.ErrShape, "z1"},
 		{"tau_zero", testutil.NaNs(4, 3), nil, z1, z2, 0, ssl.ErrParam, "tau=0"},
 		{"tau_negative", testutil.NaNs(4, 3), nil, z1, z2, -1, ssl.ErrParam, "tau=-1"},
-		{"tau_nan", testutil.NaNs(4, 3), nil, z1, z2, float32(math.NaN()), ssl.ErrParam, "tau"},
-		{"tau_inf", testutil.NaNs(4, 3), nil, z1, z2, float32(math.Inf(1)), ssl.ErrParam, "tau"},
+		{"tau_nan", testutil.NaNs(4, 3), nil, z1, z2, math.NaN(), ssl.ErrParam, "tau"},
+		{"tau_inf", testutil.NaNs(4, 3), nil, z1, z2, math.Inf(1), ssl.ErrParam, "tau"},
 		{"nan_input", testutil.NaNs(4, 3), nil, nanZ, z2, 0.5, ssl.ErrNotFinite, "z1 or z2"},
 		{"dz1_is_z1", z1, nil, z1, z2, 0.5, ssl.ErrShape, "dz1 overlaps"},
 	} {
@@ -154,7 +154,7 @@ func TestNTXentAllocs(t *testing.T) {
 	rnd := testutil.Rand(3)
 	z1, z2 := testutil.RandN(rnd, 1, b, d), testutil.RandN(rnd, 1, b, d)
 	dz1, dz2 := ssl.New(b, d), ssl.New(b, d)
-	opts := &NTXentOptions{Workspace: NewContrastiveWorkspace()}
+	opts := &NTXentOptions{Workspace: NewWorkspace()}
 	call := func() {
 		if _, err := NTXent(dz1, dz2, z1, z2, 0.5, opts); err != nil {
 			t.Fatal(err)
@@ -208,7 +208,7 @@ func FuzzNTXent(f *testing.F) {
 			testutil.Data(z2)[0] = float32(math.Inf(1))
 		}
 		dz1 := ctrNaNs(bb, dd)
-		got, err := NTXent(dz1, nil, z1, z2, tau, nil)
+		got, err := NTXent(dz1, nil, z1, z2, float64(tau), nil)
 		if err != nil {
 			ctrAllNaN(t, "dz1", dz1)
 			return
@@ -232,7 +232,7 @@ func BenchmarkNTXent(b *testing.B) {
 			rnd := testutil.Rand(1)
 			z1, z2 := testutil.RandN(rnd, 1, sz.b, sz.d), testutil.RandN(rnd, 1, sz.b, sz.d)
 			dz1, dz2 := ssl.New(sz.b, sz.d), ssl.New(sz.b, sz.d)
-			opts := &NTXentOptions{Workspace: NewContrastiveWorkspace()}
+			opts := &NTXentOptions{Workspace: NewWorkspace()}
 			b.ReportAllocs()
 			cpu0 := ctrCPUTime()
 			for b.Loop() {

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"ssl"
+	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
 
@@ -12,7 +13,7 @@ import (
 // (PCL runs k-means several times with different numbers of clusters).
 type ProtoNCEClustering struct {
 	// Centroids is K×D: the prototypes, unit rows as PCL's k-means returns
-	// them (not normalised again). Constant: no gradient.
+	// them (not normalized again). Constant: no gradient.
 	Centroids ssl.Tensor
 	// Density has K entries: the concentration φ of each prototype (its
 	// temperature), all finite and > 0. Constant.
@@ -30,7 +31,22 @@ type ProtoNCEClustering struct {
 type ProtoNCEOptions struct {
 	// Workspace is reused scratch memory; nil allocates a fresh one per
 	// call.
-	Workspace *ContrastiveWorkspace
+	Workspace *Workspace
+}
+
+// ProtoNCEResult is the value of [ProtoNCE]: the loss and its terms.
+type ProtoNCEResult struct {
+	// Loss is L = Instance + Prototype.
+	Loss float64
+	// Instance is the instance term L_inst.
+	Instance float64
+	// Prototype is the mean 1/M·Σ_m L_m of the prototype terms (0 when
+	// M = 0).
+	Prototype float64
+	// PerClustering holds L_m for each of the M clusterings, in order. It
+	// is memory of the workspace: valid until the next call with the same
+	// Workspace; copy it to keep it.
+	PerClustering []float64
 }
 
 // ProtoNCE returns PCL's ProtoNCE loss, the instance InfoNCE term of
@@ -47,21 +63,19 @@ type ProtoNCEOptions struct {
 // with CE(x, y) = log Σ_j exp(x_j) − x_y. Row i's target is always column i;
 // the positive prototypes of the other batch samples are also columns, and a
 // prototype shared by several samples appears in several columns, as in
-// PCL. q is raw (the loss normalises it) and gets the gradient; k, queue,
+// PCL. q is raw (the loss normalizes it) and gets the gradient; k, queue,
 // centroids and densities are constants. The per-prototype concentration φ
 // replaces τ in the prototype term. The instance term is computed by the same
 // code as [InfoNCEQueue].
 //
-// If terms is not nil it must have M+1 entries and receives L_inst in
-// terms[0] and L_m in terms[1+m]. A nil dq skips the gradient. M = 0 gives
-// L_inst alone. With dq and opts.Workspace supplied the call allocates
-// nothing of its own.
+// The result holds L and its terms L_inst and L_m. A nil dq skips the
+// gradient. M = 0 gives L_inst alone. With dq and opts.Workspace supplied
+// the call allocates nothing of its own.
 //
 // It returns an error wrapping ssl.ErrShape if q is not a non-empty matrix,
 // k or a non-nil dq differs from it in shape, queue or a clustering's
 // centroids do not have D columns, a density does not have K entries,
-// Labels does not have B entries, terms has the wrong length, or dq
-// overlaps an input; ssl.ErrParam if τ is not finite and > 0, a label or
+// Labels does not have B entries, or dq overlaps an input; ssl.ErrParam if τ is not finite and > 0, a label or
 // negative id is outside [0, K), or a density is not finite and > 0;
 // ssl.ErrNotFinite if the loss is not finite or a gradient would overflow float32. Nothing is written when it
 // returns an error.
@@ -70,47 +84,45 @@ type ProtoNCEOptions struct {
 // Representations (PCL), ICLR 2021, eq. 6 (ProtoNCE) and eq. 12
 // (concentration); salesforce/PCL@964da1fb7c0546e8ce55627fa3c0debde4b7e456
 // pcl/builder.py MoCo.forward and main_pcl.py train.
-func ProtoNCE(dq ssl.Tensor, terms []float64, q, k, queue ssl.Tensor, clusterings []ProtoNCEClustering, tau float32, opts *ProtoNCEOptions) (float64, error) {
-	const fn = "ProtoNCE"
-	b, d, qv, err := contrastiveMatrix(fn, "q", q)
+func ProtoNCE(dq, q, k, queue ssl.Tensor, clusterings []ProtoNCEClustering, tau float64, opts *ProtoNCEOptions) (ProtoNCEResult, error) {
+	const fn = "losses: ProtoNCE"
+	b, d, qv, err := check.Matrix(fn, "q", q)
 	if err != nil {
-		return 0, err
+		return ProtoNCEResult{}, err
 	}
-	if err := contrastiveNonEmpty(fn, "batch size B", b, 1); err != nil {
-		return 0, err
+	if err := check.AtLeast(fn, "batch size B", b, 1); err != nil {
+		return ProtoNCEResult{}, err
 	}
-	kv, err := contrastiveMatrixOf(fn, "k", k, b, d)
+	kv, err := check.MatrixOf(fn, "k", k, b, d)
 	if err != nil {
-		return 0, err
+		return ProtoNCEResult{}, err
 	}
-	n, nd, bank, err := contrastiveMatrix(fn, "queue", queue)
+	n, nd, bank, err := check.Matrix(fn, "queue", queue)
 	if err != nil {
-		return 0, err
+		return ProtoNCEResult{}, err
 	}
 	if nd != d {
-		return 0, contrastiveColsErr(fn, "queue", n, nd, d)
+		return ProtoNCEResult{}, colsErr(fn, "queue", n, nd, d)
 	}
-	g, err := contrastiveDst(fn, "dq", dq, b, d, qv, kv, bank)
+	g, err := check.Dst(fn, "dq", dq, check.Shape2(b, d), qv, kv, bank)
 	if err != nil {
-		return 0, err
+		return ProtoNCEResult{}, err
 	}
 	m := len(clusterings)
 	for c := range clusterings {
 		if err := protonceCheckClustering(fn, c, &clusterings[c], b, d, g); err != nil {
-			return 0, err
+			return ProtoNCEResult{}, err
 		}
 	}
-	if terms != nil && len(terms) != m+1 {
-		return 0, fmt.Errorf("losses: %s: terms has %d entries, want M+1=%d: %w", fn, len(terms), m+1, ssl.ErrShape)
+	tau32, err := positive32(fn, "tau", tau)
+	if err != nil {
+		return ProtoNCEResult{}, err
 	}
-	if err := contrastivePositive(fn, "tau", tau); err != nil {
-		return 0, err
-	}
-	var ws *ContrastiveWorkspace
+	var ws *Workspace
 	if opts != nil {
 		ws = opts.Workspace
 	}
-	ws = contrastiveWS(ws)
+	ws = orNew(ws)
 
 	qh, kh := ws.buf(slotA, b*d), ws.buf(slotB, b*d)
 	norms := ws.buf(slotNormA, b)
@@ -121,43 +133,42 @@ func ProtoNCE(dq ssl.Tensor, terms []float64, q, k, queue ssl.Tensor, clustering
 		dqh = ws.buf(slotDA, b*d)
 	}
 	invB := 1 / float64(b)
-	lInst := ws.queueInfoNCE(dqh, qh, kh, bank, b, d, n, tau, float32(invB), false) / float64(b)
-	loss := lInst
-	if err := contrastiveFinite(fn, lInst, "q, k or queue"); err != nil {
-		return loss, err
+	lInst := ws.queueInfoNCE(dqh, qh, kh, bank, b, d, n, tau32, float32(invB), false) / float64(b)
+	res := ProtoNCEResult{Loss: lInst, Instance: lInst}
+	if err := check.Result(fn, lInst, "q, k or queue"); err != nil {
+		return res, err
 	}
 	// The prototype terms are computed one clustering at a time; their values
 	// wait in the workspace until all are known finite.
-	lm := ws.f64Buf(m)
+	lm := ws.buf64(slotTerms, m)
 	var protoSum float64
 	for c := range clusterings {
 		v := ws.protoTerm(dqh, qh, &clusterings[c], b, d, float32(invB/float64(m)))
 		lm[c] = v
 		protoSum += v
-		if err := contrastiveFinite(fn, v, fmt.Sprintf("q or clusterings[%d]", c)); err != nil {
-			return v, err
+		if err := check.Result(fn, v, fmt.Sprintf("q or clusterings[%d]", c)); err != nil {
+			res.Loss = v
+			return res, err
 		}
 	}
+	res.PerClustering = lm
 	if m > 0 {
-		loss += protoSum / float64(m)
+		res.Prototype = protoSum / float64(m)
+		res.Loss += res.Prototype
 	}
 	if g != nil {
 		contrastiveNormalizeBackward(dqh, dqh, qh, norms, b, d)
-		if err := contrastiveGradFinite(fn, "dq", dqh, "1/tau or 1/density"); err != nil {
-			return loss, err
+		if err := gradFinite(fn, "dq", dqh, "1/tau or 1/density"); err != nil {
+			return res, err
 		}
 		copy(g, dqh)
 	}
-	if terms != nil {
-		terms[0] = lInst
-		copy(terms[1:], lm)
-	}
-	return loss, nil
+	return res, nil
 }
 
 // protoTerm returns L_m = 1/B·Σ_i CE(P_i, i) of one clustering and, when dqh
 // is not nil, adds scale·∂Σ_i CE_i/∂qh into it.
-func (w *ContrastiveWorkspace) protoTerm(dqh, qh []float32, cl *ProtoNCEClustering, b, d int, scale float32) float64 {
+func (w *Workspace) protoTerm(dqh, qh []float32, cl *ProtoNCEClustering, b, d int, scale float32) float64 {
 	_, _, cent, _ := ssl.Matrix(cl.Centroids) // checked by protonceCheckClustering
 	dens, _ := ssl.Vector(cl.Density)
 	cols := b + len(cl.Negatives)
@@ -194,37 +205,30 @@ func (w *ContrastiveWorkspace) protoTerm(dqh, qh []float32, cl *ProtoNCEClusteri
 // are formatted only on failure, so a valid call allocates nothing here.
 func protonceCheckClustering(fn string, c int, cl *ProtoNCEClustering, b, d int, g []float32) error {
 	name := func(field string) string { return fmt.Sprintf("clusterings[%d].%s", c, field) }
-	kc, cd, cent, err := ssl.Matrix(cl.Centroids)
+	kc, cd, cent, err := check.Matrix(fn, name("Centroids"), cl.Centroids)
 	if err != nil {
-		return fmt.Errorf("losses: %s: %s: %w", fn, name("Centroids"), err)
+		return err
 	}
 	if cd != d {
-		return contrastiveColsErr(fn, name("Centroids"), kc, cd, d)
+		return colsErr(fn, name("Centroids"), kc, cd, d)
 	}
-	dens, err := ssl.VectorOf(cl.Density, kc)
+	dens, err := check.VectorOf(fn, name("Density"), cl.Density, kc)
 	if err != nil {
-		return fmt.Errorf("losses: %s: %s: %w", fn, name("Density"), err)
+		return err
 	}
 	for j, phi := range dens {
 		if !(phi > 0) || math.IsInf(float64(phi), 0) {
-			return contrastivePositive(fn, name(fmt.Sprintf("Density[%d]", j)), phi)
+			return check.Positive(fn, name(fmt.Sprintf("Density[%d]", j)), float64(phi))
 		}
 	}
-	if len(cl.Labels) != b {
-		return fmt.Errorf("losses: %s: %s has %d entries, want B=%d: %w", fn, name("Labels"), len(cl.Labels), b, ssl.ErrShape)
+	if err := check.Labels(fn, name("Labels"), cl.Labels, b, kc); err != nil {
+		return err
 	}
-	for _, ids := range [2]struct {
-		field string
-		v     []int
-	}{{"Labels", cl.Labels}, {"Negatives", cl.Negatives}} {
-		for i, id := range ids.v {
-			if id < 0 || id >= kc {
-				return fmt.Errorf("losses: %s: %s[%d] = %d is outside [0, %d): %w", fn, name(ids.field), i, id, kc, ssl.ErrParam)
-			}
-		}
+	if err := check.Labels(fn, name("Negatives"), cl.Negatives, len(cl.Negatives), kc); err != nil {
+		return err
 	}
 	if kernel.Overlaps(g, cent) || kernel.Overlaps(g, dens) {
-		return fmt.Errorf("losses: %s: dq overlaps %s: %w", fn, name("Centroids or Density"), ssl.ErrShape)
+		return check.Errorf(fn, ssl.ErrShape, "dq overlaps %s", name("Centroids or Density"))
 	}
 	return nil
 }

@@ -73,7 +73,7 @@ func TestProtoNCE(t *testing.T) {
 		r       int
 		ks      []int
 		phi     float64
-		tau     float32
+		tau     float64
 		extra   float64
 	}{
 		{"b8_d16_n8_r8_m2", 8, 16, 8, 8, []int{16, 24}, 0.3, 0.2, 0},
@@ -88,11 +88,8 @@ func TestProtoNCE(t *testing.T) {
 			q, k, queue, cls, cls64 := protonceSetup(seed, tc.b, tc.d, tc.n, tc.r, tc.ks, tc.phi)
 			cq := testutil.Clone(q)
 			dq := testutil.NaNs(tc.b, tc.d)
-			terms := make([]float64, len(cls)+1)
-			for j := range terms {
-				terms[j] = math.NaN()
-			}
-			got, err := ProtoNCE(dq, terms, q, k, queue, cls, tc.tau, nil)
+			res, err := ProtoNCE(dq, q, k, queue, cls, tc.tau, nil)
+			got, terms := res.Loss, append([]float64{res.Instance}, res.PerClustering...)
 			if err != nil {
 				t.Fatalf("ProtoNCE(seed %d): %v", seed, err)
 			}
@@ -104,6 +101,16 @@ func TestProtoNCE(t *testing.T) {
 				t.Errorf("ProtoNCE(seed %d) = %.9g, want %.9g", seed, got, want)
 			}
 			testutil.AllClose(t, "terms", terms, wantTerms, 1e-6+tc.extra*testutil.MaxAbs(wantTerms), 1e-5)
+			var mean float64
+			for _, v := range res.PerClustering {
+				mean += v
+			}
+			if len(cls) > 0 {
+				mean /= float64(len(cls))
+			}
+			if len(res.PerClustering) != len(cls) || res.Prototype != mean || res.Loss != res.Instance+res.Prototype {
+				t.Errorf("ProtoNCE result %+v: Loss ≠ Instance + mean(PerClustering)", res)
+			}
 			f := func(x []float64) float64 {
 				l, _ := protonceNaive(x, xk, xqueue, cls64, tc.b, tc.d, tc.n, tau)
 				return l
@@ -128,32 +135,31 @@ func TestProtoNCEErrors(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name     string
-		terms    []float64
 		cls      []ProtoNCEClustering
-		tau      float32
+		tau      float64
 		sentinel error
 		want     string
 	}{
-		{"label_range", nil, with(func(c *ProtoNCEClustering) { c.Labels = []int{0, 1, 6, 2} }), 0.2, ssl.ErrParam, "Labels[2] = 6"},
-		{"negative_range", nil, with(func(c *ProtoNCEClustering) { c.Negatives = []int{-1} }), 0.2, ssl.ErrParam, "Negatives[0] = -1"},
-		{"labels_len", nil, with(func(c *ProtoNCEClustering) { c.Labels = []int{0} }), 0.2, ssl.ErrShape, "Labels has 1"},
-		{"density_len", nil, with(func(c *ProtoNCEClustering) { c.Density = ssl.New(5) }), 0.2, ssl.ErrShape, "Density"},
-		{"density_zero", nil, with(func(c *ProtoNCEClustering) { c.Density = ssl.New(6) }), 0.2, ssl.ErrParam, "Density[0]"},
-		{"centroid_cols", nil, with(func(c *ProtoNCEClustering) { c.Centroids = ssl.New(6, 4) }), 0.2, ssl.ErrShape, "Centroids"},
-		{"terms_len", make([]float64, 1), cls, 0.2, ssl.ErrShape, "terms"},
-		{"tau_zero", nil, cls, 0, ssl.ErrParam, "tau=0"},
+		{"label_range", with(func(c *ProtoNCEClustering) { c.Labels = []int{0, 1, 6, 2} }), 0.2, ssl.ErrParam, "clusterings[0].Labels[2]=6"},
+		{"negative_range", with(func(c *ProtoNCEClustering) { c.Negatives = []int{-1} }), 0.2, ssl.ErrParam, "clusterings[0].Negatives[0]=-1"},
+		{"labels_len", with(func(c *ProtoNCEClustering) { c.Labels = []int{0} }), 0.2, ssl.ErrShape, "len(clusterings[0].Labels) is 1"},
+		{"density_len", with(func(c *ProtoNCEClustering) { c.Density = ssl.New(5) }), 0.2, ssl.ErrShape, "Density"},
+		{"density_zero", with(func(c *ProtoNCEClustering) { c.Density = ssl.New(6) }), 0.2, ssl.ErrParam, "Density[0]"},
+		{"centroid_cols", with(func(c *ProtoNCEClustering) { c.Centroids = ssl.New(6, 4) }), 0.2, ssl.ErrShape, "Centroids"},
+		{"tau_zero", cls, 0, ssl.ErrParam, "tau=0"},
+		{"tau_float32", cls, 1e-60, ssl.ErrParam, "float32"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dq := testutil.NaNs(4, 3)
-			_, err := ProtoNCE(dq, tc.terms, q, k, queue, tc.cls, tc.tau, nil)
+			_, err := ProtoNCE(dq, q, k, queue, tc.cls, tc.tau, nil)
 			ctrWantErr(t, err, tc.sentinel, "losses: ProtoNCE", tc.want)
 			ctrAllNaN(t, "dq", dq)
 		})
 	}
-	if _, err := ProtoNCE(nil, nil, ssl.New(0, 3), ssl.New(0, 3), queue, nil, 0.2, nil); err == nil {
+	if _, err := ProtoNCE(nil, ssl.New(0, 3), ssl.New(0, 3), queue, nil, 0.2, nil); err == nil {
 		t.Error("ProtoNCE with an empty batch: no error")
 	}
-	if _, err := ProtoNCE(k, nil, q, k, queue, cls, 0.2, nil); err == nil {
+	if _, err := ProtoNCE(k, q, k, queue, cls, 0.2, nil); err == nil {
 		t.Error("ProtoNCE with dq aliasing k: no error")
 	}
 }
@@ -162,10 +168,9 @@ func TestProtoNCEAllocs(t *testing.T) {
 	ctrSkipAllocsUnderRace(t)
 	q, k, queue, cls, _ := protonceSetup(8, 4, 8, 8, 4, []int{10, 12}, 0.2)
 	dq := ssl.New(4, 8)
-	terms := make([]float64, 3)
-	opts := &ProtoNCEOptions{Workspace: NewContrastiveWorkspace()}
+	opts := &ProtoNCEOptions{Workspace: NewWorkspace()}
 	call := func() {
-		if _, err := ProtoNCE(dq, terms, q, k, queue, cls, 0.2, opts); err != nil {
+		if _, err := ProtoNCE(dq, q, k, queue, cls, 0.2, opts); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -190,7 +195,8 @@ func FuzzProtoNCE(f *testing.F) {
 			cls64[0].neg = cls[0].Negatives
 		}
 		dq := testutil.NaNs(bb, dd)
-		got, err := ProtoNCE(dq, nil, q, k, queue, cls, tau, nil)
+		res, err := ProtoNCE(dq, q, k, queue, cls, float64(tau), nil)
+		got := res.Loss
 		if err != nil {
 			ctrAllNaN(t, "dq", dq)
 			return
@@ -213,12 +219,11 @@ func BenchmarkProtoNCE(b *testing.B) {
 			ks := []int{25000, 50000, 100000}[:sz.m]
 			q, k, queue, cls, _ := protonceSetup(1, sz.b, sz.d, sz.r, sz.r, ks, 0.1)
 			dq := ssl.New(sz.b, sz.d)
-			terms := make([]float64, sz.m+1)
-			opts := &ProtoNCEOptions{Workspace: NewContrastiveWorkspace()}
+			opts := &ProtoNCEOptions{Workspace: NewWorkspace()}
 			b.ReportAllocs()
 			cpu0 := ctrCPUTime()
 			for b.Loop() {
-				if _, err := ProtoNCE(dq, terms, q, k, queue, cls, 0.1, opts); err != nil {
+				if _, err := ProtoNCE(dq, q, k, queue, cls, 0.1, opts); err != nil {
 					b.Fatal(err)
 				}
 			}

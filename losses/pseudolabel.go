@@ -2,6 +2,7 @@ package losses
 
 import (
 	"ssl"
+	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
 
@@ -11,7 +12,7 @@ type PseudoLabelCEOptions struct {
 	// Workspace is reused scratch memory; nil allocates a fresh one per
 	// call (only when dlogits is nil: the gradient destination doubles as
 	// scratch).
-	Workspace *ClusteringWorkspace
+	Workspace *Workspace
 }
 
 // PseudoLabelCE returns the cross-entropy of the B×K classifier logits on
@@ -42,29 +43,29 @@ type PseudoLabelCEOptions struct {
 // torch.nn.CrossEntropyLoss as used by main.py at
 // facebookresearch/deepcluster@2d1927e8e3dd272329e879e510fbbdf1b1d02d17.
 func PseudoLabelCE(dlogits, logits ssl.Tensor, labels []int, opts *PseudoLabelCEOptions) (float64, error) {
-	const fn = "PseudoLabelCE"
-	b, k, x, err := clustMatrix(fn, "logits", logits)
+	const fn = "losses: PseudoLabelCE"
+	b, k, x, err := check.NonEmptyMatrix(fn, "logits", logits)
 	if err != nil {
 		return 0, err
 	}
-	g, err := clustDst(fn, "dlogits", dlogits, clustShape2(b, k), x)
+	g, err := check.Dst(fn, "dlogits", dlogits, check.Shape2(b, k), x)
 	if err != nil {
 		return 0, err
 	}
-	if err := clustLabels(fn, "labels", labels, b, k); err != nil {
+	if err := check.Labels(fn, "labels", labels, b, k); err != nil {
 		return 0, err
 	}
 	p := g
 	if p == nil {
-		var ws *ClusteringWorkspace
+		var ws *Workspace
 		if opts != nil {
 			ws = opts.Workspace
 		}
-		p = clustWS(ws).buf32(clustF32Probs, b*k)
+		p = orNew(ws).buf(slotProbs, b*k)
 	}
 	loss := clustHardCE(g, p, x, labels, b, k, 1/float32(b))
 	loss /= float64(b)
-	if err := clustFinite(fn, loss, "logits"); err != nil {
+	if err := check.Result(fn, loss, "logits"); err != nil {
 		return loss, err
 	}
 	return loss, nil

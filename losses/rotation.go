@@ -1,6 +1,9 @@
 package losses
 
-import "ssl"
+import (
+	"ssl"
+	"ssl/internal/check"
+)
 
 // RotationTargets writes into dst the rotation-prediction targets of a
 // batch of B images each shown under r rotations (r = 4 for the 0°, 90°,
@@ -19,11 +22,14 @@ import "ssl"
 // Gidaris et al., Unsupervised Representation Learning by Predicting Image
 // Rotations, ICLR 2018.
 func RotationTargets(dst []int, batch, rotations int) ([]int, error) {
-	const fn = "RotationTargets"
-	if batch < 1 || rotations < 1 {
-		return nil, clustErr(fn, ssl.ErrParam, "batch and rotations must be ≥ 1 (batch=%d, rotations=%d)", batch, rotations)
+	const fn = "losses: RotationTargets"
+	if err := check.Count(fn, "batch", batch, 1); err != nil {
+		return nil, err
 	}
-	dst, err := clustIntDst(fn, dst, batch*rotations)
+	if err := check.Count(fn, "rotations", rotations, 1); err != nil {
+		return nil, err
+	}
+	dst, err := intDst(fn, dst, batch*rotations)
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +47,7 @@ func RotationTargets(dst []int, batch, rotations int) ([]int, error) {
 //	dst[i·B + b] = labels[b],  i < r
 //
 // so that S4L's supervised cross-entropy can be applied to every rotated
-// copy of the labelled images (S4L-Rotation trains its classifier on all
+// copy of the labeled images (S4L-Rotation trains its classifier on all
 // four rotations). dst nil allocates; otherwise it must have length r·B
 // and must not share memory with labels. It returns an error wrapping
 // ssl.ErrParam if r < 1 or labels is empty, ssl.ErrShape for a dst of the
@@ -49,12 +55,15 @@ func RotationTargets(dst []int, batch, rotations int) ([]int, error) {
 //
 // Reference: Zhai et al., S4L, ICCV 2019, Sec. 3.1.
 func RepeatLabels(dst, labels []int, rotations int) ([]int, error) {
-	const fn = "RepeatLabels"
+	const fn = "losses: RepeatLabels"
 	b := len(labels)
-	if b < 1 || rotations < 1 {
-		return nil, clustErr(fn, ssl.ErrParam, "labels must be non-empty and rotations ≥ 1 (len(labels)=%d, rotations=%d)", b, rotations)
+	if err := check.Count(fn, "len(labels)", b, 1); err != nil {
+		return nil, err
 	}
-	dst, err := clustIntDst(fn, dst, b*rotations)
+	if err := check.Count(fn, "rotations", rotations, 1); err != nil {
+		return nil, err
+	}
+	dst, err := intDst(fn, dst, b*rotations)
 	if err != nil {
 		return nil, err
 	}
@@ -87,18 +96,21 @@ func RepeatLabels(dst, labels []int, rotations int) ([]int, error) {
 // init_distributed_mode in src/utils.py at
 // facebookresearch/DeeperCluster@9ba80a142a55fd6ea31ca20c48db64baa356d4d6.
 func RotationClusterTargets(dst, rotations, clusters []int, r, k int) ([]int, error) {
-	const fn = "RotationClusterTargets"
-	if r < 1 || k < 1 {
-		return nil, clustErr(fn, ssl.ErrParam, "r and k must be ≥ 1 (r=%d, k=%d)", r, k)
+	const fn = "losses: RotationClusterTargets"
+	if err := check.Count(fn, "r", r, 1); err != nil {
+		return nil, err
+	}
+	if err := check.Count(fn, "k", k, 1); err != nil {
+		return nil, err
 	}
 	n := len(clusters)
-	if err := clustLabels(fn, "rotations", rotations, n, r); err != nil {
+	if err := check.Labels(fn, "rotations", rotations, n, r); err != nil {
 		return nil, err
 	}
-	if err := clustLabels(fn, "clusters", clusters, n, k); err != nil {
+	if err := check.Labels(fn, "clusters", clusters, n, k); err != nil {
 		return nil, err
 	}
-	dst, err := clustIntDst(fn, dst, n)
+	dst, err := intDst(fn, dst, n)
 	if err != nil {
 		return nil, err
 	}
@@ -108,13 +120,13 @@ func RotationClusterTargets(dst, rotations, clusters []int, r, k int) ([]int, er
 	return dst, nil
 }
 
-// clustIntDst returns dst, allocated when nil, after checking its length.
-func clustIntDst(fn string, dst []int, n int) ([]int, error) {
+// intDst returns dst, allocated when nil, after checking its length.
+func intDst(fn string, dst []int, n int) ([]int, error) {
 	if dst == nil {
 		return make([]int, n), nil
 	}
 	if len(dst) != n {
-		return nil, clustErr(fn, ssl.ErrShape, "len(dst) is %d, want %d", len(dst), n)
+		return nil, check.Errorf(fn, ssl.ErrShape, "len(dst) is %d, want %d", len(dst), n)
 	}
 	return dst, nil
 }

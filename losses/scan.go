@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"ssl"
+	"ssl/internal/check"
 )
 
 // Clamps of SCANLoss (wvangansbeke/Unsupervised-Classification
@@ -21,11 +22,22 @@ const (
 type SCANOptions struct {
 	// Workspace is reused scratch memory; nil allocates a fresh one per
 	// call.
-	Workspace *ClusteringWorkspace
+	Workspace *Workspace
+}
+
+// SCANResult is the value of [SCAN]: the loss and its two terms.
+type SCANResult struct {
+	// Loss is L = Consistency − w·Entropy.
+	Loss float64
+	// Consistency is the neighbor consistency term −1/B·Σ_b log⟨A_b, N_b⟩.
+	Consistency float64
+	// Entropy is the entropy H(p̄) of the mean anchor prediction (the term
+	// is subtracted, weighted by w).
+	Entropy float64
 }
 
 // SCAN returns the SCAN clustering loss of the B×K cluster logits of
-// anchors and of one mined nearest neighbour per anchor, and writes
+// anchors and of one mined nearest neighbor per anchor, and writes
 // ∂L/∂anchors into danchors and ∂L/∂neighbors into dneighbors:
 //
 //	A = softmax(anchors), N = softmax(neighbors), s_b = ⟨A_b, N_b⟩
@@ -42,11 +54,11 @@ type SCANOptions struct {
 // Probabilities are formed in float64 and 1 − s_b as Σ_k A_bk·(1 − N_bk),
 // so the clamps see what a float64 reference sees.
 //
-// It returns the total L, the consistency and the entropy terms. A nil
-// destination skips that gradient. It returns an error wrapping
+// The result holds the total L, the consistency and the entropy terms. A
+// nil destination skips that gradient. It returns an error wrapping
 // ssl.ErrShape if anchors is not a non-empty matrix, neighbors or a non-nil
 // destination differs from it in shape, or destinations overlap inputs or
-// each other; ssl.ErrParam if w is not finite; ssl.ErrNotFinite if the loss
+// each other; ssl.ErrParam if entropyWeight is not finite; ssl.ErrNotFinite if the loss
 // is not finite (NaN or ±Inf logits). Nothing is written when it returns
 // an error.
 //
@@ -54,39 +66,39 @@ type SCANOptions struct {
 // Labels, ECCV 2020, eq. 2; checked against SCANLoss.forward in
 // losses/losses.py at
 // wvangansbeke/Unsupervised-Classification@952ec31eee2c38e7233d8ad3ac0de39bb031877a.
-func SCAN(danchors, dneighbors, anchors, neighbors ssl.Tensor, entropyWeight float32, opts *SCANOptions) (loss, consistency, entropy float64, err error) {
-	const fn = "SCAN"
-	b, k, xa, err := clustMatrix(fn, "anchors", anchors)
+func SCAN(danchors, dneighbors, anchors, neighbors ssl.Tensor, entropyWeight float64, opts *SCANOptions) (SCANResult, error) {
+	const fn = "losses: SCAN"
+	b, k, xa, err := check.NonEmptyMatrix(fn, "anchors", anchors)
 	if err != nil {
-		return 0, 0, 0, err
+		return SCANResult{}, err
 	}
-	xn, err := clustMatrixOf(fn, "neighbors", neighbors, b, k)
+	xn, err := check.MatrixOf(fn, "neighbors", neighbors, b, k)
 	if err != nil {
-		return 0, 0, 0, err
+		return SCANResult{}, err
 	}
-	ga, err := clustDst(fn, "danchors", danchors, clustShape2(b, k), xa, xn)
+	ga, err := check.Dst(fn, "danchors", danchors, check.Shape2(b, k), xa, xn)
 	if err != nil {
-		return 0, 0, 0, err
+		return SCANResult{}, err
 	}
-	gn, err := clustDst(fn, "dneighbors", dneighbors, clustShape2(b, k), xa, xn)
+	gn, err := check.Dst(fn, "dneighbors", dneighbors, check.Shape2(b, k), xa, xn)
 	if err != nil {
-		return 0, 0, 0, err
+		return SCANResult{}, err
 	}
-	if err := clustDistinct(fn, []string{"danchors", "dneighbors"}, ga, gn); err != nil {
-		return 0, 0, 0, err
+	if err := check.Distinct(fn, []string{"danchors", "dneighbors"}, ga, gn); err != nil {
+		return SCANResult{}, err
 	}
-	w := float64(entropyWeight)
-	if math.IsNaN(w) || math.IsInf(w, 0) {
-		return 0, 0, 0, clustErr(fn, ssl.ErrParam, "entropy_weight must be finite (entropy_weight=%v)", entropyWeight)
+	if err := check.Finite(fn, "entropyWeight", entropyWeight); err != nil {
+		return SCANResult{}, err
 	}
-	var ws *ClusteringWorkspace
+	w := entropyWeight
+	var ws *Workspace
 	if opts != nil {
 		ws = opts.Workspace
 	}
-	ws = clustWS(ws)
-	la := ws.buf64(clustF64A, b*k) // log A, then A
-	ln := ws.buf64(clustF64B, b*k) // log N, then N
-	gs := ws.buf64(clustF64Rows, b+2*k)
+	ws = orNew(ws)
+	la := ws.buf64(slotF64A, b*k) // log A, then A
+	ln := ws.buf64(slotF64B, b*k) // log N, then N
+	gs := ws.buf64(slotRows, b+2*k)
 	dsb, pbar, dpbar := gs[:b], gs[b:b+k], gs[b+k:]
 	clear(pbar)
 	var cons float64
@@ -126,11 +138,11 @@ func SCAN(danchors, dneighbors, anchors, neighbors ssl.Tensor, entropyWeight flo
 			dpbar[j] = w * (math.Log(pbar[j]) + 1) / float64(b)
 		}
 	}
-	total := cons - w*ent
-	if err := clustFinite(fn, total, "anchors or neighbors"); err != nil {
-		return total, cons, ent, err
+	res := SCANResult{Loss: cons - w*ent, Consistency: cons, Entropy: ent}
+	if err := check.Result(fn, res.Loss, "anchors or neighbors"); err != nil {
+		return res, err
 	}
-	row := ws.buf64(clustF64C, k)
+	row := ws.buf64(slotF64C, k)
 	for r := range b {
 		a, n := la[r*k:(r+1)*k], ln[r*k:(r+1)*k]
 		if ga != nil {
@@ -152,5 +164,5 @@ func SCAN(danchors, dneighbors, anchors, neighbors ssl.Tensor, entropyWeight flo
 			}
 		}
 	}
-	return total, cons, ent, nil
+	return res, nil
 }

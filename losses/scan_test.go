@@ -50,7 +50,8 @@ func TestSCAN(t *testing.T) {
 			an, nb := testutil.RandN(rnd, tc.scale, tc.b, tc.k), testutil.RandN(rnd, tc.scale, tc.b, tc.k)
 			ab, nbb := testutil.Clone(an), testutil.Clone(nb)
 			ga, gn := testutil.NaNs(tc.b, tc.k), testutil.NaNs(tc.b, tc.k)
-			total, cons, ent, err := SCAN(ga, gn, an, nb, float32(tc.w), nil)
+			res, err := SCAN(ga, gn, an, nb, tc.w, nil)
+			total, cons, ent := res.Loss, res.Consistency, res.Entropy
 			if err != nil {
 				t.Fatalf("SCAN: %v", err)
 			}
@@ -91,7 +92,8 @@ func TestSCANClamps(t *testing.T) {
 		0.5, 1, -60, -60,
 	}, b, k)
 	ga, gn := testutil.NaNs(b, k), testutil.NaNs(b, k)
-	total, cons, ent, err := SCAN(ga, gn, an, nb, 2, nil)
+	res, err := SCAN(ga, gn, an, nb, 2, nil)
+	total, cons, ent := res.Loss, res.Consistency, res.Entropy
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +131,7 @@ func TestSCANErrors(t *testing.T) {
 		name     string
 		ga, gn   ssl.Tensor
 		an, nb   ssl.Tensor
-		w        float32
+		w        float64
 		sentinel error
 		want     string
 	}{
@@ -137,12 +139,12 @@ func TestSCANErrors(t *testing.T) {
 		{"neighbors_shape", nil, nil, a, ssl.New(b+1, k), 1, ssl.ErrShape, "neighbors"},
 		{"danchors_shape", testutil.NaNs(b, 1), nil, a, a, 1, ssl.ErrShape, "danchors"},
 		{"dneighbors_alias", nil, a, a, testutil.Clone(a), 1, ssl.ErrShape, "dneighbors overlaps"},
-		{"w_nan", testutil.NaNs(b, k), nil, a, a, float32(math.NaN()), ssl.ErrParam, "entropy_weight=NaN"},
-		{"w_inf", testutil.NaNs(b, k), nil, a, a, float32(math.Inf(1)), ssl.ErrParam, "entropy_weight=+Inf"},
-		{"inf_logits", testutil.NaNs(b, k), nil, inf, a, 1, ssl.ErrNotFinite, "loss"},
+		{"w_nan", testutil.NaNs(b, k), nil, a, a, math.NaN(), ssl.ErrParam, "entropyWeight=NaN"},
+		{"w_inf", testutil.NaNs(b, k), nil, a, a, math.Inf(1), ssl.ErrParam, "entropyWeight=+Inf"},
+		{"inf_logits", testutil.NaNs(b, k), nil, inf, a, 1, ssl.ErrNotFinite, "result is NaN"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, _, err := SCAN(tc.ga, tc.gn, tc.an, tc.nb, tc.w, nil)
+			_, err := SCAN(tc.ga, tc.gn, tc.an, tc.nb, tc.w, nil)
 			cltWantErr(t, err, tc.sentinel, "losses: SCAN", tc.want)
 			if tc.ga != nil {
 				cltAllNaN(t, "danchors", tc.ga)
@@ -152,15 +154,15 @@ func TestSCANErrors(t *testing.T) {
 }
 
 func ExampleSCAN() {
-	// Cluster logits of three anchors and one mined neighbour each.
+	// Cluster logits of three anchors and one mined neighbor each.
 	anchors := ssl.FromSlice([]float32{2, 0, 0, 0, 2, 0, 0, 0, 2}, 3, 3)
 	neighbors := ssl.FromSlice([]float32{1.5, 0, 0, 0, 1, 0.5, 0, 0, 2}, 3, 3)
 	da, dn := ssl.New(3, 3), ssl.New(3, 3)
-	total, cons, ent, err := SCAN(da, dn, anchors, neighbors, 5, nil)
+	res, err := SCAN(da, dn, anchors, neighbors, 5, nil)
 	if err != nil {
 		panic(err)
 	}
-	fmt.Printf("total %.4f consistency %.4f entropy %.4f\n", total, cons, ent)
+	fmt.Printf("total %.4f consistency %.4f entropy %.4f\n", res.Loss, res.Consistency, res.Entropy)
 	// Output:
 	// total -4.8967 consistency 0.5963 entropy 1.0986
 }

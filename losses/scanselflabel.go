@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"ssl"
+	"ssl/internal/check"
 )
 
 // SCANSelfLabelOptions holds the optional settings of [SCANSelfLabel]. A
@@ -15,10 +16,20 @@ type SCANSelfLabelOptions struct {
 	Balance bool
 	// Workspace is reused scratch memory; nil allocates a fresh one per
 	// call.
-	Workspace *ClusteringWorkspace
+	Workspace *Workspace
 }
 
-// SCANSelfLabel returns SCAN's self-labelling loss: the cross-entropy of
+// SCANSelfLabelResult is the value of [SCANSelfLabel].
+type SCANSelfLabelResult struct {
+	// Loss is the weighted cross-entropy over the confident rows; 0 when
+	// no row is confident.
+	Loss float64
+	// Confident is n, the number of rows whose weak-view confidence
+	// exceeds the threshold.
+	Confident int
+}
+
+// SCANSelfLabel returns SCAN's self-labeling loss: the cross-entropy of
 // the strongly augmented views' logits on the pseudo-labels of the
 // confident weakly augmented views, and writes ∂L/∂strong into dstrong:
 //
@@ -31,47 +42,51 @@ type SCANSelfLabelOptions struct {
 // rows). weak and strong are B×K logits; weak is a constant (computed
 // without gradient); rows outside M get a zero gradient. Confidences and
 // cross-entropies are formed in float64, so the strict test against θ is
-// the reference's. It returns the loss and n.
+// the reference's. The result holds the loss and n.
 //
-// When no row passes (n = 0) the reference raises "Mask in
-// MaskedCrossEntropyLoss is all zeros"; SCANSelfLabel returns an error
-// wrapping ssl.ErrParam (θ too high for this batch) and writes nothing.
-// It also returns an error wrapping ssl.ErrShape if weak is not a
-// non-empty matrix, strong or a non-nil dstrong differs from it in shape,
-// or dstrong overlaps an input; ssl.ErrParam if θ is not in [0, 1);
-// ssl.ErrNotFinite if the loss is not finite.
+// A batch with no confident row (n = 0) is an outcome of the data, not an
+// error: the result is Loss 0 and Confident 0, dstrong is zeroed (the loss
+// has no term, so no gradient) and the error is nil; the caller sees
+// Confident == 0 and may skip the step. (The reference raises "Mask in
+// MaskedCrossEntropyLoss is all zeros" there.)
+//
+// It returns an error wrapping ssl.ErrShape if weak is not a non-empty
+// matrix, strong or a non-nil dstrong differs from it in shape, or dstrong
+// overlaps an input; ssl.ErrParam if θ is not in [0, 1); ssl.ErrNotFinite
+// if the loss is not finite. Nothing is written on a shape or parameter
+// error.
 //
 // Reference: Van Gansbeke et al., SCAN: Learning to Classify Images without
-// Labels, ECCV 2020, Sec. 2.3 (self-labelling); checked against
+// Labels, ECCV 2020, Sec. 2.3 (self-labeling); checked against
 // ConfidenceBasedCE.forward in losses/losses.py at
 // wvangansbeke/Unsupervised-Classification@952ec31eee2c38e7233d8ad3ac0de39bb031877a.
-func SCANSelfLabel(dstrong, weak, strong ssl.Tensor, threshold float64, opts *SCANSelfLabelOptions) (loss float64, confident int, err error) {
-	const fn = "SCANSelfLabel"
-	b, k, xw, err := clustMatrix(fn, "weak", weak)
+func SCANSelfLabel(dstrong, weak, strong ssl.Tensor, threshold float64, opts *SCANSelfLabelOptions) (SCANSelfLabelResult, error) {
+	const fn = "losses: SCANSelfLabel"
+	b, k, xw, err := check.NonEmptyMatrix(fn, "weak", weak)
 	if err != nil {
-		return 0, 0, err
+		return SCANSelfLabelResult{}, err
 	}
-	xs, err := clustMatrixOf(fn, "strong", strong, b, k)
+	xs, err := check.MatrixOf(fn, "strong", strong, b, k)
 	if err != nil {
-		return 0, 0, err
+		return SCANSelfLabelResult{}, err
 	}
-	g, err := clustDst(fn, "dstrong", dstrong, clustShape2(b, k), xw, xs)
+	g, err := check.Dst(fn, "dstrong", dstrong, check.Shape2(b, k), xw, xs)
 	if err != nil {
-		return 0, 0, err
+		return SCANSelfLabelResult{}, err
 	}
 	if !(threshold >= 0 && threshold < 1) {
-		return 0, 0, clustErr(fn, ssl.ErrParam, "threshold must be in [0, 1) (threshold=%v)", threshold)
+		return SCANSelfLabelResult{}, check.Errorf(fn, ssl.ErrParam, "threshold must be in [0, 1) (threshold=%v)", threshold)
 	}
-	var ws *ClusteringWorkspace
+	var ws *Workspace
 	var balance bool
 	if opts != nil {
 		ws, balance = opts.Workspace, opts.Balance
 	}
-	ws = clustWS(ws)
-	target := ws.bufInt(clustIntA, b)
-	count := ws.bufInt(clustIntB, k)
+	ws = orNew(ws)
+	target := ws.bufInt(slotIntA, b)
+	count := ws.bufInt(slotIntB, k)
 	clear(count)
-	row := ws.buf64(clustF64A, k)
+	row := ws.buf64(slotF64A, k)
 	n := 0
 	for r := range b {
 		clustLogSoftmax64(row, xw[r*k:(r+1)*k], 1)
@@ -89,7 +104,8 @@ func SCANSelfLabel(dstrong, weak, strong ssl.Tensor, threshold float64, opts *SC
 		}
 	}
 	if n == 0 {
-		return 0, 0, clustErr(fn, ssl.ErrParam, "no row is confident: max softmax(weak) ≤ threshold for all %d rows (threshold=%v)", b, threshold)
+		clear(g)
+		return SCANSelfLabelResult{}, nil
 	}
 	weight := func(c int) float64 {
 		if !balance {
@@ -108,12 +124,12 @@ func SCANSelfLabel(dstrong, weak, strong ssl.Tensor, threshold float64, opts *SC
 		sum -= wt * row[t]
 		wsum += wt
 	}
-	loss = sum / wsum
-	if err := clustFinite(fn, loss, "weak or strong"); err != nil {
-		return loss, n, err
+	res := SCANSelfLabelResult{Loss: sum / wsum, Confident: n}
+	if err := check.Result(fn, res.Loss, "weak or strong"); err != nil {
+		return res, err
 	}
 	if g == nil {
-		return loss, n, nil
+		return res, nil
 	}
 	for r := range b {
 		t := target[r]
@@ -129,5 +145,5 @@ func SCANSelfLabel(dstrong, weak, strong ssl.Tensor, threshold float64, opts *SC
 		}
 		gr[t] = float32(c * math.Expm1(row[t])) // c·(p_t − 1) without cancellation
 	}
-	return loss, n, nil
+	return res, nil
 }

@@ -73,7 +73,8 @@ func TestSCANSelfLabel(t *testing.T) {
 			if !ok {
 				t.Fatalf("test case has no confident row")
 			}
-			got, n, err := SCANSelfLabel(g, weak, strong, tc.th, &SCANSelfLabelOptions{Balance: tc.balance})
+			res, err := SCANSelfLabel(g, weak, strong, tc.th, &SCANSelfLabelOptions{Balance: tc.balance})
+			got, n := res.Loss, res.Confident
 			if err != nil {
 				t.Fatalf("SCANSelfLabel: %v", err)
 			}
@@ -94,9 +95,45 @@ func TestSCANSelfLabel(t *testing.T) {
 	}
 }
 
-func TestSCANSelfLabelErrors(t *testing.T) {
+// TestSCANSelfLabelNoneConfident covers a batch in which no row passes
+// the threshold: a data outcome, not an error. The result is zero, the
+// gradient is zeroed and the error is nil.
+func TestSCANSelfLabelNoneConfident(t *testing.T) {
 	const b, k = 4, 3
 	flat := ssl.New(b, k) // every row uniform: confidence 1/3
+	s := testutil.RandN(testutil.Rand(1), 1, b, k)
+	for _, tc := range []struct {
+		name     string
+		weak, st ssl.Tensor
+		th       float64
+	}{
+		{"below", flat, s, 0.5},
+		{"strict", ssl.New(b, 2), ssl.New(b, 2), 0.5}, // conf = 0.5 exactly, not > 0.5
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			shape := tc.st.Shape()
+			g := testutil.NaNs(shape[0], shape[1])
+			res, err := SCANSelfLabel(g, tc.weak, tc.st, tc.th, &SCANSelfLabelOptions{Balance: true})
+			if err != nil {
+				t.Fatalf("SCANSelfLabel: %v, want nil error", err)
+			}
+			if res != (SCANSelfLabelResult{}) {
+				t.Errorf("result %+v, want Loss 0 and Confident 0", res)
+			}
+			for i, v := range testutil.Data(g) {
+				if v != 0 {
+					t.Fatalf("dstrong[%d] = %v, want 0", i, v)
+				}
+			}
+			if res, err := SCANSelfLabel(nil, tc.weak, tc.st, tc.th, nil); err != nil || res.Confident != 0 {
+				t.Errorf("SCANSelfLabel(nil dstrong) = %+v, %v", res, err)
+			}
+		})
+	}
+}
+
+func TestSCANSelfLabelErrors(t *testing.T) {
+	const b, k = 4, 3
 	s := testutil.RandN(testutil.Rand(1), 1, b, k)
 	nan := testutil.Clone(s)
 	testutil.Data(nan)[0] = float32(math.NaN())
@@ -109,18 +146,16 @@ func TestSCANSelfLabelErrors(t *testing.T) {
 		sentinel error
 		want     string
 	}{
-		{"none_pass", testutil.NaNs(b, k), flat, s, 0.5, ssl.ErrParam, "no row is confident"},
-		{"strict", testutil.NaNs(b, 2), ssl.New(b, 2), ssl.New(b, 2), 0.5, ssl.ErrParam, "no row is confident"}, // conf = 0.5 exactly, not > 0.5
 		{"threshold_one", testutil.NaNs(b, k), sure, s, 1, ssl.ErrParam, "threshold=1"},
 		{"threshold_nan", testutil.NaNs(b, k), sure, s, math.NaN(), ssl.ErrParam, "threshold=NaN"},
 		{"strong_shape", testutil.NaNs(b, k), sure, ssl.New(b, k+1), 0.5, ssl.ErrShape, "strong"},
 		{"dst_shape", testutil.NaNs(b, 2), sure, s, 0.5, ssl.ErrShape, "dstrong"},
 		{"dst_alias", s, sure, s, 0.5, ssl.ErrShape, "dstrong overlaps"},
 		{"nil_weak", nil, nil, s, 0.5, ssl.ErrShape, "weak"},
-		{"nan_strong", testutil.NaNs(b, k), sure, nan, 0.5, ssl.ErrNotFinite, "loss"},
+		{"nan_strong", testutil.NaNs(b, k), sure, nan, 0.5, ssl.ErrNotFinite, "result is NaN"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := SCANSelfLabel(tc.g, tc.weak, tc.st, tc.th, &SCANSelfLabelOptions{Balance: true})
+			_, err := SCANSelfLabel(tc.g, tc.weak, tc.st, tc.th, &SCANSelfLabelOptions{Balance: true})
 			cltWantErr(t, err, tc.sentinel, "losses: SCANSelfLabel", tc.want)
 			if tc.g != nil && tc.g != ssl.Tensor(s) && tc.name != "nan_strong" {
 				cltAllNaN(t, "dstrong", tc.g)
@@ -135,11 +170,11 @@ func ExampleSCANSelfLabel() {
 	weak := ssl.FromSlice([]float32{6, 0, 0, 0, 0.2, 0, 0, 0, 7}, 3, 3)
 	strong := ssl.FromSlice([]float32{2, 0, 0, 0, 1, 0, 0, 1, 1}, 3, 3)
 	d := ssl.New(3, 3)
-	loss, n, err := SCANSelfLabel(d, weak, strong, 0.99, &SCANSelfLabelOptions{Balance: true})
+	res, err := SCANSelfLabel(d, weak, strong, 0.99, &SCANSelfLabelOptions{Balance: true})
 	if err != nil {
 		panic(err)
 	}
-	fmt.Printf("loss %.4f over %d confident rows\n", loss, n)
+	fmt.Printf("loss %.4f over %d confident rows\n", res.Loss, res.Confident)
 	// Output:
 	// loss 0.5508 over 2 confident rows
 }

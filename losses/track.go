@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"ssl"
+	"ssl/internal/check"
 )
 
 // TrackLabels writes into dst the track-consistent pseudo-labels of ODCT:
@@ -29,20 +30,20 @@ import (
 // Clustering with Video Track Consistency (ODCT), arXiv:2206.03086, 2022,
 // Sec. III.
 func TrackLabels(dst, labels, tracks []int, k int) ([]int, error) {
-	const fn = "TrackLabels"
-	if k < 1 {
-		return nil, clustErr(fn, ssl.ErrParam, "k must be ≥ 1 (k=%d)", k)
+	const fn = "losses: TrackLabels"
+	if err := check.Count(fn, "k", k, 1); err != nil {
+		return nil, err
 	}
 	if len(tracks) != len(labels) {
-		return nil, clustErr(fn, ssl.ErrShape, "len(tracks) is %d, len(labels) %d", len(tracks), len(labels))
+		return nil, check.Errorf(fn, ssl.ErrShape, "len(tracks) is %d, len(labels) %d", len(tracks), len(labels))
 	}
-	if err := clustLabels(fn, "labels", labels, len(labels), k); err != nil {
+	if err := check.Labels(fn, "labels", labels, len(labels), k); err != nil {
 		return nil, err
 	}
 	if dst == nil {
 		dst = make([]int, len(labels))
 	} else if len(dst) != len(labels) {
-		return nil, clustErr(fn, ssl.ErrShape, "len(dst) is %d, want %d", len(dst), len(labels))
+		return nil, check.Errorf(fn, ssl.ErrShape, "len(dst) is %d, want %d", len(dst), len(labels))
 	}
 	n := len(labels)
 	// Patches sorted by track (stable), then each track's votes counted.
@@ -86,7 +87,7 @@ func TrackLabels(dst, labels, tracks []int, k int) ([]int, error) {
 type ODCTOptions struct {
 	// Workspace is reused scratch memory; nil allocates a fresh one per
 	// call.
-	Workspace *ClusteringWorkspace
+	Workspace *Workspace
 }
 
 // ODCT returns ODCT's track-consistent classification loss: the
@@ -99,13 +100,13 @@ type ODCTOptions struct {
 // see both for the details, the errors and the reference. As there, the
 // labels are constants. No public code exists; see [TrackLabels].
 func ODCT(dlogits, logits ssl.Tensor, labels, tracks []int, opts *ODCTOptions) (float64, error) {
-	const fn = "ODCT"
-	b, k, _, err := clustMatrix(fn, "logits", logits)
+	const fn = "losses: ODCT"
+	b, k, _, err := check.NonEmptyMatrix(fn, "logits", logits)
 	if err != nil {
 		return 0, err
 	}
 	if len(labels) != b {
-		return 0, clustErr(fn, ssl.ErrShape, "len(labels) is %d, want B=%d", len(labels), b)
+		return 0, check.Errorf(fn, ssl.ErrShape, "len(labels) is %d, want B=%d", len(labels), b)
 	}
 	y, err := TrackLabels(nil, labels, tracks, k)
 	if err != nil {

@@ -1,9 +1,8 @@
 package losses
 
 import (
-	"fmt"
-
 	"ssl"
+	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
 
@@ -16,15 +15,25 @@ const xmocoDefaultT = 2
 type XMoCoOptions struct {
 	// T is the t of the uniformity potential exp(−t·‖u − v‖²), finite and
 	// > 0. Zero means 2.
-	T float32
+	T float64
 	// Workspace is reused scratch memory; nil allocates a fresh one per
 	// call.
-	Workspace *ContrastiveWorkspace
+	Workspace *Workspace
 }
 
-// XMoCo returns the two regularisers that Extended Momentum Contrast adds to
+// XMoCoResult is the value of [XMoCo]: the loss and its two terms.
+type XMoCoResult struct {
+	// Loss is L = λ_cross·Cross + λ_unif·Uniform.
+	Loss float64
+	// Cross is the cross-similarity consistency term L_cross.
+	Cross float64
+	// Uniform is the uniformity term L_unif.
+	Uniform float64
+}
+
+// XMoCo returns the two regularizers that Extended Momentum Contrast adds to
 // MoCo's InfoNCE ([InfoNCEQueue]), for queries q and momentum keys k (both
-// B×D, raw: the loss normalises them), and writes ∂L/∂q into dq:
+// B×D, raw: the loss normalizes them), and writes ∂L/∂q into dq:
 //
 //	q̂ = normalize(q),  k̂ = normalize(k)
 //	L_cross = 1/B² · Σ_{i,j} (q̂_i·k̂_j − k̂_i·k̂_j)²
@@ -44,14 +53,13 @@ type XMoCoOptions struct {
 // a constant: it gets no gradient, and the target similarities k̂_i·k̂_j are
 // constants. The cross term is one product, (q̂ − k̂)·k̂ᵀ.
 //
-// If terms is not nil it must have 2 entries and receives L_cross and
-// L_unif. B ≥ 2 is needed (a batch of one has no negative pair). A nil dq
+// The result holds L, L_cross and L_unif. B ≥ 2 is needed (a batch of one has no negative pair). A nil dq
 // skips the gradient. With dq and opts.Workspace supplied the call
 // allocates nothing of its own.
 //
 // It returns an error wrapping ssl.ErrShape if q is not a matrix with B ≥ 2
-// rows, k or a non-nil dq differs from it in shape, terms has the wrong
-// length, or dq overlaps an input; ssl.ErrParam if a weight is not finite
+// rows, k or a non-nil dq differs from it in shape, or dq overlaps an
+// input; ssl.ErrParam if a weight is not finite
 // or opts.T is not finite and > 0; ssl.ErrNotFinite if the loss is not
 // finite or a gradient would overflow float32. Nothing is written when it
 // returns an error.
@@ -60,44 +68,42 @@ type XMoCoOptions struct {
 // Contrast with Cross Similarity Consistency Regularization (XMoCo), arXiv
 // 2206.04676, 2022 (abstract and Sec. 3, described in words); Wang and
 // Isola, ICML 2020, eq. 4, for the uniformity potential.
-func XMoCo(dq ssl.Tensor, terms []float64, q, k ssl.Tensor, lambdaCross, lambdaUnif float32, opts *XMoCoOptions) (float64, error) {
-	const fn = "XMoCo"
-	b, d, qv, err := contrastiveMatrix(fn, "q", q)
+func XMoCo(dq, q, k ssl.Tensor, lambdaCross, lambdaUnif float64, opts *XMoCoOptions) (XMoCoResult, error) {
+	const fn = "losses: XMoCo"
+	b, d, qv, err := check.Matrix(fn, "q", q)
 	if err != nil {
-		return 0, err
+		return XMoCoResult{}, err
 	}
-	if err := contrastiveNonEmpty(fn, "batch size B", b, 2); err != nil {
-		return 0, err
+	if err := check.AtLeast(fn, "batch size B", b, 2); err != nil {
+		return XMoCoResult{}, err
 	}
-	kv, err := contrastiveMatrixOf(fn, "k", k, b, d)
+	kv, err := check.MatrixOf(fn, "k", k, b, d)
 	if err != nil {
-		return 0, err
+		return XMoCoResult{}, err
 	}
-	g, err := contrastiveDst(fn, "dq", dq, b, d, qv, kv)
+	g, err := check.Dst(fn, "dq", dq, check.Shape2(b, d), qv, kv)
 	if err != nil {
-		return 0, err
+		return XMoCoResult{}, err
 	}
-	if terms != nil && len(terms) != 2 {
-		return 0, fmt.Errorf("losses: %s: terms has %d entries, want 2: %w", fn, len(terms), ssl.ErrShape)
+	lambdaCross32, err := finite32(fn, "lambdaCross", lambdaCross)
+	if err != nil {
+		return XMoCoResult{}, err
 	}
-	if err := contrastiveFiniteParam(fn, "lambdaCross", lambdaCross); err != nil {
-		return 0, err
-	}
-	if err := contrastiveFiniteParam(fn, "lambdaUnif", lambdaUnif); err != nil {
-		return 0, err
+	lambdaUnif32, err := finite32(fn, "lambdaUnif", lambdaUnif)
+	if err != nil {
+		return XMoCoResult{}, err
 	}
 	t := float32(xmocoDefaultT)
-	var ws *ContrastiveWorkspace
+	var ws *Workspace
 	if opts != nil {
 		ws = opts.Workspace
 		if opts.T != 0 {
-			if err := contrastivePositive(fn, "T", opts.T); err != nil {
-				return 0, err
+			if t, err = positive32(fn, "T", opts.T); err != nil {
+				return XMoCoResult{}, err
 			}
-			t = opts.T
 		}
 	}
-	ws = contrastiveWS(ws)
+	ws = orNew(ws)
 
 	qh, kh := ws.buf(slotA, b*d), ws.buf(slotB, b*d)
 	norms := ws.buf(slotNormA, b)
@@ -116,24 +122,21 @@ func XMoCo(dq ssl.Tensor, terms []float64, q, k ssl.Tensor, lambdaCross, lambdaU
 	}
 	lCross := sq / float64(b*b)
 	lUnif := ws.uniformForward(qh, b, d, t, slotS)
-	loss := float64(lambdaCross)*lCross + float64(lambdaUnif)*lUnif
-	if err := contrastiveFinite(fn, loss, "q or k"); err != nil {
-		return loss, err
-	}
-	if terms != nil {
-		terms[0], terms[1] = lCross, lUnif
+	res := XMoCoResult{Loss: lambdaCross*lCross + lambdaUnif*lUnif, Cross: lCross, Uniform: lUnif}
+	if err := check.Result(fn, res.Loss, "q or k"); err != nil {
+		return res, err
 	}
 	if g == nil {
-		return loss, nil
+		return res, nil
 	}
 	// ∂L_cross/∂q̂ = 2/B² · E·k̂.
 	dqh := ws.buf(slotDA, b*d)
-	kernel.Gemm(false, false, b, d, b, 2*lambdaCross/float32(b*b), e, b, kh, d, 0, dqh, d)
-	ws.uniformBackward(dqh, qh, b, d, t, lambdaUnif, slotS, true)
+	kernel.Gemm(false, false, b, d, b, 2*lambdaCross32/float32(b*b), e, b, kh, d, 0, dqh, d)
+	ws.uniformBackward(dqh, qh, b, d, t, lambdaUnif32, slotS, true)
 	contrastiveNormalizeBackward(dqh, dqh, qh, norms, b, d)
-	if err := contrastiveGradFinite(fn, "dq", dqh, "lambdaCross, lambdaUnif or T"); err != nil {
-		return loss, err
+	if err := gradFinite(fn, "dq", dqh, "lambdaCross, lambdaUnif or T"); err != nil {
+		return res, err
 	}
 	copy(g, dqh)
-	return loss, nil
+	return res, nil
 }

@@ -29,8 +29,8 @@ func TestXMoCo(t *testing.T) {
 	for i, tc := range []struct {
 		name   string
 		b, d   int
-		lc, lu float32
-		t      float32
+		lc, lu float64
+		t      float64
 		scale  float64
 		dup    bool
 	}{
@@ -50,13 +50,14 @@ func TestXMoCo(t *testing.T) {
 			}
 			cq, ck := testutil.Clone(q), testutil.Clone(k)
 			dq := testutil.NaNs(tc.b, tc.d)
-			terms := []float64{math.NaN(), math.NaN()}
+
 			var opts *XMoCoOptions
 			tt := 2.0
 			if tc.t != 0 {
 				opts, tt = &XMoCoOptions{T: tc.t}, float64(tc.t)
 			}
-			got, err := XMoCo(dq, terms, q, k, tc.lc, tc.lu, opts)
+			res, err := XMoCo(dq, q, k, tc.lc, tc.lu, opts)
+			got, terms := res.Loss, []float64{res.Cross, res.Uniform}
 			if err != nil {
 				t.Fatalf("XMoCo(seed %d): %v", seed, err)
 			}
@@ -78,17 +79,16 @@ func TestXMoCo(t *testing.T) {
 func TestXMoCoProperties(t *testing.T) {
 	// q = k (the transformations agree): the cross term is 0.
 	k := testutil.RandN(testutil.Rand(41), 1, 6, 5)
-	terms := make([]float64, 2)
-	if _, err := XMoCo(nil, terms, k, k, 1, 1, nil); err != nil || math.Abs(terms[0]) > 1e-12 {
-		t.Errorf("XMoCo(q = k): cross term %v, %v, want 0", terms[0], err)
+	if res, err := XMoCo(nil, k, k, 1, 1, nil); err != nil || math.Abs(res.Cross) > 1e-12 {
+		t.Errorf("XMoCo(q = k): cross term %v, %v, want 0", res.Cross, err)
 	}
 	// The loss does not depend on the scale of the rows of q or k.
 	q := testutil.RandN(testutil.Rand(42), 1, 6, 5)
-	l1, _ := XMoCo(nil, nil, q, k, 1, 1, nil)
+	l1, _ := XMoCo(nil, q, k, 1, 1, nil)
 	q2, k2 := testutil.Clone(q), testutil.Clone(k)
 	kernel.Scale(7, testutil.Data(q2))
 	kernel.Scale(0.1, testutil.Data(k2))
-	if l2, err := XMoCo(nil, nil, q2, k2, 1, 1, nil); err != nil || !testutil.Close(l2, l1, 1e-6, 1e-5) {
+	if l2, err := XMoCo(nil, q2, k2, 1, 1, nil); err != nil || !testutil.Close(l2.Loss, l1.Loss, 1e-6, 1e-5) {
 		t.Errorf("XMoCo(7q, 0.1k) = %v, %v, want %v", l2, err, l1)
 	}
 }
@@ -100,33 +100,33 @@ func TestXMoCoErrors(t *testing.T) {
 	testutil.Data(nan)[2] = float32(math.NaN())
 	for _, tc := range []struct {
 		name     string
-		terms    []float64
 		q, k     ssl.Tensor
-		lc       float32
+		lc       float64
 		opts     *XMoCoOptions
 		sentinel error
 		want     string
 	}{
-		{"k_shape", nil, q, ssl.New(4, 2), 1, nil, ssl.ErrShape, "k"},
-		{"one_row", nil, ssl.New(1, 3), ssl.New(1, 3), 1, nil, ssl.ErrShape, "batch size"},
-		{"terms_len", make([]float64, 3), q, k, 1, nil, ssl.ErrShape, "terms"},
-		{"lambda_inf", nil, q, k, float32(math.Inf(1)), nil, ssl.ErrParam, "lambdaCross"},
-		{"t_negative", nil, q, k, 1, &XMoCoOptions{T: -1}, ssl.ErrParam, "T=-1"},
-		{"nan_k", nil, q, nan, 1, nil, ssl.ErrNotFinite, "q or k"},
+		{"k_shape", q, ssl.New(4, 2), 1, nil, ssl.ErrShape, "k"},
+		{"one_row", ssl.New(1, 3), ssl.New(1, 3), 1, nil, ssl.ErrShape, "batch size"},
+		{"lambda_inf", q, k, math.Inf(1), nil, ssl.ErrParam, "lambdaCross"},
+		{"lambda_float32", q, k, 1e39, nil, ssl.ErrParam, "float32"},
+		{"t_negative", q, k, 1, &XMoCoOptions{T: -1}, ssl.ErrParam, "T=-1"},
+		{"t_float32", q, k, 1, &XMoCoOptions{T: 1e-50}, ssl.ErrParam, "float32"},
+		{"nan_k", q, nan, 1, nil, ssl.ErrNotFinite, "q or k"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var dq ssl.Tensor
 			if tc.name != "one_row" {
 				dq = testutil.NaNs(4, 3)
 			}
-			_, err := XMoCo(dq, tc.terms, tc.q, tc.k, tc.lc, 1, tc.opts)
+			_, err := XMoCo(dq, tc.q, tc.k, tc.lc, 1, tc.opts)
 			ctrWantErr(t, err, tc.sentinel, "losses: XMoCo", tc.want)
 			if dq != nil {
 				ctrAllNaN(t, "dq", dq)
 			}
 		})
 	}
-	if _, err := XMoCo(q, nil, q, k, 1, 1, nil); err == nil {
+	if _, err := XMoCo(q, q, k, 1, 1, nil); err == nil {
 		t.Error("XMoCo with dq aliasing q: no error")
 	}
 }
@@ -135,10 +135,9 @@ func TestXMoCoAllocs(t *testing.T) {
 	ctrSkipAllocsUnderRace(t)
 	rnd := testutil.Rand(44)
 	q, k, dq := testutil.RandN(rnd, 1, 6, 8), testutil.RandN(rnd, 1, 6, 8), ssl.New(6, 8)
-	terms := make([]float64, 2)
-	opts := &XMoCoOptions{Workspace: NewContrastiveWorkspace()}
+	opts := &XMoCoOptions{Workspace: NewWorkspace()}
 	call := func() {
-		if _, err := XMoCo(dq, terms, q, k, 1, 1, opts); err != nil {
+		if _, err := XMoCo(dq, q, k, 1, 1, opts); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -163,7 +162,8 @@ func FuzzXMoCo(f *testing.F) {
 			testutil.Data(q)[0] = float32(math.NaN())
 		}
 		dq := ctrNaNs(bb, dd)
-		got, err := XMoCo(dq, nil, q, k, lc, lu, nil)
+		res, err := XMoCo(dq, q, k, float64(lc), float64(lu), nil)
+		got := res.Loss
 		if err != nil {
 			ctrAllNaN(t, "dq", dq)
 			return

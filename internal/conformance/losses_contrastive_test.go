@@ -89,7 +89,7 @@ func ctrData(t ssl.Tensor) []float32 {
 
 func runNTXent(t testing.TB, c *conformance.Case) {
 	z1, z2 := c.Tensor(t, "z1"), c.Tensor(t, "z2")
-	tau := float32(c.Float(t, "temperature"))
+	tau := c.Float(t, "temperature")
 	shape := z1.Shape().Clone()
 	dz1, dz2 := ctrNaNs(shape...), ctrNaNs(shape...)
 	loss, err := losses.NTXent(dz1, dz2, z1, z2, tau, nil)
@@ -108,7 +108,7 @@ func runNTXent(t testing.TB, c *conformance.Case) {
 func runInfoNCEQueue(t testing.TB, c *conformance.Case) {
 	q, k, queue := c.Tensor(t, "q"), c.Tensor(t, "k"), c.Tensor(t, "queue")
 	dq := ctrNaNs(q.Shape().Clone()...)
-	loss, err := losses.InfoNCEQueue(dq, q, k, queue, float32(c.Float(t, "T")), nil)
+	loss, err := losses.InfoNCEQueue(dq, q, k, queue, c.Float(t, "T"), nil)
 	if c.ExpectError != "" {
 		c.CheckError(t, err)
 		return
@@ -129,7 +129,7 @@ func runInfoNCEBatch(t testing.TB, c *conformance.Case) {
 	pred, target := c.Tensor(t, "pred"), c.Tensor(t, "target")
 	shape := pred.Shape().Clone()
 	dp, dt := ctrNaNs(shape...), ctrNaNs(shape...)
-	loss, err := losses.InfoNCE(dp, dt, pred, target, float32(c.Float(t, "T")), nil)
+	loss, err := losses.InfoNCE(dp, dt, pred, target, c.Float(t, "T"), nil)
 	if c.ExpectError != "" {
 		c.CheckError(t, err)
 		return
@@ -155,8 +155,7 @@ func runProtoNCE(t testing.TB, c *conformance.Case) {
 		}
 	}
 	dq := ctrNaNs(q.Shape().Clone()...)
-	terms := make([]float64, m+1)
-	loss, err := losses.ProtoNCE(dq, terms, q, k, queue, cls, float32(c.Float(t, "T")), nil)
+	res, err := losses.ProtoNCE(dq, q, k, queue, cls, c.Float(t, "T"), nil)
 	if c.ExpectError != "" {
 		c.CheckError(t, err)
 		return
@@ -164,13 +163,13 @@ func runProtoNCE(t testing.TB, c *conformance.Case) {
 	if err != nil {
 		t.Fatalf("%s: ProtoNCE: %v", c.Path, err)
 	}
-	ctrCheckLoss(t, c, "loss", loss)
+	ctrCheckLoss(t, c, "loss", res.Loss)
 	ctrCheck(t, c, "grad_q", ctrData(dq))
 	if c.HasOut("loss_instance") {
-		ctrCheckLoss(t, c, "loss_instance", terms[0])
+		ctrCheckLoss(t, c, "loss_instance", res.Instance)
 	}
 	if c.HasOut("loss_proto") {
-		ctrCheckLoss(t, c, "loss_proto", terms[1:]...)
+		ctrCheckLoss(t, c, "loss_proto", res.PerClustering...)
 	}
 }
 
@@ -203,9 +202,8 @@ func runCACR(t testing.TB, c *conformance.Case) {
 	}
 	views := c.Tensor(t, "views")
 	dv := ctrNaNs(views.Shape().Clone()...)
-	terms := make([]float64, 2)
-	f := func(name string) float32 { return float32(c.Float(t, name)) }
-	loss, err := losses.CACR(dv, terms, views, f("alpha"), f("beta"), f("tau_pos"), f("tau_neg"), nil)
+	f := func(name string) float64 { return c.Float(t, name) }
+	res, err := losses.CACR(dv, views, f("alpha"), f("beta"), f("tau_pos"), f("tau_neg"), nil)
 	if c.ExpectError != "" {
 		c.CheckError(t, err)
 		return
@@ -213,9 +211,9 @@ func runCACR(t testing.TB, c *conformance.Case) {
 	if err != nil {
 		t.Fatalf("%s: CACR: %v", c.Path, err)
 	}
-	ctrCheckLoss(t, c, "loss", loss)
-	ctrCheckLoss(t, c, "loss_ca", terms[0])
-	ctrCheckLoss(t, c, "loss_cr", terms[1])
+	ctrCheckLoss(t, c, "loss", res.Loss)
+	ctrCheckLoss(t, c, "loss_ca", res.Attraction)
+	ctrCheckLoss(t, c, "loss_cr", res.Repulsion)
 	ctrCheck(t, c, "grad_views", ctrData(dv))
 }
 
@@ -227,11 +225,11 @@ func runBregman(t testing.TB, c *conformance.Case) {
 	}
 	opts := &losses.BregmanOptions{}
 	if c.HasParam("sigma") {
-		opts.Sigma = float32(c.Float(t, "sigma"))
+		opts.Sigma = c.Float(t, "sigma")
 	}
 	da, db := ctrNaNs(shape...), ctrNaNs(shape...)
 	counts := make([]int, shape[1])
-	loss, err := losses.Bregman(da, db, counts, a, b, float32(c.Float(t, "temperature")), opts)
+	loss, err := losses.Bregman(counts, da, db, a, b, c.Float(t, "temperature"), opts)
 	if c.ExpectError != "" {
 		c.CheckError(t, err)
 		return
@@ -248,11 +246,10 @@ func runBregman(t testing.TB, c *conformance.Case) {
 func runAlignUniform(t testing.TB, c *conformance.Case) {
 	x, y := c.Tensor(t, "x"), c.Tensor(t, "y")
 	shape := x.Shape().Clone()
-	f := func(name string) float32 { return float32(c.Float(t, name)) }
+	f := func(name string) float64 { return c.Float(t, name) }
 	alpha, tt := f("alpha"), f("t")
 	dx, dy := ctrNaNs(shape...), ctrNaNs(shape...)
-	terms := make([]float64, 3)
-	loss, err := losses.AlignUniform(dx, dy, terms, x, y, alpha, tt, f("align_w"), f("unif_w"), nil)
+	res, err := losses.AlignUniform(dx, dy, x, y, alpha, tt, f("align_w"), f("unif_w"), nil)
 	if c.ExpectError != "" {
 		c.CheckError(t, err)
 		return
@@ -260,10 +257,10 @@ func runAlignUniform(t testing.TB, c *conformance.Case) {
 	if err != nil {
 		t.Fatalf("%s: AlignUniform: %v", c.Path, err)
 	}
-	ctrCheckLoss(t, c, "loss", loss)
-	ctrCheckLoss(t, c, "align", terms[0])
-	ctrCheckLoss(t, c, "uniform_x", terms[1])
-	ctrCheckLoss(t, c, "uniform_y", terms[2])
+	ctrCheckLoss(t, c, "loss", res.Loss)
+	ctrCheckLoss(t, c, "align", res.Align)
+	ctrCheckLoss(t, c, "uniform_x", res.UniformX)
+	ctrCheckLoss(t, c, "uniform_y", res.UniformY)
 	ctrCheck(t, c, "grad_x", ctrData(dx))
 	ctrCheck(t, c, "grad_y", ctrData(dy))
 
