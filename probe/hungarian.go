@@ -1,10 +1,10 @@
 package probe
 
 import (
-	"fmt"
 	"math"
 
 	"ssl"
+	"ssl/internal/check"
 )
 
 // Hungarian solves the linear assignment problem on the rows×cols cost
@@ -29,18 +29,22 @@ import (
 // len(cost) ≠ rows·cols or dst is non-nil with length ≠ rows, and
 // ssl.ErrNotFinite if a cost is NaN or infinite.
 func Hungarian(dst []int, cost []float64, rows, cols int) ([]int, float64, error) {
-	if rows < 1 || cols < 1 {
-		return nil, 0, fmt.Errorf("probe: Hungarian: empty cost matrix (rows=%d, cols=%d): %w", rows, cols, ssl.ErrShape)
+	const fn = "probe: Hungarian"
+	if err := check.AtLeast(fn, "rows", rows, 1); err != nil {
+		return nil, 0, err
+	}
+	if err := check.AtLeast(fn, "cols", cols, 1); err != nil {
+		return nil, 0, err
 	}
 	if len(cost) != rows*cols {
-		return nil, 0, fmt.Errorf("probe: Hungarian: cost has %d entries, want rows·cols=%d: %w", len(cost), rows*cols, ssl.ErrShape)
+		return nil, 0, check.Errorf(fn, ssl.ErrShape, "len(cost) is %d, want rows·cols=%d", len(cost), rows*cols)
 	}
 	if dst != nil && len(dst) != rows {
-		return nil, 0, fmt.Errorf("probe: Hungarian: dst has %d entries, want rows=%d: %w", len(dst), rows, ssl.ErrShape)
+		return nil, 0, check.Errorf(fn, ssl.ErrShape, "len(dst) is %d, want rows=%d", len(dst), rows)
 	}
 	for i, c := range cost {
 		if math.IsNaN(c) || math.IsInf(c, 0) {
-			return nil, 0, fmt.Errorf("probe: Hungarian: cost[%d][%d] is %v: %w", i/cols, i%cols, c, ssl.ErrNotFinite)
+			return nil, 0, check.Errorf(fn, ssl.ErrNotFinite, "cost[%d][%d] is %v", i/cols, i%cols, c)
 		}
 	}
 	if dst == nil {

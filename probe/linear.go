@@ -1,7 +1,6 @@
 package probe
 
 import (
-	"errors"
 	"fmt"
 	"math"
 
@@ -9,6 +8,7 @@ import (
 	"gonum.org/v1/gonum/optimize"
 
 	"ssl"
+	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
 
@@ -18,20 +18,19 @@ const (
 	// mean cross-entropy. SimCLR's linear evaluation with L-BFGS (Chen et
 	// al. 2020, App. B.5, after Kornblith et al. 2019) selects λ from 45
 	// log-spaced values in [1e-6, 1e5] on a validation split; 1e-4 is a
-	// value from the low end of that sweep that suits standardised features
+	// value from the low end of that sweep that suits standardized features
 	// of a few hundred dimensions and keeps the problem well conditioned.
 	DefaultL2 = 1e-4
-	// DefaultMaxIter is the default iteration cap of L-BFGS; problems of
-	// 60,000×128 with 10 classes converge in a few hundred.
-	DefaultMaxIter = 1000
-	// DefaultGradTol is the default convergence threshold on the largest
-	// absolute entry of the objective's gradient: scipy's L-BFGS-B default
-	// gtol (scikit-learn's LogisticRegression passes its tol, 1e-4).
-	DefaultGradTol = 1e-5
-	// DefaultFuncTol is the default threshold on the relative decrease of
-	// the objective in one iteration, (f_k − f_k+1)/max(|f_k|, 1): scipy's
-	// L-BFGS-B default ftol, factr·eps = 1e7·2.2e-16.
-	DefaultFuncTol = 2.220446049250313e-09
+	// DefaultIterations is the default cap on the L-BFGS iterations. On
+	// L2-normalized 128-d features of 10 classes (the evaluation protocol's
+	// shape) L-BFGS reaches a float64 stationary point in 40 to 200
+	// iterations.
+	DefaultIterations = 1000
+	// GradTol is scipy's L-BFGS-B default gtol, a Tol that stops the fit
+	// once the largest gradient entry is at most 1e-5: in float64 it is
+	// reached in about a third of the iterations that a fit to
+	// stationarity (Tol 0) takes, with the same accuracies to 4 digits.
+	GradTol = 1e-5
 	// lbfgsStore is the number of correction pairs L-BFGS keeps (Nocedal
 	// and Wright 2006, Sec. 7.2: "between 3 and 20").
 	lbfgsStore = 10
@@ -40,30 +39,38 @@ const (
 	probeRowBlock = 512
 )
 
-// ErrNotConverged is wrapped, together with ssl.ErrParam, by the error
-// [FitLinearProbe] returns with a usable but unconverged probe, so callers
-// can tell it from a rejected input and keep the result.
-var ErrNotConverged = errors.New("probe: not converged")
+// ErrNotConverged is wrapped by the error [FitLinearProbe],
+// [EvaluateLinear] and [ReverseProbe] return, together with their complete
+// result, when a fit ends with its residual above a positive Tol.
+// errors.Is(ErrNotConverged, ssl.ErrNotConverged) holds.
+var ErrNotConverged = fmt.Errorf("probe: %w", ssl.ErrNotConverged)
 
-// LinearProbeOptions holds the optional settings of [FitLinearProbe].
-// A nil *LinearProbeOptions and zero fields mean the defaults.
+// LinearProbeOptions holds the optional settings of [FitLinearProbe],
+// [EvaluateLinear] and [ReverseProbe]. A nil *LinearProbeOptions and zero
+// fields mean the defaults.
 type LinearProbeOptions struct {
 	// L2 is λ ≥ 0, the weight of the penalty (λ/2)·‖W‖² (the bias is not
-	// penalised). Zero means DefaultL2 (1e-4); set Unregularised for λ = 0.
+	// penalized). Zero means DefaultL2 (1e-4); set Unregularized for λ = 0.
 	L2 float64
-	// Unregularised sets λ = 0. Without a penalty the optimum need not
-	// exist (separable classes), and the fit may hit MaxIter.
-	Unregularised bool
-	// MaxIter caps the L-BFGS iterations, ≥ 1. Zero means DefaultMaxIter.
-	MaxIter int
-	// GradTol is the convergence threshold on max |∂f/∂θ|, > 0. Zero means
-	// DefaultGradTol (1e-5).
-	GradTol float64
-	// FuncTol is the convergence threshold on the relative decrease of the
-	// objective in one iteration, > 0. Zero means DefaultFuncTol (2.2e-9).
-	FuncTol float64
-	// NoStandardize skips the standardisation of the features (use it for
-	// binary or already normalised inputs, as reverse probing does).
+	// Unregularized sets λ = 0. Without a penalty the optimum need not
+	// exist (separable classes), and the fit may run all its Iterations.
+	Unregularized bool
+	// Iterations caps the L-BFGS iterations, ≥ 0. Zero means
+	// DefaultIterations (1000).
+	Iterations int
+	// Tol, when positive, stops the fit as soon as the residual, the
+	// largest absolute entry of the objective's gradient max |∂f/∂θ|, is at
+	// most Tol; a fit that ends above it (Iterations reached, or a line
+	// search that can lower f no further) returns its probe with an error
+	// wrapping [ErrNotConverged]. Zero runs L-BFGS with no tolerance test,
+	// for Iterations iterations or until it reaches a stationary point in
+	// float64 (its line search can lower f no further), and returns no
+	// such error. GradTol (1e-5) is scipy's default. The residual is
+	// computed in float64, so tolerances down to about 1e-10 are
+	// reachable.
+	Tol float64
+	// NoStandardize skips the standardization of the features (use it for
+	// binary or already normalized inputs, as reverse probing does).
 	NoStandardize bool
 }
 
@@ -74,7 +81,7 @@ type LinearProbeOptions struct {
 type LinearProbe struct {
 	// Dim and Classes are the feature dimension D and the class count C.
 	Dim, Classes int
-	// Mean and Scale standardise a feature row: x̃_d = (x_d − Mean_d)/Scale_d
+	// Mean and Scale standardize a feature row: x̃_d = (x_d − Mean_d)/Scale_d
 	// (the training set's mean and population standard deviation; a
 	// constant feature gets Scale 1, as scikit-learn's StandardScaler
 	// does). With NoStandardize they are 0 and 1.
@@ -85,59 +92,61 @@ type LinearProbe struct {
 	// objective evaluations they took.
 	Iterations, Evaluations int
 	// Loss is the final objective (mean cross-entropy plus penalty) and
-	// GradNorm the largest absolute entry of its gradient.
-	Loss, GradNorm float64
-	// Converged says which test stopped the fit: "gradient" (GradNorm ≤
-	// GradTol) or "function" (relative decrease ≤ FuncTol).
-	Converged string
+	// Residual the largest absolute entry of its gradient.
+	Loss, Residual float64
+	// Converged reports, with a positive Tol, whether Residual ≤ Tol; with
+	// Tol 0, whether L-BFGS stopped at a stationary point before its
+	// Iterations ran out.
+	Converged bool
 }
 
 // FitLinearProbe trains the linear probe: multinomial logistic regression
-// on the standardised features x (N×D) with labels in [0, numClasses),
+// on the standardized features x (N×D) with labels in [0, numClasses),
 //
 //	x̃_id = (x_id − μ_d) / σ_d                       (μ, σ over the N rows)
 //	z_i  = W·x̃_i + b                                 (W is C×D, b is C)
 //	f(W, b) = 1/N · Σ_i (log Σ_c exp z_ic − z_i,y_i) + (λ/2)·‖W‖²_F
 //
-// minimised from W = 0, b = 0 by L-BFGS (gonum/optimize, More–Thuente line
-// search, 10 correction pairs) until max |∇f| ≤ GradTol (1e-5) or an
-// iteration decreases f by at most FuncTol·max(|f|, 1) (2.2e-9): scipy's
-// L-BFGS-B stopping rules, which scikit-learn's solver uses. The
+// minimized from W = 0, b = 0 by L-BFGS (gonum/optimize, More–Thuente line
+// search, 10 correction pairs). The residual is max |∇f|; the options'
+// Iterations and Tol stop the fit as the package's convention says (Tol 0,
+// the default: until a float64 stationary point or 1000 iterations). The
 // objective and its gradient are computed in float64 over fixed blocks of
 // 512 rows whose partial sums are added in order, so the fit is
 // deterministic and independent of GOMAXPROCS. f is strictly convex for
-// λ > 0, so the minimiser is unique.
+// λ > 0, so the minimizer is unique.
 //
 // It returns an error wrapping ssl.ErrShape if x is not a non-empty matrix
 // or len(labels) ≠ N; ssl.ErrParam if numClasses < 1, a label is out of
 // range or an option is invalid; ssl.ErrNotFinite if a feature is NaN or
-// infinite or the objective becomes non-finite. If L-BFGS stops before
-// either test is met (MaxIter reached, or a line search that can make no
-// more progress) it returns the probe reached so far together with an
-// error wrapping [ErrNotConverged] and ssl.ErrParam that names the
-// iterations and the gradient.
+// infinite or the objective becomes non-finite. If the residual ends above
+// a positive Tol it returns the probe reached, complete and usable,
+// together with an error wrapping [ErrNotConverged] that names the
+// iterations and the residual.
 //
 // Reference: the linear evaluation protocol of Kornblith et al., Do Better
-// ImageNet Models Transfer Better?, CVPR 2019, Sec. 3 (L2-regularised
+// ImageNet Models Transfer Better?, CVPR 2019, Sec. 3 (L2-regularized
 // multinomial logistic regression, L-BFGS), used by SimCLR (Chen et al.
 // 2020, App. B.5); Nocedal, Updating Quasi-Newton Matrices with Limited
 // Storage, Math. Comp. 1980.
 func FitLinearProbe(x ssl.Tensor, labels []int, numClasses int, opts *LinearProbeOptions) (*LinearProbe, error) {
-	o, err := linearOptions("FitLinearProbe", opts)
+	return fitLinearProbe("probe: FitLinearProbe", x, labels, numClasses, opts)
+}
+
+// fitLinearProbe is FitLinearProbe with errors named fn ("probe: Func").
+func fitLinearProbe(fn string, x ssl.Tensor, labels []int, numClasses int, opts *LinearProbeOptions) (*LinearProbe, error) {
+	o, err := linearOptions(fn, opts)
 	if err != nil {
 		return nil, err
 	}
-	n, d, xv, err := checkFeatures("FitLinearProbe", "x", x)
+	n, d, xv, err := checkFeatures(fn, "x", x)
 	if err != nil {
 		return nil, err
 	}
-	if numClasses < 1 {
-		return nil, fmt.Errorf("probe: FitLinearProbe: numClasses must be at least 1 (numClasses=%d): %w", numClasses, ssl.ErrParam)
+	if err := check.Count(fn, "numClasses", numClasses, 1); err != nil {
+		return nil, err
 	}
-	if len(labels) != n {
-		return nil, fmt.Errorf("probe: FitLinearProbe: labels has %d entries, x has %d rows: %w", len(labels), n, ssl.ErrShape)
-	}
-	if err := checkLabels("FitLinearProbe", "labels", labels, numClasses); err != nil {
+	if err := check.Labels(fn, "labels", labels, n, numClasses); err != nil {
 		return nil, err
 	}
 	p := &LinearProbe{Dim: d, Classes: numClasses, Mean: make([]float64, d), Scale: make([]float64, d)}
@@ -148,120 +157,100 @@ func FitLinearProbe(x ssl.Tensor, labels []int, numClasses int, opts *LinearProb
 		standardStats(p.Mean, p.Scale, xv, n, d)
 	}
 	obj := &logRegObjective{
-		x: standardise(xv, n, d, p.Mean, p.Scale), y: labels, n: n, d: d, c: numClasses, lambda: o.L2,
+		x: standardize(xv, n, d, p.Mean, p.Scale), y: labels, n: n, d: d, c: numClasses, lambda: o.L2,
 	}
 	dim := numClasses * (d + 1)
-	problem := optimize.Problem{Func: obj.Func, Grad: obj.Grad}
-	settings := &optimize.Settings{
-		GradientThreshold: o.GradTol,
-		MajorIterations:   o.MaxIter,
-		Converger:         &relativeDecrease{tol: o.FuncTol},
+	theta := make([]float64, dim)
+	g := make([]float64, dim)
+	p.Loss = obj.Func(theta)
+	obj.Grad(g, theta)
+	stationary := maxAbs(g) == 0 // one class, or no signal: θ = 0 is optimal
+	var minErr error
+	if !stationary && o.Iterations > 0 {
+		gradThreshold := math.NaN() // no gradient test
+		if o.Tol > 0 {
+			gradThreshold = o.Tol
+		}
+		settings := &optimize.Settings{
+			GradientThreshold: gradThreshold,
+			MajorIterations:   o.Iterations,
+			Converger:         optimize.NeverTerminate{},
+		}
+		res, err := optimize.Minimize(optimize.Problem{Func: obj.Func, Grad: obj.Grad}, theta, settings, &optimize.LBFGS{Store: lbfgsStore})
+		if res == nil {
+			return nil, check.Errorf(fn, ssl.ErrNotFinite, "L-BFGS failed: %v", err)
+		}
+		theta, minErr = res.X, err
+		p.Iterations, p.Evaluations = res.Stats.MajorIterations, res.Stats.FuncEvaluations
+		p.Loss = res.F
+		obj.Grad(g, theta)
+		// L-BFGS ends before its cap only at its gradient threshold or when
+		// a line search can lower f no further: a stationary point of the
+		// float64 objective.
+		stationary = res.Status == optimize.GradientThreshold || res.Status == optimize.Failure && p.Iterations < o.Iterations
 	}
-	res, minErr := optimize.Minimize(problem, make([]float64, dim), settings, &optimize.LBFGS{Store: lbfgsStore})
-	if res == nil {
-		return nil, fmt.Errorf("probe: FitLinearProbe: %v: %w", minErr, ssl.ErrParam)
-	}
-	theta := res.X
 	p.W = append([]float64(nil), theta[:numClasses*d]...)
 	p.B = append([]float64(nil), theta[numClasses*d:]...)
-	p.Iterations, p.Evaluations = res.Stats.MajorIterations, res.Stats.FuncEvaluations
-	p.Loss = res.F
-	g := make([]float64, dim)
-	obj.Grad(g, theta)
-	for _, v := range g {
-		p.GradNorm = math.Max(p.GradNorm, math.Abs(v))
+	p.Residual = maxAbs(g)
+	if math.IsNaN(p.Loss) || math.IsInf(p.Loss, 0) || math.IsNaN(p.Residual) || math.IsInf(p.Residual, 0) {
+		return nil, check.Errorf(fn, ssl.ErrNotFinite, "objective is %v, residual %v", p.Loss, p.Residual)
 	}
-	if math.IsNaN(p.Loss) || math.IsInf(p.Loss, 0) {
-		return nil, fmt.Errorf("probe: FitLinearProbe: objective is %v: %w", p.Loss, ssl.ErrNotFinite)
-	}
-	switch {
-	case res.Status == optimize.GradientThreshold || p.GradNorm <= o.GradTol:
-		p.Converged = "gradient"
-	case res.Status == optimize.FunctionConvergence:
-		p.Converged = "function"
-	default:
-		reason := res.Status.String()
-		if minErr != nil && !errors.Is(minErr, res.Status.Err()) {
-			reason = minErr.Error()
+	if o.Tol > 0 {
+		p.Converged = p.Residual <= o.Tol
+		if !p.Converged {
+			reason := "iteration cap reached"
+			if minErr != nil && p.Iterations < o.Iterations {
+				reason = "no further decrease: " + minErr.Error()
+			}
+			return p, fmt.Errorf("%s: residual max|grad|=%.3g > Tol=%g after %d iterations (%s; raise Iterations or L2): %w",
+				fn, p.Residual, o.Tol, p.Iterations, reason, ErrNotConverged)
 		}
-		return p, fmt.Errorf("probe: FitLinearProbe: did not converge (%s after %d iterations, max|grad|=%.3g > GradTol=%g; raise MaxIter or L2): %w: %w",
-			reason, p.Iterations, p.GradNorm, o.GradTol, ErrNotConverged, ssl.ErrParam)
+		return p, nil
 	}
+	p.Converged = stationary
 	return p, nil
 }
 
-// relativeDecrease is scipy L-BFGS-B's ftol test as a gonum Converger: it
-// reports FunctionConvergence when an iteration lowers f by at most
-// tol·max(|f_prev|, |f|, 1).
-type relativeDecrease struct {
-	tol, prev float64
-	started   bool
-}
-
-func (r *relativeDecrease) Init(dim int) { r.started = false }
-
-func (r *relativeDecrease) Converged(loc *optimize.Location) optimize.Status {
-	f := loc.F
-	if r.started && r.prev-f <= r.tol*math.Max(math.Max(math.Abs(r.prev), math.Abs(f)), 1) {
-		return optimize.FunctionConvergence
+// maxAbs returns max |v_i| (0 for an empty slice).
+func maxAbs(v []float64) float64 {
+	m := 0.0
+	for _, x := range v {
+		m = math.Max(m, math.Abs(x))
 	}
-	r.prev, r.started = f, true
-	return optimize.NotTerminated
+	return m
 }
 
 // linearOptions resolves the defaults and validates the options.
 func linearOptions(fn string, opts *LinearProbeOptions) (LinearProbeOptions, error) {
-	o := LinearProbeOptions{L2: DefaultL2, MaxIter: DefaultMaxIter, GradTol: DefaultGradTol, FuncTol: DefaultFuncTol}
+	o := LinearProbeOptions{L2: DefaultL2, Iterations: DefaultIterations}
 	if opts == nil {
 		return o, nil
 	}
-	if opts.L2 < 0 || math.IsNaN(opts.L2) || math.IsInf(opts.L2, 0) {
-		return o, fmt.Errorf("probe: %s: L2 must be finite and non-negative (L2=%v): %w", fn, opts.L2, ssl.ErrParam)
+	if err := check.NonNegative(fn, "L2", opts.L2); err != nil {
+		return o, err
 	}
 	if opts.L2 != 0 {
 		o.L2 = opts.L2
 	}
-	if opts.Unregularised {
+	if opts.Unregularized {
 		if opts.L2 != 0 {
-			return o, fmt.Errorf("probe: %s: Unregularised with L2=%v: %w", fn, opts.L2, ssl.ErrParam)
+			return o, check.Errorf(fn, ssl.ErrParam, "Unregularized with a nonzero L2 (L2=%v)", opts.L2)
 		}
 		o.L2 = 0
 	}
-	if opts.MaxIter < 0 {
-		return o, fmt.Errorf("probe: %s: MaxIter must be positive (MaxIter=%d): %w", fn, opts.MaxIter, ssl.ErrParam)
+	if err := check.Count(fn, "Iterations", opts.Iterations, 0); err != nil {
+		return o, err
 	}
-	if opts.MaxIter != 0 {
-		o.MaxIter = opts.MaxIter
+	if opts.Iterations != 0 {
+		o.Iterations = opts.Iterations
 	}
-	if opts.GradTol < 0 || math.IsNaN(opts.GradTol) || math.IsInf(opts.GradTol, 0) {
-		return o, fmt.Errorf("probe: %s: GradTol must be positive and finite (GradTol=%v): %w", fn, opts.GradTol, ssl.ErrParam)
+	if err := check.NonNegative(fn, "Tol", opts.Tol); err != nil {
+		return o, err
 	}
-	if opts.GradTol != 0 {
-		o.GradTol = opts.GradTol
-	}
-	if opts.FuncTol < 0 || math.IsNaN(opts.FuncTol) || math.IsInf(opts.FuncTol, 0) {
-		return o, fmt.Errorf("probe: %s: FuncTol must be positive and finite (FuncTol=%v): %w", fn, opts.FuncTol, ssl.ErrParam)
-	}
-	if opts.FuncTol != 0 {
-		o.FuncTol = opts.FuncTol
-	}
+	o.Tol = opts.Tol
+	o.Unregularized = opts.Unregularized
 	o.NoStandardize = opts.NoStandardize
 	return o, nil
-}
-
-// checkFeatures views a non-empty, finite feature matrix.
-func checkFeatures(fn, name string, x ssl.Tensor) (n, d int, xv []float32, err error) {
-	n, d, xv, err = ssl.Matrix(x)
-	if err != nil {
-		return 0, 0, nil, fmt.Errorf("probe: %s: %s: %w", fn, name, err)
-	}
-	if n == 0 || d == 0 {
-		return 0, 0, nil, fmt.Errorf("probe: %s: %s is empty (shape (%d, %d)): %w", fn, name, n, d, ssl.ErrShape)
-	}
-	if i := firstNonFinite(xv); i >= 0 {
-		return 0, 0, nil, fmt.Errorf("probe: %s: %s[%d][%d] is %v: %w", fn, name, i/d, i%d, xv[i], ssl.ErrNotFinite)
-	}
-	return n, d, xv, nil
 }
 
 // standardStats computes the per-feature mean and population standard
@@ -292,8 +281,8 @@ func standardStats(mean, scale []float64, x []float32, n, d int) {
 	}
 }
 
-// standardise returns (x − mean)/scale as a new float64 matrix.
-func standardise(x []float32, n, d int, mean, scale []float64) []float64 {
+// standardize returns (x − mean)/scale as a new float64 matrix.
+func standardize(x []float32, n, d int, mean, scale []float64) []float64 {
 	out := make([]float64, n*d)
 	for i := range n {
 		o := out[i*d : (i+1)*d]
@@ -306,7 +295,7 @@ func standardise(x []float32, n, d int, mean, scale []float64) []float64 {
 
 // logRegObjective is the probe's objective f(θ), θ = (W row-major, b). Func
 // computes f and ∇f together and keeps the gradient for the Grad call at
-// the same θ that gonum's optimisers make next.
+// the same θ that gonum's optimizers make next.
 type logRegObjective struct {
 	x             []float64 // n×d standardised features
 	y             []int
@@ -428,15 +417,16 @@ func axpy64(alpha float64, x, y []float64) { floats.AddScaled(y[:len(x)], alpha,
 // or dst is non-nil with length ≠ M, and ssl.ErrNotFinite for a NaN or
 // infinite feature.
 func (p *LinearProbe) Predict(dst []int, x ssl.Tensor) ([]int, error) {
-	m, d, xv, err := checkFeatures("LinearProbe.Predict", "x", x)
+	const fn = "probe: LinearProbe.Predict"
+	m, d, xv, err := checkFeatures(fn, "x", x)
 	if err != nil {
 		return nil, err
 	}
 	if d != p.Dim {
-		return nil, fmt.Errorf("probe: LinearProbe.Predict: x has %d features, the probe %d: %w", d, p.Dim, ssl.ErrShape)
+		return nil, check.Errorf(fn, ssl.ErrShape, "x has %d features, the probe %d", d, p.Dim)
 	}
 	if dst != nil && len(dst) != m {
-		return nil, fmt.Errorf("probe: LinearProbe.Predict: dst has %d entries, x has %d rows: %w", len(dst), m, ssl.ErrShape)
+		return nil, check.Errorf(fn, ssl.ErrShape, "len(dst) is %d, want %d (the rows of x)", len(dst), m)
 	}
 	if dst == nil {
 		dst = make([]int, m)
@@ -459,51 +449,67 @@ func (p *LinearProbe) Predict(dst []int, x ssl.Tensor) ([]int, error) {
 	return dst, nil
 }
 
-// LinearEval is the result of [EvaluateLinear].
-type LinearEval struct {
+// EvaluateLinearResult is the result of [EvaluateLinear].
+type EvaluateLinearResult struct {
 	// TrainTop1 and TestTop1 are the top-1 accuracies in [0, 1].
 	TrainTop1, TestTop1 float64
-	// Iterations is the number of L-BFGS iterations of the fit.
+	// Iterations is the number of L-BFGS iterations of the fit, Residual
+	// its final max |∇f| and Converged whether it converged, as
+	// [LinearProbe] defines them.
 	Iterations int
+	Residual   float64
+	Converged  bool
 	// Probe is the fitted classifier.
 	Probe *LinearProbe
 }
 
 // EvaluateLinear runs the linear-probe protocol: it fits [FitLinearProbe]
 // on (train, trainLabels) and reports the top-1 accuracy on the training
-// and the test set and the iterations the fit took. It returns the errors
-// of FitLinearProbe (including the non-convergence error, with the
-// accuracies of the probe reached) and of [LinearProbe.Predict], and one
-// wrapping ssl.ErrShape or ssl.ErrParam for bad test labels.
-func EvaluateLinear(train ssl.Tensor, trainLabels []int, test ssl.Tensor, testLabels []int, numClasses int, opts *LinearProbeOptions) (LinearEval, error) {
-	m, dt, _, err := checkFeatures("EvaluateLinear", "test", test)
+// and the test set, the iterations the fit took, its residual and whether
+// it converged. It checks every argument before fitting and returns the
+// errors of FitLinearProbe, and one wrapping ssl.ErrShape if test is not a
+// matrix as wide as train or len(testLabels) is not its row count, or
+// ssl.ErrParam for a test label outside [0, numClasses). When the fit
+// misses a positive Tol, the complete result (the accuracies of the probe
+// reached) comes back with the error wrapping [ErrNotConverged].
+func EvaluateLinear(train ssl.Tensor, trainLabels []int, test ssl.Tensor, testLabels []int, numClasses int, opts *LinearProbeOptions) (EvaluateLinearResult, error) {
+	const fn = "probe: EvaluateLinear"
+	if _, err := linearOptions(fn, opts); err != nil {
+		return EvaluateLinearResult{}, err
+	}
+	n, d, _, err := checkFeatures(fn, "train", train)
 	if err != nil {
-		return LinearEval{}, err
+		return EvaluateLinearResult{}, err
 	}
-	if len(testLabels) != m {
-		return LinearEval{}, fmt.Errorf("probe: EvaluateLinear: testLabels has %d entries, test has %d rows: %w", len(testLabels), m, ssl.ErrShape)
+	m, dt, _, err := checkFeatures(fn, "test", test)
+	if err != nil {
+		return EvaluateLinearResult{}, err
 	}
-	if numClasses >= 1 {
-		if err := checkLabels("EvaluateLinear", "testLabels", testLabels, numClasses); err != nil {
-			return LinearEval{}, err
-		}
+	if dt != d {
+		return EvaluateLinearResult{}, check.Errorf(fn, ssl.ErrShape, "test has %d features, train has %d", dt, d)
 	}
-	if _, d, _, err := ssl.Matrix(train); err == nil && d != dt {
-		return LinearEval{}, fmt.Errorf("probe: EvaluateLinear: test has %d features, train has %d: %w", dt, d, ssl.ErrShape)
+	if err := check.Count(fn, "numClasses", numClasses, 1); err != nil {
+		return EvaluateLinearResult{}, err
 	}
-	p, fitErr := FitLinearProbe(train, trainLabels, numClasses, opts)
+	if err := check.Labels(fn, "trainLabels", trainLabels, n, numClasses); err != nil {
+		return EvaluateLinearResult{}, err
+	}
+	if err := check.Labels(fn, "testLabels", testLabels, m, numClasses); err != nil {
+		return EvaluateLinearResult{}, err
+	}
+	p, fitErr := fitLinearProbe(fn, train, trainLabels, numClasses, opts)
 	if p == nil {
-		return LinearEval{}, fitErr
+		return EvaluateLinearResult{}, fitErr
 	}
 	trPred, err := p.Predict(nil, train)
 	if err != nil {
-		return LinearEval{}, err
+		return EvaluateLinearResult{}, err
 	}
 	tePred, err := p.Predict(nil, test)
 	if err != nil {
-		return LinearEval{}, err
+		return EvaluateLinearResult{}, err
 	}
-	r := LinearEval{Iterations: p.Iterations, Probe: p}
+	r := EvaluateLinearResult{Iterations: p.Iterations, Residual: p.Residual, Converged: p.Converged, Probe: p}
 	r.TrainTop1, _ = Accuracy(trPred, trainLabels)
 	r.TestTop1, _ = Accuracy(tePred, testLabels)
 	return r, fitErr

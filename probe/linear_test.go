@@ -14,7 +14,7 @@ import (
 )
 
 // logRegNaive is the probe's objective written out directly from the
-// formula on already standardised features.
+// formula on already standardized features.
 func logRegNaive(theta, x []float64, y []int, n, d, c int, lambda float64) float64 {
 	w, b := theta[:c*d], theta[c*d:]
 	f := 0.0
@@ -110,16 +110,27 @@ func TestFitLinearProbe(t *testing.T) {
 	x := ssl.FromSlice(xv, n, d)
 	x0 := testutil.Clone(x)
 	y0 := slices.Clone(y)
-	// Defaults: converged by one of the two tests.
+	// Defaults (Tol 0): L-BFGS runs to a stationary point of the float64
+	// objective, well before its cap.
 	p, err := FitLinearProbe(x, y, c, nil)
 	if err != nil {
 		t.Fatalf("FitLinearProbe: %v", err)
 	}
-	if !(p.Converged == "gradient" && p.GradNorm <= DefaultGradTol || p.Converged == "function") || p.Iterations < 1 || p.Iterations >= DefaultMaxIter {
-		t.Errorf("fit: %d iterations, max|grad| %g, converged %q", p.Iterations, p.GradNorm, p.Converged)
+	if !p.Converged || p.Residual > 1e-8 || p.Iterations < 1 || p.Iterations >= DefaultIterations {
+		t.Errorf("fit: %d iterations, residual %g, converged %v", p.Iterations, p.Residual, p.Converged)
 	}
-	// Tight tolerances: the gradient test decides.
-	tight := &LinearProbeOptions{GradTol: 1e-8, FuncTol: 1e-16}
+	// A positive Tol stops as soon as the residual is at most Tol.
+	loose, err := FitLinearProbe(x, y, c, &LinearProbeOptions{Tol: GradTol})
+	if err != nil || !loose.Converged || loose.Residual > GradTol || loose.Iterations > p.Iterations {
+		t.Errorf("fit(Tol %g): %d iterations, residual %g, converged %v, %v", GradTol, loose.Iterations, loose.Residual, loose.Converged, err)
+	}
+	// Tol 0 with a cap runs exactly the cap when L-BFGS is still moving.
+	capped, err := FitLinearProbe(x, y, c, &LinearProbeOptions{Iterations: 3})
+	if err != nil || capped.Iterations != 3 || capped.Converged {
+		t.Errorf("fit(Iterations 3): %d iterations, converged %v, %v", capped.Iterations, capped.Converged, err)
+	}
+	// A tight tolerance.
+	tight := &LinearProbeOptions{Tol: 1e-9}
 	p, err = FitLinearProbe(x, y, c, tight)
 	if err != nil {
 		t.Fatalf("FitLinearProbe(tight): %v", err)
@@ -128,12 +139,12 @@ func TestFitLinearProbe(t *testing.T) {
 	if !slices.Equal(y, y0) {
 		t.Errorf("labels modified")
 	}
-	if p.Converged != "gradient" || p.GradNorm > 1e-8 {
-		t.Errorf("fit(tight): %d iterations, max|grad| %g, converged %q", p.Iterations, p.GradNorm, p.Converged)
+	if !p.Converged || p.Residual > 1e-9 {
+		t.Errorf("fit(tight): %d iterations, residual %g, converged %v", p.Iterations, p.Residual, p.Converged)
 	}
-	// Optimality: the gradient of the naive objective on the standardised
+	// Optimality: the gradient of the naive objective on the standardized
 	// features vanishes at the returned parameters.
-	xs := standardise(xv, n, d, p.Mean, p.Scale)
+	xs := standardize(xv, n, d, p.Mean, p.Scale)
 	theta := append(slices.Clone(p.W), p.B...)
 	fn := func(th []float64) float64 { return logRegNaive(th, xs, y, n, d, c, DefaultL2) }
 	num := testutil.NumGrad(fn, slices.Clone(theta), 1e-6)
@@ -176,7 +187,7 @@ func TestEvaluateLinear(t *testing.T) {
 	if err != nil {
 		t.Fatalf("EvaluateLinear: %v", err)
 	}
-	if res.TrainTop1 < 0.9 || res.TestTop1 < 0.85 || res.Iterations != res.Probe.Iterations {
+	if res.TrainTop1 < 0.9 || res.TestTop1 < 0.85 || res.Iterations != res.Probe.Iterations || res.Residual != res.Probe.Residual || !res.Converged {
 		t.Errorf("EvaluateLinear = %+v on well-separated blobs", res)
 	}
 	pred, _ := res.Probe.Predict(nil, test)
@@ -184,14 +195,14 @@ func TestEvaluateLinear(t *testing.T) {
 	if acc != res.TestTop1 {
 		t.Errorf("TestTop1 %v, Accuracy of Predict %v", res.TestTop1, acc)
 	}
-	// Constant features, one class and binary inputs without standardisation.
+	// Constant features, one class and binary inputs without standardization.
 	cst := ssl.FromSlice([]float32{1, 2, 1, 3, 1, 4, 1, 5}, 4, 2)
 	p, err := FitLinearProbe(cst, []int{0, 0, 1, 1}, 2, nil)
 	if err != nil || p.Scale[0] != 1 || p.Mean[0] != 1 {
 		t.Errorf("constant feature: %v, scale %v", err, p)
 	}
 	p, err = FitLinearProbe(cst, []int{0, 0, 0, 0}, 1, &LinearProbeOptions{NoStandardize: true})
-	if err != nil || p.Loss != 0 || p.GradNorm != 0 || p.Mean[1] != 0 || p.Scale[1] != 1 {
+	if err != nil || p.Loss != 0 || p.Residual != 0 || !p.Converged || p.Iterations != 0 || p.Mean[1] != 0 || p.Scale[1] != 1 {
 		t.Errorf("one class: %v, %+v", err, p)
 	}
 }
@@ -210,25 +221,39 @@ func TestLinearProbeErrors(t *testing.T) {
 		want error
 		msg  string
 	}{
-		{"labels_len", x, y[:4], 2, nil, ssl.ErrShape, "labels has 4"},
+		{"labels_len", x, y[:4], 2, nil, ssl.ErrShape, "len(labels) is 4"},
 		{"label_range", x, []int{0, 1, 2, 0, 0}, 2, nil, ssl.ErrParam, "labels[2]=2"},
 		{"classes", x, y, 0, nil, ssl.ErrParam, "numClasses=0"},
 		{"empty", ssl.New(0, 3), nil, 2, nil, ssl.ErrShape, "x is empty"},
-		{"nan", nan, y, 2, nil, ssl.ErrNotFinite, "x[1][1]"},
+		{"nil", nil, y, 2, nil, ssl.ErrShape, "x is nil"},
+		{"nan", nan, y, 2, nil, ssl.ErrNotFinite, "x[1,1]"},
 		{"l2", x, y, 2, &LinearProbeOptions{L2: -1}, ssl.ErrParam, "L2=-1"},
-		{"l2_unreg", x, y, 2, &LinearProbeOptions{L2: 1, Unregularised: true}, ssl.ErrParam, "Unregularised"},
-		{"maxiter", x, y, 2, &LinearProbeOptions{MaxIter: -2}, ssl.ErrParam, "MaxIter=-2"},
-		{"gradtol", x, y, 2, &LinearProbeOptions{GradTol: math.NaN()}, ssl.ErrParam, "GradTol=NaN"},
-		{"functol", x, y, 2, &LinearProbeOptions{FuncTol: -1}, ssl.ErrParam, "FuncTol=-1"},
-		{"no_convergence", x, y, 2, &LinearProbeOptions{MaxIter: 1, GradTol: 1e-14, FuncTol: 1e-300}, ssl.ErrParam, "did not converge"},
+		{"l2_nan", x, y, 2, &LinearProbeOptions{L2: math.NaN()}, ssl.ErrParam, "L2=NaN"},
+		{"l2_unreg", x, y, 2, &LinearProbeOptions{L2: 1, Unregularized: true}, ssl.ErrParam, "Unregularized"},
+		{"iterations", x, y, 2, &LinearProbeOptions{Iterations: -2}, ssl.ErrParam, "Iterations=-2"},
+		{"tol_nan", x, y, 2, &LinearProbeOptions{Tol: math.NaN()}, ssl.ErrParam, "Tol=NaN"},
+		{"tol_neg", x, y, 2, &LinearProbeOptions{Tol: -1}, ssl.ErrParam, "Tol=-1"},
+		{"tol_inf", x, y, 2, &LinearProbeOptions{Tol: math.Inf(1)}, ssl.ErrParam, "Tol=+Inf"},
+		{"no_convergence", x, y, 2, &LinearProbeOptions{Iterations: 1, Tol: 1e-14}, ErrNotConverged, "Tol=1e-14 after 1 iterations"},
 	} {
 		p, err := FitLinearProbe(tc.x, tc.y, tc.c, tc.opts)
-		if notConv := errors.Is(err, ErrNotConverged); notConv != (tc.name == "no_convergence") || notConv != (p != nil) {
+		if notConv := errors.Is(err, ssl.ErrNotConverged); notConv != (tc.name == "no_convergence") || notConv != (p != nil) {
 			t.Errorf("FitLinearProbe(%s): ErrNotConverged %v with probe %v", tc.name, notConv, p != nil)
+		}
+		if tc.name == "no_convergence" && (errors.Is(err, ssl.ErrParam) || p.Converged || p.Iterations != 1 || p.Residual <= 1e-14 || len(p.W) != 2*3) {
+			t.Errorf("FitLinearProbe(%s) = %+v, %v: want the complete probe, not ErrParam", tc.name, p, err)
 		}
 		if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) || !strings.HasPrefix(err.Error(), "probe: FitLinearProbe: ") {
 			t.Errorf("FitLinearProbe(%s) error = %v, want %v naming %q", tc.name, err, tc.want, tc.msg)
 		}
+	}
+	if !errors.Is(ErrNotConverged, ssl.ErrNotConverged) || errors.Is(ErrNotConverged, ssl.ErrParam) {
+		t.Errorf("ErrNotConverged = %v: want it to wrap ssl.ErrNotConverged only", ErrNotConverged)
+	}
+	// EvaluateLinear: a fit that misses its Tol reports its accuracies.
+	ev, err := EvaluateLinear(x, y, x, y, 2, &LinearProbeOptions{Iterations: 1, Tol: 1e-14})
+	if !errors.Is(err, ErrNotConverged) || ev.Probe == nil || ev.Converged || ev.Iterations != 1 || ev.TrainTop1 == 0 {
+		t.Errorf("EvaluateLinear(Iterations 1, Tol 1e-14) = %+v, %v", ev, err)
 	}
 	p, err := FitLinearProbe(x, y, 2, nil)
 	if err != nil {
@@ -240,6 +265,12 @@ func TestLinearProbeErrors(t *testing.T) {
 	}
 	if _, err := p.Predict(nil, testutil.RandN(testutil.Rand(2), 1, 5, 4)); !errors.Is(err, ssl.ErrShape) {
 		t.Errorf("Predict(wrong width) error = %v", err)
+	}
+	if _, err := EvaluateLinear(x, y, testutil.RandN(testutil.Rand(3), 1, 5, 4), y, 2, nil); !errors.Is(err, ssl.ErrShape) || !strings.Contains(err.Error(), "test has 4 features") {
+		t.Errorf("EvaluateLinear(wrong test width) error = %v", err)
+	}
+	if _, err := EvaluateLinear(x, y, x, y, 2, &LinearProbeOptions{Iterations: -1}); !errors.Is(err, ssl.ErrParam) || !strings.HasPrefix(err.Error(), "probe: EvaluateLinear: ") {
+		t.Errorf("EvaluateLinear(Iterations -1) error = %v", err)
 	}
 	if _, err := EvaluateLinear(x, y, x, y[:3], 2, nil); !errors.Is(err, ssl.ErrShape) {
 		t.Errorf("EvaluateLinear(short test labels) error = %v", err)
@@ -325,4 +356,60 @@ func trainAccuracy(b *testing.B, p *LinearProbe, x ssl.Tensor, y []int) float64 
 	}
 	a, _ := Accuracy(pred, y)
 	return a
+}
+
+// protocolFeatures returns n rows of L2-normalized d-dimensional features
+// in c classes, the shape of the evaluation protocol's frozen features:
+// class k's rows are its random center plus isotropic noise of the given
+// spread, normalized.
+func protocolFeatures(seed uint64, n, d, c int, spread float64) ([]float32, []int) {
+	r := testutil.Rand(seed)
+	centers := make([]float64, c*d)
+	for i := range centers {
+		centers[i] = r.NormFloat64()
+	}
+	x := make([]float32, n*d)
+	y := make([]int, n)
+	row := make([]float64, d)
+	for i := range n {
+		k := r.IntN(c)
+		y[i] = k
+		s := 0.0
+		for j := range d {
+			row[j] = centers[k*d+j] + spread*r.NormFloat64()
+			s += row[j] * row[j]
+		}
+		for j := range d {
+			x[i*d+j] = float32(row[j] / math.Sqrt(s))
+		}
+	}
+	return x, y
+}
+
+// TestLinearProbeProtocolFeatures fits the probe with nil options on
+// features shaped as the protocol's (L2-normalized, 128-d, 10 classes, a
+// few thousand samples): it converges within its default budget, with no
+// error, and EvaluateLinear reports so by value.
+func TestLinearProbeProtocolFeatures(t *testing.T) {
+	n, m, d, c := 3000, 1000, 128, 10
+	for _, spread := range []float64{1, 4} { // separable, and overlapping
+		xv, y := protocolFeatures(7, n+m, d, c, spread)
+		train, test := ssl.FromSlice(xv[:n*d], n, d), ssl.FromSlice(xv[n*d:], m, d)
+		r, err := EvaluateLinear(train, y[:n], test, y[n:], c, nil)
+		if err != nil {
+			t.Fatalf("spread %v: EvaluateLinear: %v", spread, err)
+		}
+		if !r.Converged || r.Iterations < 1 || r.Iterations >= DefaultIterations || r.Residual > 1e-7 {
+			t.Errorf("spread %v: %d iterations, residual %g, converged %v", spread, r.Iterations, r.Residual, r.Converged)
+		}
+		if spread == 1 && (r.TrainTop1 != 1 || r.TestTop1 < 0.99) {
+			t.Errorf("spread 1 (separable): top-1 train %v test %v", r.TrainTop1, r.TestTop1)
+		}
+		// scipy's gtol as Tol: fewer iterations, the same test accuracy to
+		// within a sample or two.
+		rt, err := EvaluateLinear(train, y[:n], test, y[n:], c, &LinearProbeOptions{Tol: GradTol})
+		if err != nil || !rt.Converged || rt.Residual > GradTol || rt.Iterations > r.Iterations || math.Abs(rt.TestTop1-r.TestTop1) > 2.0/float64(m) {
+			t.Errorf("spread %v, Tol %g: %+v, %v (Tol 0: %d iterations, test %v)", spread, GradTol, rt, err, r.Iterations, r.TestTop1)
+		}
+	}
 }

@@ -1,25 +1,36 @@
 package probe
 
 import (
-	"fmt"
 	"math"
 	"math/big"
 	"slices"
 
 	"ssl"
+	"ssl/internal/check"
 )
 
-// ClusterOptions holds the optional settings of [ClusterACC] and
-// [EvaluateClusters]. A nil *ClusterOptions means the defaults.
-type ClusterOptions struct {
+// ClusterACCOptions holds the optional settings of [ClusterACC] and
+// [EvaluateClusters]. A nil *ClusterACCOptions means the defaults.
+type ClusterACCOptions struct {
 	// Majority maps every cluster to the class most of its members carry
 	// (many-to-one, IIC's evaluation of overclustering, Ji et al. 2019,
 	// Sec. 4) instead of the one-to-one Hungarian matching. Default false.
 	Majority bool
 }
 
-// ClusterScores are the clustering metrics of [EvaluateClusters].
-type ClusterScores struct {
+// ClusterACCResult is the result of [ClusterACC].
+type ClusterACCResult struct {
+	// ACC is the fraction of samples whose cluster is matched to their
+	// class, in [0, 1].
+	ACC float64
+	// Match[p] is the class cluster p is mapped to, or −1 if it is matched
+	// to none (more clusters than classes under one-to-one matching).
+	Match []int
+}
+
+// EvaluateClustersResult holds the clustering metrics of
+// [EvaluateClusters].
+type EvaluateClustersResult struct {
 	// ACC is the fraction of samples whose cluster is matched to their
 	// class, in [0, 1].
 	ACC float64
@@ -36,18 +47,19 @@ type ClusterScores struct {
 
 // Confusion counts W[p·numClasses + c] = #{i : pred_i = p and target_i = c},
 // the numClusters×numClasses contingency table (row-major) of a clustering
-// against the classes; [ConfusionHeatmap] draws it. dst receives it (nil
+// against the classes; ssl/probe/plot's ConfusionHeatmap draws it. dst receives it (nil
 // is allocated, otherwise it must have numClusters·numClasses entries).
 //
 // It returns an error wrapping ssl.ErrShape if pred and target differ in
 // length or are empty, or dst has the wrong length, and ssl.ErrParam if
 // numClusters or numClasses is < 1 or a label is out of its range.
 func Confusion(dst []int, pred, target []int, numClusters, numClasses int) ([]int, error) {
-	if err := checkClustering("Confusion", pred, target, numClusters, numClasses); err != nil {
+	const fn = "probe: Confusion"
+	if err := checkClustering(fn, pred, target, numClusters, numClasses); err != nil {
 		return nil, err
 	}
 	if dst != nil && len(dst) != numClusters*numClasses {
-		return nil, fmt.Errorf("probe: Confusion: dst has %d entries, want numClusters·numClasses=%d: %w", len(dst), numClusters*numClasses, ssl.ErrShape)
+		return nil, check.Errorf(fn, ssl.ErrShape, "len(dst) is %d, want numClusters·numClasses=%d", len(dst), numClusters*numClasses)
 	}
 	if dst == nil {
 		dst = make([]int, numClusters*numClasses)
@@ -59,23 +71,22 @@ func Confusion(dst []int, pred, target []int, numClusters, numClasses int) ([]in
 	return dst, nil
 }
 
+// checkClustering checks a clustering pred against classes target; fn is
+// "probe: Func".
 func checkClustering(fn string, pred, target []int, numClusters, numClasses int) error {
-	if len(pred) != len(target) {
-		return fmt.Errorf("probe: %s: pred has %d entries, target %d: %w", fn, len(pred), len(target), ssl.ErrShape)
-	}
-	if len(pred) == 0 {
-		return fmt.Errorf("probe: %s: no samples: %w", fn, ssl.ErrShape)
-	}
-	if numClusters < 1 {
-		return fmt.Errorf("probe: %s: numClusters must be at least 1 (numClusters=%d): %w", fn, numClusters, ssl.ErrParam)
-	}
-	if numClasses < 1 {
-		return fmt.Errorf("probe: %s: numClasses must be at least 1 (numClasses=%d): %w", fn, numClasses, ssl.ErrParam)
-	}
-	if err := checkLabels(fn, "pred", pred, numClusters); err != nil {
+	if err := check.AtLeast(fn, "len(pred)", len(pred), 1); err != nil {
 		return err
 	}
-	return checkLabels(fn, "target", target, numClasses)
+	if err := check.Count(fn, "numClusters", numClusters, 1); err != nil {
+		return err
+	}
+	if err := check.Count(fn, "numClasses", numClasses, 1); err != nil {
+		return err
+	}
+	if err := check.Labels(fn, "pred", pred, len(pred), numClusters); err != nil {
+		return err
+	}
+	return check.Labels(fn, "target", target, len(pred), numClasses)
 }
 
 // ClusterACC returns the clustering accuracy of cluster ids pred ∈
@@ -86,7 +97,7 @@ func checkClustering(fn string, pred, target []int, numClusters, numClasses int)
 //	match  = the one-to-one matching of clusters to classes maximising Σ W[p, match(p)]
 //	ACC    = Σ_p W[p, match(p)] / N
 //
-// and the matching (match[p] is a class, or −1). The matching is found by
+// and the matching (Match[p] is a class, or −1). The matching is found by
 // [Hungarian] on N − W. With numClusters = numClasses this is SCAN's
 // hungarian_evaluate. With more clusters than classes SCAN's code does not
 // apply (it asserts equal counts); here each class is matched to a distinct
@@ -100,13 +111,13 @@ func checkClustering(fn string, pred, target []int, numClusters, numClasses int)
 // Reference: Van Gansbeke et al., SCAN: Learning to Classify Images without
 // Labels, ECCV 2020, Sec. 4.1; wvangansbeke/Unsupervised-Classification
 // utils/evaluate_utils.py hungarian_evaluate and _hungarian_match.
-func ClusterACC(pred, target []int, numClusters, numClasses int, opts *ClusterOptions) (acc float64, match []int, err error) {
-	if err := checkClustering("ClusterACC", pred, target, numClusters, numClasses); err != nil {
-		return 0, nil, err
+func ClusterACC(pred, target []int, numClusters, numClasses int, opts *ClusterACCOptions) (ClusterACCResult, error) {
+	if err := checkClustering("probe: ClusterACC", pred, target, numClusters, numClasses); err != nil {
+		return ClusterACCResult{}, err
 	}
 	w := confusion(pred, target, numClusters, numClasses)
-	acc, match = accFromConfusion(w, len(pred), numClusters, numClasses, opts != nil && opts.Majority)
-	return acc, match, nil
+	acc, match := accFromConfusion(w, len(pred), numClusters, numClasses, opts != nil && opts.Majority)
+	return ClusterACCResult{ACC: acc, Match: match}, nil
 }
 
 // confusion is Confusion on checked input.
@@ -154,21 +165,16 @@ func accFromConfusion(w []int, n, numClusters, numClasses int, majority bool) (f
 // EvaluateClusters returns ACC ([ClusterACC]), NMI ([NMI]) and ARI ([ARI])
 // of the clustering pred against the classes target, the three numbers
 // SCAN's hungarian_evaluate reports. It returns the errors of [Confusion].
-func EvaluateClusters(pred, target []int, numClusters, numClasses int, opts *ClusterOptions) (ClusterScores, error) {
-	if err := checkClustering("EvaluateClusters", pred, target, numClusters, numClasses); err != nil {
-		return ClusterScores{}, err
+func EvaluateClusters(pred, target []int, numClusters, numClasses int, opts *ClusterACCOptions) (EvaluateClustersResult, error) {
+	if err := checkClustering("probe: EvaluateClusters", pred, target, numClusters, numClasses); err != nil {
+		return EvaluateClustersResult{}, err
 	}
 	w := confusion(pred, target, numClusters, numClasses)
 	acc, match := accFromConfusion(w, len(pred), numClusters, numClasses, opts != nil && opts.Majority)
-	nmi, err := NMI(pred, target)
-	if err != nil {
-		return ClusterScores{}, err
-	}
-	ari, err := ARI(pred, target)
-	if err != nil {
-		return ClusterScores{}, err
-	}
-	return ClusterScores{ACC: acc, NMI: nmi, ARI: ari, Match: match}, nil
+	n, ka, kb := contingency(pred, target)
+	return EvaluateClustersResult{
+		ACC: acc, NMI: nmiFromContingency(n, ka, kb), ARI: ariFromContingency(n, ka, kb, int64(len(pred))), Match: match,
+	}, nil
 }
 
 // contingency relabels a and b (any ints) to 0..ka−1 and 0..kb−1 in sorted
@@ -228,14 +234,19 @@ func relabel(x []int) ([]int, int) {
 // sklearn/metrics/cluster/_supervised.py normalized_mutual_info_score,
 // mutual_info_score and entropy.
 func NMI(a, b []int) (float64, error) {
-	if len(a) != len(b) {
-		return 0, fmt.Errorf("probe: NMI: labelings have %d and %d entries: %w", len(a), len(b), ssl.ErrShape)
-	}
-	if len(a) == 0 {
-		return 0, fmt.Errorf("probe: NMI: no samples: %w", ssl.ErrShape)
+	if err := checkLabelings("probe: NMI", a, b); err != nil {
+		return 0, err
 	}
 	n, ka, kb := contingency(a, b)
 	return nmiFromContingency(n, ka, kb), nil
+}
+
+// checkLabelings checks two labelings of the same non-empty samples.
+func checkLabelings(fn string, a, b []int) error {
+	if len(a) != len(b) {
+		return check.Errorf(fn, ssl.ErrShape, "labelings have %d and %d entries", len(a), len(b))
+	}
+	return check.AtLeast(fn, "the number of samples", len(a), 1)
 }
 
 func nmiFromContingency(n []int64, ka, kb int) float64 {
@@ -344,11 +355,8 @@ func entropy(counts []int64) float64 {
 // 1985; scikit-learn 1.2 sklearn/metrics/cluster/_supervised.py
 // adjusted_rand_score and pair_confusion_matrix.
 func ARI(a, b []int) (float64, error) {
-	if len(a) != len(b) {
-		return 0, fmt.Errorf("probe: ARI: labelings have %d and %d entries: %w", len(a), len(b), ssl.ErrShape)
-	}
-	if len(a) == 0 {
-		return 0, fmt.Errorf("probe: ARI: no samples: %w", ssl.ErrShape)
+	if err := checkLabelings("probe: ARI", a, b); err != nil {
+		return 0, err
 	}
 	n, ka, kb := contingency(a, b)
 	return ariFromContingency(n, ka, kb, int64(len(a))), nil

@@ -234,19 +234,21 @@ func TestClusterACC(t *testing.T) {
 	pred := []int{0, 0, 1, 1, 2, 2, 3, 3, 3}
 	target := []int{1, 1, 0, 0, 1, 1, 0, 0, 2}
 	// One-to-one: clusters 0 and 2 both hold class 1; only one gets it.
-	acc, match, err := ClusterACC(pred, target, 4, 3, nil)
+	r, err := ClusterACC(pred, target, 4, 3, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	acc, match := r.ACC, r.Match
 	if want := 5.0 / 9; acc != want {
 		t.Errorf("ClusterACC one-to-one = %v (match %v), want %v", acc, match, want)
 	}
 	checkMatch(t, match, 4, 3)
 	// Many-to-one: every cluster takes its majority class.
-	acc, match, err = ClusterACC(pred, target, 4, 3, &ClusterOptions{Majority: true})
+	r, err = ClusterACC(pred, target, 4, 3, &ClusterACCOptions{Majority: true})
 	if err != nil {
 		t.Fatal(err)
 	}
+	acc, match = r.ACC, r.Match
 	if want := 8.0 / 9; acc != want || !slices.Equal(match, []int{1, 0, 1, 0}) {
 		t.Errorf("ClusterACC majority = %v, %v, want %v, [1 0 1 0]", acc, match, want)
 	}
@@ -267,14 +269,14 @@ func TestMetricsErrors(t *testing.T) {
 		want         error
 		msg          string
 	}{
-		{"length", []int{0, 1}, []int{0}, 2, 2, ssl.ErrShape, "pred has 2 entries, target 1"},
-		{"empty", nil, nil, 2, 2, ssl.ErrShape, "no samples"},
+		{"length", []int{0, 1}, []int{0}, 2, 2, ssl.ErrShape, "len(target) is 1, want 2"},
+		{"empty", nil, nil, 2, 2, ssl.ErrShape, "len(pred) is 0"},
 		{"clusters_zero", []int{0}, []int{0}, 0, 1, ssl.ErrParam, "numClusters=0"},
 		{"classes_zero", []int{0}, []int{0}, 1, 0, ssl.ErrParam, "numClasses=0"},
 		{"pred_range", []int{0, 2}, []int{0, 1}, 2, 2, ssl.ErrParam, "pred[1]=2"},
 		{"target_range", []int{0, 1}, []int{-1, 1}, 2, 2, ssl.ErrParam, "target[0]=-1"},
 	} {
-		_, _, err := ClusterACC(tc.pred, tc.target, tc.k, tc.c, nil)
+		_, err := ClusterACC(tc.pred, tc.target, tc.k, tc.c, nil)
 		if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) || !strings.HasPrefix(err.Error(), "probe: ClusterACC: ") {
 			t.Errorf("ClusterACC(%s) error = %v, want %v naming %q", tc.name, err, tc.want, tc.msg)
 		}

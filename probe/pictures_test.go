@@ -58,9 +58,9 @@ func decodePNG(t *testing.T, name string, b []byte, w, h int) image.Image {
 	return img
 }
 
-// distinctColours counts the distinct colours of img (capped), to tell a
+// distinctColors counts the distinct colors of img (capped), to tell a
 // drawn picture from a blank canvas.
-func distinctColours(img image.Image) int {
+func distinctColors(img image.Image) int {
 	seen := map[[4]uint32]bool{}
 	b := img.Bounds()
 	for y := b.Min.Y; y < b.Max.Y; y += 2 {
@@ -76,7 +76,7 @@ func distinctColours(img image.Image) int {
 }
 
 // TestPictures renders each picture from real data: Fashion-MNIST pixels
-// as features, their kNN predictions, and curves of real evaluations.
+// as features and their kNN predictions.
 func TestPictures(t *testing.T) {
 	trainImg, trainX, trainY, testImg, testX, testY := fashion(t, 2000, 300)
 	_ = trainImg
@@ -96,10 +96,10 @@ func TestPictures(t *testing.T) {
 		}
 		// 10 rows of 8 cells of 56×56 pixels with 2-pixel gaps.
 		img := decodePNG(t, "ClusterGrid", buf.Bytes(), 8*56+9*2, 10*56+11*2)
-		if distinctColours(img) < 50 {
-			t.Errorf("ClusterGrid: only %d colours", distinctColours(img))
+		if distinctColors(img) < 50 {
+			t.Errorf("ClusterGrid: only %d colors", distinctColors(img))
 		}
-		rows, err := NearestToCentres(testX, pred, 10, 8)
+		rows, err := NearestToCenters(testX, pred, 10, 8)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,77 +134,9 @@ func TestPictures(t *testing.T) {
 		}
 		decodePNG(t, "Grid", buf.Bytes(), 6*28+7*3, 4*28+5*3)
 	})
-
-	t.Run("confusion_heatmap", func(t *testing.T) {
-		conf, err := Confusion(nil, pred, testY, 10, 10)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var buf bytes.Buffer
-		opts := &PlotOptions{RowNames: dataset.FashionMNISTClasses, ColNames: dataset.FashionMNISTClasses,
-			RowLabel: "kNN prediction", Title: "kNN on Fashion-MNIST pixels"}
-		if err := ConfusionHeatmap(&buf, conf, 10, 10, opts); err != nil {
-			t.Fatal(err)
-		}
-		img := decodePNG(t, "ConfusionHeatmap", buf.Bytes(), 560, 480)
-		if distinctColours(img) < 20 {
-			t.Errorf("ConfusionHeatmap: only %d colours", distinctColours(img))
-		}
-		buf.Reset()
-		// A constant table and a custom size.
-		if err := ConfusionHeatmap(&buf, make([]int, 6), 2, 3, &PlotOptions{Width: 300, Height: 200}); err != nil {
-			t.Fatal(err)
-		}
-		decodePNG(t, "ConfusionHeatmap(zeros)", buf.Bytes(), 300, 200)
-	})
-
-	t.Run("training_curves", func(t *testing.T) {
-		// A small slice of records from real evaluations: per "epoch" the
-		// features are the first 49·e pixels; the loss is the linear probe's
-		// objective on them and the accuracy is kNN's.
-		var recs []EpochRecord
-		tr, te := trainX.Data().([]float32), testX.Data().([]float32)
-		for e := 1; e <= 4; e++ {
-			d := 49 * e
-			sub := func(x []float32, n int) ssl.Tensor {
-				out := make([]float32, n*d)
-				for i := range n {
-					copy(out[i*d:(i+1)*d], x[i*784:i*784+d])
-				}
-				return ssl.FromSlice(out, n, d)
-			}
-			btr, bte := sub(tr[:500*784], 500), sub(te, 300)
-			p, err := FitLinearProbe(btr, trainY[:500], 10, &LinearProbeOptions{L2: 1e-2, GradTol: 1e-4})
-			if err != nil {
-				t.Fatal(err)
-			}
-			pr, err := KNN(nil, btr, trainY[:500], bte, 10, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			a, _ := Accuracy(pr, testY)
-			if e == 3 {
-				a = math.NaN() // an epoch without a kNN evaluation
-			}
-			recs = append(recs, EpochRecord{Epoch: e, Loss: p.Loss, KNNTop1: a})
-		}
-		var buf bytes.Buffer
-		if err := TrainingCurves(&buf, recs, nil); err != nil {
-			t.Fatal(err)
-		}
-		img := decodePNG(t, "TrainingCurves", buf.Bytes(), 640, 480)
-		if distinctColours(img) < 10 {
-			t.Errorf("TrainingCurves: only %d colours", distinctColours(img))
-		}
-		buf.Reset()
-		if err := TrainingCurves(&buf, recs[:1], &PlotOptions{Width: 400, Height: 300, Title: "one epoch"}); err != nil {
-			t.Fatal(err)
-		}
-		decodePNG(t, "TrainingCurves(one)", buf.Bytes(), 400, 300)
-	})
 }
 
-func TestGridColour(t *testing.T) {
+func TestGridColor(t *testing.T) {
 	// 2 RGB images of 2×2 in CHW order, values in [-1, 1].
 	x := ssl.FromSlice([]float32{
 		-1, 1, 0, 0 /* R */, 1, -1, 0, 0 /* G */, 0, 0, 1, -1, /* B */
@@ -262,48 +194,16 @@ func TestPicturesErrors(t *testing.T) {
 	if err := ClusterGrid(&buf, imgs, feats, []int{0, 1, 0}, 2, 2, nil); !errors.Is(err, ssl.ErrShape) {
 		t.Errorf("ClusterGrid(short assignments) error = %v", err)
 	}
-	if _, err := NearestToCentres(feats, []int{0, 1, 2, 0}, 2, 2); !errors.Is(err, ssl.ErrParam) {
-		t.Errorf("NearestToCentres(assignment out of range) error = %v", err)
+	if _, err := NearestToCenters(feats, []int{0, 1, 2, 0}, 2, 2); !errors.Is(err, ssl.ErrParam) {
+		t.Errorf("NearestToCenters(assignment out of range) error = %v", err)
 	}
-	if _, err := NearestToCentres(feats, []int{0, 1, 1, 0}, 2, 0); !errors.Is(err, ssl.ErrParam) {
-		t.Errorf("NearestToCentres(perCluster 0) error = %v", err)
-	}
-	for _, tc := range []struct {
-		name string
-		conf []int
-		r, c int
-		opts *PlotOptions
-		want error
-	}{
-		{"len", []int{1, 2, 3}, 2, 2, nil, ssl.ErrShape},
-		{"rows0", nil, 0, 2, nil, ssl.ErrShape},
-		{"negative", []int{1, -2, 3, 4}, 2, 2, nil, ssl.ErrParam},
-		{"names", []int{1, 2, 3, 4}, 2, 2, &PlotOptions{RowNames: []string{"a"}}, ssl.ErrShape},
-		{"size", []int{1, 2, 3, 4}, 2, 2, &PlotOptions{Width: 10}, ssl.ErrParam},
-	} {
-		buf.Reset()
-		if err := ConfusionHeatmap(&buf, tc.conf, tc.r, tc.c, tc.opts); !errors.Is(err, tc.want) || buf.Len() != 0 {
-			t.Errorf("ConfusionHeatmap(%s) error = %v, want %v", tc.name, err, tc.want)
-		}
-	}
-	for _, tc := range []struct {
-		name string
-		recs []EpochRecord
-		want error
-	}{
-		{"empty", nil, ssl.ErrShape},
-		{"order", []EpochRecord{{Epoch: 2}, {Epoch: 2}}, ssl.ErrParam},
-		{"inf", []EpochRecord{{Epoch: 1, Loss: math.Inf(1)}}, ssl.ErrNotFinite},
-	} {
-		buf.Reset()
-		if err := TrainingCurves(&buf, tc.recs, nil); !errors.Is(err, tc.want) || buf.Len() != 0 {
-			t.Errorf("TrainingCurves(%s) error = %v, want %v", tc.name, err, tc.want)
-		}
+	if _, err := NearestToCenters(feats, []int{0, 1, 1, 0}, 2, 0); !errors.Is(err, ssl.ErrParam) {
+		t.Errorf("NearestToCenters(perCluster 0) error = %v", err)
 	}
 }
 
-// TestNearestToCentres checks the ranking against a direct computation.
-func TestNearestToCentres(t *testing.T) {
+// TestNearestToCenters checks the ranking against a direct computation.
+func TestNearestToCenters(t *testing.T) {
 	x := ssl.FromSlice([]float32{
 		1, 0, // 0: cluster 0
 		1, 0.1, // 1: cluster 0
@@ -311,13 +211,13 @@ func TestNearestToCentres(t *testing.T) {
 		3, 0, // 3: cluster 0, same direction as 0
 		1, 1, // 4: cluster 1
 	}, 5, 2)
-	rows, err := NearestToCentres(x, []int{0, 0, 1, 0, 1}, 3, 2)
+	rows, err := NearestToCenters(x, []int{0, 0, 1, 0, 1}, 3, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Cluster 0: rows 0 and 3 are the same direction (tie: lower index
 	// first) and nearer the centre than row 1. Cluster 2 is empty.
 	if len(rows) != 3 || len(rows[0]) != 2 || rows[0][0] != 0 || rows[0][1] != 3 || len(rows[1]) != 2 || len(rows[2]) != 0 {
-		t.Errorf("NearestToCentres = %v, want [[0 3] [2 4] or [4 2] []]", rows)
+		t.Errorf("NearestToCenters = %v, want [[0 3] [2 4] or [4 2] []]", rows)
 	}
 }

@@ -1,15 +1,15 @@
 package probe
 
 import (
-	"fmt"
 	"math"
 
 	"ssl"
+	"ssl/internal/check"
 )
 
-// RLPScores are the reverse-linear-probing scores of [RLP] and
-// [ReverseProbe].
-type RLPScores struct {
+// RLPResult holds the reverse-linear-probing scores of [RLP] (and of
+// [ReverseProbe], in [ReverseProbeResult]).
+type RLPResult struct {
 	// Predicted[n] is the probe's cluster for sample n: argmax_k of the
 	// logits W·c_n + b (ties: the lower cluster).
 	Predicted []int
@@ -54,24 +54,25 @@ type RLPScores struct {
 // Unsupervised Representations via Quantized Reversed Probing, ICLR 2022,
 // Sec. 3 (eq. 2 and 3). No official code is public; this follows the
 // paper, as the reference cases do.
-func RLP(clusterIDs []int, numClusters int, concepts, weight, bias ssl.Tensor) (RLPScores, error) {
-	n, c, cv, err := checkRLPInputs("RLP", clusterIDs, numClusters, concepts)
+func RLP(concepts ssl.Tensor, clusterIDs []int, weight, bias ssl.Tensor, numClusters int) (RLPResult, error) {
+	const fn = "probe: RLP"
+	n, c, cv, err := checkRLPInputs(fn, concepts, clusterIDs, numClusters)
 	if err != nil {
-		return RLPScores{}, err
+		return RLPResult{}, err
 	}
-	wv, err := ssl.MatrixOf(weight, numClusters, c)
+	wv, err := check.MatrixOf(fn, "weight", weight, numClusters, c)
 	if err != nil {
-		return RLPScores{}, fmt.Errorf("probe: RLP: weight: %w", err)
+		return RLPResult{}, err
 	}
-	bv, err := ssl.VectorOf(bias, numClusters)
+	bv, err := check.VectorOf(fn, "bias", bias, numClusters)
 	if err != nil {
-		return RLPScores{}, fmt.Errorf("probe: RLP: bias: %w", err)
+		return RLPResult{}, err
 	}
-	if i := firstNonFinite(wv); i >= 0 {
-		return RLPScores{}, fmt.Errorf("probe: RLP: weight[%d][%d] is %v: %w", i/c, i%c, wv[i], ssl.ErrNotFinite)
+	if err := check.FiniteData(fn, "weight", wv, numClusters, c); err != nil {
+		return RLPResult{}, err
 	}
-	if i := firstNonFinite(bv); i >= 0 {
-		return RLPScores{}, fmt.Errorf("probe: RLP: bias[%d] is %v: %w", i, bv[i], ssl.ErrNotFinite)
+	if err := check.FiniteData(fn, "bias", bv, 1, numClusters); err != nil {
+		return RLPResult{}, err
 	}
 	w, b := make([]float64, len(wv)), make([]float64, len(bv))
 	for i, v := range wv {
@@ -83,48 +84,57 @@ func RLP(clusterIDs []int, numClusters int, concepts, weight, bias ssl.Tensor) (
 	return rlpScores(clusterIDs, numClusters, cv, n, c, w, b), nil
 }
 
+// ReverseProbeResult is the result of [ReverseProbe]: the scores of [RLP]
+// and the probe they score.
+type ReverseProbeResult struct {
+	RLPResult
+	// Probe is the fitted linear softmax probe p(y | c), with its
+	// iterations, residual and convergence.
+	Probe *LinearProbe
+}
+
 // ReverseProbe runs reverse linear probing from the cluster ids on: it fits
 // the linear softmax probe p(y | c) on the concepts with [FitLinearProbe]
-// (no standardisation, whatever opts says: concepts are binary) and scores
-// it as [RLP] does. It returns the scores and the probe, and the errors of
-// RLP's checks and of FitLinearProbe (with the scores of the probe reached
-// when L-BFGS did not converge).
-func ReverseProbe(clusterIDs []int, numClusters int, concepts ssl.Tensor, opts *LinearProbeOptions) (RLPScores, *LinearProbe, error) {
-	n, c, cv, err := checkRLPInputs("ReverseProbe", clusterIDs, numClusters, concepts)
+// (no standardization, whatever opts says: concepts are binary) and scores
+// it as [RLP] does. It returns the errors of RLP's checks and of
+// FitLinearProbe; when the fit misses a positive Tol, the complete result
+// (the probe reached and its scores) comes back with the error wrapping
+// [ErrNotConverged].
+func ReverseProbe(concepts ssl.Tensor, clusterIDs []int, numClusters int, opts *LinearProbeOptions) (ReverseProbeResult, error) {
+	n, c, cv, err := checkRLPInputs("probe: ReverseProbe", concepts, clusterIDs, numClusters)
 	if err != nil {
-		return RLPScores{}, nil, err
+		return ReverseProbeResult{}, err
 	}
 	o := LinearProbeOptions{}
 	if opts != nil {
 		o = *opts
 	}
 	o.NoStandardize = true
-	p, fitErr := FitLinearProbe(concepts, clusterIDs, numClusters, &o)
+	p, fitErr := fitLinearProbe("probe: ReverseProbe", concepts, clusterIDs, numClusters, &o)
 	if p == nil {
-		return RLPScores{}, nil, fitErr
+		return ReverseProbeResult{}, fitErr
 	}
-	return rlpScores(clusterIDs, numClusters, cv, n, c, p.W, p.B), p, fitErr
+	return ReverseProbeResult{RLPResult: rlpScores(clusterIDs, numClusters, cv, n, c, p.W, p.B), Probe: p}, fitErr
 }
 
-func checkRLPInputs(fn string, ids []int, numClusters int, concepts ssl.Tensor) (n, c int, cv []float32, err error) {
+// checkRLPInputs checks the concepts (N×C) and the N cluster ids; fn is
+// "probe: Func".
+func checkRLPInputs(fn string, concepts ssl.Tensor, ids []int, numClusters int) (n, c int, cv []float32, err error) {
 	n, c, cv, err = checkFeatures(fn, "concepts", concepts)
 	if err != nil {
 		return 0, 0, nil, err
 	}
-	if len(ids) != n {
-		return 0, 0, nil, fmt.Errorf("probe: %s: clusterIDs has %d entries, concepts has %d rows: %w", fn, len(ids), n, ssl.ErrShape)
+	if err := check.Count(fn, "numClusters", numClusters, 1); err != nil {
+		return 0, 0, nil, err
 	}
-	if numClusters < 1 {
-		return 0, 0, nil, fmt.Errorf("probe: %s: numClusters must be at least 1 (numClusters=%d): %w", fn, numClusters, ssl.ErrParam)
-	}
-	if err := checkLabels(fn, "clusterIDs", ids, numClusters); err != nil {
+	if err := check.Labels(fn, "clusterIDs", ids, n, numClusters); err != nil {
 		return 0, 0, nil, err
 	}
 	return n, c, cv, nil
 }
 
-func rlpScores(y []int, k int, cv []float32, n, c int, w, b []float64) RLPScores {
-	s := RLPScores{Predicted: make([]int, n)}
+func rlpScores(y []int, k int, cv []float32, n, c int, w, b []float64) RLPResult {
+	s := RLPResult{Predicted: make([]int, n)}
 	counts := make([]int64, k)
 	logits := make([]float64, k)
 	ce, hit := 0.0, 0

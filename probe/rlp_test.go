@@ -3,6 +3,7 @@ package probe
 import (
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -77,7 +78,7 @@ func TestRLP(t *testing.T) {
 	weight, bias := testutil.RandN(r, 1, k, c), testutil.RandN(r, 1, k)
 	concepts := ssl.FromSlice(cpt, n, c)
 	w0, c0 := testutil.Clone(weight), testutil.Clone(concepts)
-	s, err := RLP(y, k, concepts, weight, bias)
+	s, err := RLP(concepts, y, weight, bias, k)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,23 +107,27 @@ func TestRLP(t *testing.T) {
 func TestReverseProbe(t *testing.T) {
 	n, k, c := 800, 5, 8
 	y, cpt := conceptData(6, n, k, c, 0.2)
-	s, p, err := ReverseProbe(y, k, ssl.FromSlice(cpt, n, c), &LinearProbeOptions{L2: 1e-3})
+	s, err := ReverseProbe(ssl.FromSlice(cpt, n, c), y, k, &LinearProbeOptions{L2: 1e-3})
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := s.Probe
+	if !p.Converged || p.Iterations < 1 {
+		t.Errorf("ReverseProbe's fit: %d iterations, residual %g, converged %v", p.Iterations, p.Residual, p.Converged)
+	}
 	if p.Mean[0] != 0 || p.Scale[0] != 1 {
-		t.Errorf("ReverseProbe standardised the concepts: mean %v scale %v", p.Mean, p.Scale)
+		t.Errorf("ReverseProbe standardized the concepts: mean %v scale %v", p.Mean, p.Scale)
 	}
 	if s.Accuracy < 0.7 || s.MILowerBound <= 0 || s.MILowerBound >= s.EntropyClusters || s.NMI < 0.4 {
 		t.Errorf("ReverseProbe scores %+v", s)
 	}
 	// The scores are those of RLP with the fitted probe (float32 weights).
 	w32, b32 := ssl.FromSlice(testutil.F32s(p.W), k, c), ssl.FromSlice(testutil.F32s(p.B), k)
-	s2, err := RLP(y, k, ssl.FromSlice(cpt, n, c), w32, b32)
+	s2, err := RLP(ssl.FromSlice(cpt, n, c), y, w32, b32, k)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !testutil.Close(s2.CrossEntropy, s.CrossEntropy, 1e-6, 1e-5) || s2.NMI != s.NMI {
+	if !testutil.Close(s2.CrossEntropy, s.CrossEntropy, 1e-6, 1e-5) || s2.NMI != s.NMI || !slices.Equal(s2.Predicted, s.Predicted) {
 		t.Errorf("RLP with the fitted probe %+v, ReverseProbe %+v", s2, s)
 	}
 }
@@ -140,20 +145,28 @@ func TestRLPErrors(t *testing.T) {
 		want        error
 		msg         string
 	}{
-		{"ids_len", []int{0, 1}, 2, concepts, w, b, ssl.ErrShape, "clusterIDs has 2"},
+		{"ids_len", []int{0, 1}, 2, concepts, w, b, ssl.ErrShape, "len(clusterIDs) is 2, want 3"},
 		{"ids_range", []int{0, 1, 2}, 2, concepts, w, b, ssl.ErrParam, "clusterIDs[2]=2"},
 		{"k", []int{0, 0, 0}, 0, concepts, w, b, ssl.ErrParam, "numClusters=0"},
 		{"weight_shape", []int{0, 1, 1}, 2, concepts, ssl.New(2, 3), b, ssl.ErrShape, "weight"},
 		{"bias_shape", []int{0, 1, 1}, 2, concepts, w, ssl.New(3), ssl.ErrShape, "bias"},
-		{"weight_inf", []int{0, 1, 1}, 2, concepts, bad, b, ssl.ErrNotFinite, "weight[0][1]"},
+		{"weight_inf", []int{0, 1, 1}, 2, concepts, bad, b, ssl.ErrNotFinite, "weight[0,1]"},
 		{"empty", nil, 2, ssl.New(0, 2), w, b, ssl.ErrShape, "concepts is empty"},
 	} {
-		_, err := RLP(tc.ids, tc.k, tc.concepts, tc.w, tc.b)
+		_, err := RLP(tc.concepts, tc.ids, tc.w, tc.b, tc.k)
 		if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) || !strings.HasPrefix(err.Error(), "probe: RLP: ") {
 			t.Errorf("RLP(%s) error = %v, want %v naming %q", tc.name, err, tc.want, tc.msg)
 		}
 	}
-	if _, _, err := ReverseProbe([]int{0, 3, 1}, 2, concepts, nil); !errors.Is(err, ssl.ErrParam) {
+	if _, err := ReverseProbe(concepts, []int{0, 3, 1}, 2, nil); !errors.Is(err, ssl.ErrParam) || !strings.HasPrefix(err.Error(), "probe: ReverseProbe: ") {
 		t.Errorf("ReverseProbe(id out of range) error = %v", err)
+	}
+	if _, err := ReverseProbe(concepts, []int{0, 1, 1}, 2, &LinearProbeOptions{Tol: -1}); !errors.Is(err, ssl.ErrParam) || !strings.Contains(err.Error(), "Tol=-1") {
+		t.Errorf("ReverseProbe(Tol -1) error = %v", err)
+	}
+	// A fit that misses its Tol: the complete result and ErrNotConverged.
+	r, err := ReverseProbe(concepts, []int{0, 1, 1}, 2, &LinearProbeOptions{Iterations: 1, Tol: 1e-12})
+	if !errors.Is(err, ErrNotConverged) || !errors.Is(err, ssl.ErrNotConverged) || errors.Is(err, ssl.ErrParam) || r.Probe == nil || r.Probe.Converged || len(r.Predicted) != 3 {
+		t.Errorf("ReverseProbe(Iterations 1, Tol 1e-12) = %+v, %v; want the result with ErrNotConverged", r, err)
 	}
 }

@@ -61,7 +61,7 @@ func runProbeClusterMetrics(t testing.TB, c *conformance.Case) {
 func runProbeRLP(t testing.TB, c *conformance.Case) {
 	ids := c.Ints(t, "cluster_ids")
 	k := c.Int(t, "num_clusters")
-	s, err := probe.RLP(ids, k, c.Tensor(t, "concepts"), c.Tensor(t, "probe_weight"), c.Tensor(t, "probe_bias"))
+	s, err := probe.RLP(c.Tensor(t, "concepts"), ids, c.Tensor(t, "probe_weight"), c.Tensor(t, "probe_bias"), k)
 	if c.ExpectError != "" {
 		c.CheckError(t, err)
 		return

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"ssl/backbone"
-	"ssl/probe"
 )
 
 // CheckpointName is the checkpoint's file name inside -out.
@@ -147,7 +146,7 @@ func (t *Trainer) restore() error {
 	}
 	t.records = t.records[:0]
 	for _, r := range recs {
-		t.records = append(t.records, probe.EpochRecord{Epoch: r.Epoch, Loss: value(r.Loss), KNNTop1: value(r.KNN)})
+		t.records = append(t.records, EpochRecord{Epoch: r.Epoch, Loss: value(r.Loss), KNNTop1: value(r.KNN)})
 	}
 	t.cfg.logf("%s: resumed from %s at epoch %d step %d\n", t.cfg.Method, path, t.epoch+1, t.step)
 	return nil

@@ -234,7 +234,7 @@ func (t *Trainer) writeOutputs(r *Result, test ssl.Tensor, clusters []int) error
 	if err != nil {
 		return err
 	}
-	if err := probe.TrainingCurves(curves, recs, nil); err != nil {
+	if err := TrainingCurves(curves, recs, nil); err != nil {
 		curves.Close()
 		return err
 	}

@@ -65,7 +65,7 @@ type Trainer struct {
 	stepFrom time.Time
 	lossSum  float64
 	lossN    int
-	records  []probe.EpochRecord
+	records  []EpochRecord
 	lastLoss float64
 
 	profile     *os.File
@@ -276,7 +276,7 @@ func (t *Trainer) endEpoch() error {
 	if t.lossN > 0 {
 		mean = t.lossSum / float64(t.lossN)
 	}
-	rec := probe.EpochRecord{Epoch: t.epoch + 1, Loss: mean, KNNTop1: math.NaN()}
+	rec := EpochRecord{Epoch: t.epoch + 1, Loss: mean, KNNTop1: math.NaN()}
 	last := t.epoch+1 == t.cfg.Epochs
 	if t.cfg.EvalEvery > 0 && ((t.epoch+1)%t.cfg.EvalEvery == 0 || last) {
 		acc, err := t.knnTop1()
