@@ -1,11 +1,13 @@
 package losses
 
 import (
+	"fmt"
 	"math"
 
 	"gorgonia.org/tensor"
 
 	"ssl"
+	"ssl/internal/check"
 	"ssl/sinkhorn"
 )
 
@@ -19,7 +21,7 @@ const (
 // SwAVOptions holds the optional settings of [SwAV] and [SwAVFromCodes]. A
 // nil *SwAVOptions means the defaults.
 type SwAVOptions struct {
-	// Epsilon is the entropic regularisation ε of the Sinkhorn codes
+	// Epsilon is the entropic regularization ε of the Sinkhorn codes
 	// (Q ∝ exp(S/ε)); > 0, and 0 means SwAV's 0.05. Unused by
 	// SwAVFromCodes.
 	Epsilon float64
@@ -28,20 +30,20 @@ type SwAVOptions struct {
 	Iterations int
 	// Workspace is reused scratch memory (softmax rows, codes, the Sinkhorn
 	// workspace); nil allocates a fresh one per call.
-	Workspace *ClusteringWorkspace
+	Workspace *Workspace
 }
 
 // SwAV returns SwAV's swapped-prediction loss over multi-crop prototype
 // scores, computing the codes of the assigned crops with Sinkhorn-Knopp
-// ([sinkhorn.Balance]), and writes ∂L/∂scores into dscores and the codes
-// into codes:
+// ([sinkhorn.Balance]), and writes the codes into codes and ∂L/∂scores into
+// dscores:
 //
 //	q_c = sinkhorn.Balance(S_c, ε, T)                              (c ∈ A, detached)
 //	L = 1/|A| · Σ_{c∈A} 1/(n−1) · Σ_{v≠c} −1/B · Σ_b Σ_k q_c[b,k] · log_softmax(S_v[b]/τ)[k]
 //	∂L/∂S_v[b] = 1/(τ·B·|A|·(n−1)) · (m_v·softmax(S_v[b]/τ) − Σ_{c∈A, c≠v} q_c[b])
 //
 // where m_v = |{c ∈ A : c ≠ v}|. scores is (n·B)×K: the prototype scores
-// (cosine similarities of normalised embeddings and prototypes) of n ≥ 2
+// (cosine similarities of normalized embeddings and prototypes) of n ≥ 2
 // crops of the same B images, rows v·B … v·B+B−1 for crop v (SwAV's 2+6
 // multi-crop gives n = 8). assign lists the distinct crops whose codes are
 // targets (SwAV's crops_for_assign, usually [0, 1]); each supervises every
@@ -49,10 +51,11 @@ type SwAVOptions struct {
 // other assigned crops' terms. The codes are constants: no gradient flows
 // through the Sinkhorn step.
 //
-// codes, if not nil, receives the codes, |A|×B×K in the order of assign
-// (each row sums to 1); nil keeps them in the workspace. A nil dscores
-// skips the gradient. Every row's log-sum-exp is recovered from its
-// softmax (log1p of the off-maximum mass), so the loss keeps its relative
+// codes, the primary output and so the first argument, receives the codes
+// if not nil: |A|×B×K in the order of assign (each row sums to 1); nil
+// keeps them in the workspace. A nil dscores skips the gradient. Every
+// row's log-sum-exp is recovered from its softmax (log1p of the
+// off-maximum mass), so the loss keeps its relative
 // precision for τ down to 1e-3 and scores of any size; the codes are
 // computed as [sinkhorn.Balance] documents (max-shifted exp, log domain
 // where float32 exp would overflow). With dscores, codes and
@@ -76,32 +79,32 @@ type SwAVOptions struct {
 // 3.2 (multi-crop); checked against train() and distributed_sinkhorn() in
 // main_swav.py at facebookresearch/swav@06b1b7cbaf6ba2a792300d79c7299db98b93b7f9
 // (world size 1, no queue, float64).
-func SwAV(dscores, codes, scores ssl.Tensor, crops int, assign []int, tau float32, opts *SwAVOptions) (float64, error) {
-	const fn = "SwAV"
-	b, k, s, err := clustSwAVCheck(fn, scores, crops, assign, tau)
+func SwAV(codes, dscores, scores ssl.Tensor, crops int, assign []int, tau float64, opts *SwAVOptions) (float64, error) {
+	const fn = "losses: SwAV"
+	b, k, s, tau32, err := clustSwAVCheck(fn, scores, crops, assign, tau)
 	if err != nil {
 		return 0, err
 	}
-	g, err := clustDst(fn, "dscores", dscores, clustShape2(crops*b, k), s)
+	q, err := check.Dst(fn, "codes", codes, check.Shape3(len(assign), b, k), s)
 	if err != nil {
 		return 0, err
 	}
-	q, err := clustDst(fn, "codes", codes, clustShape3(len(assign), b, k), s)
+	g, err := check.Dst(fn, "dscores", dscores, check.Shape2(crops*b, k), s)
 	if err != nil {
 		return 0, err
 	}
-	if err := clustDistinct(fn, []string{"dscores", "codes"}, g, q); err != nil {
+	if err := check.Distinct(fn, []string{"codes", "dscores"}, q, g); err != nil {
 		return 0, err
 	}
 	eps, iters := clustSwAVEpsilon, clustSwAVIterations
-	var ws *ClusteringWorkspace
+	var ws *Workspace
 	if opts != nil {
 		ws = opts.Workspace
 		switch {
 		case math.IsNaN(opts.Epsilon) || math.IsInf(opts.Epsilon, 0) || opts.Epsilon < 0:
-			return 0, clustErr(fn, ssl.ErrParam, "Epsilon must be finite and > 0, or 0 for the default (Epsilon=%v)", opts.Epsilon)
+			return 0, check.Errorf(fn, ssl.ErrParam, "Epsilon must be finite and > 0, or 0 for the default (Epsilon=%v)", opts.Epsilon)
 		case opts.Iterations < 0:
-			return 0, clustErr(fn, ssl.ErrParam, "Iterations must be ≥ 0 (Iterations=%d)", opts.Iterations)
+			return 0, check.Errorf(fn, ssl.ErrParam, "Iterations must be ≥ 0 (Iterations=%d)", opts.Iterations)
 		}
 		if opts.Epsilon > 0 {
 			eps = opts.Epsilon
@@ -110,10 +113,10 @@ func SwAV(dscores, codes, scores ssl.Tensor, crops int, assign []int, tau float3
 			iters = opts.Iterations
 		}
 	}
-	ws = clustWS(ws)
+	ws = orNew(ws)
 	bk := b * k
 	if q == nil {
-		q = ws.buf32(clustF32Codes, len(assign)*bk)
+		q = ws.buf(slotCodes, len(assign)*bk)
 	}
 	sk := &ws.sinkhorn
 	if sk.ws == nil {
@@ -124,11 +127,11 @@ func SwAV(dscores, codes, scores ssl.Tensor, crops int, assign []int, tau float3
 		src := sk.view(2*i, s[c*bk:(c+1)*bk], b, k)
 		dst := sk.view(2*i+1, q[i*bk:(i+1)*bk], b, k)
 		if _, err := sinkhorn.Balance(dst, src, eps, &sk.opts); err != nil {
-			return 0, clustErr(fn, err, "codes of crop %d", c)
+			return 0, check.Errorf(fn, err, "codes of crop %d", c)
 		}
 	}
-	loss := ws.swapped(g, s, q, crops, b, k, assign, tau)
-	if err := clustFinite(fn, loss, "scores or scores/tau"); err != nil {
+	loss := ws.swapped(g, s, q, crops, b, k, assign, tau32)
+	if err := check.Result(fn, loss, "scores or scores/tau"); err != nil {
 		return loss, err
 	}
 	return loss, nil
@@ -139,26 +142,29 @@ func SwAV(dscores, codes, scores ssl.Tensor, crops int, assign []int, tau float3
 // distribution), for instance from [sinkhorn.Balance] run over a feature
 // queue. It returns the same loss and writes the same gradient, and
 // returns the same errors, plus ssl.ErrShape for codes of the wrong shape.
-func SwAVFromCodes(dscores, scores, codes ssl.Tensor, crops int, assign []int, tau float32, opts *SwAVOptions) (float64, error) {
-	const fn = "SwAVFromCodes"
-	b, k, s, err := clustSwAVCheck(fn, scores, crops, assign, tau)
+func SwAVFromCodes(dscores, scores, codes ssl.Tensor, crops int, assign []int, tau float64, opts *SwAVOptions) (float64, error) {
+	const fn = "losses: SwAVFromCodes"
+	b, k, s, tau32, err := clustSwAVCheck(fn, scores, crops, assign, tau)
 	if err != nil {
 		return 0, err
+	}
+	if check.IsNil(codes) {
+		return 0, check.Errorf(fn, ssl.ErrShape, "codes is nil")
 	}
 	q, err := ssl.ViewOf(codes, len(assign), b, k)
 	if err != nil {
-		return 0, clustErr(fn, err, "codes")
+		return 0, fmt.Errorf("%s: codes: %w", fn, err)
 	}
-	g, err := clustDst(fn, "dscores", dscores, clustShape2(crops*b, k), s, q)
+	g, err := check.Dst(fn, "dscores", dscores, check.Shape2(crops*b, k), s, q)
 	if err != nil {
 		return 0, err
 	}
-	var ws *ClusteringWorkspace
+	var ws *Workspace
 	if opts != nil {
 		ws = opts.Workspace
 	}
-	loss := clustWS(ws).swapped(g, s, q, crops, b, k, assign, tau)
-	if err := clustFinite(fn, loss, "scores, codes or scores/tau"); err != nil {
+	loss := orNew(ws).swapped(g, s, q, crops, b, k, assign, tau32)
+	if err := check.Result(fn, loss, "scores, codes or scores/tau"); err != nil {
 		return loss, err
 	}
 	return loss, nil
@@ -166,34 +172,34 @@ func SwAVFromCodes(dscores, scores, codes ssl.Tensor, crops int, assign []int, t
 
 // clustSwAVCheck checks the arguments SwAV and SwAVFromCodes share and
 // returns the batch size, the number of prototypes and the scores.
-func clustSwAVCheck(fn string, scores ssl.Tensor, crops int, assign []int, tau float32) (b, k int, s []float32, err error) {
-	rows, k, s, err := clustMatrix(fn, "scores", scores)
+func clustSwAVCheck(fn string, scores ssl.Tensor, crops int, assign []int, tau float64) (b, k int, s []float32, tau32 float32, err error) {
+	rows, k, s, err := check.NonEmptyMatrix(fn, "scores", scores)
 	if err != nil {
-		return 0, 0, nil, err
+		return 0, 0, nil, 0, err
 	}
-	if crops < 2 {
-		return 0, 0, nil, clustErr(fn, ssl.ErrParam, "crops must be ≥ 2 (crops=%d)", crops)
+	if err := check.Count(fn, "crops", crops, 2); err != nil {
+		return 0, 0, nil, 0, err
 	}
 	if rows%crops != 0 {
-		return 0, 0, nil, clustErr(fn, ssl.ErrShape, "scores has %d rows, not a multiple of crops=%d", rows, crops)
+		return 0, 0, nil, 0, check.Errorf(fn, ssl.ErrShape, "scores has %d rows, not a multiple of crops=%d", rows, crops)
 	}
 	if len(assign) == 0 {
-		return 0, 0, nil, clustErr(fn, ssl.ErrParam, "assign is empty")
+		return 0, 0, nil, 0, check.Errorf(fn, ssl.ErrParam, "assign is empty")
 	}
 	for i, c := range assign {
 		if c < 0 || c >= crops {
-			return 0, 0, nil, clustErr(fn, ssl.ErrParam, "assign[%d] is out of range [0, %d) (assign[%d]=%d)", i, crops, i, c)
+			return 0, 0, nil, 0, check.Errorf(fn, ssl.ErrParam, "assign[%d] is out of range [0, %d) (assign[%d]=%d)", i, crops, i, c)
 		}
 		for _, d := range assign[:i] {
 			if d == c {
-				return 0, 0, nil, clustErr(fn, ssl.ErrParam, "assign repeats crop %d", c)
+				return 0, 0, nil, 0, check.Errorf(fn, ssl.ErrParam, "assign repeats crop %d", c)
 			}
 		}
 	}
-	if err := clustPositive(fn, "tau", float64(tau)); err != nil {
-		return 0, 0, nil, err
+	if tau32, err = positive32(fn, "tau", tau); err != nil {
+		return 0, 0, nil, 0, err
 	}
-	return rows / crops, k, s, nil
+	return rows / crops, k, s, tau32, nil
 }
 
 // clustSinkhornState is what SwAV keeps in the workspace for the Sinkhorn

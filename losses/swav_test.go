@@ -118,7 +118,7 @@ func TestSwAV(t *testing.T) {
 			g := testutil.NaNs(tc.n*tc.b, tc.k)
 			codes := testutil.NaNs(len(tc.assign), tc.b, tc.k)
 			opts := &SwAVOptions{Epsilon: tc.eps, Iterations: tc.iters}
-			got, err := SwAV(g, codes, scores, tc.n, tc.assign, float32(tc.tau), opts)
+			got, err := SwAV(codes, g, scores, tc.n, tc.assign, tc.tau, opts)
 			if err != nil {
 				t.Fatalf("SwAV: %v", err)
 			}
@@ -141,12 +141,12 @@ func TestSwAV(t *testing.T) {
 			cltGrad(t, "dscores", testutil.Data(g), f, s, 1e-6*tc.tau)
 			// Without destinations: the same loss; from the codes: the same
 			// loss and gradient.
-			l2, err := SwAV(nil, nil, scores, tc.n, tc.assign, float32(tc.tau), opts)
+			l2, err := SwAV(nil, nil, scores, tc.n, tc.assign, tc.tau, opts)
 			if err != nil || l2 != got {
 				t.Errorf("SwAV without destinations = %v, %v; want %v", l2, err, got)
 			}
 			g3 := testutil.NaNs(tc.n*tc.b, tc.k)
-			l3, err := SwAVFromCodes(g3, scores, codes, tc.n, tc.assign, float32(tc.tau), nil)
+			l3, err := SwAVFromCodes(g3, scores, codes, tc.n, tc.assign, tc.tau, nil)
 			if err != nil || l3 != got {
 				t.Errorf("SwAVFromCodes = %v, %v; want %v", l3, err, got)
 			}
@@ -170,8 +170,8 @@ func TestSwAVPermutation(t *testing.T) {
 		}
 	}
 	g1, g2 := ssl.New(n*b, k), ssl.New(n*b, k)
-	l1, err1 := SwAV(g1, nil, scores, n, []int{0, 1}, 0.1, nil)
-	l2, err2 := SwAV(g2, nil, permuted, n, []int{0, 1}, 0.1, nil)
+	l1, err1 := SwAV(nil, g1, scores, n, []int{0, 1}, 0.1, nil)
+	l2, err2 := SwAV(nil, g2, permuted, n, []int{0, 1}, 0.1, nil)
 	if err1 != nil || err2 != nil {
 		t.Fatal(err1, err2)
 	}
@@ -193,7 +193,7 @@ func TestSwAVDeterministic(t *testing.T) {
 	scores := testutil.RandU(testutil.Rand(2), -1, 1, n*b, k)
 	run := func() (float64, []float32) {
 		g := ssl.New(n*b, k)
-		l, err := SwAV(g, nil, scores, n, []int{0, 1}, 0.1, nil)
+		l, err := SwAV(nil, g, scores, n, []int{0, 1}, 0.1, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -225,7 +225,7 @@ func TestSwAVErrors(t *testing.T) {
 		scores   ssl.Tensor
 		n        int
 		assign   []int
-		tau      float32
+		tau      float64
 		opts     *SwAVOptions
 		sentinel error
 		want     string
@@ -241,8 +241,8 @@ func TestSwAVErrors(t *testing.T) {
 		{"assign_repeat", nil, nil, scores, n, []int{1, 1}, 0.1, nil, ssl.ErrParam, "repeats crop 1"},
 		{"tau_zero", nil, nil, scores, n, []int{0}, 0, nil, ssl.ErrParam, "tau=0"},
 		{"tau_negative", nil, nil, scores, n, []int{0}, -1, nil, ssl.ErrParam, "tau=-1"},
-		{"tau_nan", nil, nil, scores, n, []int{0}, float32(math.NaN()), nil, ssl.ErrParam, "tau=NaN"},
-		{"tau_inf", nil, nil, scores, n, []int{0}, float32(math.Inf(1)), nil, ssl.ErrParam, "tau=+Inf"},
+		{"tau_nan", nil, nil, scores, n, []int{0}, math.NaN(), nil, ssl.ErrParam, "tau=NaN"},
+		{"tau_inf", nil, nil, scores, n, []int{0}, math.Inf(1), nil, ssl.ErrParam, "tau=+Inf"},
 		{"epsilon_negative", nil, nil, scores, n, []int{0}, 0.1, &SwAVOptions{Epsilon: -1}, ssl.ErrParam, "Epsilon=-1"},
 		{"epsilon_nan", nil, nil, scores, n, []int{0}, 0.1, &SwAVOptions{Epsilon: math.NaN()}, ssl.ErrParam, "Epsilon=NaN"},
 		{"iterations_negative", nil, nil, scores, n, []int{0}, 0.1, &SwAVOptions{Iterations: -2}, ssl.ErrParam, "Iterations=-2"},
@@ -253,7 +253,7 @@ func TestSwAVErrors(t *testing.T) {
 		{"nan_scores", testutil.NaNs(n*b, k), nil, nanScores, n, []int{0}, 0.1, nil, ssl.ErrNotFinite, "crop 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := SwAV(tc.g, tc.codes, tc.scores, tc.n, tc.assign, tc.tau, tc.opts)
+			_, err := SwAV(tc.codes, tc.g, tc.scores, tc.n, tc.assign, tc.tau, tc.opts)
 			cltWantErr(t, err, tc.sentinel, "losses: SwAV", tc.want)
 			if tc.g != nil && tc.g != ssl.Tensor(scores) {
 				cltAllNaN(t, "dscores", tc.g)
@@ -266,8 +266,8 @@ func TestSwAVErrors(t *testing.T) {
 	t.Run("overlapping_destinations", func(t *testing.T) {
 		buf := make([]float32, n*b*k)
 		g, codes := ssl.FromSlice(buf, n*b, k), ssl.FromSlice(buf[:b*k], 1, b, k)
-		_, err := SwAV(g, codes, scores, n, []int{0}, 0.1, nil)
-		cltWantErr(t, err, ssl.ErrShape, "dscores and codes overlap")
+		_, err := SwAV(codes, g, scores, n, []int{0}, 0.1, nil)
+		cltWantErr(t, err, ssl.ErrShape, "codes and dscores overlap")
 	})
 	t.Run("from_codes_shape", func(t *testing.T) {
 		_, err := SwAVFromCodes(nil, scores, ssl.New(1, b, k), n, []int{0, 1}, 0.1, nil)
@@ -288,10 +288,10 @@ func TestSwAVAllocs(t *testing.T) {
 	const n, b, k = 4, 8, 16
 	scores := testutil.RandU(testutil.Rand(4), -1, 1, n*b, k)
 	g, codes := ssl.New(n*b, k), ssl.New(2, b, k)
-	opts := &SwAVOptions{Workspace: NewClusteringWorkspace()}
+	opts := &SwAVOptions{Workspace: NewWorkspace()}
 	assign := []int{0, 1}
 	got := testing.AllocsPerRun(10, func() {
-		if _, err := SwAV(g, codes, scores, n, assign, 0.1, opts); err != nil {
+		if _, err := SwAV(codes, g, scores, n, assign, 0.1, opts); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -318,7 +318,7 @@ func ExampleSwAV() {
 	}, 6, 4)
 	dscores := ssl.New(6, 4)
 	codes := ssl.New(2, 3, 4)
-	loss, err := SwAV(dscores, codes, scores, 2, []int{0, 1}, 0.1, nil)
+	loss, err := SwAV(codes, dscores, scores, 2, []int{0, 1}, 0.1, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -340,11 +340,11 @@ func BenchmarkSwAV(b *testing.B) {
 		b.Run(fmt.Sprintf("b%d_k%d_crops%d", sz.b, sz.k, sz.crops), func(b *testing.B) {
 			scores := testutil.RandU(testutil.Rand(1), -1, 1, sz.crops*sz.b, sz.k)
 			g, codes := ssl.New(sz.crops*sz.b, sz.k), ssl.New(2, sz.b, sz.k)
-			opts := &SwAVOptions{Workspace: NewClusteringWorkspace()}
+			opts := &SwAVOptions{Workspace: NewWorkspace()}
 			assign := []int{0, 1}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := SwAV(g, codes, scores, sz.crops, assign, 0.1, opts); err != nil {
+				if _, err := SwAV(codes, g, scores, sz.crops, assign, 0.1, opts); err != nil {
 					b.Fatal(err)
 				}
 			}
