@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"ssl"
+	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
 
@@ -75,14 +76,14 @@ func NewBatchNorm(name string, c int, opts *BatchNormOptions) (*BatchNorm, error
 			mom = opts.Momentum
 		}
 	}
-	if c < 1 {
-		return nil, fmt.Errorf("backbone: NewBatchNorm(%s): channels must be positive (c=%d): %w", name, c, ssl.ErrParam)
-	}
-	if !(eps > 0) || math.IsInf(eps, 0) {
-		return nil, fmt.Errorf("backbone: NewBatchNorm(%s): eps must be positive and finite (eps=%v): %w", name, eps, ssl.ErrParam)
-	}
-	if !(mom > 0 && mom <= 1) {
-		return nil, fmt.Errorf("backbone: NewBatchNorm(%s): momentum must be in (0, 1] (momentum=%v): %w", name, mom, ssl.ErrParam)
+	fn := "backbone: NewBatchNorm(" + name + ")"
+	for _, err := range []error{
+		check.Count(fn, "c", c, 1), check.Positive(fn, "eps", eps),
+		check.Positive(fn, "momentum", mom), check.Within(fn, "momentum", mom, 0, 1),
+	} {
+		if err != nil {
+			return nil, err
+		}
 	}
 	bn := &BatchNorm{C: c, Eps: eps, Momentum: mom, name: name}
 	bn.Weight = newParam(join(name, "weight"), c)

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"ssl"
+	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
 
@@ -44,11 +45,14 @@ type Conv2D struct {
 // are called name+".weight" and name+".bias". It returns an error wrapping
 // ssl.ErrParam for non-positive sizes or stride, or a negative padding.
 func NewConv2D(name string, in, out, k, stride, pad int, bias bool, rng *rand.Rand) (*Conv2D, error) {
-	if in < 1 || out < 1 || k < 1 || stride < 1 || pad < 0 {
-		return nil, fmt.Errorf("backbone: NewConv2D(%s): sizes must be positive and padding non-negative (in=%d, out=%d, k=%d, stride=%d, pad=%d): %w", name, in, out, k, stride, pad, ssl.ErrParam)
-	}
-	if rng == nil {
-		return nil, fmt.Errorf("backbone: NewConv2D(%s): rng is nil: %w", name, ssl.ErrParam)
+	fn := "backbone: NewConv2D(" + name + ")"
+	for _, err := range []error{
+		check.Count(fn, "in", in, 1), check.Count(fn, "out", out, 1), check.Count(fn, "k", k, 1),
+		check.Count(fn, "stride", stride, 1), check.Count(fn, "pad", pad, 0), check.Rand(fn, rng),
+	} {
+		if err != nil {
+			return nil, err
+		}
 	}
 	c := &Conv2D{In: in, Out: out, K: k, Stride: stride, Pad: pad, name: name}
 	c.Weight = newParam(join(name, "weight"), out, in, k, k)

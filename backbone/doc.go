@@ -76,8 +76,23 @@
 // caller iterates them with Params and Buffers, copies them with
 // [CopyParams] (EMA targets, MoCo key encoders), updates them with an
 // optimizer ([SGD], [LARS], [AdamW]) or [EMAUpdate], and stores them with
-// [SaveSafetensors] / [LoadSafetensors]. Values are updated in place: the
+// [SaveSafetensors] / [LoadSafetensors] or in a [Checkpoint]. Values are updated in place: the
 // tensors a layer was built with stay its tensors.
+//
+// # Checkpoints
+//
+// A [Checkpoint] is a set of named tensors with string metadata, in the
+// safetensors format (huggingface/safetensors) on disk: float32 tensors
+// ("F32": parameters, optimizer state, queues and memory banks) and integer
+// ones ("I64" for Go ints: pseudo-labels, cluster assignments, N×k neighbor
+// lists; "I32"), so that a run saves everything it needs to resume.
+// [Checkpoint.WriteTo] writes one and [ReadCheckpoint] reads and validates
+// one; the Set methods copy data in and the getters copy it out, checking
+// the dtype and shape. [SaveSafetensors] and [LoadSafetensors] are the
+// shorthand for a list of [Param]s, and their files load in PyTorch with
+// safetensors.torch.load_file. A truncated or malformed file returns an
+// error wrapping [ErrFormat] (and so ssl.ErrFormat) that names the byte
+// offset or the header field at fault.
 //
 // # Conventions
 //
@@ -86,6 +101,15 @@
 // mode uses the batch statistics and updates the running ones as PyTorch
 // does (unbiased variance, momentum 0.1 by default); in evaluation mode it
 // uses the running statistics.
+//
+// The package follows the library's conventions (see package ssl):
+// tensors are float32 and scalar settings float64 (learning rates, weight
+// decay, momenta, batch-normalization eps and momentum, the EMA τ);
+// optional settings come in <Type>Options structs whose zero fields mean
+// the documented defaults; destinations come before inputs
+// ([Checkpoint.Float32] too). Layer.Forward and Layer.Backward take their
+// [Workspace] positionally, because it is not scratch memory but the
+// record of a forward pass that its backward pass needs.
 //
 // # Errors
 //

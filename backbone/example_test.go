@@ -117,3 +117,121 @@ func ExampleWarmupCosine() {
 	// lr[0]=0.0000 lr[49]=0.3000 lr[525]=0.1500 lr[999]=0.000001
 	// tau(0)=0.9900 tau(500)=0.9950
 }
+
+// scaleLayer is a layer written outside the package: out = x·s with a
+// learnable scalar s, ∂L/∂s = Σ dy·x, ∂L/∂x = dy·s.
+type scaleLayer struct{ S *backbone.Param }
+
+func (l *scaleLayer) Params() []*backbone.Param        { return []*backbone.Param{l.S} }
+func (l *scaleLayer) Buffers() []*backbone.Param       { return nil }
+func (l *scaleLayer) OutShape(in []int) ([]int, error) { return append([]int(nil), in...), nil }
+
+func (l *scaleLayer) Forward(ws *backbone.Workspace, dst, x ssl.Tensor, train bool) error {
+	shape, xv, err := ssl.View(x)
+	if err != nil {
+		return err
+	}
+	dv, err := ssl.ViewOf(dst, shape...)
+	if err != nil {
+		return err
+	}
+	for i, v := range xv {
+		dv[i] = v * l.S.Data()[0]
+	}
+	ws.Save(l, x) // Backward needs x
+	return nil
+}
+
+func (l *scaleLayer) Backward(ws *backbone.Workspace, dx, dy ssl.Tensor) error {
+	saved, err := ws.Saved(l)
+	if err != nil {
+		return err
+	}
+	shape, xv, err := ssl.View(saved[0])
+	if err != nil {
+		return err
+	}
+	dyv, err := ssl.ViewOf(dy, shape...)
+	if err != nil {
+		return err
+	}
+	for i, g := range dyv {
+		l.S.GradData()[0] += g * xv[i] // parameter gradients accumulate
+	}
+	if dx == nil {
+		return nil
+	}
+	dxv, err := ssl.ViewOf(dx, shape...)
+	if err != nil {
+		return err
+	}
+	for i, g := range dyv {
+		dxv[i] = g * l.S.Data()[0] // dx is overwritten
+	}
+	return nil
+}
+
+// A layer of the program's own runs inside a Sequential next to built-in
+// layers, and its parameter trains with them.
+func ExampleLayer() {
+	s := &scaleLayer{S: &backbone.Param{Name: "scale", Value: ssl.FromSlice([]float32{2}, 1), Grad: ssl.New(1)}}
+	net := backbone.NewSequential("net", backbone.NewReLU("relu"), s)
+	x := ssl.FromSlice([]float32{-1, 1, 2, 3}, 2, 2)
+	y := ssl.New(2, 2)
+	ws := backbone.NewWorkspace()
+	if err := net.Forward(ws, y, x, true); err != nil {
+		panic(err)
+	}
+	dy := ssl.FromSlice([]float32{1, 1, 1, 1}, 2, 2)
+	if err := net.Backward(ws, nil, dy); err != nil {
+		panic(err)
+	}
+	fmt.Println("out:", y.Data(), "∂L/∂scale:", s.S.GradData())
+	// Output:
+	// out: [0 2 4 6] ∂L/∂scale: [6]
+}
+
+// A checkpoint holds the state of a run beyond the parameters: a memory
+// bank, pseudo-labels and neighbor lists, with metadata.
+func ExampleCheckpoint() {
+	bank := ssl.FromSlice([]float32{0.5, -1, 2, 0.25}, 2, 2)
+	labels := []int{3, 1}
+	neighbors := []int{1, 0} // N×k = 2×1
+	c := backbone.NewCheckpoint()
+	c.Metadata = map[string]string{"epoch": "7"}
+	if err := c.SetFloat32("state.bank", bank); err != nil {
+		panic(err)
+	}
+	if err := c.SetInts("state.labels", labels); err != nil {
+		panic(err)
+	}
+	if err := c.SetInts("state.neighbors", neighbors, 2, 1); err != nil {
+		panic(err)
+	}
+	var file bytes.Buffer
+	if _, err := c.WriteTo(&file); err != nil {
+		panic(err)
+	}
+
+	r, err := backbone.ReadCheckpoint(&file)
+	if err != nil {
+		panic(err)
+	}
+	restored := ssl.New(2, 2)
+	if err := r.Float32(restored, "state.bank"); err != nil {
+		panic(err)
+	}
+	gotLabels, err := r.Ints("state.labels", 2)
+	if err != nil {
+		panic(err)
+	}
+	dtype, shape, _ := r.Info("state.neighbors")
+	_, err = r.Ints("state.neighbors", 2, 2)
+	fmt.Println(r.Names(), r.Metadata["epoch"])
+	fmt.Println(restored.Data(), gotLabels, dtype, shape)
+	fmt.Println(err)
+	// Output:
+	// [state.bank state.labels state.neighbors] 7
+	// [0.5 -1 2 0.25] [3 1] I64 [2 1]
+	// backbone: Checkpoint.Ints: tensor "state.neighbors" has shape [2 1] in the checkpoint, want [2 2]: ssl: bad shape
+}

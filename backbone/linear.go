@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 
 	"ssl"
+	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
 
@@ -26,11 +27,11 @@ type Linear struct {
 // ±1/√in) from rng. Its parameters are name+".weight" and name+".bias". It
 // returns an error wrapping ssl.ErrParam for non-positive sizes or a nil rng.
 func NewLinear(name string, in, out int, bias bool, rng *rand.Rand) (*Linear, error) {
-	if in < 1 || out < 1 {
-		return nil, fmt.Errorf("backbone: NewLinear(%s): sizes must be positive (in=%d, out=%d): %w", name, in, out, ssl.ErrParam)
-	}
-	if rng == nil {
-		return nil, fmt.Errorf("backbone: NewLinear(%s): rng is nil: %w", name, ssl.ErrParam)
+	fn := "backbone: NewLinear(" + name + ")"
+	for _, err := range []error{check.Count(fn, "in", in, 1), check.Count(fn, "out", out, 1), check.Rand(fn, rng)} {
+		if err != nil {
+			return nil, err
+		}
 	}
 	l := &Linear{In: in, Out: out, name: name}
 	l.Weight = newParam(join(name, "weight"), out, in)

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"ssl"
+	"ssl/internal/check"
 )
 
 // Optimizer updates parameters from their accumulated gradients. [SGD],
@@ -78,8 +79,8 @@ func (b *optBase) State() []*Param {
 
 // check validates lr and the gradients of the parameters to update.
 func (b *optBase) check(lr float64) error {
-	if !(lr >= 0) || math.IsInf(lr, 0) {
-		return fmt.Errorf("backbone: %s.Step: learning rate must be finite and ≥ 0 (lr=%v): %w", b.name, lr, ssl.ErrParam)
+	if err := check.NonNegative("backbone: "+b.name+".Step", "lr", lr); err != nil {
+		return err
 	}
 	for _, p := range b.params {
 		if p.Frozen {
@@ -138,17 +139,17 @@ func NewSGD(params []*Param, opts *SGDOptions) (*SGD, error) {
 }
 
 func checkMomentum(fn string, mu, damp, wd float64, nesterov bool) error {
-	if !(mu >= 0) || math.IsInf(mu, 0) {
-		return fmt.Errorf("backbone: %s: momentum must be ≥ 0 (momentum=%v): %w", fn, mu, ssl.ErrParam)
-	}
-	if !(damp >= 0 && damp <= 1) {
-		return fmt.Errorf("backbone: %s: dampening must be in [0, 1] (dampening=%v): %w", fn, damp, ssl.ErrParam)
-	}
-	if !(wd >= 0) || math.IsInf(wd, 0) {
-		return fmt.Errorf("backbone: %s: weight decay must be ≥ 0 (weight_decay=%v): %w", fn, wd, ssl.ErrParam)
+	fn = "backbone: " + fn
+	for _, err := range []error{
+		check.NonNegative(fn, "Momentum", mu), check.Within(fn, "Dampening", damp, 0, 1),
+		check.NonNegative(fn, "WeightDecay", wd),
+	} {
+		if err != nil {
+			return err
+		}
 	}
 	if nesterov && (mu <= 0 || damp != 0) {
-		return fmt.Errorf("backbone: %s: Nesterov momentum needs momentum > 0 and dampening 0 (momentum=%v, dampening=%v): %w", fn, mu, damp, ssl.ErrParam)
+		return check.Errorf(fn, ssl.ErrParam, "Nesterov momentum needs Momentum > 0 and Dampening 0 (Momentum=%v, Dampening=%v)", mu, damp)
 	}
 	return nil
 }
@@ -253,8 +254,11 @@ func NewLARS(params []*Param, opts *LARSOptions) (*LARS, error) {
 	if err := checkMomentum("NewLARS", o.Momentum, 0, o.WeightDecay, o.Nesterov); err != nil {
 		return nil, err
 	}
-	if !(o.Eta > 0) || !(o.Eps > 0) || math.IsInf(o.Eta, 0) || math.IsInf(o.Eps, 0) {
-		return nil, fmt.Errorf("backbone: NewLARS: eta and eps must be positive (eta=%v, eps=%v): %w", o.Eta, o.Eps, ssl.ErrParam)
+	if err := check.Positive("backbone: NewLARS", "Eta", o.Eta); err != nil {
+		return nil, err
+	}
+	if err := check.Positive("backbone: NewLARS", "Eps", o.Eps); err != nil {
+		return nil, err
 	}
 	b, err := newOptBase("LARS", params, "momentum_buffer")
 	if err != nil {
@@ -349,11 +353,15 @@ func NewAdamW(params []*Param, opts *AdamWOptions) (*AdamW, error) {
 			o.WeightDecay = 0
 		}
 	}
+	const fn = "backbone: NewAdamW"
 	if !(o.Beta1 >= 0 && o.Beta1 < 1) || !(o.Beta2 >= 0 && o.Beta2 < 1) {
-		return nil, fmt.Errorf("backbone: NewAdamW: betas must be in [0, 1) (beta1=%v, beta2=%v): %w", o.Beta1, o.Beta2, ssl.ErrParam)
+		return nil, check.Errorf(fn, ssl.ErrParam, "betas must be in [0, 1) (Beta1=%v, Beta2=%v)", o.Beta1, o.Beta2)
 	}
-	if !(o.Eps > 0) || !(o.WeightDecay >= 0) || math.IsInf(o.Eps, 0) || math.IsInf(o.WeightDecay, 0) {
-		return nil, fmt.Errorf("backbone: NewAdamW: eps must be positive and weight decay ≥ 0 (eps=%v, weight_decay=%v): %w", o.Eps, o.WeightDecay, ssl.ErrParam)
+	if err := check.Positive(fn, "Eps", o.Eps); err != nil {
+		return nil, err
+	}
+	if err := check.NonNegative(fn, "WeightDecay", o.WeightDecay); err != nil {
+		return nil, err
 	}
 	b, err := newOptBase("AdamW", params, "exp_avg", "exp_avg_sq")
 	if err != nil {

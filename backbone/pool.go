@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"ssl"
+	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
 
@@ -26,8 +27,12 @@ type MaxPool2D struct {
 // NewMaxPool2D returns max pooling with a k×k window and the given stride.
 // It returns an error wrapping ssl.ErrParam if either is below 1.
 func NewMaxPool2D(name string, k, stride int) (*MaxPool2D, error) {
-	if k < 1 || stride < 1 {
-		return nil, fmt.Errorf("backbone: NewMaxPool2D(%s): window and stride must be positive (k=%d, stride=%d): %w", name, k, stride, ssl.ErrParam)
+	fn := "backbone: NewMaxPool2D(" + name + ")"
+	if err := check.Count(fn, "k", k, 1); err != nil {
+		return nil, err
+	}
+	if err := check.Count(fn, "stride", stride, 1); err != nil {
+		return nil, err
 	}
 	return &MaxPool2D{K: k, Stride: stride, name: name}, nil
 }

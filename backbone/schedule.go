@@ -1,10 +1,9 @@
 package backbone
 
 import (
-	"fmt"
 	"math"
 
-	"ssl"
+	"ssl/internal/check"
 )
 
 // WarmupCosine returns the per-iteration learning rates of SwAV's schedule
@@ -22,12 +21,13 @@ import (
 // It returns an error wrapping ssl.ErrParam if warmup < 0, total < warmup,
 // or a rate is not finite.
 func WarmupCosine(start, base, final float64, warmup, total int) ([]float64, error) {
-	if warmup < 0 || total < warmup {
-		return nil, fmt.Errorf("backbone: WarmupCosine: need 0 ≤ warmup ≤ total (warmup=%d, total=%d): %w", warmup, total, ssl.ErrParam)
-	}
-	for _, v := range []float64{start, base, final} {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("backbone: WarmupCosine: rates must be finite (start=%v, base=%v, final=%v): %w", start, base, final, ssl.ErrParam)
+	const fn = "backbone: WarmupCosine"
+	for _, err := range []error{
+		check.Count(fn, "warmup", warmup, 0), check.Count(fn, "total", total, warmup),
+		check.Finite(fn, "start", start), check.Finite(fn, "base", base), check.Finite(fn, "final", final),
+	} {
+		if err != nil {
+			return nil, err
 		}
 	}
 	lr := make([]float64, total)
@@ -60,8 +60,11 @@ func WarmupCosine(start, base, final float64, warmup, total int) ([]float64, err
 // Reference: Grill et al., Bootstrap Your Own Latent, NeurIPS 2020, §3.2;
 // deepmind-research byol/utils/schedules.py (cosine_decay) at f5de0ede.
 func EMATau(base float64, k, K int) (float64, error) {
-	if !(base >= 0 && base <= 1) || K < 1 || k < 0 {
-		return 0, fmt.Errorf("backbone: EMATau: need 0 ≤ base ≤ 1, K ≥ 1, k ≥ 0 (base=%v, K=%d, k=%d): %w", base, K, k, ssl.ErrParam)
+	const fn = "backbone: EMATau"
+	for _, err := range []error{check.Within(fn, "base", base, 0, 1), check.Count(fn, "K", K, 1), check.Count(fn, "k", k, 0)} {
+		if err != nil {
+			return 0, err
+		}
 	}
 	s := float64(min(k, K)) / float64(K)
 	return 1 - (1-base)*0.5*(1+math.Cos(math.Pi*s)), nil
@@ -78,8 +81,8 @@ func EMATau(base float64, k, K int) (float64, error) {
 // not match by name and shape, or ssl.ErrParam unless 0 ≤ τ ≤ 1; nothing is
 // written then.
 func EMAUpdate(target, online []*Param, tau float64) error {
-	if !(tau >= 0 && tau <= 1) {
-		return fmt.Errorf("backbone: EMAUpdate: tau must be in [0, 1] (tau=%v): %w", tau, ssl.ErrParam)
+	if err := check.Within("backbone: EMAUpdate", "tau", tau, 0, 1); err != nil {
+		return err
 	}
 	if err := sameParams("EMAUpdate", target, online); err != nil {
 		return err
