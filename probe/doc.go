@@ -33,16 +33,18 @@
 //
 // [FitLinearProbe] trains multinomial logistic regression on the frozen
 // features (Kornblith et al. 2019; SimCLR's L-BFGS protocol, Chen et al.
-// 2020, App. B.5): features standardised with the training set's mean and
+// 2020, App. B.5): features standardized with the training set's mean and
 // population standard deviation, objective mean cross-entropy + (λ/2)‖W‖²
-// with λ = 1e-4 by default (bias not penalised), minimised from zero by
-// L-BFGS (gonum/optimize) until the largest gradient entry is below 1e-5
-// or an iteration lowers the objective by less than 2.2e-9 of it (scipy's
-// L-BFGS-B defaults, which scikit-learn uses).
-// The objective is evaluated in float64 over fixed blocks, so the fit is
-// deterministic. [EvaluateLinear] fits and reports train and test top-1
-// and the iterations; a fit that stops short of both tests still returns
-// its probe, with an error wrapping [ErrNotConverged]. λ should be chosen
+// with λ = 1e-4 by default (bias not penalized), minimized from zero by
+// L-BFGS (gonum/optimize, 40 correction pairs). The stopping rule is the
+// library's: Iterations caps the iterations (default 1000); Tol = 0 (the
+// default) runs to a stationary point of the float64 objective or the
+// cap, with no error; a positive Tol stops once max |∇f| ≤ Tol ([GradTol]
+// = 1e-5 is scipy's gtol) and otherwise returns the probe with an error
+// wrapping [ErrNotConverged]. The objective is evaluated in float64 over
+// fixed blocks, so the fit is deterministic. [EvaluateLinear] fits and
+// reports, by value, train and test top-1, the iterations, the residual
+// and whether the fit converged. λ should be chosen
 // on a validation split for published numbers, as SimCLR does.
 //
 // # Clustering metrics
@@ -71,19 +73,25 @@
 //
 // # Pictures
 //
-// [ClusterGrid] draws, per cluster, the images nearest its centre (cosine
-// similarity to the mean normalised feature, [NearestToCentres]); [Grid]
-// draws any rows of images, such as a query followed by its neighbours from
-// assign.Search; [ConfusionHeatmap] draws a contingency table; and
-// [TrainingCurves] plots the loss and the kNN accuracy per epoch
-// ([EpochRecord]). All write PNG (image/png; plots by gonum.org/v1/plot at
-// 96 dpi) of a size the options fix.
+// [ClusterGrid] draws, per cluster, the images nearest its center (cosine
+// similarity to the mean normalized feature, [NearestToCenters]); [Grid]
+// draws any rows of images, such as a query followed by its neighbors from
+// assign.Search. Both write PNG with the standard library's image/png. The
+// heat map of a contingency table ([Confusion]) is in ssl/probe/plot, a
+// separate package so that importing probe does not pull gonum.org/v1/plot
+// and its fonts.
 //
 // # Conventions
 //
-// Functions check every argument before writing anything and return errors
-// wrapping ssl.ErrShape, ssl.ErrParam or ssl.ErrNotFinite, named
-// "probe: Func: what (name=value)"; features are scanned for NaN and
-// infinities (a linear pass, small next to the work). Inputs are never
-// modified. Results do not depend on GOMAXPROCS.
+// The library's conventions (see package ssl): destinations first, then
+// inputs (features before their labels), then counts and scalar
+// parameters (float64), then options; several outputs come back by value
+// in a <Func>Result. Functions check every argument before writing
+// anything and return errors wrapping ssl.ErrShape, ssl.ErrParam or
+// ssl.ErrNotFinite, named "probe: Func: what (name=value)"; features are
+// scanned for NaN and infinities (a linear pass, small next to the work).
+// A fit that misses a positive Tol returns its complete result and an
+// error wrapping [ErrNotConverged] (which wraps ssl.ErrNotConverged, never
+// ssl.ErrParam). Inputs are never modified. Results do not depend on
+// GOMAXPROCS.
 package probe
