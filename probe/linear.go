@@ -22,9 +22,12 @@ const (
 	// of a few hundred dimensions and keeps the problem well conditioned.
 	DefaultL2 = 1e-4
 	// DefaultIterations is the default cap on the L-BFGS iterations. On
-	// L2-normalized 128-d features of 10 classes (the evaluation protocol's
-	// shape) L-BFGS reaches a float64 stationary point in 40 to 200
-	// iterations.
+	// L2-normalized 128-d features of 10 well-separated classes L-BFGS
+	// reaches a float64 stationary point in 40 to 200 iterations; on the
+	// strongly correlated features of a trained network (6,000 × 128, 10
+	// classes) it reaches max |∇f| ≤ 1e-5 in about 750 iterations and a
+	// stationary point later than the cap, with its accuracies already
+	// final to 4 digits.
 	DefaultIterations = 1000
 	// GradTol is scipy's L-BFGS-B default gtol, a Tol that stops the fit
 	// once the largest gradient entry is at most 1e-5: in float64 it is
