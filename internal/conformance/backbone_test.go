@@ -43,9 +43,30 @@ func setParam(t testing.TB, c *conformance.Case, p *backbone.Param, name string)
 	copy(dst, src)
 }
 
+// external hides a layer's concrete type, so that a Sequential runs it
+// through its exported Forward and Backward on tensor views of its buffers,
+// as it runs a layer written outside the package.
+type external struct{ backbone.Layer }
+
 // runLayer runs a forward pass in the given mode and a backward pass of the
-// case's upstream, and checks out and grad_x.
+// case's upstream, and checks out and grad_x: first with l inside a
+// Sequential as a layer of the program's own (after which the buffers and
+// gradients are reset), then directly.
 func runLayer(t testing.TB, c *conformance.Case, l backbone.Layer, train bool) {
+	t.Helper()
+	var bufs [][]float32
+	for _, b := range l.Buffers() {
+		bufs = append(bufs, append([]float32(nil), b.Data()...))
+	}
+	runLayerOnce(t, c, backbone.NewSequential("external", external{l}), train)
+	for i, b := range l.Buffers() {
+		copy(b.Data(), bufs[i])
+	}
+	backbone.ZeroGrad(l.Params())
+	runLayerOnce(t, c, l, train)
+}
+
+func runLayerOnce(t testing.TB, c *conformance.Case, l backbone.Layer, train bool) {
 	t.Helper()
 	x := c.Tensor(t, "x")
 	out, err := l.OutShape([]int(x.Shape()))
