@@ -76,7 +76,13 @@
 // anything is written. Inputs are not scanned for NaN: a non-finite loss
 // (NaN or Inf inputs, overflow) returns an error wrapping ssl.ErrNotFinite
 // that names the inputs that can drive it there, never a NaN with a nil
-// error. Messages read "losses: Func: what is wrong (name=value)". An
+// error. A hyperparameter that scales float32 data (a temperature, a
+// weight) must also stay finite, and nonzero where it must be positive,
+// once rounded to float32 (ssl.ErrParam otherwise). SwAV's Sinkhorn step
+// follows the library's stopping rule (SwAVOptions.Iterations and Tol):
+// codes that miss a positive Tol give the complete loss with an error
+// wrapping ssl.ErrNotConverged. Messages read "losses: Func: what is wrong
+// (name=value)". An
 // outcome of the data is not an error: a batch in which SCANSelfLabel
 // finds no confident row returns a zero loss and Confident 0.
 //

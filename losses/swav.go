@@ -1,6 +1,7 @@
 package losses
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -25,9 +26,16 @@ type SwAVOptions struct {
 	// (Q ∝ exp(S/ε)); > 0, and 0 means SwAV's 0.05. Unused by
 	// SwAVFromCodes.
 	Epsilon float64
-	// Iterations is the number of Sinkhorn iterations; ≥ 0, and 0 means
-	// SwAV's 3. Unused by SwAVFromCodes.
+	// Iterations is the number of Sinkhorn iterations (the cap when Tol >
+	// 0); ≥ 0, and 0 means SwAV's 3 (1000 when Tol > 0, as
+	// [sinkhorn.BalanceOptions]). Unused by SwAVFromCodes.
 	Iterations int
+	// Tol, when > 0, stops each crop's Sinkhorn iterations as soon as the
+	// marginal error of its codes is ≤ Tol; ≥ 0, and 0 runs exactly
+	// Iterations iterations with no test, as SwAV does. A crop whose codes
+	// miss Tol still gives the complete loss and gradient, returned with an
+	// error wrapping ssl.ErrNotConverged. Unused by SwAVFromCodes.
+	Tol float64
 	// Workspace is reused scratch memory (softmax rows, codes, the Sinkhorn
 	// workspace); nil allocates a fresh one per call.
 	Workspace *Workspace
@@ -71,8 +79,10 @@ type SwAVOptions struct {
 // n < 2, assign is empty or holds a crop outside [0, n) or a repeated one,
 // τ is not finite and > 0, or the options are invalid; ssl.ErrNotFinite
 // for non-finite scores or a non-finite loss (scores/τ overflowing
-// float32). Nothing is written on a shape or parameter error; after
-// ssl.ErrNotFinite the destinations' contents are unspecified.
+// float32); ssl.ErrNotConverged, with the complete loss, codes and
+// gradient, if opts.Tol > 0 and a crop's codes miss it. Nothing is written
+// on a shape or parameter error; after ssl.ErrNotFinite the destinations'
+// contents are unspecified.
 //
 // Reference: Caron et al., Unsupervised Learning of Visual Features by
 // Contrasting Cluster Assignments (SwAV), NeurIPS 2020, eq. 1–3 and Sec.
@@ -96,7 +106,7 @@ func SwAV(codes, dscores, scores ssl.Tensor, crops int, assign []int, tau float6
 	if err := check.Distinct(fn, []string{"codes", "dscores"}, q, g); err != nil {
 		return 0, err
 	}
-	eps, iters := clustSwAVEpsilon, clustSwAVIterations
+	eps, iters, tol := clustSwAVEpsilon, 0, 0.0
 	var ws *Workspace
 	if opts != nil {
 		ws = opts.Workspace
@@ -106,12 +116,16 @@ func SwAV(codes, dscores, scores ssl.Tensor, crops int, assign []int, tau float6
 		case opts.Iterations < 0:
 			return 0, check.Errorf(fn, ssl.ErrParam, "Iterations must be ≥ 0 (Iterations=%d)", opts.Iterations)
 		}
+		if err := check.NonNegative(fn, "Tol", opts.Tol); err != nil {
+			return 0, err
+		}
 		if opts.Epsilon > 0 {
 			eps = opts.Epsilon
 		}
-		if opts.Iterations > 0 {
-			iters = opts.Iterations
-		}
+		iters, tol = opts.Iterations, opts.Tol
+	}
+	if iters == 0 && tol == 0 {
+		iters = clustSwAVIterations
 	}
 	ws = orNew(ws)
 	bk := b * k
@@ -122,19 +136,26 @@ func SwAV(codes, dscores, scores ssl.Tensor, crops int, assign []int, tau float6
 	if sk.ws == nil {
 		sk.ws = sinkhorn.NewWorkspace(b, k)
 	}
-	sk.opts.Iterations, sk.opts.Workspace = iters, sk.ws
+	sk.opts.Iterations, sk.opts.Tol, sk.opts.Workspace = iters, tol, sk.ws
+	var notConverged error
 	for i, c := range assign {
 		src := sk.view(2*i, s[c*bk:(c+1)*bk], b, k)
 		dst := sk.view(2*i+1, q[i*bk:(i+1)*bk], b, k)
 		if _, err := sinkhorn.Balance(dst, src, eps, &sk.opts); err != nil {
-			return 0, check.Errorf(fn, err, "codes of crop %d", c)
+			if !errors.Is(err, ssl.ErrNotConverged) {
+				return 0, fmt.Errorf("%s: codes of crop %d: %w", fn, c, err)
+			}
+			if notConverged == nil {
+				// The codes are complete: finish the loss, report the miss.
+				notConverged = fmt.Errorf("%s: codes of crop %d: %w", fn, c, err)
+			}
 		}
 	}
 	loss := ws.swapped(g, s, q, crops, b, k, assign, tau32)
 	if err := check.Result(fn, loss, "scores or scores/tau"); err != nil {
 		return loss, err
 	}
-	return loss, nil
+	return loss, notConverged
 }
 
 // SwAVFromCodes is [SwAV] with the codes given: codes is |A|×B×K, the

@@ -1,9 +1,11 @@
 package losses
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
+	"strings"
 	"testing"
 
 	"ssl"
@@ -355,5 +357,37 @@ func BenchmarkSwAV(b *testing.B) {
 			elems := float64(sz.crops*sz.b*sz.k + 2*sz.b*sz.k)
 			b.ReportMetric(elems*float64(b.N)/b.Elapsed().Seconds()/1e6, "Melem/s")
 		})
+	}
+}
+
+// TestSwAVTol checks the stopping rule of SwAV's Sinkhorn step: a Tol the
+// codes reach gives the same result as enough fixed iterations and a nil
+// error; a Tol they miss within Iterations gives the complete loss with an
+// error wrapping ssl.ErrNotConverged.
+func TestSwAVTol(t *testing.T) {
+	const n, b, k = 3, 16, 5
+	scores := testutil.RandU(testutil.Rand(9), -1, 1, n*b, k)
+	codes, g := testutil.NaNs(2, b, k), testutil.NaNs(n*b, k)
+	loss, err := SwAV(codes, g, scores, n, []int{0, 1}, 0.1, &SwAVOptions{Tol: 1e-4})
+	if err != nil {
+		t.Fatalf("SwAV(Tol 1e-4): %v", err)
+	}
+	ref, err := SwAV(nil, nil, scores, n, []int{0, 1}, 0.1, &SwAVOptions{Iterations: 200})
+	if err != nil || !testutil.Close(loss, ref, 1e-4, 1e-3) {
+		t.Errorf("SwAV(Tol 1e-4) = %v, 200 iterations %v (%v)", loss, ref, err)
+	}
+	codes2, g2 := testutil.NaNs(2, b, k), testutil.NaNs(n*b, k)
+	l2, err := SwAV(codes2, g2, scores, n, []int{0, 1}, 0.1, &SwAVOptions{Tol: 1e-12, Iterations: 1})
+	if !errors.Is(err, ssl.ErrNotConverged) || !strings.Contains(err.Error(), "losses: SwAV: codes of crop 0") {
+		t.Fatalf("SwAV(Tol 1e-12, 1 iteration): %v, want ssl.ErrNotConverged", err)
+	}
+	one, err := SwAV(nil, nil, scores, n, []int{0, 1}, 0.1, &SwAVOptions{Iterations: 1})
+	if err != nil || l2 != one {
+		t.Errorf("SwAV missing Tol = %v, want the 1-iteration loss %v (%v)", l2, one, err)
+	}
+	cltFinite(t, "codes", testutil.Data(codes2))
+	cltFinite(t, "dscores", testutil.Data(g2))
+	if _, err := SwAV(nil, nil, scores, n, []int{0}, 0.1, &SwAVOptions{Tol: -1}); !errors.Is(err, ssl.ErrParam) {
+		t.Errorf("SwAV(Tol -1): %v, want ssl.ErrParam", err)
 	}
 }
