@@ -6,7 +6,7 @@ import (
 )
 
 // ConvNet3 is the backbone of the fmnist-ssl-v1 protocol
-// (bench/FMNIST-PROTOCOL.md), three convolutional blocks on 1×28×28 images:
+// (examples/PROTOCOL.md in the repository), three convolutional blocks on 1×28×28 images:
 //
 //	conv1 3×3, 1→c1, pad 1 → bn1 → ReLU → max-pool 2  (→ c1×14×14)
 //	conv2 3×3, c1→c2, pad 1 → bn2 → ReLU → max-pool 2 (→ c2×7×7)

@@ -1,5 +1,5 @@
-// Package conformance runs the reference cases of ../shared/testvectors (a
-// copy lives in testdata/vectors) against the library's implementations.
+// Package conformance runs the reference cases in testdata/vectors, computed
+// by the methods' published code, against the library's implementations.
 //
 // A case is one JSON file: a kind ("losses.ntxent"), inputs, parameters and
 // the outputs the method's published code produced for them (FORMAT.md in
