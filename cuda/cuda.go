@@ -8,16 +8,19 @@ import (
 	"gorgonia.org/tensor"
 
 	"ssl"
+	"ssl/internal/check"
+	"ssl/sinkhorn"
 )
 
 // ErrNoDevice is wrapped by every error that says no CUDA device can be
-// used: no cgo, no driver library, no device, or a failed initialisation.
+// used: no cgo, no driver library, no device, or a failed initialization.
 var ErrNoDevice = errors.New("cuda: no usable CUDA device")
 
-// ErrNotConverged is wrapped by the error of an iterative solver that used
-// its iteration budget without meeting its tolerance; the partial result is
-// returned with it.
-var ErrNotConverged = errors.New("cuda: not converged")
+// ErrNotConverged is sinkhorn.ErrNotConverged, which wraps
+// ssl.ErrNotConverged: the device solvers report a missed Tol exactly as
+// their CPU twins do, so a caller tests one sentinel whichever ran. The
+// complete result is returned with it.
+var ErrNotConverged = sinkhorn.ErrNotConverged
 
 // Error is a failed CUDA driver, NVRTC or cuBLAS call.
 type Error struct {
@@ -132,7 +135,7 @@ func (d *Device) vector(fn, name string, t *Tensor, n int) error {
 	return nil
 }
 
-// Alloc returns an uninitialised float32 tensor of the given shape on the
+// Alloc returns an uninitialized float32 tensor of the given shape on the
 // device.
 func (d *Device) Alloc(shape ...int) (*Tensor, error) {
 	n, err := shapeLen(shape)
@@ -189,13 +192,14 @@ func (d *Device) Copy(dst, src *Tensor) error {
 
 // Gemm computes c = alpha·op(a)·op(b) + beta·c with cuBLAS, for row-major
 // device matrices (op(x) = xᵀ when the flag says so), as kernel.Gemm does
-// on the host. c must not alias a or b.
-func (d *Device) Gemm(transA, transB bool, alpha float32, a, b *Tensor, beta float32, c *Tensor) error {
+// on the host. c must not alias a or b. alpha and beta are rounded to
+// float32, cuBLAS's single-precision scalars.
+func (d *Device) Gemm(transA, transB bool, alpha float64, a, b *Tensor, beta float64, c *Tensor) error {
 	m, k, n, err := d.gemmShapes("Gemm", transA, transB, a, b, c)
 	if err != nil {
 		return err
 	}
-	return d.sgemm(transA, transB, m, n, k, alpha, a.ptr, b.ptr, beta, c.ptr, 1, 0, 0, 0)
+	return d.sgemm(transA, transB, m, n, k, float32(alpha), a.ptr, b.ptr, float32(beta), c.ptr, 1, 0, 0, 0)
 }
 
 func (d *Device) gemmShapes(fn string, transA, transB bool, a, b, c *Tensor) (m, k, n int, err error) {
@@ -232,7 +236,7 @@ func (d *Device) gemmShapes(fn string, transA, transB bool, a, b, c *Tensor) (m,
 // GemmBatched computes c[i] = alpha·op(a[i])·op(b[i]) + beta·c[i] for every
 // i of a batch, with cublasSgemmStridedBatched. a, b and c have rank 3
 // (batch, rows, cols) and the same batch size.
-func (d *Device) GemmBatched(transA, transB bool, alpha float32, a, b *Tensor, beta float32, c *Tensor) error {
+func (d *Device) GemmBatched(transA, transB bool, alpha float64, a, b *Tensor, beta float64, c *Tensor) error {
 	const fn = "GemmBatched"
 	for _, x := range []struct {
 		name string
@@ -252,7 +256,7 @@ func (d *Device) GemmBatched(transA, transB bool, alpha float32, a, b *Tensor, b
 	if err != nil {
 		return err
 	}
-	return d.sgemm(transA, transB, m, n, k, alpha, a.ptr, b.ptr, beta, c.ptr, batch,
+	return d.sgemm(transA, transB, m, n, k, float32(alpha), a.ptr, b.ptr, float32(beta), c.ptr, batch,
 		int64(a.shape[1]*a.shape[2]), int64(b.shape[1]*b.shape[2]), int64(c.shape[1]*c.shape[2]))
 }
 
@@ -307,7 +311,7 @@ func (d *Device) softmax(fn string, dst, x *Tensor, log bool) error {
 
 // L2NormalizeRows writes x_i / max(‖x_i‖, eps) into dst (which may be x) and
 // the norms into norms when it is not nil.
-func (d *Device) L2NormalizeRows(dst, norms, x *Tensor, eps float32) error {
+func (d *Device) L2NormalizeRows(dst, norms, x *Tensor, eps float64) error {
 	const fn = "L2NormalizeRows"
 	rows, cols, err := d.matrix(fn, "x", x)
 	if err != nil {
@@ -316,8 +320,8 @@ func (d *Device) L2NormalizeRows(dst, norms, x *Tensor, eps float32) error {
 	if err := d.vector(fn, "dst", dst, rows*cols); err != nil {
 		return err
 	}
-	if !(eps > 0) || math.IsInf(float64(eps), 0) {
-		return fmt.Errorf("cuda: %s: eps=%v must be positive and finite: %w", fn, eps, ssl.ErrParam)
+	if err := check.Positive("cuda: "+fn, "eps", eps); err != nil {
+		return err
 	}
 	var np uint64
 	if norms != nil {
@@ -326,7 +330,7 @@ func (d *Device) L2NormalizeRows(dst, norms, x *Tensor, eps float32) error {
 		}
 		np = norms.ptr
 	}
-	return d.launch("l2norm_rows", rows, 1, blockSize, dst.ptr, np, x.ptr, int32(rows), int32(cols), eps)
+	return d.launch("l2norm_rows", rows, 1, blockSize, dst.ptr, np, x.ptr, int32(rows), int32(cols), float32(eps))
 }
 
 const blockSize = 256 // BLOCK in kernels.cu

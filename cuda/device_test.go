@@ -10,6 +10,7 @@ import (
 	"ssl/internal/conformance"
 	"ssl/internal/kernel"
 	"ssl/internal/testutil"
+	"ssl/sinkhorn"
 )
 
 // mustDevice opens device 0 or skips the test, saying why.
@@ -158,8 +159,13 @@ func TestDeviceVectors(t *testing.T) {
 			s := c.Tensor(t, "scores")
 			shape := s.Shape()
 			q := poisoned(t, d, shape...)
-			if err := d.Balance(q, upload(t, d, s), float32(c.Float(t, "epsilon")), c.Int(t, "sinkhorn_iterations")); err != nil {
+			iters := c.Int(t, "sinkhorn_iterations")
+			res, err := d.Balance(q, upload(t, d, s), c.Float(t, "epsilon"), &sinkhorn.BalanceOptions{Iterations: iters})
+			if err != nil {
 				t.Fatalf("Balance: %v", err)
+			}
+			if res.Iterations != iters || res.Plan != q || !res.LogDomain {
+				t.Errorf("Balance: result %+v, want %d iterations into q in the log domain", res, iters)
 			}
 			c.Check32(t, "Q", download(t, d, q, shape...))
 		},
@@ -168,7 +174,9 @@ func TestDeviceVectors(t *testing.T) {
 			n, k := p.Shape()[0], p.Shape()[1]
 			q := poisoned(t, d, n, k)
 			labels := make([]int, n)
-			res, err := d.SeLa(labels, q, upload(t, d, p), float32(c.Float(t, "lambda")), nil)
+			res, err := d.SeLa(labels, q, upload(t, d, p), c.Float(t, "lambda"), &sinkhorn.SeLaOptions{
+				Tol: c.Float(t, "stop_err"), CheckEvery: c.Int(t, "check_every"),
+			})
 			if err != nil {
 				t.Fatalf("SeLa: %v", err)
 			}
@@ -241,12 +249,13 @@ func BenchmarkBalance(b *testing.B) {
 	q, _ := d.Alloc(rows, cols)
 	defer q.Free()
 	for b.Loop() {
-		if err := d.Balance(q, s, 0.05, 3); err != nil {
+		if _, err := d.Balance(q, s, 0.05, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
 	d.Synchronize()
-	// Traffic: 3 iterations × 2 reads, then one read and one write.
-	b.ReportMetric(8*4*rows*cols*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+	// Traffic: 3 iterations × 2 reads, one read for the marginal error,
+	// then one read and one write.
+	b.ReportMetric(9*4*rows*cols*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
 	b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N), "ms/op")
 }

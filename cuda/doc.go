@@ -1,6 +1,6 @@
 // Package cuda runs the library's hot paths on an NVIDIA GPU: matrix
 // products and batched products through cuBLAS, fused row/column
-// log-sum-exp, softmax, log-softmax and L2 normalisation kernels, SwAV's
+// log-sum-exp, softmax, log-softmax and L2 normalization kernels, SwAV's
 // per-batch Sinkhorn-Knopp ([Device.Balance], the contract of
 // sinkhorn.swav) and SeLa's self-labelling over a matrix held on the device
 // ([Device.SeLa], the contract of sinkhorn.sela).
@@ -29,12 +29,28 @@
 // be read by host code by mistake. Move data with [Device.Upload] and
 // [Device.Download]. Free what you allocate with [Tensor.Free].
 //
+// # Conventions
+//
+// The package follows the library's conventions (see [ssl],
+// "Conventions"): destinations first, scalar hyper-parameters in float64
+// (rounded to float32 on the device), options last. The solvers take and
+// return their CPU twins' types: [Device.Balance] takes
+// sinkhorn.BalanceOptions and returns sinkhorn.Result, [Device.SeLa] takes
+// sinkhorn.SeLaOptions and returns sinkhorn.SeLaResult, under the one
+// stopping rule (Iterations caps, Tol = 0 runs exactly Iterations, a
+// positive Tol stops once the residual is ≤ Tol). The device keeps its own
+// scratch, so the options' Workspace is ignored; it always runs the log
+// domain and one device, so Domain Exp and a Reducer are errors.
+//
 // # Errors
 //
 // Arguments are checked on the Go side before any call into the driver,
 // with the same messages as the CPU twins; a failing CUDA, NVRTC or cuBLAS
-// call returns an [*Error] that carries the call and the result's name.
-// No panic crosses the boundary and C never keeps a Go pointer.
+// call returns an [*Error] that carries the call and the result's name. A
+// missed Tol returns the complete result with an error wrapping
+// [ErrNotConverged], which is sinkhorn.ErrNotConverged (and wraps
+// ssl.ErrNotConverged). No panic crosses the boundary and C never keeps a
+// Go pointer.
 //
 // # Numerics
 //
@@ -42,5 +58,5 @@
 // reductions over scores/ε + potentials), so no exponential can overflow or
 // underflow float32 whatever the scale of the scores; this equals SwAV's and
 // SeLa's exp-domain iterations exactly in real arithmetic (the shift each
-// normalisation applies is absorbed by the potentials).
+// normalization applies is absorbed by the potentials).
 package cuda

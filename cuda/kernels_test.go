@@ -2,11 +2,13 @@ package cuda
 
 import (
 	"errors"
+	"math"
 	"regexp"
 	"strings"
 	"testing"
 
 	"ssl"
+	"ssl/sinkhorn"
 )
 
 // TestKernelNames checks that every kernel the package launches is defined
@@ -87,13 +89,24 @@ func TestArgumentChecks(t *testing.T) {
 		err  error
 		want error
 	}{
-		{"Balance/eps0", d.Balance(q, s, 0, 3), ssl.ErrParam},
-		{"Balance/epsNaN", d.Balance(q, s, float32(nan()), 3), ssl.ErrParam},
-		{"Balance/iters", d.Balance(q, s, 0.05, -1), ssl.ErrParam},
-		{"Balance/qshape", d.Balance(fakeTensor(d, 2, 4, 4), s, 0.05, 3), ssl.ErrShape},
-		{"Balance/nil", d.Balance(q, nil, 0.05, 3), ssl.ErrShape},
-		{"Balance/otherdevice", d.Balance(q, fakeTensor(other, 3, 4, 3), 0.05, 3), ssl.ErrShape},
-		{"Balance/rank", d.Balance(q, fakeTensor(d, 3, 12), 0.05, 3), ssl.ErrShape},
+		{"Balance/eps0", errOf(d.Balance(q, s, 0, nil)), ssl.ErrParam},
+		{"Balance/epsNaN", errOf(d.Balance(q, s, nan(), nil)), ssl.ErrParam},
+		{"Balance/iters", errOf(d.Balance(q, s, 0.05, &sinkhorn.BalanceOptions{Iterations: -1})), ssl.ErrParam},
+		{"Balance/tol", errOf(d.Balance(q, s, 0.05, &sinkhorn.BalanceOptions{Tol: -1})), ssl.ErrParam},
+		{"Balance/exp", errOf(d.Balance(q, s, 0.05, &sinkhorn.BalanceOptions{Domain: sinkhorn.Exp})), ssl.ErrParam},
+		{"Balance/reducer", errOf(d.Balance(q, s, 0.05, &sinkhorn.BalanceOptions{Reducer: sinkhorn.LocalReducers(1)[0]})), ssl.ErrParam},
+		{"Balance/qshape", errOf(d.Balance(fakeTensor(d, 2, 4, 4), s, 0.05, nil)), ssl.ErrShape},
+		{"Balance/nil", errOf(d.Balance(q, nil, 0.05, nil)), ssl.ErrShape},
+		{"Balance/otherdevice", errOf(d.Balance(q, fakeTensor(other, 3, 4, 3), 0.05, nil)), ssl.ErrShape},
+		{"Balance/rank", errOf(d.Balance(q, fakeTensor(d, 3, 12), 0.05, nil)), ssl.ErrShape},
+		{"SeLa/labels", errOf(d.SeLa(make([]int, 3), nil, s, 25, nil)), ssl.ErrShape},
+		{"SeLa/lambda", errOf(d.SeLa(make([]int, 4), nil, s, -1, nil)), ssl.ErrParam},
+		{"SeLa/alias", errOf(d.SeLa(make([]int, 4), s, s, 25, nil)), ssl.ErrShape},
+		{"SeLa/iters", errOf(d.SeLa(nil, nil, s, 25, &sinkhorn.SeLaOptions{Iterations: -1})), ssl.ErrParam},
+		{"SeLa/tol", errOf(d.SeLa(nil, nil, s, 25, &sinkhorn.SeLaOptions{Tol: math.NaN()})), ssl.ErrParam},
+		{"SeLa/check", errOf(d.SeLa(nil, nil, s, 25, &sinkhorn.SeLaOptions{CheckEvery: -1})), ssl.ErrParam},
+		{"SeLa/exp", errOf(d.SeLa(nil, nil, s, 25, &sinkhorn.SeLaOptions{Domain: sinkhorn.Exp})), ssl.ErrParam},
+		{"SeLa/logR", errOf(d.SeLa(nil, nil, s, 25, &sinkhorn.SeLaOptions{LogR: make([]float64, 2)})), ssl.ErrShape},
 		{"Gemm/inner", d.Gemm(false, false, 1, fakeTensor(d, 1, 2, 3), fakeTensor(d, 2, 4, 5), 0, fakeTensor(d, 3, 2, 5)), ssl.ErrShape},
 		{"Gemm/out", d.Gemm(false, true, 1, fakeTensor(d, 1, 2, 3), fakeTensor(d, 2, 5, 3), 0, fakeTensor(d, 3, 5, 2)), ssl.ErrShape},
 		{"Gemm/alias", d.Gemm(false, false, 1, fakeTensor(d, 1, 2, 2), fakeTensor(d, 2, 2, 2), 0, fakeTensor(d, 1, 2, 2)), ssl.ErrShape},
@@ -109,22 +122,6 @@ func TestArgumentChecks(t *testing.T) {
 			t.Errorf("%s: error %v, want %v", tc.name, tc.err, tc.want)
 		}
 	}
-	_, err := d.SeLa(make([]int, 3), nil, s, 25, nil)
-	if !errors.Is(err, ssl.ErrShape) {
-		t.Errorf("SeLa/labels: error %v, want ErrShape", err)
-	}
-	_, err = d.SeLa(make([]int, 4), nil, s, -1, nil)
-	if !errors.Is(err, ssl.ErrParam) {
-		t.Errorf("SeLa/lambda: error %v, want ErrParam", err)
-	}
-	_, err = d.SeLa(make([]int, 4), s, s, 25, nil)
-	if !errors.Is(err, ssl.ErrShape) {
-		t.Errorf("SeLa/alias: error %v, want ErrShape", err)
-	}
-	_, err = d.SeLa(make([]int, 4), nil, s, 25, &SeLaOptions{MaxIter: -1})
-	if !errors.Is(err, ssl.ErrParam) {
-		t.Errorf("SeLa/MaxIter: error %v, want ErrParam", err)
-	}
 	if _, err := d.Alloc(0, 3); !errors.Is(err, ssl.ErrShape) {
 		t.Errorf("Alloc(0, 3): error %v, want ErrShape", err)
 	}
@@ -135,3 +132,14 @@ func TestArgumentChecks(t *testing.T) {
 }
 
 func nan() float64 { z := 0.0; return z / z }
+
+// errOf keeps the error of a (result, error) pair.
+func errOf[T any](_ T, err error) error { return err }
+
+// TestErrNotConverged checks that the device solvers report a missed Tol
+// with the CPU twins' sentinel, which wraps the root's.
+func TestErrNotConverged(t *testing.T) {
+	if ErrNotConverged != sinkhorn.ErrNotConverged || !errors.Is(ErrNotConverged, ssl.ErrNotConverged) {
+		t.Error("cuda.ErrNotConverged is not sinkhorn.ErrNotConverged wrapping ssl.ErrNotConverged")
+	}
+}

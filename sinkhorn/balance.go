@@ -273,7 +273,7 @@ func balanceRun(e *engine, cfg balanceCfg, logDomain bool) (iters int, merr floa
 	}
 	if !rowsCurrent && e.red == nil && &e.a[0] == &e.out[0] {
 		// Final sample update fused with the write: codes_i = the row of
-		// A·diag(v) (or of exp(L + g)) normalised to sum 1.
+		// A·diag(v) (or of exp(L + g)) normalized to sum 1.
 		if logDomain {
 			e.parallel(balanceLogWriteBlock)
 		} else {
@@ -434,7 +434,7 @@ func balanceLogKernelBlock(e *engine, blk, lo, hi int) {
 }
 
 // balanceWriteBlock overwrites each kernel row A_i with A_i·diag(v)
-// normalised to sum 1, sums the block's columns, and records in the block
+// normalized to sum 1, sums the block's columns, and records in the block
 // scalars whether a row sum was not valid (see "Exp-domain validity").
 func balanceWriteBlock(e *engine, blk, lo, hi int) {
 	k := e.k

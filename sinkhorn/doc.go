@@ -55,14 +55,25 @@
 // solve restarts in the log domain. [Exp] and [Log] force a domain;
 // [Result.LogDomain] says which one produced a result.
 //
-// # Convergence
+// # Conventions and convergence
 //
-// Every solver returns the iterations it ran and the marginal error of its
-// plan (max over rows and columns of |sum − target|; the rows are exact
-// after the last row update, so it is the columns' error). It stops after
-// a fixed count or on its tolerance, as the caller asks; a tolerance not
-// met within the cap returns the partial result with an error wrapping
-// [ErrNotConverged].
+// The package follows the library's conventions (see [ssl], "Conventions"):
+// destinations first, scalars in float64, options last, the [Workspace] in
+// the options (nil allocates), results by value.
+//
+// Every solver has the same stopping rule: Iterations caps the iterations
+// (0 means the method's default) and Tol, when positive, stops as soon as
+// the solver's residual is at most Tol; Tol = 0 runs exactly Iterations
+// iterations with no test. Nil options keep each method's own schedule:
+// SwAV's 3 fixed iterations for [Balance], SeLa's Tol 0.1 tested every 10
+// updates (at most 10000) for [SeLa], POT's Tol 1e-9 tested every 10
+// updates (at most 1000) for [Transport]. Every result reports the
+// iterations run, the residual Tol is tested against ([Result.Residual])
+// and the marginal error of the plan (max over rows and columns of
+// |sum − target|; the rows are exact after the last row update, so it is
+// the columns' error). A positive Tol not met returns the complete result
+// with an error wrapping [ErrNotConverged], which wraps
+// ssl.ErrNotConverged.
 //
 // # Sharding
 //
@@ -80,8 +91,8 @@
 // InPlace. Destinations are overwritten and must not overlap inputs. All
 // arguments are checked before anything is written; errors wrap
 // ssl.ErrShape, ssl.ErrParam or ssl.ErrNotFinite and name the value.
-// Results are the same bits for any GOMAXPROCS (rows are split in fixed
-// blocks and block sums combined in block order). With a [Workspace] and
-// destinations, a call allocates nothing beyond the tensor views of the
-// root package.
+// Results are the same bits for any GOMAXPROCS: rows are split in fixed
+// blocks, run on the library's one goroutine pool, and block sums are
+// combined in block order. With a [Workspace] and destinations, a call
+// allocates nothing.
 package sinkhorn

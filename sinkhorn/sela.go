@@ -191,7 +191,7 @@ func SeLa(labels []int, plan, probs ssl.Tensor, lambda float64, opts *SeLaOption
 		e.intPow = int(lambda)
 	}
 
-	// Row maxima, checks, and column maxima of the row-normalised P.
+	// Row maxima, checks, and column maxima of the row-normalized P.
 	e.parallel(selaRowMaxBlock)
 	bad := -1
 	for b := range e.nb {

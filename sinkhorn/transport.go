@@ -73,14 +73,14 @@ type TransportResult struct {
 
 // Transport computes the entropic optimal-transport plan between row
 // marginal a (N) and column marginal b (K) for the cost M (N×K) and
-// regularisation reg:
+// regularization reg:
 //
 //	P = diag(u) · K · diag(v),  K = exp(−M/reg),  P·1 = a,  Pᵀ·1 = b
 //	u = 1/N; repeat: v = b / (Kᵀu); u = a / (K v)
 //
 // which is POT's ot.sinkhorn (method "sinkhorn", and "sinkhorn_log" in the
 // log domain: the same iteration on the potentials log u, log v), with
-// POT's update order, initialisation and stopping test. It writes P into
+// POT's update order, initialization and stopping test. It writes P into
 // dst (nil: allocated; returned as Plan). With LogKernel the matrix is
 // log K itself. a, b and the matrix are not modified; dst must not overlap
 // them.
