@@ -6,6 +6,7 @@ import (
 
 	"ssl"
 	sslassign "ssl/assign"
+	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
 
@@ -79,24 +80,22 @@ func KNN(dst []int, bank ssl.Tensor, bankLabels []int, queries ssl.Tensor, numCl
 			tau = opts.T
 		}
 	}
-	n, m, err := checkBankQueries("KNN", bank, queries, k)
+	const fn = "probe: KNN"
+	n, m, err := checkBankQueries(fn, bank, queries, k)
 	if err != nil {
 		return nil, err
 	}
-	if !(tau > 0) || math.IsInf(tau, 1) {
-		return nil, fmt.Errorf("probe: KNN: temperature must be positive and finite (T=%v): %w", tau, ssl.ErrParam)
+	if err := check.Positive(fn, "T", tau); err != nil {
+		return nil, err
 	}
-	if numClasses < 1 {
-		return nil, fmt.Errorf("probe: KNN: numClasses must be at least 1 (numClasses=%d): %w", numClasses, ssl.ErrParam)
+	if err := check.Count(fn, "numClasses", numClasses, 1); err != nil {
+		return nil, err
 	}
-	if len(bankLabels) != n {
-		return nil, fmt.Errorf("probe: KNN: bankLabels has %d entries, bank has %d rows: %w", len(bankLabels), n, ssl.ErrShape)
-	}
-	if err := checkLabels("KNN", "bankLabels", bankLabels, numClasses); err != nil {
+	if err := check.Labels(fn, "bankLabels", bankLabels, n, numClasses); err != nil {
 		return nil, err
 	}
 	if dst != nil && len(dst) != m {
-		return nil, fmt.Errorf("probe: KNN: dst has %d entries, queries has %d rows: %w", len(dst), m, ssl.ErrShape)
+		return nil, check.Errorf(fn, ssl.ErrShape, "dst has %d entries, queries has %d rows", len(dst), m)
 	}
 	if dst == nil {
 		dst = make([]int, m)
@@ -127,60 +126,23 @@ func KNN(dst []int, bank ssl.Tensor, bankLabels []int, queries ssl.Tensor, numCl
 }
 
 // checkBankQueries validates the matrices and k of KNN and returns their
-// sizes.
+// sizes; fn is "probe: Func".
 func checkBankQueries(fn string, bank, queries ssl.Tensor, k int) (n, m int, err error) {
-	n, d, bv, err := ssl.Matrix(bank)
+	n, d, _, err := checkFeatures(fn, "bank", bank)
 	if err != nil {
-		return 0, 0, fmt.Errorf("probe: %s: bank: %w", fn, err)
+		return 0, 0, err
 	}
-	m, dq, qv, err := ssl.Matrix(queries)
+	m, dq, _, err := checkFeatures(fn, "queries", queries)
 	if err != nil {
-		return 0, 0, fmt.Errorf("probe: %s: queries: %w", fn, err)
-	}
-	if n == 0 || d == 0 {
-		return 0, 0, fmt.Errorf("probe: %s: bank is empty (shape (%d, %d)): %w", fn, n, d, ssl.ErrShape)
-	}
-	if m == 0 {
-		return 0, 0, fmt.Errorf("probe: %s: queries is empty (shape (%d, %d)): %w", fn, m, dq, ssl.ErrShape)
+		return 0, 0, err
 	}
 	if dq != d {
-		return 0, 0, fmt.Errorf("probe: %s: queries have %d features, bank has %d: %w", fn, dq, d, ssl.ErrShape)
+		return 0, 0, check.Errorf(fn, ssl.ErrShape, "queries have %d features, bank has %d", dq, d)
 	}
 	if k < 1 || k > n {
-		return 0, 0, fmt.Errorf("probe: %s: k must be in [1, bank size %d] (k=%d): %w", fn, n, k, ssl.ErrParam)
-	}
-	if i := firstNonFinite(bv); i >= 0 {
-		return 0, 0, fmt.Errorf("probe: %s: bank[%d][%d] is %v: %w", fn, i/d, i%d, bv[i], ssl.ErrNotFinite)
-	}
-	if i := firstNonFinite(qv); i >= 0 {
-		return 0, 0, fmt.Errorf("probe: %s: queries[%d][%d] is %v: %w", fn, i/d, i%d, qv[i], ssl.ErrNotFinite)
+		return 0, 0, check.Errorf(fn, ssl.ErrParam, "k must be in [1, bank size %d] (k=%d)", n, k)
 	}
 	return n, m, nil
-}
-
-// firstNonFinite returns the index of the first NaN or infinite element of
-// x, or -1. Scanning is O(N·D), negligible next to the O(N·M·D) product.
-func firstNonFinite(x []float32) int {
-	if kernel.AllFinite(x) {
-		return -1
-	}
-	for i, v := range x {
-		if v-v != 0 {
-			return i
-		}
-	}
-	return -1
-}
-
-// checkLabels returns an ErrParam error naming the first label of labels
-// outside [0, numClasses).
-func checkLabels(fn, name string, labels []int, numClasses int) error {
-	for i, c := range labels {
-		if c < 0 || c >= numClasses {
-			return fmt.Errorf("probe: %s: %s[%d]=%d is outside [0, %d): %w", fn, name, i, c, numClasses, ssl.ErrParam)
-		}
-	}
-	return nil
 }
 
 // EvaluateKNN runs the kNN protocol: [KNN] of the queries (the test
@@ -190,11 +152,9 @@ func checkLabels(fn, name string, labels []int, numClasses int) error {
 // the number of queries or ssl.ErrParam if a query label is outside
 // [0, numClasses).
 func EvaluateKNN(bank ssl.Tensor, bankLabels []int, queries ssl.Tensor, queryLabels []int, numClasses int, opts *KNNOptions) (float64, error) {
-	if m, _, _, err := ssl.Matrix(queries); err == nil && len(queryLabels) != m {
-		return 0, fmt.Errorf("probe: EvaluateKNN: queryLabels has %d entries, queries has %d rows: %w", len(queryLabels), m, ssl.ErrShape)
-	}
-	if numClasses >= 1 {
-		if err := checkLabels("EvaluateKNN", "queryLabels", queryLabels, numClasses); err != nil {
+	const fn = "probe: EvaluateKNN"
+	if m, _, _, err := ssl.Matrix(queries); err == nil && numClasses >= 1 {
+		if err := check.Labels(fn, "queryLabels", queryLabels, m, numClasses); err != nil {
 			return 0, err
 		}
 	}

@@ -281,15 +281,15 @@ func TestKNNErrors(t *testing.T) {
 		{"classes_zero", nil, bank, labels, queries, 0, &KNNOptions{K: 3}, ssl.ErrParam, "numClasses=0"},
 		{"label_out_of_range", nil, bank, []int{0, 1, 2, 0, 1, 2, 0, 1, 3, 0}, queries, 3, &KNNOptions{K: 3}, ssl.ErrParam, "bankLabels[8]=3"},
 		{"label_negative", nil, bank, []int{0, -1, 2, 0, 1, 2, 0, 1, 2, 0}, queries, 3, &KNNOptions{K: 3}, ssl.ErrParam, "bankLabels[1]=-1"},
-		{"labels_short", nil, bank, labels[:9], queries, 3, &KNNOptions{K: 3}, ssl.ErrShape, "bankLabels has 9"},
+		{"labels_short", nil, bank, labels[:9], queries, 3, &KNNOptions{K: 3}, ssl.ErrShape, "len(bankLabels) is 9"},
 		{"width_mismatch", nil, bank, labels, testutil.RandN(r, 1, 6, 5), 3, &KNNOptions{K: 3}, ssl.ErrShape, "queries have 5 features"},
 		{"empty_queries", nil, bank, labels, ssl.New(0, 4), 3, &KNNOptions{K: 3}, ssl.ErrShape, "queries is empty"},
 		{"empty_bank", nil, ssl.New(0, 4), nil, queries, 3, &KNNOptions{K: 3}, ssl.ErrShape, "bank is empty"},
 		{"rank3_bank", nil, ssl.New(2, 5, 4), labels, queries, 3, &KNNOptions{K: 3}, ssl.ErrShape, "bank"},
 		{"nil_queries", nil, bank, labels, nil, 3, &KNNOptions{K: 3}, ssl.ErrShape, "queries"},
 		{"dst_short", make([]int, 5), bank, labels, queries, 3, &KNNOptions{K: 3}, ssl.ErrShape, "dst has 5"},
-		{"nan_bank", make([]int, 6), nanBank, labels, queries, 3, &KNNOptions{K: 3}, ssl.ErrNotFinite, "bank[3][1]"},
-		{"inf_query", make([]int, 6), bank, labels, infQ, 3, &KNNOptions{K: 3}, ssl.ErrNotFinite, "queries[1][1]"},
+		{"nan_bank", make([]int, 6), nanBank, labels, queries, 3, &KNNOptions{K: 3}, ssl.ErrNotFinite, "bank[3,1]"},
+		{"inf_query", make([]int, 6), bank, labels, infQ, 3, &KNNOptions{K: 3}, ssl.ErrNotFinite, "queries[1,1]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for i := range tc.dst {
