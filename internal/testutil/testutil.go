@@ -9,8 +9,6 @@ import (
 	"testing"
 
 	"gorgonia.org/tensor"
-
-	"ssl"
 )
 
 // Tolerances for float32 results compared with float64 references, as
@@ -115,7 +113,7 @@ func Rand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed)) }
 // RandN returns a float32 tensor of the given shape with normal entries of
 // standard deviation std.
 func RandN(r *rand.Rand, std float64, shape ...int) *tensor.Dense {
-	t := ssl.New(shape...)
+	t := newTensor(shape...)
 	d := t.Data().([]float32)
 	for i := range d {
 		d[i] = float32(r.NormFloat64() * std)
@@ -126,7 +124,7 @@ func RandN(r *rand.Rand, std float64, shape ...int) *tensor.Dense {
 // RandU returns a float32 tensor of the given shape with entries uniform in
 // [lo, hi).
 func RandU(r *rand.Rand, lo, hi float64, shape ...int) *tensor.Dense {
-	t := ssl.New(shape...)
+	t := newTensor(shape...)
 	d := t.Data().([]float32)
 	for i := range d {
 		d[i] = float32(lo + (hi-lo)*r.Float64())
@@ -137,7 +135,7 @@ func RandU(r *rand.Rand, lo, hi float64, shape ...int) *tensor.Dense {
 // NaNs returns a float32 tensor of the given shape filled with NaN, so a test
 // sees every element a function fails to write.
 func NaNs(shape ...int) *tensor.Dense {
-	t := ssl.New(shape...)
+	t := newTensor(shape...)
 	d := t.Data().([]float32)
 	nan := float32(math.NaN())
 	for i := range d {
@@ -147,10 +145,10 @@ func NaNs(shape ...int) *tensor.Dense {
 }
 
 // Data returns the float32 backing slice of a tensor made here.
-func Data(t ssl.Tensor) []float32 { return t.Data().([]float32) }
+func Data(t Tensor) []float32 { return t.Data().([]float32) }
 
 // F64 returns the elements of a float32 tensor as float64.
-func F64(t ssl.Tensor) []float64 { return F64s(Data(t)) }
+func F64(t Tensor) []float64 { return F64s(Data(t)) }
 
 // F64s converts a float32 slice to float64.
 func F64s(x []float32) []float64 {
@@ -172,17 +170,35 @@ func F32s(x []float64) []float32 {
 
 // Clone returns a deep copy of a float32 tensor made here, for comparing an
 // input before and after a call.
-func Clone(t ssl.Tensor) *tensor.Dense {
-	shape, d, err := ssl.View(t)
-	if err != nil {
-		panic(fmt.Sprintf("testutil.Clone: %v", err))
+func Clone(t Tensor) *tensor.Dense {
+	d, ok := t.Data().([]float32)
+	if !ok {
+		panic(fmt.Sprintf("testutil.Clone: data is %T, want []float32", t.Data()))
 	}
-	return ssl.FromSlice(append([]float32(nil), d...), shape...)
+	shape := append([]int(nil), t.Shape()...)
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(append([]float32(nil), d...)))
+}
+
+// Tensor is what the helpers read of a tensor: ssl.Tensor and gorgonia's
+// *tensor.Dense satisfy it. The package does not import the root package ssl
+// so that internal/kernel, which ssl imports, can use it in its tests.
+type Tensor interface {
+	Shape() tensor.Shape
+	Data() interface{}
+}
+
+// newTensor returns a zeroed float32 tensor of the given shape.
+func newTensor(shape ...int) *tensor.Dense {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(make([]float32, n)))
 }
 
 // Unchanged fails t if the data of got differs bit for bit from want (a
 // clone taken before the call), naming the first differing index.
-func Unchanged(t testing.TB, name string, got, want ssl.Tensor) {
+func Unchanged(t testing.TB, name string, got, want Tensor) {
 	t.Helper()
 	g, w := Data(got), Data(want)
 	for i := range w {
