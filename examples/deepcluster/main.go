@@ -3,8 +3,8 @@
 //
 // At the start of every epoch: the features of the whole training set
 // (un-augmented, evaluation mode) are PCA-whitened to 64 dimensions and
-// L2-normalised, k-means (k-means++, 30 clusters) gives every image a
-// pseudo-label, the classifier is re-initialised (and its momentum
+// L2-normalized, k-means (k-means++, 30 clusters) gives every image a
+// pseudo-label, the classifier is re-initialized (and its momentum
 // cleared), and the epoch's images are drawn uniformly over the clusters.
 // Each step then trains ConvNet3 and the classifier by cross-entropy on the
 // pseudo-labels over two augmented views.
@@ -61,8 +61,8 @@ func deepcluster(args []string, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	labels := run.NewLabels("labels", data.Train.N)
-	tr, err := run.NewTrainer(cfg, data, net, run.State{Params: model.Params(), Buffers: model.Buffers(), Opt: opt, Extra: []*backbone.Param{labels.P}})
+	labels := run.NewLabels("labels", data.Train.N, k)
+	tr, err := run.NewTrainer(cfg, data, net, run.State{Params: model.Params(), Buffers: model.Buffers(), Opt: opt, Saved: []run.Checkpointer{labels}})
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func deepcluster(args []string, log io.Writer) error {
 		if err != nil {
 			return err
 		}
-		x, _, err := assign.PCAWhiten(nil, feats, pcaDim)
+		x, _, err := assign.PCAWhiten(nil, feats, pcaDim, nil)
 		if err != nil {
 			return err
 		}
@@ -115,7 +115,7 @@ func deepcluster(args []string, log io.Writer) error {
 	logits := []ssl.Tensor{ssl.New(b, k), ssl.New(b, k)}
 	dlogits := []ssl.Tensor{ssl.New(b, k), ssl.New(b, k)}
 	ws := []*backbone.Workspace{backbone.NewWorkspace(), backbone.NewWorkspace()}
-	ceOpts := &losses.PseudoLabelCEOptions{Workspace: losses.NewClusteringWorkspace()}
+	ceOpts := &losses.PseudoLabelCEOptions{Workspace: losses.NewWorkspace()}
 	var y []int
 
 	for tr.Next() {

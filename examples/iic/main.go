@@ -95,7 +95,7 @@ func iic(args []string, log io.Writer) error {
 			ws: []*backbone.Workspace{backbone.NewWorkspace(), backbone.NewWorkspace()},
 		}
 	}
-	lossOpts := &losses.IICOptions{Workspace: losses.NewClusteringWorkspace()}
+	lossOpts := &losses.IICOptions{Workspace: losses.NewWorkspace()}
 
 	for tr.Next() {
 		if x, err = views.Apply(x, tr.Images(), tr.IDs(), cfg.Seed, uint64(tr.Epoch())); err != nil {
@@ -114,7 +114,7 @@ func iic(args []string, log io.Writer) error {
 					return err
 				}
 			}
-			l, err := losses.IIC(hb[h].dl[0], hb[h].dl[1], hb[h].l[0], hb[h].l[1], float32(lambda), lossOpts)
+			l, err := losses.IIC(hb[h].dl[0], hb[h].dl[1], hb[h].l[0], hb[h].l[1], lambda, lossOpts)
 			if err != nil {
 				return err
 			}

@@ -3,7 +3,7 @@
 // evaluates it, the prototypes serving as a 10-way clustering head.
 //
 // Each step: two augmented views (plus optional 16×16 local crops) →
-// student (ConvNet3 → projection 128→256→BN→ReLU→64 → L2-normalise → 10
+// student (ConvNet3 → projection 128→256→BN→ReLU→64 → L2-normalize → 10
 // prototypes) on every view, and teacher (the student's EMA, momentum 0.99
 // rising to 1 on a cosine) on the two global views → MIRA's pseudo-labels
 // of each global view from the teacher's scores (the fixed point that
@@ -11,7 +11,7 @@
 // staying close to the teacher's predictions; τ 0.225, β 2/3, 30
 // iterations) → cross-entropy of every other view's student prediction
 // (temperature 0.1) on them → backward through the student → SGD →
-// prototypes re-normalised → EMA of the teacher.
+// prototypes re-normalized → EMA of the teacher.
 //
 // Reference: Lee, Kim, Kim, Unsupervised Visual Representation Learning
 // via Mutual Information Regularized Assignment, NeurIPS 2022.
@@ -100,12 +100,17 @@ func mira(args []string, log io.Writer) error {
 	q, dq := ssl.New(v, b, k), ssl.New(v, b, k)
 	qv, dqv, ws := make([]ssl.Tensor, v), make([]ssl.Tensor, v), run.Workspaces(v)
 	for i := range v {
-		qv[i] = ssl.FromSlice(q.Data().([]float32)[i*b*k:(i+1)*b*k], b, k)
-		dqv[i] = ssl.FromSlice(dq.Data().([]float32)[i*b*k:(i+1)*b*k], b, k)
+		if qv[i], err = viewOf(q, i); err != nil {
+			return err
+		}
+		if dqv[i], err = viewOf(dq, i); err != nil {
+			return err
+		}
 	}
 	t, target := run.Tensors(2, b, k), run.Tensors(2, b, k)
-	tws, mws := backbone.NewWorkspace(), assign.NewMIRAWorkspace(b, k)
-	lossOpts := &losses.MIRAOptions{Workspace: losses.NewClusteringWorkspace()}
+	tws := backbone.NewWorkspace()
+	miraOpts := &assign.MIRAOptions{Workspace: assign.NewWorkspace(b, k)}
+	lossOpts := &losses.MIRAOptions{Workspace: losses.NewWorkspace()}
 	total := tr.StepsPerEpoch() * cfg.Epochs
 	var views []ssl.Tensor
 
@@ -118,7 +123,7 @@ func mira(args []string, log io.Writer) error {
 			if err := teacher.Forward(tws, t[g], views[g], true); err != nil {
 				return err
 			}
-			if _, err := assign.MIRA(target[g], t[g], tau, beta, mws, nil); err != nil {
+			if _, err := assign.MIRA(target[g], t[g], tau, beta, miraOpts); err != nil {
 				return err
 			}
 		}
@@ -148,4 +153,14 @@ func mira(args []string, log io.Writer) error {
 	}
 	_, err = tr.Finish(&run.Head{Layer: student.Layers[1], K: k})
 	return err
+}
+
+// viewOf returns view i of the V×B×K tensor t as a B×K matrix sharing its
+// storage.
+func viewOf(t ssl.Tensor, i int) (ssl.Tensor, error) {
+	r, err := ssl.Rows(t, i, i+1)
+	if err != nil {
+		return nil, err
+	}
+	return ssl.Reshape(r, t.Shape()[1:]...)
 }

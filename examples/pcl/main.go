@@ -2,7 +2,7 @@
 // Fashion-MNIST under the fmnist-ssl-v1 protocol and evaluates it.
 //
 // At the start of every epoch after the first (instance-only warm-up) the
-// key encoder's normalised outputs for the whole training set
+// key encoder's normalized outputs for the whole training set
 // (un-augmented, evaluation mode) are clustered by spherical k-means at
 // three granularities (10, 20 and 30 prototypes), and each prototype gets
 // PCL's concentration φ (temperature 0.2). Each step: two augmented views →
@@ -83,19 +83,18 @@ func pcl(args []string, log io.Writer) error {
 	n := data.Train.N
 	protos := make([]losses.ProtoNCEClustering, len(granularities))
 	labels := make([]*run.Labels, len(granularities))
-	extra := append(append(key.Params(), key.Buffers()...), queue.Params()...)
+	extra := append(key.Params(), key.Buffers()...)
+	saved := []run.Checkpointer{queue}
 	for m, k := range granularities {
 		c, phi := ssl.New(k, dim), ssl.New(k)
 		protos[m] = losses.ProtoNCEClustering{Centroids: c, Density: phi}
-		labels[m] = run.NewLabels(fmt.Sprintf("labels%d", k), n)
-		extra = append(extra, labels[m].P, &backbone.Param{Name: fmt.Sprintf("centroids%d", k), Value: c},
+		labels[m] = run.NewLabels(fmt.Sprintf("labels%d", k), n, k)
+		extra = append(extra, &backbone.Param{Name: fmt.Sprintf("centroids%d", k), Value: c},
 			&backbone.Param{Name: fmt.Sprintf("concentration%d", k), Value: phi})
+		saved = append(saved, labels[m])
 	}
-	tr, err := run.NewTrainer(cfg, data, net, run.State{Params: query.Params(), Buffers: query.Buffers(), Opt: opt, Extra: extra})
+	tr, err := run.NewTrainer(cfg, data, net, run.State{Params: query.Params(), Buffers: query.Buffers(), Opt: opt, Extra: extra, Saved: saved})
 	if err != nil {
-		return err
-	}
-	if err := queue.Reload(); err != nil {
 		return err
 	}
 
@@ -107,7 +106,7 @@ func pcl(args []string, log io.Writer) error {
 		if err != nil {
 			return err
 		}
-		keys, err := run.Unit(nil, feats)
+		keys, err := ssl.NormalizeRows(nil, feats)
 		if err != nil {
 			return err
 		}
@@ -117,7 +116,11 @@ func pcl(args []string, log io.Writer) error {
 			if err != nil {
 				return err
 			}
-			if _, err := assign.PCLConcentration(protos[m].Density.Data().([]float32), res.Dist, lab, k, tau); err != nil {
+			_, phi, err := ssl.View(protos[m].Density)
+			if err != nil {
+				return err
+			}
+			if _, err := assign.PCLConcentration(phi, res.Dist, lab, k, tau); err != nil {
 				return err
 			}
 			labels[m].Set(lab)
@@ -136,7 +139,7 @@ func pcl(args []string, log io.Writer) error {
 	var x []ssl.Tensor
 	q, k, dq := ssl.New(b, dim), ssl.New(b, dim), ssl.New(b, dim)
 	qws, kws := backbone.NewWorkspace(), backbone.NewWorkspace()
-	lossOpts := &losses.ProtoNCEOptions{Workspace: losses.NewContrastiveWorkspace()}
+	lossOpts := &losses.ProtoNCEOptions{Workspace: losses.NewWorkspace()}
 
 	for tr.Next() {
 		if x, err = views.Apply(x, tr.Images(), tr.IDs(), cfg.Seed, uint64(tr.Epoch())); err != nil {
@@ -164,7 +167,7 @@ func pcl(args []string, log io.Writer) error {
 			}
 			protos[m] = c
 		}
-		loss, err := losses.ProtoNCE(dq, nil, q, k, queue.Tensor(), clusterings, tau, lossOpts)
+		loss, err := losses.ProtoNCE(dq, q, k, queue.Tensor(), clusterings, tau, lossOpts)
 		if err != nil {
 			return err
 		}
@@ -177,13 +180,13 @@ func pcl(args []string, log io.Writer) error {
 		if err := backbone.EMAUpdate(key.Params(), query.Params(), momentum); err != nil {
 			return err
 		}
-		if _, err := run.Unit(k, k); err != nil { // MoCo queues normalised keys
+		if _, err := ssl.NormalizeRows(k, k); err != nil { // MoCo queues normalized keys
 			return err
 		}
 		if err := queue.Push(k); err != nil {
 			return err
 		}
-		tr.Done(loss)
+		tr.Done(loss.Loss)
 	}
 	_, err = tr.Finish(nil)
 	return err

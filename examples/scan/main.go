@@ -7,10 +7,10 @@
 //     projection 128→256→BN→ReLU→64 → NT-Xent (τ 0.2) → SGD on a warm-up +
 //     cosine schedule of its own that ends at 0 with the phase, as a
 //     separate pretext run would;
-//  2. at the start of the next epoch the 20 nearest neighbours of every
+//  2. at the start of the next epoch the 20 nearest neighbors of every
 //     training image are mined (cosine, on the un-augmented backbone
 //     features); then each step: an augmented anchor and an augmented
-//     neighbour drawn from its list → ConvNet3 → cluster head (linear
+//     neighbor drawn from its list → ConvNet3 → cluster head (linear
 //     128→10) → SCAN loss (consistency − 5·entropy) → backward through both
 //     → Adam, as SCAN trains (base rate 1e-2 for the head, 1e-4 for the
 //     backbone, on one cosine over phases 2 and 3: the budget is a few
@@ -29,7 +29,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -52,7 +51,7 @@ func main() {
 
 const (
 	clusters      = 10
-	neighbours    = 20  // mined per image (the list also holds the image itself)
+	neighbors     = 20  // mined per image (the list also holds the image itself)
 	entropyWeight = 5.0 // SCAN's weight on the entropy of the mean prediction
 )
 
@@ -112,9 +111,9 @@ func scan(args []string, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	nbrs := run.NewNeighbours("neighbours", data.Train.N, neighbours)
+	nbrs := run.NewNeighbors("neighbors", data.Train.N, neighbors)
 	tr, err := run.NewTrainer(cfg, data, net, run.State{Params: params, Buffers: pretext.Buffers(), Opt: opt,
-		Extra: append(append([]*backbone.Param{nbrs.P}, adamHead.State()...), adamNet.State()...)})
+		Extra: append(adamHead.State(), adamNet.State()...), Saved: []run.Checkpointer{nbrs}})
 	if err != nil {
 		return err
 	}
@@ -139,7 +138,7 @@ func scan(args []string, log io.Writer) error {
 			return err
 		}
 		if !cfg.Quiet {
-			fmt.Fprintf(log, "epoch %d: mined %d neighbours of every image: %.1f%% share its label\n", epoch+1, neighbours, 100*purity)
+			fmt.Fprintf(log, "epoch %d: mined %d neighbors of every image: %.1f%% share its label\n", epoch+1, neighbors, 100*purity)
 		}
 		return nil
 	}
@@ -152,9 +151,10 @@ func scan(args []string, log io.Writer) error {
 	b := cfg.Batch
 	x, z, dz := make([]ssl.Tensor, 2), run.Tensors(2, b, 64), run.Tensors(2, b, 64)
 	l, dl, ws := run.Tensors(2, b, clusters), run.Tensors(2, b, clusters), run.Workspaces(2)
-	ntOpts := &losses.NTXentOptions{Workspace: losses.NewContrastiveWorkspace()}
-	scanOpts := &losses.SCANOptions{Workspace: losses.NewClusteringWorkspace()}
-	selfOpts := &losses.SCANSelfLabelOptions{Balance: true, Workspace: losses.NewClusteringWorkspace()}
+	lws := losses.NewWorkspace()
+	ntOpts := &losses.NTXentOptions{Workspace: lws}
+	scanOpts := &losses.SCANOptions{Workspace: lws}
+	selfOpts := &losses.SCANSelfLabelOptions{Balance: true, Workspace: lws}
 	nbImages, weak := ssl.New(b, 1, 28, 28), ssl.New(b, 1, 28, 28)
 	var nbIDs []int
 
@@ -189,7 +189,7 @@ func scan(args []string, log io.Writer) error {
 			if err := run.Backward(pretext, ws, dz); err != nil {
 				return err
 			}
-		case e < selfFrom: // SCAN: anchors and one random neighbour each
+		case e < selfFrom: // SCAN: anchors and one random neighbor each
 			nbIDs = nbrs.Draw(nbIDs, ids, cfg.Seed, uint64(e), 2)
 			if _, err := data.Train.Batch(nbImages, nbIDs); err != nil {
 				return err
@@ -203,9 +203,11 @@ func scan(args []string, log io.Writer) error {
 			if err := run.Forward(cluster, ws, l, x); err != nil {
 				return err
 			}
-			if loss, _, _, err = losses.SCAN(dl[0], dl[1], l[0], l[1], entropyWeight, scanOpts); err != nil {
+			res, err := losses.SCAN(dl[0], dl[1], l[0], l[1], entropyWeight, scanOpts)
+			if err != nil {
 				return err
 			}
+			loss = res.Loss
 			if err := run.Backward(cluster, ws, dl); err != nil {
 				return err
 			}
@@ -222,14 +224,15 @@ func scan(args []string, log io.Writer) error {
 			if err := cluster.Forward(ws[0], l[0], x[0], true); err != nil {
 				return err
 			}
-			loss, _, err = losses.SCANSelfLabel(dl[0], l[1], l[0], threshold, selfOpts)
-			if errors.Is(err, ssl.ErrParam) { // no confident image in this batch
-				tr.Done(0)
-				continue
-			}
+			res, err := losses.SCANSelfLabel(dl[0], l[1], l[0], threshold, selfOpts)
 			if err != nil {
 				return err
 			}
+			if res.Confident == 0 { // no confident image in this batch: no step
+				tr.Done(0)
+				continue
+			}
+			loss = res.Loss
 			if err := cluster.Backward(ws[0], nil, dl[0]); err != nil {
 				return err
 			}

@@ -19,7 +19,7 @@ func TestSmoke(t *testing.T) {
 	}
 }
 
-// Neighbour mining and the SCAN loss from the first epoch.
+// Neighbor mining and the SCAN loss from the first epoch.
 func TestSmokeClustering(t *testing.T) {
 	runtest.Smoke(t, "scan", scan, "-pretext", "0", "-selflabel", "0")
 }
@@ -29,7 +29,7 @@ func TestSmokeSelfLabel(t *testing.T) {
 	runtest.Smoke(t, "scan", scan, "-pretext", "0", "-selflabel", "1", "-threshold", "0.2")
 }
 
-// Pretext, then SCAN from mined neighbours: the neighbours are state.
+// Pretext, then SCAN from mined neighbors: the neighbors are state.
 func TestResumeBitIdentical(t *testing.T) { runtest.Resume(t, scan) }
 
 // Pretext, then self-labelling.
@@ -54,8 +54,8 @@ func TestPretrained(t *testing.T) {
 	}
 	want, got := runtest.ReadCheckpoint(t, first), runtest.ReadCheckpoint(t, second)
 	for _, name := range []string{"conv1.weight", "conv3.weight"} {
-		_, _, a, okA := want.Tensor(name)
-		_, _, b, okB := got.Tensor(name)
+		_, _, a, okA := want.Raw(name)
+		_, _, b, okB := got.Raw(name)
 		if !okA || !okB || !bytes.Equal(a, b) {
 			t.Errorf("%s differs from the pretrained checkpoint's", name)
 		}

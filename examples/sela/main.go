@@ -14,6 +14,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -60,15 +61,18 @@ func sela(args []string, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	labels := run.NewLabels("labels", data.Train.N)
-	tr, err := run.NewTrainer(cfg, data, net, run.State{Params: model.Params(), Buffers: model.Buffers(), Opt: opt, Extra: []*backbone.Param{labels.P}})
+	labels := run.NewLabels("labels", data.Train.N, k)
+	tr, err := run.NewTrainer(cfg, data, net, run.State{Params: model.Params(), Buffers: model.Buffers(), Opt: opt, Saved: []run.Checkpointer{labels}})
 	if err != nil {
 		return err
 	}
 
 	// Self-labelling of the whole training set.
 	n := data.Train.N
-	probs, sws := ssl.New(n, k), sinkhorn.NewWorkspace(n, k)
+	probs := ssl.New(n, k)
+	// SeLa's schedule (its error tested every 10 updates, stop at 0.1), on
+	// probs itself.
+	selaOpts := &sinkhorn.SeLaOptions{Tol: 0.1, InPlace: true, Workspace: sinkhorn.NewWorkspace(n, k)}
 	tr.OnEpoch = func(epoch int) error {
 		feats, err := run.Features(net, data.Train)
 		if err != nil {
@@ -77,18 +81,20 @@ func sela(args []string, log io.Writer) error {
 		if err := classifier.Forward(backbone.NewWorkspace(), probs, feats, false); err != nil {
 			return err
 		}
-		if err := run.SoftmaxRows(probs); err != nil {
+		if _, err := ssl.SoftmaxRows(probs, probs, 1); err != nil {
 			return err
 		}
 		lab := make([]int, n)
-		res, err := sinkhorn.SeLa(lab, nil, probs, lambda, sws, &sinkhorn.SeLaOptions{InPlace: true})
-		if err != nil {
+		// Missing the tolerance within SeLa's 10,000 updates still gives
+		// the labels of the last plan, as SeLa's code uses them.
+		res, err := sinkhorn.SeLa(lab, nil, probs, lambda, selaOpts)
+		if err != nil && !errors.Is(err, ssl.ErrNotConverged) {
 			return err
 		}
 		labels.Set(lab)
 		if !cfg.Quiet {
 			fmt.Fprintf(log, "epoch %d: SeLa labelled %d images in %d updates (err %.3g), %d of %d labels used\n",
-				epoch+1, n, res.Iterations, res.StopError, labels.Used(), k)
+				epoch+1, n, res.Iterations, res.Residual, labels.Used(), k)
 		}
 		return nil
 	}
@@ -102,7 +108,7 @@ func sela(args []string, log io.Writer) error {
 	logits := []ssl.Tensor{ssl.New(b, k), ssl.New(b, k)}
 	dlogits := []ssl.Tensor{ssl.New(b, k), ssl.New(b, k)}
 	ws := []*backbone.Workspace{backbone.NewWorkspace(), backbone.NewWorkspace()}
-	ceOpts := &losses.PseudoLabelCEOptions{Workspace: losses.NewClusteringWorkspace()}
+	ceOpts := &losses.PseudoLabelCEOptions{Workspace: losses.NewWorkspace()}
 	var y []int
 
 	for tr.Next() {

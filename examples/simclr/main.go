@@ -64,7 +64,7 @@ func simclr(args []string, log io.Writer) error {
 	z := []ssl.Tensor{ssl.New(b, 64), ssl.New(b, 64)}
 	dz := []ssl.Tensor{ssl.New(b, 64), ssl.New(b, 64)}
 	ws := []*backbone.Workspace{backbone.NewWorkspace(), backbone.NewWorkspace()}
-	lossOpts := &losses.NTXentOptions{Workspace: losses.NewContrastiveWorkspace()}
+	lossOpts := &losses.NTXentOptions{Workspace: losses.NewWorkspace()}
 
 	for tr.Next() {
 		if x, err = views.Apply(x, tr.Images(), tr.IDs(), cfg.Seed, uint64(tr.Epoch())); err != nil {

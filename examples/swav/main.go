@@ -3,10 +3,10 @@
 // prototypes serving as a 30-way clustering head.
 //
 // Each step: multi-crop (2×28 + 4×16 by default) → ConvNet3 → projection MLP
-// (128→256→BN→ReLU→64) → L2-normalise → 30 prototypes → Sinkhorn codes of
+// (128→256→BN→ReLU→64) → L2-normalize → 30 prototypes → Sinkhorn codes of
 // the two global crops (ε 0.05, 3 iterations) → swapped prediction
 // (temperature 0.1) → backward through every crop → SGD → prototypes
-// re-normalised; the prototypes stay frozen during the first epoch (the
+// re-normalized; the prototypes stay frozen during the first epoch (the
 // first half of a one-epoch run), as SwAV freezes them for its first
 // iterations.
 //
@@ -36,7 +36,7 @@ func main() {
 const (
 	prototypes = 30   // K
 	tau        = 0.1  // temperature of the swapped prediction
-	epsilon    = 0.05 // Sinkhorn's entropic regularisation
+	epsilon    = 0.05 // Sinkhorn's entropic regularization
 )
 
 func swav(args []string, log io.Writer) error {
@@ -90,11 +90,15 @@ func swav(args []string, log io.Writer) error {
 	sv, dv := make([]ssl.Tensor, n), make([]ssl.Tensor, n)
 	ws := make([]*backbone.Workspace, n)
 	for v := range n {
-		sv[v] = ssl.FromSlice(scores.Data().([]float32)[v*b*prototypes:(v+1)*b*prototypes], b, prototypes)
-		dv[v] = ssl.FromSlice(dscores.Data().([]float32)[v*b*prototypes:(v+1)*b*prototypes], b, prototypes)
+		if sv[v], err = ssl.Rows(scores, v*b, (v+1)*b); err != nil {
+			return err
+		}
+		if dv[v], err = ssl.Rows(dscores, v*b, (v+1)*b); err != nil {
+			return err
+		}
 		ws[v] = backbone.NewWorkspace()
 	}
-	lossOpts := &losses.SwAVOptions{Epsilon: epsilon, Iterations: 3, Workspace: losses.NewClusteringWorkspace()}
+	lossOpts := &losses.SwAVOptions{Epsilon: epsilon, Iterations: 3, Workspace: losses.NewWorkspace()}
 	var views []ssl.Tensor
 
 	for tr.Next() {
@@ -109,7 +113,7 @@ func swav(args []string, log io.Writer) error {
 			}
 		}
 		// Codes from the two global crops, each predicting every other crop.
-		loss, err := losses.SwAV(dscores, nil, scores, n, []int{0, 1}, tau, lossOpts)
+		loss, err := losses.SwAV(nil, dscores, scores, n, []int{0, 1}, tau, lossOpts)
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -16,9 +17,13 @@ import (
 // CheckpointName is the checkpoint's file name inside -out.
 const CheckpointName = "checkpoint.safetensors"
 
-// tensors returns every tensor of the state under a unique name: the
-// network's own names, "opt." + the optimiser's, "state." + the method's.
-func (t *Trainer) tensors() []*backbone.Param {
+// statePrefix begins the names of the method's state in a checkpoint.
+const statePrefix = "state."
+
+// params returns every float32 tensor of the state under a unique name:
+// the network's own names, "opt." + the optimizer's, "state." + the
+// method's.
+func (t *Trainer) params() []*backbone.Param {
 	var ps []*backbone.Param
 	ps = append(ps, t.state.Params...)
 	ps = append(ps, t.state.Buffers...)
@@ -28,7 +33,7 @@ func (t *Trainer) tensors() []*backbone.Param {
 		}
 	}
 	for _, p := range t.state.Extra {
-		ps = append(ps, &backbone.Param{Name: "state." + p.Name, Value: p.Value})
+		ps = append(ps, &backbone.Param{Name: statePrefix + p.Name, Value: p.Value})
 	}
 	return ps
 }
@@ -79,8 +84,18 @@ func (t *Trainer) save() error {
 		"images":        strconv.FormatInt(t.images, 10),
 		"records":       string(rj),
 	}
+	c := backbone.NewCheckpoint()
+	c.Metadata = meta
+	if err := c.SetParams(t.params()); err != nil {
+		return err
+	}
+	for _, st := range t.state.Saved {
+		if err := st.Save(c, statePrefix); err != nil {
+			return err
+		}
+	}
 	var buf bytes.Buffer
-	if err := backbone.SaveSafetensors(&buf, t.tensors(), meta); err != nil {
+	if _, err := c.WriteTo(&buf); err != nil {
 		return err
 	}
 	path := filepath.Join(t.cfg.Out, CheckpointName)
@@ -107,10 +122,11 @@ func (t *Trainer) save() error {
 // position. The run's seed, batch, epochs and data must match.
 func (t *Trainer) restore() error {
 	path := filepath.Join(t.cfg.Out, CheckpointName)
-	meta, err := loadFile(path, t.tensors())
+	c, err := readFile(path)
 	if err != nil {
 		return fmt.Errorf("%s: -resume: %w", t.cfg.Method, err)
 	}
+	meta := c.Metadata
 	want := map[string]string{
 		"method":       t.cfg.Method,
 		"seed":         strconv.FormatUint(t.cfg.Seed, 10),
@@ -121,6 +137,14 @@ func (t *Trainer) restore() error {
 	for k, v := range want {
 		if meta[k] != v {
 			return fmt.Errorf("%s: -resume: the checkpoint has %s=%s, this run %s=%s", t.cfg.Method, k, meta[k], k, v)
+		}
+	}
+	if err := c.LoadParams(t.params()); err != nil {
+		return fmt.Errorf("%s: -resume: %s: %w", t.cfg.Method, path, err)
+	}
+	for _, st := range t.state.Saved {
+		if err := st.Load(c, statePrefix); err != nil {
+			return fmt.Errorf("%s: -resume: %s: %w", t.cfg.Method, path, err)
 		}
 	}
 	ints := map[string]*int{"epoch": &t.epoch, "step": &t.step, "loss_n": &t.lossN}
@@ -153,25 +177,30 @@ func (t *Trainer) restore() error {
 }
 
 // LoadWeights copies into ps the tensors of the same name from the
-// safetensors file at path (another example's checkpoint.safetensors, for
-// a method that starts from a pretext run); tensors the file holds beyond
-// ps are ignored.
+// checkpoint at path (another example's checkpoint.safetensors, for a
+// method that starts from a pretext run); tensors the file holds beyond ps
+// are ignored.
 func LoadWeights(path string, ps []*backbone.Param) error {
-	_, err := loadFile(path, ps)
-	return err
+	c, err := readFile(path)
+	if err != nil {
+		return err
+	}
+	if err := c.LoadParams(ps); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }
 
-// loadFile loads ps from the safetensors file at path and returns its
-// metadata; its errors name the file.
-func loadFile(path string, ps []*backbone.Param) (map[string]string, error) {
+// readFile reads the checkpoint at path; its errors name the file.
+func readFile(path string) (*backbone.Checkpoint, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err // *PathError: names the file
 	}
 	defer f.Close()
-	meta, err := backbone.LoadSafetensors(f, ps)
+	c, err := backbone.ReadCheckpoint(bufio.NewReader(f))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return meta, nil
+	return c, nil
 }

@@ -7,7 +7,7 @@ import (
 	"ssl/dataset"
 )
 
-// Normalisation of the fmnist-ssl-v1 protocol (FMNIST-PROTOCOL.md).
+// Normalization of the fmnist-ssl-v1 protocol (examples/PROTOCOL.md).
 const (
 	Mean = 0.2860
 	Std  = 0.3530
@@ -71,7 +71,7 @@ func firstN(s *dataset.Set, n int) (*dataset.Set, error) {
 	return s.Subset(idx)
 }
 
-// Normalized returns images ids of s as a normalised [len(ids), 1, 28, 28]
+// Normalized returns images ids of s as a normalized [len(ids), 1, 28, 28]
 // tensor (into dst when it is not nil), as the evaluation feeds them.
 func Normalized(dst ssl.Tensor, s *dataset.Set, ids []int) (ssl.Tensor, error) {
 	if dst == nil {

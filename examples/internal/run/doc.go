@@ -8,7 +8,7 @@
 // # Determinism
 //
 // Every random choice of a run derives from the seed: the network's
-// initialisation, the batch order of each epoch (a permutation drawn from
+// initialization, the batch order of each epoch (a permutation drawn from
 // (seed, epoch)), each image's augmentation (augment's (seed, epoch, index,
 // view) streams) and whatever the method draws per epoch (Trainer.Rand). A
 // run resumed from a checkpoint therefore continues exactly as the

@@ -12,7 +12,6 @@ import (
 	"ssl/assign"
 	"ssl/backbone"
 	"ssl/dataset"
-	"ssl/internal/kernel"
 	"ssl/probe"
 )
 
@@ -20,12 +19,11 @@ import (
 const evalBatch = 500
 
 // Features returns net's output for every image of s, un-augmented and
-// normalised, in evaluation mode (batch-norm running statistics), as the
+// normalized, in evaluation mode (batch-norm running statistics), as the
 // protocol's evaluation reads them: an N×D tensor.
 func Features(net backbone.Layer, s *dataset.Set) (ssl.Tensor, error) {
 	ws := backbone.NewWorkspace()
-	var out []float32
-	var d int
+	var out ssl.Tensor
 	x := ssl.New(evalBatch, s.C, s.H, s.W)
 	for lo := 0; lo < s.N; lo += evalBatch {
 		n := min(evalBatch, s.N-lo)
@@ -40,23 +38,25 @@ func Features(net backbone.Layer, s *dataset.Set) (ssl.Tensor, error) {
 		if _, err := Normalized(xb, s, ids); err != nil {
 			return nil, err
 		}
-		shape, err := net.OutShape([]int{n, s.C, s.H, s.W})
+		if out == nil {
+			shape, err := net.OutShape([]int{s.N, s.C, s.H, s.W})
+			if err != nil {
+				return nil, err
+			}
+			if len(shape) != 2 {
+				return nil, fmt.Errorf("run: Features: the network's output has shape %v, want a matrix", shape)
+			}
+			out = ssl.New(shape...)
+		}
+		f, err := ssl.Rows(out, lo, lo+n)
 		if err != nil {
 			return nil, err
 		}
-		if len(shape) != 2 {
-			return nil, fmt.Errorf("run: Features: the network's output has shape %v, want a matrix", shape)
-		}
-		if out == nil {
-			d = shape[1]
-			out = make([]float32, s.N*d)
-		}
-		f := ssl.FromSlice(out[lo*d:(lo+n)*d], n, d)
 		if err := net.Forward(ws, f, xb, false); err != nil {
 			return nil, err
 		}
 	}
-	return ssl.FromSlice(out, s.N, d), nil
+	return out, nil
 }
 
 // Result is what result.json holds: the fields a script reads.
@@ -72,6 +72,7 @@ type Result struct {
 	KNN             float64 `json:"knn"`
 	Linear          float64 `json:"linear"`
 	LinearIters     int     `json:"linear_iterations"`
+	LinearConverged bool    `json:"linear_converged"`
 	ACC             float64 `json:"acc"`
 	NMI             float64 `json:"nmi"`
 	ARI             float64 `json:"ari"`
@@ -90,7 +91,7 @@ type Head struct {
 
 // Finish evaluates the trained backbone under the fmnist-ssl-v1 protocol —
 // weighted kNN (k 20, T 0.07), linear probe, k-means with 10 clusters on
-// the L2-normalised test features (best of 5 restarts), and the head's
+// the L2-normalized test features (best of 5 restarts), and the head's
 // argmax when head is not nil — then writes result.json, clusters.png and
 // curves.png into -out and prints the table.
 func (t *Trainer) Finish(head *Head) (*Result, error) {
@@ -123,20 +124,17 @@ func (t *Trainer) Finish(head *Head) (*Result, error) {
 		return nil, err
 	}
 	lin, err := probe.EvaluateLinear(train, t.data.Train.Labels, test, t.data.Test.Labels, classes, nil)
-	if err != nil && lin.Probe == nil {
+	if err != nil {
 		return nil, err
 	}
-	if err != nil {
-		c.logf("%s: linear probe: %v (reporting the probe reached)\n", c.Method, err)
-	}
-	r.Linear, r.LinearIters = lin.TestTop1, lin.Iterations
+	r.Linear, r.LinearIters, r.LinearConverged = lin.TestTop1, lin.Iterations, lin.Converged
 
-	_, _, tf, _ := ssl.Matrix(test)
-	rows, cols := t.data.Test.N, len(tf)/t.data.Test.N
-	unit := make([]float32, len(tf))
-	kernel.L2NormalizeRows(unit, nil, tf, rows, cols, 1e-12)
-	labels := make([]int, rows)
-	_, err = assign.KMeans(nil, labels, ssl.FromSlice(unit, rows, cols), classes, rand.New(rand.NewPCG(c.Seed, 10)), &assign.KMeansOptions{Restarts: 5})
+	unit, err := ssl.NormalizeRows(nil, test)
+	if err != nil {
+		return nil, err
+	}
+	labels := make([]int, t.data.Test.N)
+	_, err = assign.KMeans(nil, labels, unit, classes, rand.New(rand.NewPCG(c.Seed, 10)), &assign.KMeansOptions{Restarts: 5})
 	if err != nil {
 		return nil, err
 	}
@@ -172,14 +170,14 @@ func (t *Trainer) Finish(head *Head) (*Result, error) {
 // EvaluateHead scores the clustering head on net's features of set s (the
 // argmax of its scores against the labels: ACC, NMI, ARI); examples use it
 // to follow a head during training.
-func EvaluateHead(net backbone.Layer, head *Head, s *dataset.Set) (probe.ClusterScores, error) {
+func EvaluateHead(net backbone.Layer, head *Head, s *dataset.Set) (probe.EvaluateClustersResult, error) {
 	feats, err := Features(net, s)
 	if err != nil {
-		return probe.ClusterScores{}, err
+		return probe.EvaluateClustersResult{}, err
 	}
 	pred, err := headPredictions(head, feats)
 	if err != nil {
-		return probe.ClusterScores{}, err
+		return probe.EvaluateClustersResult{}, err
 	}
 	return probe.EvaluateClusters(pred, s.Labels, head.K, s.Classes, nil)
 }
@@ -192,12 +190,7 @@ func headPredictions(h *Head, feats ssl.Tensor) ([]int, error) {
 	if err := h.Layer.Forward(backbone.NewWorkspace(), scores, feats, false); err != nil {
 		return nil, err
 	}
-	_, _, s, _ := ssl.Matrix(scores)
-	pred := make([]int, n)
-	for i := range pred {
-		_, pred[i] = kernel.Max(s[i*h.K : (i+1)*h.K])
-	}
-	return pred, nil
+	return ssl.ArgmaxRows(nil, scores)
 }
 
 func (t *Trainer) writeOutputs(r *Result, test ssl.Tensor, clusters []int) error {

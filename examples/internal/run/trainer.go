@@ -16,15 +16,17 @@ import (
 )
 
 // State is everything a checkpoint holds besides the loop's own position:
-// the trainable parameters, the batch-norm buffers, the optimiser's state
-// and the method's state (queue, prototypes, pseudo-labels …) as named
-// float32 tensors. Method state computed at the start of an epoch must be
-// in Extra so that a run resumed mid-epoch has it.
+// the trainable parameters, the batch-norm buffers, the optimizer's state
+// and the method's state: float32 tensors (a teacher network, prototypes)
+// in Extra, and queues, pseudo-labels and neighbor lists in Saved. Method
+// state computed at the start of an epoch must be in Extra or Saved so that
+// a run resumed mid-epoch has it.
 type State struct {
 	Params  []*backbone.Param
 	Buffers []*backbone.Param
 	Opt     backbone.Optimizer
 	Extra   []*backbone.Param
+	Saved   []Checkpointer
 }
 
 // Trainer runs the outer loop of an example: the epochs and steps, the
@@ -42,7 +44,8 @@ type Trainer struct {
 	// OnEpoch, if not nil, runs at the start of every epoch, before its
 	// first batch is drawn: where a method relabels the dataset (SeLa,
 	// DeepCluster). It does not run again when a run resumes in the middle
-	// of an epoch, so whatever it computes must be in State.Extra.
+	// of an epoch, so whatever it computes must be in State.Extra or
+	// State.Saved.
 	OnEpoch func(epoch int) error
 	// Order, if not nil, returns the epoch's sample order (at least
 	// StepsPerEpoch·Batch indices); by default a permutation drawn from
@@ -204,7 +207,7 @@ func Perm(n int, seed uint64, epoch int) []int {
 }
 
 // Images returns the step's images, [B, 1, 28, 28] with values in [0, 1]
-// (the augmentations normalise them).
+// (the augmentations normalize them).
 func (t *Trainer) Images() ssl.Tensor { return t.x }
 
 // IDs returns the training-set indices of the step's images; augment uses

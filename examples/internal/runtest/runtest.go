@@ -3,11 +3,13 @@
 package runtest
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"ssl/backbone"
@@ -72,24 +74,25 @@ func Resume(t *testing.T, main Main, extra ...string) {
 		t.Fatalf("checkpoints hold %d and %d tensors", len(a.Names()), len(b.Names()))
 	}
 	for _, name := range a.Names() {
-		_, _, ra, _ := a.Tensor(name)
-		_, _, rb, ok := b.Tensor(name)
-		if !ok || !bytes.Equal(ra, rb) {
+		da, sa, ra, _ := a.Raw(name)
+		db, sb, rb, ok := b.Raw(name)
+		if !ok || da != db || !slices.Equal(sa, sb) || !bytes.Equal(ra, rb) {
 			t.Errorf("tensor %s differs after resuming", name)
 		}
 	}
 }
 
-// ReadCheckpoint parses the checkpoint a run wrote into dir.
-func ReadCheckpoint(t *testing.T, dir string) *backbone.SafetensorsFile {
+// ReadCheckpoint reads the checkpoint a run wrote into dir.
+func ReadCheckpoint(t *testing.T, dir string) *backbone.Checkpoint {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(dir, run.CheckpointName))
+	f, err := os.Open(filepath.Join(dir, run.CheckpointName))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := backbone.ParseSafetensors(raw)
+	defer f.Close()
+	c, err := backbone.ReadCheckpoint(bufio.NewReader(f))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return f
+	return c
 }
