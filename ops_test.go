@@ -402,17 +402,25 @@ func TestSoftmaxRows(t *testing.T) {
 }
 
 // TestOpsAllocation: with a destination, MatMul on a small product,
-// NormalizeRows and SoftmaxRows allocate nothing.
+// NormalizeRows, SoftmaxRows and ArgmaxRows allocate nothing.
 func TestOpsAllocation(t *testing.T) {
 	a, b, c := seq(4, 3), seq(3, 5), ssl.New(4, 5)
 	idx := make([]int, 4)
-	allocs := testing.AllocsPerRun(50, func() {
-		ssl.MatMul(c, a, b, false, false)
+	rows := testing.AllocsPerRun(50, func() {
 		ssl.NormalizeRows(c, c)
 		ssl.SoftmaxRows(c, c, 0.1)
 		ssl.ArgmaxRows(idx, c)
 	})
-	if allocs != 0 {
-		t.Errorf("MatMul, NormalizeRows, SoftmaxRows, ArgmaxRows with destinations allocate %v times per call, want 0", allocs)
+	if rows != 0 {
+		t.Errorf("NormalizeRows, SoftmaxRows, ArgmaxRows with destinations allocate %v times per call, want 0", rows)
+	}
+	if raceEnabled {
+		// MatMul's packed panels come from a sync.Pool, which drops a
+		// quarter of them under the race detector.
+		t.Log("MatMul's allocations are not checked under the race detector")
+		return
+	}
+	if mm := testing.AllocsPerRun(50, func() { ssl.MatMul(c, a, b, false, false) }); mm != 0 {
+		t.Errorf("MatMul with a destination allocates %v times per call, want 0", mm)
 	}
 }

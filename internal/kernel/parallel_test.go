@@ -65,6 +65,10 @@ func TestParallelForNestedAndConcurrent(t *testing.T) {
 // TestParallelForAllocs checks that a call with a prebuilt fn allocates
 // nothing once the pool is running.
 func TestParallelForAllocs(t *testing.T) {
+	if raceEnabled {
+		// The count would pass only because AllocsPerRun rounds ¼ down.
+		t.Skip("jobs come from a sync.Pool, which drops a quarter of them under the race detector")
+	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	runtime.GOMAXPROCS(4)
 	out := make([]float32, 4096)
