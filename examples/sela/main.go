@@ -93,7 +93,7 @@ func sela(args []string, log io.Writer) error {
 		}
 		labels.Set(lab)
 		if !cfg.Quiet {
-			fmt.Fprintf(log, "epoch %d: SeLa labelled %d images in %d updates (err %.3g), %d of %d labels used\n",
+			fmt.Fprintf(log, "epoch %d: SeLa labeled %d images in %d updates (residual %.3g), %d of %d labels used\n",
 				epoch+1, n, res.Iterations, res.Residual, labels.Used(), k)
 		}
 		return nil
