@@ -93,20 +93,10 @@ type Shape struct {
 }
 
 // Shape1 to Shape4 build a Shape of that rank.
-func Shape1(n int) Shape               { return Shape{1, [4]int{n}} }
-func Shape2(r, c int) Shape            { return Shape{2, [4]int{r, c}} }
-func Shape3(a, b, c int) Shape         { return Shape{3, [4]int{a, b, c}} }
-func Shape4(a, b, c, d int) Shape      { return Shape{4, [4]int{a, b, c, d}} }
-func (s Shape) matches(got []int) bool { return len(got) == s.rank && sameDims(got, s.dims[:s.rank]) }
-
-func sameDims(a, b []int) bool {
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
+func Shape1(n int) Shape          { return Shape{1, [4]int{n}} }
+func Shape2(r, c int) Shape       { return Shape{2, [4]int{r, c}} }
+func Shape3(a, b, c int) Shape    { return Shape{3, [4]int{a, b, c}} }
+func Shape4(a, b, c, d int) Shape { return Shape{4, [4]int{a, b, c, d}} }
 
 // Dst views an optional destination: a nil t gives a nil slice and no
 // error. Otherwise t must have shape want and overlap none of inputs.
