@@ -12,9 +12,7 @@
 package main
 
 import (
-	"fmt"
 	"io"
-	"os"
 
 	"ssl"
 	"ssl/backbone"
@@ -22,12 +20,7 @@ import (
 	"ssl/losses"
 )
 
-func main() {
-	if err := byol(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { run.Main(byol) }
 
 func byol(args []string, log io.Writer) error {
 	cfg, err := run.Parse("byol", run.Defaults{EpochsEmbedded: 10, EpochsFull: 1}, args, log)

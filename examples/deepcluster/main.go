@@ -16,7 +16,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"ssl"
@@ -26,12 +25,7 @@ import (
 	"ssl/losses"
 )
 
-func main() {
-	if err := deepcluster(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { run.Main(deepcluster) }
 
 const (
 	k      = 30 // clusters

@@ -17,7 +17,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"ssl"
 	"ssl/backbone"
@@ -25,12 +24,7 @@ import (
 	"ssl/losses"
 )
 
-func main() {
-	if err := iic(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { run.Main(iic) }
 
 func iic(args []string, log io.Writer) error {
 	over, lambda := 50, 1.0

@@ -19,9 +19,7 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"io"
-	"os"
 
 	"ssl"
 	"ssl/assign"
@@ -30,12 +28,7 @@ import (
 	"ssl/losses"
 )
 
-func main() {
-	if err := mira(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { run.Main(mira) }
 
 const tauStudent = 0.1
 

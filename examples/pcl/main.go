@@ -21,7 +21,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 
 	"ssl"
@@ -31,12 +30,7 @@ import (
 	"ssl/losses"
 )
 
-func main() {
-	if err := pcl(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { run.Main(pcl) }
 
 const (
 	tau      = 0.2  // InfoNCE temperature and PCL's concentration scale

@@ -33,7 +33,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 
 	"ssl"
 	"ssl/augment"
@@ -42,12 +41,7 @@ import (
 	"ssl/losses"
 )
 
-func main() {
-	if err := scan(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { run.Main(scan) }
 
 const (
 	clusters      = 10

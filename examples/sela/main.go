@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"ssl"
 	"ssl/backbone"
@@ -26,12 +25,7 @@ import (
 	"ssl/sinkhorn"
 )
 
-func main() {
-	if err := sela(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { run.Main(sela) }
 
 const (
 	k      = 30 // labels

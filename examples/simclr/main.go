@@ -10,9 +10,7 @@
 package main
 
 import (
-	"fmt"
 	"io"
-	"os"
 
 	"ssl"
 	"ssl/backbone"
@@ -20,12 +18,7 @@ import (
 	"ssl/losses"
 )
 
-func main() {
-	if err := simclr(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { run.Main(simclr) }
 
 func simclr(args []string, log io.Writer) error {
 	cfg, err := run.Parse("simclr", run.Defaults{EpochsEmbedded: 10, EpochsFull: 1}, args, log)

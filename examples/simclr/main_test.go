@@ -9,3 +9,5 @@ import (
 func TestSmoke(t *testing.T) { runtest.Smoke(t, "simclr", simclr) }
 
 func TestResumeBitIdentical(t *testing.T) { runtest.Resume(t, simclr) }
+
+func TestBudget(t *testing.T) { runtest.Budget(t, "simclr", simclr) }

@@ -16,9 +16,7 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"io"
-	"os"
 
 	"ssl"
 	"ssl/backbone"
@@ -26,12 +24,7 @@ import (
 	"ssl/losses"
 )
 
-func main() {
-	if err := swav(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { run.Main(swav) }
 
 const (
 	prototypes = 30   // K

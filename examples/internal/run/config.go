@@ -49,6 +49,14 @@ type Config struct {
 	// CPUProfile, when set, is the file that receives a pprof CPU profile
 	// of the training steps (evaluation excluded).
 	CPUProfile string
+	// Budget is the -budget wall-clock budget of training, as given (empty:
+	// none); Main turns it into a Plan and Epochs.
+	Budget string
+	// Plan is the -budget plan this run follows (nil: none).
+	Plan *Plan
+	// Calibrate, when > 0, makes this a calibration pass of a -budget run:
+	// it stops after that many steps and writes the measured step time.
+	Calibrate int
 	// Log receives progress lines and the final table.
 	Log io.Writer
 
@@ -90,6 +98,10 @@ func Parse(method string, def Defaults, args []string, log io.Writer) (*Config, 
 	fs.IntVar(&c.LogEvery, "log-every", 10, "progress line every N steps")
 	fs.BoolVar(&c.Quiet, "quiet", false, "no progress lines")
 	fs.IntVar(&c.StopAfter, "stop-after", 0, "stop as on SIGINT after N steps (checkpoint written; 0: never)")
+	fs.StringVar(&c.Budget, "budget", "", "train for this wall-clock time of training steps instead of -epochs (e.g. 30m): the step rate is measured first and the epochs and schedule planned to fit")
+	var plan string
+	fs.StringVar(&plan, "plan", "", "set by -budget for its run (budget,step-seconds,steps-per-epoch)")
+	fs.IntVar(&c.Calibrate, "calibrate", 0, "set by -budget: time this many steps, write the plan and stop")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the training steps to this file (read it with go tool pprof)")
 	if def.Flags != nil {
 		def.Flags(fs)
@@ -100,8 +112,20 @@ func Parse(method string, def Defaults, args []string, log io.Writer) (*Config, 
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("%s: unexpected arguments %v", method, fs.Args())
 	}
-	if c.Batch < 2 || c.Epochs < 0 || c.Limit < 0 || c.LR < 0 || c.Warmup < 0 || c.EvalEvery < 0 || c.LogEvery < 1 || c.StopAfter < 0 {
+	if c.Batch < 2 || c.Epochs < 0 || c.Limit < 0 || c.LR < 0 || c.Warmup < 0 || c.EvalEvery < 0 || c.LogEvery < 1 || c.StopAfter < 0 || c.Calibrate < 0 {
 		return nil, fmt.Errorf("%s: -batch must be ≥ 2 and -epochs, -limit, -lr, -warmup, -eval-every ≥ 0, -log-every ≥ 1", method)
+	}
+	if c.Calibrate > 0 && c.Calibrate <= calibrationSkip {
+		return nil, fmt.Errorf("%s: -calibrate must be > %d", method, calibrationSkip)
+	}
+	if plan != "" {
+		p, err := parsePlan(plan, c.Epochs)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", method, err)
+		}
+		c.Plan = &p
+	} else if c.Budget != "" && c.Calibrate == 0 {
+		return nil, fmt.Errorf("%s: -budget is planned by the example's main (run.Main); call it through run.RunWithBudget", method)
 	}
 	c.defEmbedded, c.defFull = def.EpochsEmbedded, def.EpochsFull
 	return c, nil

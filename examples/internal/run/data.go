@@ -59,6 +59,11 @@ func LoadData(c *Config) (*Data, error) {
 		}
 		c.Epochs = max(c.Epochs, 1)
 	}
+	if c.Calibrate > 0 {
+		// A calibration pass needs its steps, whatever the epochs' length.
+		spe := d.Train.N / c.Batch
+		c.Epochs = max(c.Epochs, (c.Calibrate+spe-1)/spe)
+	}
 	return d, nil
 }
 

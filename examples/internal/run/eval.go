@@ -79,7 +79,9 @@ type Result struct {
 	HeadACC         float64 `json:"head_acc,omitempty"`
 	HeadNMI         float64 `json:"head_nmi,omitempty"`
 	HeadARI         float64 `json:"head_ari,omitempty"`
-	Machine         string  `json:"machine"`
+	// Plan is how a -budget run sized itself (absent without -budget).
+	Plan    *Plan  `json:"plan,omitempty"`
+	Machine string `json:"machine"`
 }
 
 // Head is a method's clustering head for the evaluation: a layer mapping
@@ -114,7 +116,7 @@ func (t *Trainer) Finish(head *Head) (*Result, error) {
 	r := &Result{
 		Method: c.Method, Data: t.data.Train.Name, TrainImages: t.data.Train.N, TestImages: t.data.Test.N,
 		Epochs: c.Epochs, Batch: c.Batch, TrainSeconds: t.trained.Seconds(), ImagesPerSecond: t.ImagesPerSecond(),
-		Machine: machine(),
+		Plan: c.Plan, Machine: machine(),
 	}
 	pred, err := probe.KNN(nil, train, t.data.Train.Labels, test, classes, nil)
 	if err != nil {

@@ -71,6 +71,8 @@ type Trainer struct {
 	records  []EpochRecord
 	lastLoss float64
 
+	calibrationFrom time.Duration // step time before the calibration's timed steps
+
 	profile     *os.File
 	signals     chan os.Signal
 	interrupted bool
@@ -97,6 +99,11 @@ func NewTrainer(cfg *Config, data *Data, net backbone.Layer, state State) (*Trai
 	}
 	if cfg.Resume {
 		if err := t.restore(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Plan != nil && !cfg.Resume {
+		if err := writePlan(cfg.Out, *cfg.Plan); err != nil {
 			return nil, err
 		}
 	}
@@ -159,6 +166,11 @@ func (t *Trainer) next() bool {
 		signal.Stop(t.signals)
 		return false
 	}
+	if t.cfg.Calibrate > 0 && t.GlobalStep() >= t.cfg.Calibrate {
+		signal.Stop(t.signals)
+		t.err = t.endCalibration()
+		return false
+	}
 	var stop os.Signal
 	select {
 	case stop = <-t.signals:
@@ -200,6 +212,21 @@ func (t *Trainer) next() bool {
 	return true
 }
 
+// endCalibration writes the plan's measurement — the mean time of the
+// steps after the first calibrationSkip — to plan.json in -out and returns
+// errCalibrated, which ends the pass.
+func (t *Trainer) endCalibration() error {
+	timed := t.GlobalStep() - calibrationSkip
+	p := Plan{
+		StepSeconds:   (t.trained - t.calibrationFrom).Seconds() / float64(timed),
+		StepsPerEpoch: t.stepsPerEpoch,
+	}
+	if err := writePlan(t.cfg.Out, p); err != nil {
+		return err
+	}
+	return errCalibrated
+}
+
 // Perm returns the batch order of an epoch: a permutation of [0, n) drawn
 // from (seed, epoch).
 func Perm(n int, seed uint64, epoch int) []int {
@@ -239,6 +266,9 @@ func (t *Trainer) Rand(purpose uint64) *rand.Rand {
 // Done records the loss of the step and prints progress.
 func (t *Trainer) Done(loss float64) {
 	t.trained += time.Since(t.stepFrom)
+	if t.cfg.Calibrate > 0 && t.GlobalStep()+1 == calibrationSkip {
+		t.calibrationFrom = t.trained
+	}
 	t.images += int64(t.cfg.Batch)
 	t.lossSum += loss
 	t.lossN++

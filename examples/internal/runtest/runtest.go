@@ -96,3 +96,42 @@ func ReadCheckpoint(t *testing.T, dir string) *backbone.Checkpoint {
 	}
 	return c
 }
+
+// Budget runs a tiny -budget run through run.RunWithBudget, interrupts it
+// after its first step and resumes it, and checks that it planned itself
+// (at least one epoch, a measured step time), wrote plan.json, kept that
+// plan on -resume and reported it in result.json.
+func Budget(t *testing.T, method string, main Main, extra ...string) {
+	t.Helper()
+	out := t.TempDir()
+	args := append(append(append([]string(nil), Tiny...), extra...), "-budget", "2s", "-out", out)
+	if err := run.RunWithBudget(main, append(args, "-stop-after", "1"), io.Discard); err == nil {
+		t.Fatal("the interrupted run reported success")
+	}
+	planned, err := os.ReadFile(filepath.Join(out, "plan.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.RunWithBudget(main, append(args, "-resume"), io.Discard); err != nil {
+		t.Fatalf("resumed run: %v", err)
+	}
+	after, err := os.ReadFile(filepath.Join(out, "plan.json"))
+	if err != nil || !bytes.Equal(planned, after) {
+		t.Errorf("plan.json changed on -resume: %s → %s (%v)", planned, after, err)
+	}
+	var r run.Result
+	js, err := os.ReadFile(filepath.Join(out, "result.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(js, &r); err != nil {
+		t.Fatal(err)
+	}
+	p := r.Plan
+	if p == nil || p.Budget != "2s" || !(p.StepSeconds > 0) || p.StepsPerEpoch != 4 || p.Epochs < 1 || r.Epochs != p.Epochs {
+		t.Fatalf("result.json: epochs %d, plan %+v: want the plan of a 2s budget, 4 steps per epoch", r.Epochs, p)
+	}
+	if want := max(1, int(2/(p.StepSeconds*4))); p.Epochs != want {
+		t.Errorf("plan: %d epochs, want ⌊2 s / (%g s · 4 steps)⌋ = %d", p.Epochs, p.StepSeconds, want)
+	}
+}

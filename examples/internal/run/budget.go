@@ -1,0 +1,214 @@
+package run
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// A wall-clock budget (-budget 30m) replaces the epoch count: the run first
+// measures its own step rate, then fixes the number of epochs that fit, so
+// the learning-rate schedule and every phase the example sizes from the
+// epoch count (warm-up, freezing, SCAN's pretext share, BYOL's EMA ramp) are
+// planned for the steps that will run.
+//
+// Main does it in two passes of the example's function: a calibration pass
+// of CalibrationSteps steps on a scratch folder (no evaluation, no
+// checkpoint kept), whose steps after the first calibrationSkip are timed,
+// then the real run with -epochs set to the plan. The plan is written to
+// plan.json in -out, reported in result.json, and read back by -resume, so a
+// resumed run keeps the schedule it started with. The budget bounds the
+// training steps' time (the "train_seconds" of result.json); the evaluations
+// come on top of it.
+
+// CalibrationSteps is the number of steps a -budget run times before it
+// fixes its plan; the first calibrationSkip of them (first-touch of the
+// workspaces, cold caches) are not counted.
+const (
+	CalibrationSteps = 24
+	calibrationSkip  = 4
+)
+
+// planName is the plan's file name inside -out.
+const planName = "plan.json"
+
+// Plan is how a -budget run sized itself.
+type Plan struct {
+	Budget        string  `json:"budget"`
+	StepSeconds   float64 `json:"step_seconds"`
+	StepsPerEpoch int     `json:"steps_per_epoch"`
+	Epochs        int     `json:"epochs"`
+}
+
+// errCalibrated ends a calibration pass: the example returns it from its
+// loop (through Trainer.Err and Finish) and Main reads the measurement.
+var errCalibrated = errors.New("calibration pass done")
+
+// Main runs an example: fn with the command line, output on stdout, and
+// exit status 1 after printing the error. It implements -budget (see Plan).
+func Main(fn func(args []string, log io.Writer) error) {
+	if err := RunWithBudget(fn, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// RunWithBudget runs fn with args. When args hold -budget it plans the
+// epochs first (a calibration pass, or plan.json with -resume) and then runs
+// fn with -epochs set to the plan.
+func RunWithBudget(fn func(args []string, log io.Writer) error, args []string, log io.Writer) error {
+	budgetArg, ok := flagValue(args, "budget")
+	if !ok || budgetArg == "" || budgetArg == "0" || budgetArg == "0s" {
+		return fn(args, log)
+	}
+	budget, err := time.ParseDuration(budgetArg)
+	if err != nil || budget <= 0 {
+		return fmt.Errorf("-budget %q: want a positive duration such as 30m or 1h30m", budgetArg)
+	}
+	if _, set := flagValue(args, "epochs"); set {
+		return errors.New("-budget and -epochs exclude each other: the budget sets the epochs")
+	}
+	out, _ := flagValue(args, "out")
+	resume := boolFlag(args, "resume")
+	var plan Plan
+	if resume {
+		if out == "" {
+			return errors.New("-budget with -resume needs the -out folder of the run to resume")
+		}
+		if plan, err = readPlan(out); err != nil {
+			return err
+		}
+		if plan.Budget != budget.String() {
+			return fmt.Errorf("-resume: %s was planned for -budget %s, not %s", filepath.Join(out, planName), plan.Budget, budget)
+		}
+	} else {
+		if plan, err = calibrate(fn, args, budget); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(log, "-budget %s: %.3f s per step over %d timed steps → %d epochs of %d steps (%.1f min of training planned)\n",
+		budget, plan.StepSeconds, CalibrationSteps-calibrationSkip, plan.Epochs, plan.StepsPerEpoch,
+		plan.StepSeconds*float64(plan.Epochs*plan.StepsPerEpoch)/60)
+	real := append(append([]string(nil), args...), "-epochs", strconv.Itoa(plan.Epochs),
+		"-plan", fmt.Sprintf("%s,%g,%d", budget, plan.StepSeconds, plan.StepsPerEpoch))
+	return fn(real, log)
+}
+
+// calibrate runs fn for CalibrationSteps steps in a scratch folder and plans
+// the epochs that fit in budget.
+func calibrate(fn func(args []string, log io.Writer) error, args []string, budget time.Duration) (Plan, error) {
+	dir, err := os.MkdirTemp("", "calibration")
+	if err != nil {
+		return Plan{}, err
+	}
+	defer os.RemoveAll(dir)
+	cal := append(append([]string(nil), args...), "-calibrate", strconv.Itoa(CalibrationSteps),
+		"-out", dir, "-quiet", "-eval-every", "0", "-resume=false", "-stop-after", "0", "-cpuprofile", "")
+	if err := fn(cal, io.Discard); err != nil && !errors.Is(err, errCalibrated) {
+		return Plan{}, fmt.Errorf("-budget: calibration pass: %w", err)
+	}
+	p, err := readPlan(dir)
+	if err != nil {
+		return Plan{}, fmt.Errorf("-budget: calibration pass: %w", err)
+	}
+	p.Budget = budget.String()
+	p.Epochs = int(budget.Seconds() / (p.StepSeconds * float64(p.StepsPerEpoch)))
+	if p.Epochs < 1 {
+		p.Epochs = 1 // one epoch is the least a run trains; it overruns a budget this small
+	}
+	return p, nil
+}
+
+func readPlan(dir string) (Plan, error) {
+	var p Plan
+	b, err := os.ReadFile(filepath.Join(dir, planName))
+	if err != nil {
+		return p, err
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return p, fmt.Errorf("%s: %w", filepath.Join(dir, planName), err)
+	}
+	if !(p.StepSeconds > 0) || math.IsInf(p.StepSeconds, 0) || p.StepsPerEpoch < 1 {
+		return p, fmt.Errorf("%s: step_seconds %v, steps_per_epoch %d: not a plan", filepath.Join(dir, planName), p.StepSeconds, p.StepsPerEpoch)
+	}
+	return p, nil
+}
+
+func writePlan(dir string, p Plan) error {
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(dir, planName), append(b, '\n'))
+}
+
+// parsePlan reads the hidden -plan flag "budget,stepSeconds,stepsPerEpoch"
+// that RunWithBudget passes to the real run.
+func parsePlan(s string, epochs int) (Plan, error) {
+	f := strings.Split(s, ",")
+	if len(f) != 3 {
+		return Plan{}, fmt.Errorf("-plan %q: want budget,step-seconds,steps-per-epoch", s)
+	}
+	sec, err1 := strconv.ParseFloat(f[1], 64)
+	spe, err2 := strconv.Atoi(f[2])
+	if err1 != nil || err2 != nil {
+		return Plan{}, fmt.Errorf("-plan %q: want budget,step-seconds,steps-per-epoch", s)
+	}
+	return Plan{Budget: f[0], StepSeconds: sec, StepsPerEpoch: spe, Epochs: epochs}, nil
+}
+
+// flagValue returns the value of -name or --name in args (as "-name=v" or
+// "-name v") and whether it is there; the last occurrence wins, as in
+// package flag. It does not know the other flags, so it looks at every
+// argument up to "--".
+func flagValue(args []string, name string) (string, bool) {
+	val, found := "", false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		if !strings.HasPrefix(a, "-") {
+			continue
+		}
+		a = strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+		k, v, hasEq := strings.Cut(a, "=")
+		if k != name {
+			continue
+		}
+		found = true
+		if hasEq {
+			val = v
+		} else if i+1 < len(args) {
+			val = args[i+1]
+			i++
+		}
+	}
+	return val, found
+}
+
+// boolFlag reports whether the boolean flag -name is set true in args.
+func boolFlag(args []string, name string) bool {
+	on := false
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if !strings.HasPrefix(a, "-") {
+			continue
+		}
+		a = strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+		k, v, hasEq := strings.Cut(a, "=")
+		if k == name {
+			on = !hasEq || v == "true" || v == "1"
+		}
+	}
+	return on
+}
