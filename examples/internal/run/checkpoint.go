@@ -59,8 +59,7 @@ func value(p *float64) float64 {
 	return *p
 }
 
-// save writes the checkpoint atomically: a temporary file in the same
-// folder, synced, then renamed over the old one.
+// save writes the checkpoint atomically (see writeAtomic).
 func (t *Trainer) save() error {
 	recs := make([]record, len(t.records))
 	for i, r := range t.records {
@@ -98,24 +97,7 @@ func (t *Trainer) save() error {
 	if _, err := c.WriteTo(&buf); err != nil {
 		return err
 	}
-	path := filepath.Join(t.cfg.Out, CheckpointName)
-	tmp, err := os.CreateTemp(t.cfg.Out, ".checkpoint-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return writeAtomic(filepath.Join(t.cfg.Out, CheckpointName), buf.Bytes())
 }
 
 // restore loads the checkpoint of cfg.Out into the state and the loop's
@@ -189,6 +171,39 @@ func LoadWeights(path string, ps []*backbone.Param) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
+}
+
+// writeAtomic replaces the file at path with data so that a reader, or a
+// run killed at any instant (SIGKILL, power loss), finds either the old file
+// or the new one whole: a temporary file in the same folder, synced, renamed
+// over path, and the folder synced so that the rename itself is durable.
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // readFile reads the checkpoint at path; its errors name the file.

@@ -235,11 +235,3 @@ func (t *Trainer) writeOutputs(r *Result, test ssl.Tensor, clusters []int) error
 	}
 	return curves.Close()
 }
-
-func writeAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
