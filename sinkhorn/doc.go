@@ -81,9 +81,9 @@
 // [Reducer] in the options makes a call one worker of such a solve: it
 // holds only its rows, exchanges vectors of length K (plus a few scalars)
 // per update, and returns exactly what the unsharded solve returns up to
-// the order of float64 sums. [LocalReducers] connects goroutines of one
-// process; any all-reduce (MPI, NCCL through cgo, a network) fits the
-// interface.
+// the order of float64 sums. Every ssl/dist communicator is a Reducer:
+// dist.Local connects goroutines of one process, dist.MPI the processes of
+// an MPI job; any other all-reduce fits the interface.
 //
 // # Invariants
 //

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"ssl"
+	"ssl/dist"
 	"ssl/sinkhorn"
 )
 
@@ -93,18 +94,19 @@ func ExampleTransport() {
 	// 0.0000 0.5000
 }
 
-func ExampleLocalReducers() {
+func ExampleBalance_sharded() {
 	// Two workers each hold two of the four samples and compute the codes
-	// of their rows; the prototype sums travel through the Reducer.
+	// of their rows; the prototype sums travel through the Reducer, here a
+	// communicator of goroutines (dist.MPI's would span processes).
 	scores := []float32{0.9, 0.1, 0.8, 0.3, 0.7, 0.6, 0.2, 0.9}
 	codes := make([]float32, 8)
-	reducers := sinkhorn.LocalReducers(2)
+	comms := dist.Local(2)
 	var wg sync.WaitGroup
 	for w := range 2 {
 		wg.Go(func() {
 			mine := ssl.FromSlice(scores[4*w:4*w+4], 2, 2)
 			out := ssl.FromSlice(codes[4*w:4*w+4], 2, 2)
-			if _, err := sinkhorn.Balance(out, mine, 0.05, &sinkhorn.BalanceOptions{Reducer: reducers[w]}); err != nil {
+			if _, err := sinkhorn.Balance(out, mine, 0.05, &sinkhorn.BalanceOptions{Reducer: comms[w]}); err != nil {
 				panic(err)
 			}
 		})

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"ssl"
+	"ssl/dist"
 	"ssl/internal/testutil"
 )
 
@@ -30,11 +31,11 @@ func rows(t ssl.Tensor, lo, hi int) ssl.Tensor {
 // runShards runs fn(shard, reducer) on s goroutines and returns the first
 // error.
 func runShards(s int, fn func(i int, r Reducer) error) error {
-	rs := LocalReducers(s)
+	cs := dist.Local(s)
 	errs := make([]error, s)
 	var wg sync.WaitGroup
 	for i := range s {
-		wg.Go(func() { errs[i] = fn(i, rs[i]) })
+		wg.Go(func() { errs[i] = fn(i, cs[i]) })
 	}
 	wg.Wait()
 	return errors.Join(errs...)
@@ -47,7 +48,7 @@ func TestSharded(t *testing.T) {
 	probs := softmaxProbs(9, 2, n, k)
 	a, b := *marginals(10, n), *marginals(11, k)
 	cost := testutil.RandU(testutil.Rand(12), 0, 1, n, k)
-	for _, shards := range []int{1, 2, 3, 7} {
+	for _, shards := range []int{1, 2, 3, 4, 7} {
 		t.Run(fmt.Sprintf("shards%d", shards), func(t *testing.T) {
 			for _, in := range []struct {
 				name string

@@ -1,0 +1,11 @@
+package dist
+
+import "io"
+
+// SetStderr redirects Abort's message and returns the function that
+// restores it.
+func SetStderr(w io.Writer) func() {
+	old := stderr
+	stderr = w
+	return func() { stderr = old }
+}
