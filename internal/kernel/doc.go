@@ -29,7 +29,9 @@
 //
 // On amd64 with AVX2 and FMA (checked at run time with golang.org/x/sys/cpu)
 // Gemm runs a packed, cache-blocked product around a 6×16 register-blocked
-// micro-kernel in assembly (gemm_amd64.s), and the exponential, log-sum-exp
+// micro-kernel in assembly (gemm_amd64.s), or with AVX512F, for all but the
+// smallest products, a 14×32 one (gemm512_amd64.s) that gives the same
+// bits, and the exponential, log-sum-exp
 // and softmax kernels run 8-lane assembly loops (prim_amd64.s). Elsewhere,
 // or when built with the purego tag, the portable Go twins run; both are
 // tested on amd64. README.md lists the measured speeds.

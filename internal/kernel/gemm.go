@@ -15,7 +15,7 @@ package kernel
 // must not overlap A or B. Work is split over fixed tiles of C whose bounds
 // depend only on m, n and k, so the result does not depend on GOMAXPROCS.
 // On amd64 with AVX2 and FMA it runs the packed assembly product of
-// gemm_packed.go and gemm_amd64.s; elsewhere, or with the purego tag, the
+// gemm_packed.go and gemm_amd64.s (gemm512_amd64.s with AVX512F); elsewhere, or with the purego tag, the
 // portable gemmGo. It is safe for concurrent use; on the assembly path a
 // product with m·n·k < 32768 runs on the calling goroutine and allocates
 // nothing once the scratch pools are warm.

@@ -16,8 +16,13 @@ import (
 // element of C is produced by the same sequence of FMAs whatever the tiling,
 // so the result does not depend on GOMAXPROCS.
 const (
-	gemmMR = 6  // rows of the micro-kernel: 12 accumulators + 4 operands = 16 YMM registers
-	gemmNR = 16 // columns of the micro-kernel: two YMM registers
+	gemmMR = 6  // rows of the AVX2 micro-kernel: 12 accumulators + 4 operands = 16 YMM registers
+	gemmNR = 16 // columns of the AVX2 micro-kernel: two YMM registers
+	// The AVX-512 micro-kernel: 14 rows × 32 columns, 28 ZMM accumulators +
+	// 2 rows of B + 2 broadcasts = 32 ZMM registers. Each step loads 128
+	// bytes of B and 56 of A for 28 FMAs (AVX2: 64 + 24 bytes for 12).
+	gemmMR512 = 14
+	gemmNR512 = 32
 	// gemmKC is the largest k block: a packed 16×320 panel of B (20 KB)
 	// stays in the 32 KB L1 while the panels of A stream past it. 320
 	// rather than 256 keeps k = 288 (ConvNet3's second layer) in one block,
@@ -57,7 +62,15 @@ type directKernel func(k int, a *float32, rs, ps int, b, c *float32, ldc int, al
 // gemmKernels are the micro-kernels gemmPacked runs; all produce the same
 // bits for the same block.
 type gemmKernels struct {
-	packed microKernel
+	// mr × nr is the block the kernels compute (panels of op(A) are mr rows,
+	// of op(B) nr columns); 0 means gemmMR × gemmNR.
+	mr, nr int
+	// mcMax is the largest number of rows of a tile (0 means gemmMC).
+	mcMax int
+	// ntAlign is the alignment in bytes the non-temporal stores need (of C
+	// and of ldc·4); 0 means 32.
+	ntAlign int
+	packed  microKernel
 	// direct, if not nil, reads op(A) in place: full 6-row panels of a
 	// non-transposed A, and of a transposed one when k ≤ gemmDirectTK, are
 	// then not packed (packing costs as much as the product when k is
@@ -89,6 +102,10 @@ func getBuf(pool *sync.Pool, n int) *[]float32 {
 func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, ks *gemmKernels) {
 	// Blocks of at most gemmNC columns of C, so the packed op(B) stays
 	// within gemmKC·gemmNC floats (5 MB) whatever n is.
+	al := uintptr(32)
+	if ks.ntAlign != 0 {
+		al = uintptr(ks.ntAlign)
+	}
 	for j0 := 0; j0 < n; j0 += gemmNC {
 		nb := min(gemmNC, n-j0)
 		bj := b[j0:]
@@ -96,7 +113,7 @@ func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 			bj = b[j0*ldb:]
 		}
 		stream := ks.packedNT != nil && beta == 0 && k <= gemmKC && m*n >= gemmNTMin &&
-			ldc%8 == 0 && uintptr(unsafe.Pointer(&c[j0]))%32 == 0
+			uintptr(ldc*4)%al == 0 && uintptr(unsafe.Pointer(&c[j0]))%al == 0
 		gemmPackedBlock(transA, transB, m, nb, k, alpha, a, lda, bj, ldb, beta, c[j0:], ldc, ks, stream)
 	}
 }
@@ -107,7 +124,12 @@ func gemmPackedBlock(transA, transB bool, m, n, k int, alpha float32, a []float3
 	g := gemmJob{
 		transA: transA, transB: transB, m: m, n: n, alpha: alpha,
 		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, ks: ks, stream: stream,
+		mr: gemmMR, nr: gemmNR,
 	}
+	if ks.mr != 0 {
+		g.mr, g.nr = ks.mr, ks.nr
+	}
+	mr, nr := g.mr, g.nr
 	g.direct = ks.direct != nil && (!transA || k <= gemmDirectTK)
 	g.rs, g.ps = lda, 1 // op(A)[r, p] = a[r·rs + p·ps]
 	if transA {
@@ -120,24 +142,28 @@ func gemmPackedBlock(transA, transB bool, m, n, k int, alpha float32, a []float3
 	// Equal k blocks of at most gemmKC.
 	nkb := (k + gemmKC - 1) / gemmKC
 	g.kc = (k + nkb - 1) / nkb
-	// Tiles of C: mc rows (a multiple of gemmMR) × nc columns (a multiple of
-	// gemmNR), at least gemmTiles of them when there are enough panels.
-	mt := (m + gemmMC - 1) / gemmMC
-	g.mc = roundUp((m+mt-1)/mt, gemmMR)
+	// Tiles of C: mc rows (a multiple of mr) × nc columns (a multiple of
+	// nr), at least gemmTiles of them when there are enough panels.
+	mcMax := gemmMC
+	if ks.mcMax != 0 {
+		mcMax = ks.mcMax
+	}
+	mt := (m + mcMax - 1) / mcMax
+	g.mc = roundUp((m+mt-1)/mt, mr)
 	mt = (m + g.mc - 1) / g.mc
-	npan := (n + gemmNR - 1) / gemmNR
+	npan := (n + nr - 1) / nr
 	nt := min(npan, max(1, (gemmTiles+mt-1)/mt))
-	g.nc = ((npan + nt - 1) / nt) * gemmNR
+	g.nc = ((npan + nt - 1) / nt) * nr
 	nt = (n + g.nc - 1) / g.nc
 	if m*n*k < 1<<15 {
-		mt, nt, g.mc, g.nc = 1, 1, roundUp(m, gemmMR), roundUp(n, gemmNR)
+		mt, nt, g.mc, g.nc = 1, 1, roundUp(m, mr), roundUp(n, nr)
 	}
 	g.nt = nt
 
-	pbp := getBuf(&gemmBBufs, npan*gemmNR*g.kc)
+	pbp := getBuf(&gemmBBufs, npan*nr*g.kc)
 	defer gemmBBufs.Put(pbp)
 	g.pb = *pbp
-	packGrain := Grain(npan, gemmNR*g.kc, gemmPackWork)
+	packGrain := Grain(npan, nr*g.kc, gemmPackWork)
 	for p0 := 0; p0 < k; p0 += g.kc {
 		g.p0, g.pk = p0, min(g.kc, k-p0)
 		g.bt = beta
@@ -174,16 +200,17 @@ type gemmJob struct {
 	kern           microKernel
 	kernD          directKernel
 	rs, ps         int // op(A)[r, p] = a[r·rs + p·ps]
+	mr, nr         int // the micro-kernels' block
 	kc, mc, nc, nt int
 	p0, pk         int // the k block: rows p0 … p0+pk−1 of op(B)
 	pb             []float32
 }
 
-// packB packs the 16-column panels lo … hi−1 of op(B)'s k block.
+// packB packs the nr-column panels lo … hi−1 of op(B)'s k block.
 func (g *gemmJob) packB(lo, hi int) {
-	pk := g.pk
+	pk, w := g.pk, g.nr
 	for q := lo; q < hi; q++ {
-		packB(g.pb[q*gemmNR*pk:(q+1)*gemmNR*pk], g.b, g.ldb, g.transB, g.p0, pk, q*gemmNR, min(gemmNR, g.n-q*gemmNR))
+		packB(g.pb[q*w*pk:(q+1)*w*pk], w, g.b, g.ldb, g.transB, g.p0, pk, q*w, min(w, g.n-q*w))
 	}
 }
 
@@ -192,30 +219,31 @@ func (g *gemmJob) tiles(lo, hi int) {
 	m, n, pk, p0 := g.m, g.n, g.pk, g.p0
 	a, c, ldc, rs, ps := g.a, g.c, g.ldc, g.rs, g.ps
 	alpha, bt := g.alpha, g.bt
-	pap := getBuf(&gemmABufs, g.mc*g.kc+gemmMR*gemmNR)
+	MR, NR := g.mr, g.nr
+	pap := getBuf(&gemmABufs, g.mc*g.kc+MR*NR)
 	pa, tmp := (*pap)[:g.mc*pk], (*pap)[g.mc*g.kc:]
 	for t := lo; t < hi; t++ {
 		i0, j0 := (t/g.nt)*g.mc, (t%g.nt)*g.nc
 		i1, j1 := min(m, i0+g.mc), min(n, j0+g.nc)
 		// Panels of op(A): packed into pa, or with the direct kernel read in
 		// place except a last partial panel, packed at pa[0].
-		iFull := i1 - (i1-i0)%gemmMR
+		iFull := i1 - (i1-i0)%MR
 		switch {
 		case !g.direct:
-			packA(pa, a, g.lda, g.transA, i0, i1-i0, p0, pk)
+			packA(pa, MR, a, g.lda, g.transA, i0, i1-i0, p0, pk)
 		case iFull < i1:
-			packA(pa, a, g.lda, g.transA, iFull, i1-iFull, p0, pk)
+			packA(pa, MR, a, g.lda, g.transA, iFull, i1-iFull, p0, pk)
 		}
-		for j := j0; j < j1; j += gemmNR {
-			bp := &g.pb[(j/gemmNR)*gemmNR*pk]
-			nr := min(gemmNR, n-j)
-			for i := i0; i < i1; i += gemmMR {
-				mr := min(gemmMR, m-i)
+		for j := j0; j < j1; j += NR {
+			bp := &g.pb[(j/NR)*NR*pk]
+			nr := min(NR, n-j)
+			for i := i0; i < i1; i += MR {
+				mr := min(MR, m-i)
 				ap := &pa[0]
 				if !g.direct {
-					ap = &pa[((i-i0)/gemmMR)*gemmMR*pk]
+					ap = &pa[((i-i0)/MR)*MR*pk]
 				}
-				if mr == gemmMR && nr == gemmNR {
+				if mr == MR && nr == NR {
 					if g.direct {
 						g.kernD(pk, &a[i*rs+p0*ps], rs, ps, bp, &c[i*ldc+j], ldc, alpha, bt)
 					} else {
@@ -227,16 +255,16 @@ func (g *gemmJob) tiles(lo, hi int) {
 				// a full one (and ordinary stores).
 				if bt != 0 {
 					for r := range mr {
-						copy(tmp[r*gemmNR:r*gemmNR+nr], c[(i+r)*ldc+j:(i+r)*ldc+j+nr])
+						copy(tmp[r*NR:r*NR+nr], c[(i+r)*ldc+j:(i+r)*ldc+j+nr])
 					}
 				}
-				if g.direct && mr == gemmMR {
-					g.ks.direct(pk, &a[i*rs+p0*ps], rs, ps, bp, &tmp[0], gemmNR, alpha, bt)
+				if g.direct && mr == MR {
+					g.ks.direct(pk, &a[i*rs+p0*ps], rs, ps, bp, &tmp[0], NR, alpha, bt)
 				} else {
-					g.ks.packed(pk, ap, bp, &tmp[0], gemmNR, alpha, bt)
+					g.ks.packed(pk, ap, bp, &tmp[0], NR, alpha, bt)
 				}
 				for r := range mr {
-					copy(c[(i+r)*ldc+j:(i+r)*ldc+j+nr], tmp[r*gemmNR:r*gemmNR+nr])
+					copy(c[(i+r)*ldc+j:(i+r)*ldc+j+nr], tmp[r*NR:r*NR+nr])
 				}
 			}
 		}
@@ -249,63 +277,65 @@ func (g *gemmJob) tiles(lo, hi int) {
 
 func roundUp(x, m int) int { return (x + m - 1) / m * m }
 
-// packB packs op(B)[p0:p0+pk, j0:j0+nr] into dst as a pk×16 panel,
-// dst[p·16+j] = op(B)[p0+p, j0+j], zero beyond nr.
-func packB(dst, b []float32, ldb int, transB bool, p0, pk, j0, nr int) {
-	dst = dst[:pk*gemmNR]
+// packB packs op(B)[p0:p0+pk, j0:j0+nr] into dst as a pk×w panel,
+// dst[p·w+j] = op(B)[p0+p, j0+j], zero beyond nr (nr ≤ w).
+func packB(dst []float32, w int, b []float32, ldb int, transB bool, p0, pk, j0, nr int) {
+	dst = dst[:pk*w]
 	if !transB {
 		for p := range pk {
-			d := dst[p*gemmNR : (p+1)*gemmNR]
+			d := dst[p*w : (p+1)*w]
 			src := b[(p0+p)*ldb+j0:]
 			copy(d, src[:nr])
 			clear(d[nr:])
 		}
 		return
 	}
-	if nr < gemmNR {
+	if nr < w {
 		clear(dst)
-		for j := range nr {
-			src := b[(j0+j)*ldb+p0:][:pk]
-			for p, v := range src {
-				dst[p*gemmNR+j] = v
-			}
-		}
-		return
 	}
 	// op(B)[p, j] = b[j·ldb + p]: read 16 rows of b side by side.
-	var rows [gemmNR][]float32
-	for j := range rows {
-		rows[j] = b[(j0+j)*ldb+p0:][:pk]
+	j := 0
+	for ; j+16 <= nr; j += 16 {
+		var rows [16][]float32
+		for t := range rows {
+			rows[t] = b[(j0+j+t)*ldb+p0:][:pk]
+		}
+		for p := range pk {
+			d := dst[p*w+j : p*w+j+16 : p*w+j+16]
+			d[0], d[1], d[2], d[3] = rows[0][p], rows[1][p], rows[2][p], rows[3][p]
+			d[4], d[5], d[6], d[7] = rows[4][p], rows[5][p], rows[6][p], rows[7][p]
+			d[8], d[9], d[10], d[11] = rows[8][p], rows[9][p], rows[10][p], rows[11][p]
+			d[12], d[13], d[14], d[15] = rows[12][p], rows[13][p], rows[14][p], rows[15][p]
+		}
 	}
-	for p := range pk {
-		d := dst[p*gemmNR : (p+1)*gemmNR : (p+1)*gemmNR]
-		d[0], d[1], d[2], d[3] = rows[0][p], rows[1][p], rows[2][p], rows[3][p]
-		d[4], d[5], d[6], d[7] = rows[4][p], rows[5][p], rows[6][p], rows[7][p]
-		d[8], d[9], d[10], d[11] = rows[8][p], rows[9][p], rows[10][p], rows[11][p]
-		d[12], d[13], d[14], d[15] = rows[12][p], rows[13][p], rows[14][p], rows[15][p]
+	for ; j < nr; j++ {
+		src := b[(j0+j)*ldb+p0:][:pk]
+		for p, v := range src {
+			dst[p*w+j] = v
+		}
 	}
 }
 
-// packA packs op(A)[i0:i0+mc, p0:p0+pk] into 6-row panels: panel q holds
-// dst[q·6·pk + p·6 + r] = op(A)[i0+6q+r, p0+p], zero beyond mc.
-func packA(dst, a []float32, lda int, transA bool, i0, mc, p0, pk int) {
-	for ip := 0; ip < mc; ip += gemmMR {
-		mr := min(gemmMR, mc-ip)
-		d := dst[(ip/gemmMR)*gemmMR*pk : (ip/gemmMR+1)*gemmMR*pk]
+// packA packs op(A)[i0:i0+mc, p0:p0+pk] into h-row panels: panel q holds
+// dst[q·h·pk + p·h + r] = op(A)[i0+h·q+r, p0+p], zero beyond mc.
+func packA(dst []float32, h int, a []float32, lda int, transA bool, i0, mc, p0, pk int) {
+	for ip := 0; ip < mc; ip += h {
+		mr := min(h, mc-ip)
+		d := dst[(ip/h)*h*pk : (ip/h+1)*h*pk]
 		switch {
 		case transA:
-			// op(A)[i, p] = a[p·lda + i]: six contiguous floats per p.
+			// op(A)[i, p] = a[p·lda + i]: h contiguous floats per p.
 			for p := range pk {
 				src := a[(p0+p)*lda+i0+ip:][:mr]
-				dd := d[p*gemmMR : (p+1)*gemmMR : (p+1)*gemmMR]
-				if mr == gemmMR {
+				dd := d[p*h : (p+1)*h : (p+1)*h]
+				if mr == 6 && h == 6 {
 					dd[0], dd[1], dd[2], dd[3], dd[4], dd[5] = src[0], src[1], src[2], src[3], src[4], src[5]
 					continue
 				}
 				copy(dd, src)
 				clear(dd[mr:])
 			}
-		case mr == gemmMR:
+		case mr == 6 && h == 6:
 			r0 := a[(i0+ip)*lda+p0:][:pk]
 			r1 := a[(i0+ip+1)*lda+p0:][:pk]
 			r2 := a[(i0+ip+2)*lda+p0:][:pk]
@@ -313,58 +343,83 @@ func packA(dst, a []float32, lda int, transA bool, i0, mc, p0, pk int) {
 			r4 := a[(i0+ip+4)*lda+p0:][:pk]
 			r5 := a[(i0+ip+5)*lda+p0:][:pk]
 			for p := range pk {
-				dd := d[p*gemmMR : (p+1)*gemmMR : (p+1)*gemmMR]
+				dd := d[p*6 : (p+1)*6 : (p+1)*6]
 				dd[0], dd[1], dd[2], dd[3], dd[4], dd[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
 			}
 		default:
-			clear(d)
+			if mr < h {
+				clear(d)
+			}
 			for r := range mr {
 				src := a[(i0+ip+r)*lda+p0:][:pk]
 				for p, v := range src {
-					d[p*gemmMR+r] = v
+					d[p*h+r] = v
 				}
 			}
 		}
 	}
 }
 
-// sgemm6x16Go is the portable twin of the assembly micro-kernel sgemm6x16,
-// with the same contract; the tests run the packed driver with it.
-func sgemm6x16Go(k int, a, b, c *float32, ldc int, alpha, beta float32) {
-	as := unsafe.Slice(a, k*gemmMR)
-	bs := unsafe.Slice(b, k*gemmNR)
-	cs := unsafe.Slice(c, (gemmMR-1)*ldc+gemmNR)
-	var acc [gemmMR][gemmNR]float32
+// sgemmGo is the portable twin of the assembly micro-kernels for an h×w
+// block: with a a packed h×k panel (a[p·h+r]) and b a packed k×w panel
+// (b[p·w+j]) it computes C[r·ldc+j] = alpha·Σ_p a[p·h+r]·b[p·w+j] +
+// beta·C[r·ldc+j], never reading C when beta = 0.
+func sgemmGo(h, w, k int, a, b, c *float32, ldc int, alpha, beta float32) {
+	as := unsafe.Slice(a, k*h)
+	bs := unsafe.Slice(b, k*w)
+	cs := unsafe.Slice(c, (h-1)*ldc+w)
+	acc := make([]float32, h*w)
 	for p := range k {
-		bp := bs[p*gemmNR : (p+1)*gemmNR : (p+1)*gemmNR]
-		for r := range gemmMR {
-			av := as[p*gemmMR+r]
-			ar := &acc[r]
+		bp := bs[p*w : (p+1)*w : (p+1)*w]
+		for r := range h {
+			av := as[p*h+r]
+			ar := acc[r*w : (r+1)*w]
 			for j, bv := range bp {
 				ar[j] += av * bv
 			}
 		}
 	}
-	for r := range gemmMR {
-		cr := cs[r*ldc : r*ldc+gemmNR]
+	for r := range h {
+		cr := cs[r*ldc : r*ldc+w]
 		for j := range cr {
 			if beta == 0 {
-				cr[j] = alpha * acc[r][j]
+				cr[j] = alpha * acc[r*w+j]
 			} else {
-				cr[j] = alpha*acc[r][j] + beta*cr[j]
+				cr[j] = alpha*acc[r*w+j] + beta*cr[j]
 			}
 		}
 	}
 }
 
-// sgemm6x16dGo is the portable twin of sgemm6x16d.
-func sgemm6x16dGo(k int, a *float32, rs, ps int, b, c *float32, ldc int, alpha, beta float32) {
-	as := unsafe.Slice(a, (gemmMR-1)*rs+(k-1)*ps+1)
-	pa := make([]float32, k*gemmMR)
-	for r := range gemmMR {
+// sgemmDGo is the portable twin of the kernels that read op(A) in place,
+// op(A)[r, p] = a[r·rs + p·ps].
+func sgemmDGo(h, w, k int, a *float32, rs, ps int, b, c *float32, ldc int, alpha, beta float32) {
+	as := unsafe.Slice(a, (h-1)*rs+(k-1)*ps+1)
+	pa := make([]float32, k*h)
+	for r := range h {
 		for p := range k {
-			pa[p*gemmMR+r] = as[r*rs+p*ps]
+			pa[p*h+r] = as[r*rs+p*ps]
 		}
 	}
-	sgemm6x16Go(k, &pa[0], b, c, ldc, alpha, beta)
+	sgemmGo(h, w, k, &pa[0], b, c, ldc, alpha, beta)
+}
+
+// sgemm6x16Go is the portable twin of the AVX2 micro-kernel sgemm6x16.
+func sgemm6x16Go(k int, a, b, c *float32, ldc int, alpha, beta float32) {
+	sgemmGo(gemmMR, gemmNR, k, a, b, c, ldc, alpha, beta)
+}
+
+// sgemm6x16dGo is the portable twin of sgemm6x16d.
+func sgemm6x16dGo(k int, a *float32, rs, ps int, b, c *float32, ldc int, alpha, beta float32) {
+	sgemmDGo(gemmMR, gemmNR, k, a, rs, ps, b, c, ldc, alpha, beta)
+}
+
+// sgemm14x32Go is the portable twin of the AVX-512 micro-kernel sgemm14x32.
+func sgemm14x32Go(k int, a, b, c *float32, ldc int, alpha, beta float32) {
+	sgemmGo(gemmMR512, gemmNR512, k, a, b, c, ldc, alpha, beta)
+}
+
+// sgemm14x32dGo is the portable twin of sgemm14x32d.
+func sgemm14x32dGo(k int, a *float32, rs, ps int, b, c *float32, ldc int, alpha, beta float32) {
+	sgemmDGo(gemmMR512, gemmNR512, k, a, rs, ps, b, c, ldc, alpha, beta)
 }

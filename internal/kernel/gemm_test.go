@@ -171,6 +171,32 @@ func TestGemmPackedGo(t *testing.T) {
 	}
 }
 
+// goKernels512 are the portable twins of the AVX-512 kernels (14×32).
+var goKernels512 = gemmKernels{
+	mr: gemmMR512, nr: gemmNR512, ntAlign: 64,
+	packed:   sgemm14x32Go,
+	direct:   sgemm14x32dGo,
+	packedNT: sgemm14x32Go,
+	directNT: sgemm14x32dGo,
+	fence:    func() {},
+}
+
+// TestGemmPacked512Go runs the packed driver with the 14×32 blocking and
+// the portable twins at edge sizes, every transpose, with and without
+// padding, on every platform and tag.
+func TestGemmPacked512Go(t *testing.T) {
+	r := testutil.Rand(12)
+	g := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+		gemmPacked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, &goKernels512)
+	}
+	for _, sh := range []struct{ m, n, k int }{{1, 1, 1}, {7, 7, 7}, {17, 17, 17}, {33, 33, 33}, {14, 32, 3}, {29, 65, 321}, {130, 150, 40}} {
+		for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+			checkGemm(t, g, r, tr[0], tr[1], sh.m, sh.n, sh.k, 3, 1.5, 0)
+			checkGemm(t, g, r, tr[0], tr[1], sh.m, sh.n, sh.k, 0, -1, 0.5)
+		}
+	}
+}
+
 // TestGemmPackedGoStream runs the driver's non-temporal path (the portable
 // kernels in its slots) on a product large enough to take it.
 func TestGemmPackedGoStream(t *testing.T) {
