@@ -43,7 +43,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"ssl"
 	"ssl/backbone"
@@ -53,12 +52,7 @@ import (
 	"ssl/probe"
 )
 
-func main() {
-	if err := bregman(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { run.Main(bregman) }
 
 const tau = 0.2 // NT-Xent's temperature (the protocol's) and the Bregman loss's τ
 

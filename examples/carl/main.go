@@ -46,7 +46,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 
 	"ssl"
 	"ssl/backbone"
@@ -54,12 +53,7 @@ import (
 	"ssl/losses"
 )
 
-func main() {
-	if err := carl(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { run.Main(carl) }
 
 func carl(args []string, log io.Writer) error {
 	k, local, partition, momentum := 10, 0, 0, 0.99
