@@ -23,6 +23,43 @@ func expStoreShiftAVX2(dst, x *float32, n int, m float32) float64
 //go:noescape
 func maxAVX2(x *float32, n int) float32
 
+// The AVX-512 exponentials of prim512_amd64.s (AVX512F, haveAVX512): the
+// same bits as their AVX2 twins above, 16 lanes at a time.
+
+//go:noescape
+func expAVX512(dst, x *float32, n int)
+
+//go:noescape
+func expSumShiftAVX512(x *float32, n int, m float32) float64
+
+//go:noescape
+func expStoreShiftAVX512(dst, x *float32, n int, m float32) float64
+
+// expVec, expSumShiftVec and expStoreShiftVec run the AVX-512 exponential
+// kernels where the CPU has them, the AVX2 ones otherwise (n a multiple
+// of 8).
+func expVec(dst, x *float32, n int) {
+	if haveAVX512 {
+		expAVX512(dst, x, n)
+		return
+	}
+	expAVX2(dst, x, n)
+}
+
+func expSumShiftVec(x *float32, n int, m float32) float64 {
+	if haveAVX512 {
+		return expSumShiftAVX512(x, n, m)
+	}
+	return expSumShiftAVX2(x, n, m)
+}
+
+func expStoreShiftVec(dst, x *float32, n int, m float32) float64 {
+	if haveAVX512 {
+		return expStoreShiftAVX512(dst, x, n, m)
+	}
+	return expStoreShiftAVX2(dst, x, n, m)
+}
+
 //go:noescape
 func maxColsAVX2(m, x *float32, n int)
 
@@ -63,11 +100,11 @@ func expSlice(dst, x []float32) {
 	dst = dst[:len(x)]
 	n := len(x) &^ 7
 	if n > 0 {
-		expAVX2(&dst[0], &x[0], n)
+		expVec(&dst[0], &x[0], n)
 	}
 	if n < len(x) {
 		buf := tail8(x[n:], 0)
-		expAVX2(&buf[0], &buf[0], 8)
+		expVec(&buf[0], &buf[0], 8)
 		copy(dst[n:], buf[:])
 	}
 }
@@ -79,12 +116,12 @@ func expSumShift(x []float32, m float32) float64 {
 	n := len(x) &^ 7
 	var s float64
 	if n > 0 {
-		s = expSumShiftAVX2(&x[0], n, m)
+		s = expSumShiftVec(&x[0], n, m)
 	}
 	if n < len(x) {
 		// e^(−Inf−m) = 0 for every m but +Inf, whose result lseFinish fixes.
 		buf := tail8(x[n:], float32(math.Inf(-1)))
-		s += expSumShiftAVX2(&buf[0], 8, m)
+		s += expSumShiftVec(&buf[0], 8, m)
 	}
 	return s
 }
@@ -97,11 +134,11 @@ func expStoreShift(dst, x []float32, m float32) float64 {
 	n := len(x) &^ 7
 	var s float64
 	if n > 0 {
-		s = expStoreShiftAVX2(&dst[0], &x[0], n, m)
+		s = expStoreShiftVec(&dst[0], &x[0], n, m)
 	}
 	if n < len(x) {
 		buf := tail8(x[n:], float32(math.Inf(-1)))
-		s += expStoreShiftAVX2(&buf[0], &buf[0], 8, m)
+		s += expStoreShiftVec(&buf[0], &buf[0], 8, m)
 		copy(dst[n:], buf[:])
 	}
 	return s
