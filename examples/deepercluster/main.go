@@ -17,9 +17,9 @@
 //	sub-class    z_n = j_n within super-class y_n (6 classes, one head W_y per super-class)
 //	L = 1/4B Σ_n CE(V f(x_n), y_n) + 1/4B Σ_n CE(W_{y_n} f(x_n), z_n)
 //
-// which is the loss of the paper's Sec. 3.3 (eq. 4 with the super-class
-// being the rotation × super-cluster pair of Sec. 3.2), cross-entropy by
-// losses.PseudoLabelCE. The 20 sub-class heads W_y are one 128→120 linear
+// the hierarchical loss of the paper's Sec. 3.3 over super-classes and
+// sub-classes, the super-class being the rotation × super-cluster pair of
+// Sec. 3.2; each cross-entropy is losses.PseudoLabelCE. The 20 sub-class heads W_y are one 128→120 linear
 // layer of which each row uses only the 6 outputs of its super-class (the
 // authors train each W_y on its own group of GPUs, on the images of its
 // super-class only; here every image of the batch trains the head of its own

@@ -14,17 +14,19 @@
 // its neighbors in output space; only the decision boundaries move until the
 // distribution over clusters is uniform. Each step then trains ConvNet3
 // and the classifier by cross-entropy on y (losses.PseudoLabelCE) over two
-// augmented views, as the paper trains its network on the translated
-// assignment. The classifier is kept from epoch to epoch: its outputs are
-// what the next labelling translates.
+// augmented views. The classifier is kept from epoch to epoch: its outputs
+// are what the next labelling translates.
 //
-// The paper gives no code; this follows its Sec. 3 as assign.UniformTranslate
-// documents it (b the dual variables of the balanced assignment, found by
-// block-coordinate descent). What had to be chosen: z are the logits (a
-// translation of log-softmax outputs gives the same labels, since
-// log-softmax only subtracts a per-row constant); K = 10 clusters, the
-// number of classes, so the head is evaluated directly; one relabelling per
-// epoch; the protocol's two views, each counting half.
+// The paper gives no code; the assignment follows its Sec. 3 as
+// assign.UniformTranslate documents it (b the dual variables of the balanced
+// assignment, found by block-coordinate descent). What had to be chosen: the
+// training objective, cross-entropy on the translated labels alternated with
+// relabelling once per epoch (SeLa's and DeepCluster's alternation, not a
+// detail taken from the paper); z are the logits (a translation of
+// log-softmax outputs gives the same labels, since log-softmax only
+// subtracts a per-row constant); K = 10 clusters, the number of classes, so
+// the head is evaluated directly; the protocol's two views, each counting
+// half.
 //
 // The comparison: -assign=kmeans labels the epoch by k-means instead
 // (DeepCluster's rule at the same budget: features PCA-whitened to 64
