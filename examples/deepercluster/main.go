@@ -31,11 +31,11 @@
 // with the 30 flat clusters), everything else equal (features, sampler,
 // epochs, the four rotations of one view per image).
 //
-// Choices the paper leaves to its scale: 5 × 6 clusters (the paper uses
-// 16–64 super-classes × 10,000s of sub-classes on YFCC100M); PCA to 64
+// Choices the paper leaves to its scale: 5 × 6 clusters (the paper
+// clusters tens of millions of YFCC100M images into far more); PCA to 64
 // dimensions (DeepCluster's 256 on 4096-d features); one augmented view per
 // image, rotated four ways, so a step sees 4B images; heads re-initialized
-// at every relabelling as in DeepCluster.
+// at every relabelling and learning rate 0.1, as examples/deepcluster.
 //
 // Reference: Caron, Bojanowski, Mairal, Joulin, Unsupervised Pre-Training
 // of Image Features on Non-Curated Data, ICCV 2019

@@ -30,7 +30,8 @@
 // Choices made for Fashion-MNIST: N/128 clusters per run (ImageNet's 10,000
 // for 1.28M images), at least 10; 4096 background neighbors (the paper's
 // value), at most N; a 128-d embedding as in the paper; one IR epoch
-// (-ir-epochs); the protocol's augmentation, one view per image per step.
+// (-ir-epochs); the protocol's augmentation, one view per image per step;
+// learning rate 0.03 (the paper's) instead of the protocol's 0.3.
 //
 // After the protocol evaluation, the memory bank is clustered by k-means (10
 // clusters, L2-normalized rows, best of 5 restarts) against the training

@@ -26,7 +26,8 @@
 // clustering, which ODCT takes from ODC's online samples memory and this
 // example takes from k-means once per epoch (DeepCluster's offline form of
 // the same labels); 30 clusters; all T frames of a track in the same batch,
-// so that the majority is over the whole track.
+// so that the majority is over the whole track; learning rate 0.1, as
+// examples/deepcluster.
 //
 // The comparison: -tracks=false trains on each frame's own k-means label
 // (losses.PseudoLabelCE on the same logits), the same frames, clusters and
