@@ -1,9 +1,11 @@
 package assign
 
 import (
+	"fmt"
 	"math/rand/v2"
 
 	"ssl"
+	"ssl/dist"
 	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
@@ -53,6 +55,19 @@ type KMeansOptions struct {
 	// vectors call it). Restarts must then be 0 or 1. It is read, never
 	// written; it may be the same tensor as the centroids destination.
 	Init ssl.Tensor
+	// Comm, when not nil, makes the call one rank of a k-means over the
+	// rows of every rank, as DeepCluster-v2 runs it across GPUs (swav
+	// main_deepclusterv2.py, cluster_memory): x and labels are this rank's
+	// rows; rank 0 draws the initial centroids from its own rows (k ≤ its N)
+	// or takes opts.Init and broadcasts them; each iteration all-reduces
+	// the K×D sums and the K counts, and the objective and the number of
+	// changed labels. Centroids, Obj, Iterations, Residual, Inertia,
+	// Splits and Empty are the global ones, the same on every rank; Labels
+	// and Dist are this rank's. Every rank calls KMeans with the same k,
+	// D and options; rng is used by rank 0 (for the initialisation and the
+	// seed of the empty-cluster splits it broadcasts). Bad arguments on any
+	// rank are an error on every rank (see dist.Agree).
+	Comm dist.Comm
 }
 
 // KMeansResult describes the run [KMeans] kept.
@@ -142,27 +157,33 @@ func KMeans(centroids ssl.Tensor, labels []int, x ssl.Tensor, k int, rng *rand.R
 	if opts != nil {
 		o = *opts
 	}
+	fail := func(err error) (KMeansResult, error) {
+		if o.Comm != nil {
+			dist.Agree(o.Comm, err)
+		}
+		return KMeansResult{}, err
+	}
 	n, d, xv, err := check.Matrix(fn, "x", x)
 	if err != nil {
-		return KMeansResult{}, err
+		return fail(err)
 	}
 	if d == 0 {
-		return KMeansResult{}, check.Errorf(fn, ssl.ErrShape, "x has D=0 columns")
+		return fail(check.Errorf(fn, ssl.ErrShape, "x has D=0 columns"))
 	}
-	if k <= 0 || k > n {
-		return KMeansResult{}, check.Errorf(fn, ssl.ErrParam, "k must be in [1, N=%d] (k=%d)", n, k)
+	if k <= 0 || (k > n && (o.Comm == nil || o.Comm.Rank() == 0)) || n == 0 {
+		return fail(check.Errorf(fn, ssl.ErrParam, "k must be in [1, N=%d] (k=%d)", n, k))
 	}
 	if err := check.Rand(fn, rng); err != nil {
-		return KMeansResult{}, err
+		return fail(err)
 	}
 	if o.Iterations < 0 {
-		return KMeansResult{}, check.Errorf(fn, ssl.ErrParam, "Iterations must be ≥ 0 (Iterations=%d)", o.Iterations)
+		return fail(check.Errorf(fn, ssl.ErrParam, "Iterations must be ≥ 0 (Iterations=%d)", o.Iterations))
 	}
 	if o.Restarts < 0 {
-		return KMeansResult{}, check.Errorf(fn, ssl.ErrParam, "Restarts must be ≥ 0 (Restarts=%d)", o.Restarts)
+		return fail(check.Errorf(fn, ssl.ErrParam, "Restarts must be ≥ 0 (Restarts=%d)", o.Restarts))
 	}
 	if err := check.NonNegative(fn, "Tol", o.Tol); err != nil {
-		return KMeansResult{}, err
+		return fail(err)
 	}
 	iters, restarts := o.Iterations, max(o.Restarts, 1)
 	if iters == 0 {
@@ -171,35 +192,43 @@ func KMeans(centroids ssl.Tensor, labels []int, x ssl.Tensor, k int, rng *rand.R
 	var initv []float32
 	if !check.IsNil(o.Init) {
 		if restarts > 1 || o.RandomInit {
-			return KMeansResult{}, check.Errorf(fn, ssl.ErrParam, "Init is set with Restarts=%d, RandomInit=%v (both need a drawn initialisation)", restarts, o.RandomInit)
+			return fail(check.Errorf(fn, ssl.ErrParam, "Init is set with Restarts=%d, RandomInit=%v (both need a drawn initialisation)", restarts, o.RandomInit))
 		}
 		if initv, err = check.MatrixOf(fn, "opts.Init", o.Init, k, d); err != nil {
-			return KMeansResult{}, err
+			return fail(err)
 		}
 	}
 	var cv []float32
 	if !check.IsNil(centroids) {
 		if cv, err = check.MatrixOf(fn, "centroids", centroids, k, d); err != nil {
-			return KMeansResult{}, err
+			return fail(err)
 		}
 		if kernel.Overlaps(cv, xv) {
-			return KMeansResult{}, check.Errorf(fn, ssl.ErrShape, "centroids overlaps x")
+			return fail(check.Errorf(fn, ssl.ErrShape, "centroids overlaps x"))
 		}
 	}
 	if labels != nil && len(labels) != n {
-		return KMeansResult{}, check.Errorf(fn, ssl.ErrShape, "labels has len %d, want N=%d", len(labels), n)
+		return fail(check.Errorf(fn, ssl.ErrShape, "labels has len %d, want N=%d", len(labels), n))
 	}
 	if err := check.FiniteData(fn, "x", xv, n, d); err != nil {
-		return KMeansResult{}, err
+		return fail(err)
 	}
 	if initv != nil {
 		if err := check.FiniteData(fn, "opts.Init", initv, k, d); err != nil {
-			return KMeansResult{}, err
+			return fail(err)
 		}
 	}
 	km := newKMeansState(xv, n, d, k, o.Spherical)
 	if err := checkNorms(fn, "x", km.xn); err != nil {
-		return KMeansResult{}, err
+		return fail(err)
+	}
+	if o.Comm != nil {
+		if err := dist.Agree(o.Comm, nil); err != nil {
+			return KMeansResult{}, fmt.Errorf("%s: %w", fn, err)
+		}
+		if km.dist, err = newKMeansDist(o.Comm, n, k, rng); err != nil {
+			return KMeansResult{}, fmt.Errorf("%s: %w", fn, err)
+		}
 	}
 
 	var best *kmeansRun
@@ -210,12 +239,21 @@ func KMeans(centroids ssl.Tensor, labels []int, x ssl.Tensor, k int, rng *rand.R
 			if o.Spherical {
 				normalizeRows(run.c, k, d)
 			}
+		} else if o.Comm != nil && o.Comm.Rank() != 0 {
+			// rank 0 draws; the broadcast below brings its centroids
 		} else if o.RandomInit {
 			km.randomPoints(run.c, rng)
 		} else {
 			km.plusPlus(run.c, rng)
 		}
-		if err := km.lloyd(run, iters, o.Tol, rng); err != nil {
+		splitRng := rng
+		if km.dist != nil {
+			if err := o.Comm.Broadcast(run.c, 0); err != nil {
+				return KMeansResult{}, fmt.Errorf("%s: broadcast of the initial centroids: %w", fn, err)
+			}
+			splitRng = km.dist.splitRng
+		}
+		if err := km.lloyd(run, iters, o.Tol, splitRng); err != nil {
 			return KMeansResult{}, err
 		}
 		if best == nil || run.inertia < best.inertia {
@@ -261,6 +299,53 @@ type kmeansState struct {
 	start     []int     // start[j] … start[j+1] is cluster j's range of perm
 	sums      []float64 // K×D float64 centroid sums
 	partial   []float64 // per-block partial sums (sumStreaming)
+	dist      *kmeansDist // nil for a single-process k-means
+}
+
+// kmeansDist is the distributed part of a KMeans with a Comm.
+type kmeansDist struct {
+	comm     dist.Comm
+	nTotal   int        // Σ N over the ranks
+	splitRng *rand.Rand // the same stream on every rank
+	counts   []int64
+	stat     []float64
+}
+
+// newKMeansDist learns the total number of rows and gives every rank the
+// same split stream, seeded by rank 0's rng.
+func newKMeansDist(c dist.Comm, n, k int, rng *rand.Rand) (*kmeansDist, error) {
+	v := []int64{int64(n), 0, 0}
+	if c.Rank() == 0 {
+		v[1], v[2] = int64(rng.Uint64()>>1), int64(rng.Uint64()>>1)
+	}
+	if err := c.AllReduceInt64(v, dist.Sum); err != nil {
+		return nil, err
+	}
+	return &kmeansDist{
+		comm: c, nTotal: int(v[0]), splitRng: rand.New(rand.NewPCG(uint64(v[1]), uint64(v[2]))),
+		counts: make([]int64, k), stat: make([]float64, 2),
+	}, nil
+}
+
+// reduceCounts replaces counts by their sum over the ranks.
+func (kd *kmeansDist) reduceCounts(counts []int) error {
+	for j, c := range counts {
+		kd.counts[j] = int64(c)
+	}
+	if err := kd.comm.AllReduceInt64(kd.counts, dist.Sum); err != nil {
+		return err
+	}
+	for j, c := range kd.counts {
+		counts[j] = int(c)
+	}
+	return nil
+}
+
+// reduceStat sums two scalars over the ranks.
+func (kd *kmeansDist) reduceStat(a, b float64) (float64, float64, error) {
+	kd.stat[0], kd.stat[1] = a, b
+	err := kd.comm.AllReduce(kd.stat, dist.Sum)
+	return kd.stat[0], kd.stat[1], err
 }
 
 // kmeansRun is one run's state.
@@ -302,19 +387,29 @@ func (s *kmeansState) lloyd(run *kmeansRun, iters int, tol float64, rng *rand.Ra
 		rowNorms2(run.cn, run.c, s.k, s.d)
 		copy(s.prev, run.lab)
 		nearest(run.lab, run.dist, s.x, s.xn, s.n, s.d, run.c, run.cn, s.k, s.ip)
-		run.obj[it] = kernel.Sum(run.dist)
+		obj, changed, nTotal := kernel.Sum(run.dist), 0, s.n
+		for i, l := range run.lab {
+			if l != s.prev[i] {
+				changed++
+			}
+		}
+		fchanged := float64(changed)
+		if s.dist != nil {
+			var err error
+			if obj, fchanged, err = s.dist.reduceStat(obj, fchanged); err != nil {
+				return distErr(err)
+			}
+			nTotal = s.dist.nTotal
+		}
+		run.obj[it] = obj
 		run.residual = 1
 		if it > 0 {
-			changed := 0
-			for i, l := range run.lab {
-				if l != s.prev[i] {
-					changed++
-				}
-			}
-			run.residual = float64(changed) / float64(s.n)
+			run.residual = fchanged / float64(nTotal)
 		}
-		s.update(run.c, run.counts, run.lab)
-		run.splits += splitClusters(run.c, run.counts, s.n, s.k, s.d, rng)
+		if err := s.update(run.c, run.counts, run.lab); err != nil {
+			return distErr(err)
+		}
+		run.splits += splitClusters(run.c, run.counts, nTotal, s.k, s.d, rng)
 		if s.spherical {
 			normalizeRows(run.c, s.k, s.d)
 		}
@@ -336,8 +431,19 @@ func (s *kmeansState) lloyd(run *kmeansRun, iters int, tol float64, rng *rand.Ra
 	for _, l := range run.lab {
 		run.counts[l]++
 	}
+	if s.dist != nil {
+		var err error
+		if run.inertia, _, err = s.dist.reduceStat(run.inertia, 0); err != nil {
+			return distErr(err)
+		}
+		if err := s.dist.reduceCounts(run.counts); err != nil {
+			return distErr(err)
+		}
+	}
 	return nil
 }
+
+func distErr(err error) error { return fmt.Errorf("assign: KMeans: %w", err) }
 
 // Centroid sums: when updateBlocks partial K×D float64 sums fit in
 // updateStreamFloats (32 MiB), the points are streamed in index order, each
@@ -353,7 +459,11 @@ const (
 // update sets each non-empty centroid to the mean of its points and counts
 // the cluster sizes. Empty clusters' centroids are zeroed (faiss
 // compute_centroids), to be re-seeded by splitClusters.
-func (s *kmeansState) update(c []float32, counts []int, lab []int) {
+//
+// With a Comm the sums and counts are those of every rank's points: the
+// rank's own, all-reduced (DeepCluster-v2's all_reduce of the K×D
+// embedding sums and the K counts).
+func (s *kmeansState) update(c []float32, counts []int, lab []int) error {
 	k, d := s.k, s.d
 	clear(counts)
 	for _, l := range lab {
@@ -363,6 +473,14 @@ func (s *kmeansState) update(c []float32, counts []int, lab []int) {
 		s.sumStreaming(lab)
 	} else {
 		s.sumGathered(counts, lab)
+	}
+	if s.dist != nil {
+		if err := s.dist.comm.AllReduce(s.sums, dist.Sum); err != nil {
+			return err
+		}
+		if err := s.dist.reduceCounts(counts); err != nil {
+			return err
+		}
 	}
 	kernel.ParallelFor(k, kernel.Grain(k, d, 1<<12), func(lo, hi int) {
 		for j := lo; j < hi; j++ {
@@ -377,6 +495,7 @@ func (s *kmeansState) update(c []float32, counts []int, lab []int) {
 			}
 		}
 	})
+	return nil
 }
 
 // sumStreaming sets s.sums to the per-cluster sums of x: fixed row blocks

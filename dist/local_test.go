@@ -103,3 +103,31 @@ func TestLocalOrder(t *testing.T) {
 	}
 	_ = ssl.ErrShape
 }
+
+func TestAgree(t *testing.T) {
+	cs := dist.Local(4)
+	errs := make([]error, 4)
+	ranks(cs, func(c dist.Comm) {
+		var err error
+		switch c.Rank() {
+		case 1:
+			err = fmt.Errorf("bad k: %w", ssl.ErrParam)
+		case 3:
+			err = fmt.Errorf("bad x: %w", ssl.ErrShape)
+		}
+		errs[c.Rank()] = dist.Agree(c, err)
+	})
+	for r, want := range []string{"rank 1 of 4 rejected", "bad k", "rank 1 of 4 rejected", "bad x"} {
+		if errs[r] == nil || !strings.Contains(errs[r].Error(), want) {
+			t.Errorf("rank %d: Agree = %v, want %q", r, errs[r], want)
+		}
+	}
+	if !errors.Is(errs[0], ssl.ErrParam) || !errors.Is(errs[2], ssl.ErrParam) {
+		t.Errorf("Agree does not carry rank 1's sentinel: %v", errs[0])
+	}
+	ranks(cs, func(c dist.Comm) {
+		if err := dist.Agree(c, nil); err != nil {
+			t.Errorf("rank %d: Agree with no error = %v", c.Rank(), err)
+		}
+	})
+}
