@@ -243,3 +243,63 @@ expStoreShiftAVX512done:
 	VMOVSD X8, ret+32(FP)
 	VZEROUPPER
 	RET
+
+// EXPACC16 adds e^(x−m) for the 16 floats at SI+o (m at DX+o), widened to
+// float64, to the 16 float64 at DI+2·o; X, Y, W, V are registers
+// (Y the low half of X), T, U, TY scratch (TY the low half of T).
+#define EXPACC16(o, X, XY, A, B, C, T, TY) \
+	VMOVUPS       o(SI), X          \
+	VSUBPS        o(DX), X, X       \
+	EXP16(X, A, B, C)               \
+	VCVTPS2PD     XY, T             \
+	VADDPD        (2*o)(DI), T, T   \
+	VMOVUPD       T, (2*o)(DI)      \
+	VEXTRACTF64X4 $1, X, TY         \
+	VCVTPS2PD     TY, T             \
+	VADDPD        (2*o+64)(DI), T, T \
+	VMOVUPD       T, (2*o+64)(DI)
+
+// func expAccColsAVX512(s *float64, x, m *float32, n int)
+// expAccColsAVX2 on 16 lanes: s[j] += e^(x[j]−m[j]) for j < n, in float64,
+// with the same bits; n is a multiple of 8.
+TEXT ·expAccColsAVX512(SB), NOSPLIT, $0-32
+	MOVQ s+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ m+16(FP), DX
+	MOVQ n+24(FP), CX
+	EXP512CONSTS
+	CMPQ CX, $32
+	JLT  acc16
+
+acc32:
+	EXPACC16(0, Z0, Y0, Z1, Z2, Z3, Z8, Y8)
+	EXPACC16(64, Z4, Y4, Z5, Z6, Z7, Z9, Y9)
+	ADDQ $128, SI
+	ADDQ $128, DX
+	ADDQ $256, DI
+	SUBQ $32, CX
+	CMPQ CX, $32
+	JGE  acc32
+
+acc16:
+	CMPQ CX, $16
+	JLT  acc8
+	EXPACC16(0, Z0, Y0, Z1, Z2, Z3, Z8, Y8)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $128, DI
+	SUBQ $16, CX
+
+acc8:
+	TESTQ     CX, CX
+	JZ        accdone
+	VMOVUPS   (SI), Y0
+	VSUBPS    (DX), Y0, Y0
+	EXP16(Z0, Z1, Z2, Z3)
+	VCVTPS2PD Y0, Z8
+	VADDPD    (DI), Z8, Z8
+	VMOVUPD   Z8, (DI)
+
+accdone:
+	VZEROUPPER
+	RET

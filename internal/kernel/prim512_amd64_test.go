@@ -61,6 +61,20 @@ func TestExpAVX512SameBits(t *testing.T) {
 			}
 			sameBits(t, fmt.Sprintf("expStoreShift n=%d m=%g", n, m), got, want)
 		}
+		// Column accumulation: s[j] += e^(x[j]−m[j]) in float64.
+		mc := expTestInput(n, uint64(n)+1)
+		s512, s2 := make([]float64, n), make([]float64, n)
+		for j := range s512 {
+			s512[j] = float64(j) * 0.25
+			s2[j] = s512[j]
+		}
+		expAccColsAVX512(&s512[0], &xf[0], &mc[0], n)
+		expAccColsAVX2(&s2[0], &xf[0], &mc[0], n)
+		for j := range s512 {
+			if math.Float64bits(s512[j]) != math.Float64bits(s2[j]) {
+				t.Fatalf("expAccCols n=%d j=%d: AVX-512 %v, AVX2 %v", n, j, s512[j], s2[j])
+			}
+		}
 	}
 }
 

@@ -35,7 +35,10 @@ func expSumShiftAVX512(x *float32, n int, m float32) float64
 //go:noescape
 func expStoreShiftAVX512(dst, x *float32, n int, m float32) float64
 
-// expVec, expSumShiftVec and expStoreShiftVec run the AVX-512 exponential
+//go:noescape
+func expAccColsAVX512(s *float64, x, m *float32, n int)
+
+// expVec, expSumShiftVec, expStoreShiftVec and expAccColsVec run the AVX-512 exponential
 // kernels where the CPU has them, the AVX2 ones otherwise (n a multiple
 // of 8).
 func expVec(dst, x *float32, n int) {
@@ -51,6 +54,14 @@ func expSumShiftVec(x *float32, n int, m float32) float64 {
 		return expSumShiftAVX512(x, n, m)
 	}
 	return expSumShiftAVX2(x, n, m)
+}
+
+func expAccColsVec(s *float64, x, m *float32, n int) {
+	if haveAVX512 {
+		expAccColsAVX512(s, x, m, n)
+		return
+	}
+	expAccColsAVX2(s, x, m, n)
 }
 
 func expStoreShiftVec(dst, x *float32, n int, m float32) float64 {
@@ -170,13 +181,13 @@ func expAccCols(s []float64, x, m []float32) {
 	m = m[:len(x)]
 	n := len(x) &^ 7
 	if n > 0 {
-		expAccColsAVX2(&s[0], &x[0], &m[0], n)
+		expAccColsVec(&s[0], &x[0], &m[0], n)
 	}
 	if n < len(x) {
 		xb, mb := tail8(x[n:], 0), tail8(m[n:], 0)
 		var sb [8]float64
 		copy(sb[:], s[n:])
-		expAccColsAVX2(&sb[0], &xb[0], &mb[0], 8)
+		expAccColsVec(&sb[0], &xb[0], &mb[0], 8)
 		copy(s[n:], sb[:])
 	}
 }
