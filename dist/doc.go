@@ -14,7 +14,8 @@
 //     0, then per iteration an all-reduce of the K×D sums and the K counts
 //     (assign.KMeansOptions.Comm).
 //   - Data-parallel training: the same initial weights (a broadcast) and
-//     gradients all-reduced and averaged before each optimizer step.
+//     gradients all-reduced and averaged before each optimizer step, over
+//     one flat buffer of the network's parameters (backbone.DataParallel).
 //
 // A [Comm] has AllReduce (Sum and Max on float32, float64 and int64),
 // Broadcast, AllGather (equal counts), Barrier, Abort and Close. Every rank

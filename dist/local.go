@@ -179,8 +179,14 @@ func (c *localComm) round(cl call, in, out any) error {
 		copyOut(out, g.out, cl, c.rank)
 	}
 	g.bufs[c.rank] = nil
+	// Return only when every rank has copied its result out: results may
+	// point into other ranks' inputs, which their owners may overwrite as
+	// soon as they return.
 	if g.readers--; g.readers == 0 {
 		g.cond.Broadcast()
+	}
+	for g.readers > 0 && g.abort == nil {
+		g.cond.Wait()
 	}
 	return err
 }

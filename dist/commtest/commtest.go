@@ -137,6 +137,16 @@ func (r *runner) broadcast() {
 		for _, x := range []any{f32, f64, i64, b} {
 			r.ok(fmt.Sprintf("Broadcast %T from %d", x, root), r.c.Broadcast(x, root))
 		}
+		if r.rank == root { // a returned call no longer needs the buffer
+			g := []float32{-7, -7, -7}
+			r.ok("Broadcast after the root's buffer was reused", r.c.Broadcast(g, root))
+			copy(g, []float32{99, 99, 99})
+		} else {
+			g := make([]float32, 3)
+			if r.ok("Broadcast after the root's buffer was reused", r.c.Broadcast(g, root)) && g[0] != -7 {
+				r.errorf("Broadcast from %d read the root's buffer after the root returned: %v", root, g)
+			}
+		}
 		if f32[0] != float32(root) || f32[1] != -1.5 || !math.IsInf(float64(f32[2]), 1) ||
 			f64[0] != float64(root) || f64[1] != math.Pi || i64[0] != int64(root) || i64[1] != math.MinInt64 ||
 			i64[2] != math.MaxInt64 || b[0] != byte(root) || b[1] != 0xff {
@@ -159,6 +169,7 @@ func (r *runner) allGather() {
 	r.ok("AllGather float64", r.c.AllGather(d64, src64))
 	r.ok("AllGather int64", r.c.AllGather(di, srci))
 	r.ok("AllGather byte", r.c.AllGather(db, srcb))
+	clear(src32) // a returned call no longer needs src
 	for q := range r.size {
 		for j := range n {
 			i, w := q*n+j, 10*q+j
