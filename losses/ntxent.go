@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"ssl"
+	"ssl/dist"
 	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
@@ -14,6 +15,20 @@ type NTXentOptions struct {
 	// Workspace is reused scratch memory; nil allocates a fresh one per
 	// call.
 	Workspace *Workspace
+	// Comm, when not nil, makes the call one rank of a data-parallel
+	// NT-Xent with negatives gathered from every rank, as SimCLR trains
+	// across devices (lightly's GatherLayer): z1 and z2 are this rank's B
+	// rows (B the same on every rank) and the loss is the one of the
+	// concatenation of every rank's rows, in rank order — 2B·Size anchors,
+	// each with 2B·Size−2 negatives — the same on every rank. dz1 and dz2
+	// receive Size times the gradient of that loss with respect to this
+	// rank's rows, so that averaging the parameter gradients over the
+	// ranks (backbone.DataParallel.AverageGrads) gives the gradient of the
+	// global loss, as under DistributedDataParallel. Each rank computes the
+	// whole (2B·Size)² similarity matrix after one all-gather of each
+	// view, and allocates the gathered views per call. A bad argument on
+	// any rank is an error on every rank (see dist.Agree).
+	Comm dist.Comm
 }
 
 // NTXent returns SimCLR's normalized temperature-scaled cross-entropy of two
@@ -46,6 +61,9 @@ type NTXentOptions struct {
 // lightly-ai/lightly@e8d317fc5a87f4387a85a35e689869039ec249ee.
 func NTXent(dz1, dz2, z1, z2 ssl.Tensor, tau float64, opts *NTXentOptions) (float64, error) {
 	const fn = "losses: NTXent"
+	if opts != nil && opts.Comm != nil {
+		return ntxentGathered(dz1, dz2, z1, z2, tau, opts)
+	}
 	b, d, z1v, err := check.Matrix(fn, "z1", z1)
 	if err != nil {
 		return 0, err
