@@ -58,6 +58,9 @@ func simclr(args []string, log io.Writer) error {
 	dz := []ssl.Tensor{ssl.New(b, 64), ssl.New(b, 64)}
 	ws := []*backbone.Workspace{backbone.NewWorkspace(), backbone.NewWorkspace()}
 	lossOpts := &losses.NTXentOptions{Workspace: losses.NewWorkspace()}
+	if c := cfg.Comm(); c != nil && c.Size() > 1 {
+		lossOpts.Comm = c // -dist: negatives gathered from every rank's batch
+	}
 
 	for tr.Next() {
 		if x, err = views.Apply(x, tr.Images(), tr.IDs(), cfg.Seed, uint64(tr.Epoch())); err != nil {
@@ -77,6 +80,9 @@ func simclr(args []string, log io.Writer) error {
 			if err := model.Backward(ws[v], nil, dz[v]); err != nil {
 				return err
 			}
+		}
+		if err := tr.AverageGrads(); err != nil { // -dist: the mean over the ranks
+			return err
 		}
 		if err := opt.Step(tr.LR()); err != nil {
 			return err

@@ -115,6 +115,9 @@ func swav(args []string, log io.Writer) error {
 				return err
 			}
 		}
+		if err := tr.AverageGrads(); err != nil { // -dist: the mean over the ranks
+			return err
+		}
 		if err := opt.Step(tr.LR()); err != nil {
 			return err
 		}

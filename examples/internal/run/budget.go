@@ -54,7 +54,9 @@ var errCalibrated = errors.New("calibration pass done")
 // Main runs an example: fn with the command line, output on stdout, and
 // exit status 1 after printing the error. It implements -budget (see Plan).
 func Main(fn func(args []string, log io.Writer) error) {
-	if err := RunWithBudget(fn, os.Args[1:], os.Stdout); err != nil {
+	err := RunWithBudget(fn, os.Args[1:], os.Stdout)
+	endDist(err) // -dist: MPI_Finalize, or MPI_Abort naming the rank and err
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

@@ -61,6 +61,7 @@ type Config struct {
 	Log io.Writer
 
 	defEmbedded, defFull int
+	dist                 distRun // -dist (dist.go)
 }
 
 // Defaults are an example's own defaults.
@@ -103,6 +104,7 @@ func Parse(method string, def Defaults, args []string, log io.Writer) (*Config, 
 	fs.StringVar(&plan, "plan", "", "set by -budget for its run (budget,step-seconds,steps-per-epoch)")
 	fs.IntVar(&c.Calibrate, "calibrate", 0, "set by -budget: time this many steps, write the plan and stop")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the training steps to this file (read it with go tool pprof)")
+	distMode := addDistFlag(fs)
 	if def.Flags != nil {
 		def.Flags(fs)
 	}
@@ -128,6 +130,9 @@ func Parse(method string, def Defaults, args []string, log io.Writer) (*Config, 
 		return nil, fmt.Errorf("%s: -budget is planned by the example's main (run.Main); call it through run.RunWithBudget", method)
 	}
 	c.defEmbedded, c.defFull = def.EpochsEmbedded, def.EpochsFull
+	if err := c.openDist(*distMode); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 

@@ -85,7 +85,7 @@ type Trainer struct {
 // -resume it restores the checkpoint in cfg.Out.
 func NewTrainer(cfg *Config, data *Data, net backbone.Layer, state State) (*Trainer, error) {
 	t := &Trainer{cfg: cfg, data: data, net: net, state: state}
-	t.stepsPerEpoch = data.Train.N / cfg.Batch
+	t.stepsPerEpoch = data.Train.N / (cfg.Batch * cfg.ranks())
 	total := t.stepsPerEpoch * cfg.Epochs
 	lrs, err := backbone.WarmupCosine(0, cfg.LR, 0, min(cfg.Warmup, total), total)
 	if err != nil {
@@ -115,6 +115,9 @@ func NewTrainer(cfg *Config, data *Data, net backbone.Layer, state State) (*Trai
 			t.profile.Close()
 			return nil, fmt.Errorf("%s: -cpuprofile: %w", cfg.Method, err)
 		}
+	}
+	if err := t.startDist(); err != nil {
+		return nil, err
 	}
 	t.signals = make(chan os.Signal, 1)
 	signal.Notify(t.signals, syscall.SIGINT, syscall.SIGTERM)
@@ -198,12 +201,12 @@ func (t *Trainer) next() bool {
 			t.perm = Perm(t.data.Train.N, t.cfg.Seed, t.epoch)
 		} else if t.perm, t.err = t.Order(t.epoch); t.err != nil {
 			return false
-		} else if len(t.perm) < t.stepsPerEpoch*t.cfg.Batch {
-			t.err = fmt.Errorf("%s: the epoch's order has %d samples, want %d", t.cfg.Method, len(t.perm), t.stepsPerEpoch*t.cfg.Batch)
+		} else if len(t.perm) < t.stepsPerEpoch*t.cfg.Batch*t.cfg.ranks() {
+			t.err = fmt.Errorf("%s: the epoch's order has %d samples, want %d", t.cfg.Method, len(t.perm), t.stepsPerEpoch*t.cfg.Batch*t.cfg.ranks())
 			return false
 		}
 	}
-	copy(t.ids, t.perm[t.step*t.cfg.Batch:(t.step+1)*t.cfg.Batch])
+	copy(t.ids, t.perm[t.batchStart(t.step):t.batchStart(t.step)+t.cfg.Batch])
 	if _, err := t.data.Train.Batch(t.x, t.ids); err != nil {
 		t.err = err
 		return false
