@@ -272,7 +272,7 @@ func (t *Trainer) Done(loss float64) {
 	if t.cfg.Calibrate > 0 && t.GlobalStep()+1 == calibrationSkip {
 		t.calibrationFrom = t.trained
 	}
-	t.images += int64(t.cfg.Batch)
+	t.images += int64(t.cfg.Batch * t.cfg.ranks()) // every rank's share of the step
 	t.lossSum += loss
 	t.lossN++
 	t.lastLoss = loss
