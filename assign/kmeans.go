@@ -234,16 +234,17 @@ func KMeans(centroids ssl.Tensor, labels []int, x ssl.Tensor, k int, rng *rand.R
 	var best *kmeansRun
 	for r := range restarts {
 		run := km.newRun(iters)
-		if initv != nil {
+		switch {
+		case initv != nil:
 			copy(run.c, initv)
 			if o.Spherical {
 				normalizeRows(run.c, k, d)
 			}
-		} else if o.Comm != nil && o.Comm.Rank() != 0 {
-			// rank 0 draws; the broadcast below brings its centroids
-		} else if o.RandomInit {
+		case o.Comm != nil && o.Comm.Rank() != 0:
+			// Rank 0 draws; the broadcast below brings its centroids.
+		case o.RandomInit:
 			km.randomPoints(run.c, rng)
-		} else {
+		default:
 			km.plusPlus(run.c, rng)
 		}
 		splitRng := rng
@@ -293,12 +294,12 @@ type kmeansState struct {
 	x, xn     []float32 // N×D data and squared row norms
 	n, d, k   int
 	spherical bool
-	ip        []float32 // one block of inner products (see assignBlockRows)
-	prev      []int     // the labels of the previous assignment step
-	perm      []int32   // point indices grouped by label (counting sort)
-	start     []int     // start[j] … start[j+1] is cluster j's range of perm
-	sums      []float64 // K×D float64 centroid sums
-	partial   []float64 // per-block partial sums (sumStreaming)
+	ip        []float32   // one block of inner products (see assignBlockRows)
+	prev      []int       // the labels of the previous assignment step
+	perm      []int32     // point indices grouped by label (counting sort)
+	start     []int       // start[j] … start[j+1] is cluster j's range of perm
+	sums      []float64   // K×D float64 centroid sums
+	partial   []float64   // per-block partial sums (sumStreaming)
 	dist      *kmeansDist // nil for a single-process k-means
 }
 

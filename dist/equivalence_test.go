@@ -84,4 +84,3 @@ func closeTo(t *testing.T, name string, got, want []float32, tol float64) {
 		}
 	}
 }
-
