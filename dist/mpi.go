@@ -15,9 +15,9 @@ import (
 // under Open MPI's launcher and MPICH's libmpich.so.12 under a PMI launcher,
 // then the other — and initialises it with MPI_Init_thread asking for
 // MPI_THREAD_FUNNELED: one goroutine, locked to its OS thread, makes every
-// MPI call. Open MPI (3.x to 5.x, whose handles are addresses of exported
-// globals) and MPICH 3.x/4.x and its derivatives (integer handles) are
-// supported. Without cgo on Linux it returns an error wrapping ErrComm.
+// MPI call. Both handle ABIs are supported: Open MPI's (handles are
+// addresses of exported globals; tested with 4.1) and MPICH's and its
+// derivatives' (integer handles; tested with 4.0). Without cgo on Linux it returns an error wrapping ErrComm.
 //
 // Not launched by an MPI launcher, it returns a one-rank communicator that
 // needs no MPI library, so a program built with -dist mpi also runs alone.
