@@ -2,10 +2,12 @@ package kernel
 
 // The packed, cache-blocked product (Goto and van de Geijn, "Anatomy of
 // High-Performance Matrix Multiplication", ACM TOMS 34(3), 2008): op(B) is
-// packed kc rows at a time into 16-column panels, op(A) into 6-row panels,
-// and a register-blocked 6×16 micro-kernel multiplies one panel of each.
-// gemm_amd64.go runs it with the AVX2 + FMA micro-kernel of gemm_amd64.s;
-// the tests also run it with sgemm6x16Go on every platform.
+// packed kc rows at a time into nr-column panels, op(A) into mr-row panels,
+// and a register-blocked mr×nr micro-kernel multiplies one panel of each.
+// gemm_amd64.go runs it with the AVX2 + FMA 6×16 micro-kernels of
+// gemm_amd64.s or the AVX-512 14×32 ones of gemm512_amd64.s; the tests also
+// run it with their portable twins (sgemm6x16Go, sgemm14x32Go) on every
+// platform.
 
 import (
 	"sync"
@@ -27,9 +29,12 @@ const (
 	// stays in the 32 KB L1 while the panels of A stream past it. 320
 	// rather than 256 keeps k = 288 (ConvNet3's second layer) in one block,
 	// so C is written once: 35% more GFLOP per CPU-second there, measured.
+	// The AVX-512 kernels' 32×320 panel (40 KB) fits a 48 KB L1 (Zen 5);
+	// keeping kc the same for both kernel sets keeps their bits the same.
 	gemmKC = 320
 	// gemmMC is the largest number of rows of A packed per tile: 120×320
-	// floats (150 KB) stay in the 1 MB L2 of one core.
+	// floats (150 KB) stay in the 1 MB L2 of one core (rounded up to a
+	// multiple of the kernel's rows: 126 for the 14-row kernel).
 	gemmMC = 120
 	// gemmNC is the largest number of columns of C computed per packing of
 	// op(B) (a multiple of gemmNR): at most 320×4096 floats (5 MB).
