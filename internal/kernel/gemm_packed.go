@@ -324,22 +324,36 @@ func packB(dst []float32, w int, b []float32, ldb int, transB bool, p0, pk, j0, 
 // packA packs op(A)[i0:i0+mc, p0:p0+pk] into h-row panels: panel q holds
 // dst[q·h·pk + p·h + r] = op(A)[i0+h·q+r, p0+p], zero beyond mc.
 func packA(dst []float32, h int, a []float32, lda int, transA bool, i0, mc, p0, pk int) {
+	if transA {
+		// op(A)[i, p] = a[p·lda + i]: row p of a holds column p of every
+		// panel side by side; it is read once, contiguously, and spread over
+		// the panels (panel by panel, each panel would stride over pk rows).
+		full := mc - mc%h
+		for p := range pk {
+			src := a[(p0+p)*lda+i0:][:mc]
+			ip := 0
+			switch h {
+			case 6:
+				for ; ip < full; ip += 6 {
+					*(*[6]float32)(dst[ip*pk+p*6:]) = *(*[6]float32)(src[ip:])
+				}
+			case gemmMR512:
+				for ; ip < full; ip += gemmMR512 {
+					*(*[gemmMR512]float32)(dst[ip*pk+p*gemmMR512:]) = *(*[gemmMR512]float32)(src[ip:])
+				}
+			}
+			for ; ip < mc; ip += h {
+				dd := dst[ip*pk+p*h : ip*pk+(p+1)*h]
+				n := copy(dd, src[ip:])
+				clear(dd[n:])
+			}
+		}
+		return
+	}
 	for ip := 0; ip < mc; ip += h {
 		mr := min(h, mc-ip)
 		d := dst[(ip/h)*h*pk : (ip/h+1)*h*pk]
 		switch {
-		case transA:
-			// op(A)[i, p] = a[p·lda + i]: h contiguous floats per p.
-			for p := range pk {
-				src := a[(p0+p)*lda+i0+ip:][:mr]
-				dd := d[p*h : (p+1)*h : (p+1)*h]
-				if mr == 6 && h == 6 {
-					dd[0], dd[1], dd[2], dd[3], dd[4], dd[5] = src[0], src[1], src[2], src[3], src[4], src[5]
-					continue
-				}
-				copy(dd, src)
-				clear(dd[mr:])
-			}
 		case mr == 6 && h == 6:
 			r0 := a[(i0+ip)*lda+p0:][:pk]
 			r1 := a[(i0+ip+1)*lda+p0:][:pk]
