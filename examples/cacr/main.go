@@ -39,7 +39,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"ssl"
 	"ssl/augment"
@@ -48,12 +47,7 @@ import (
 	"ssl/losses"
 )
 
-func main() {
-	if err := cacr(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { run.Main(cacr) }
 
 const (
 	alpha, beta    = 1.0, 1.0 // weights of attraction and repulsion

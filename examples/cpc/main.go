@@ -53,7 +53,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"ssl"
 	"ssl/augment"
@@ -62,12 +61,7 @@ import (
 	"ssl/losses"
 )
 
-func main() {
-	if err := cpc(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { run.Main(cpc) }
 
 const (
 	tau = 0.2 // InfoNCE temperature

@@ -46,7 +46,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"ssl"
@@ -57,12 +56,7 @@ import (
 	"ssl/losses"
 )
 
-func main() {
-	if err := deepercluster(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { run.Main(deepercluster) }
 
 const (
 	k1     = 5       // super-clusters

@@ -61,12 +61,7 @@ import (
 	"ssl/probe"
 )
 
-func main() {
-	if err := localagg(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { run.Main(localagg) }
 
 const (
 	dim        = 128  // embedding (the bank's rows)

@@ -45,7 +45,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strings"
 
 	"ssl"
@@ -57,12 +56,7 @@ import (
 	"ssl/losses"
 )
 
-func main() {
-	if err := odct(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { run.Main(odct) }
 
 const (
 	frames    = 4  // frames per track

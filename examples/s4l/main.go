@@ -47,7 +47,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"ssl"
 	"ssl/augment"
@@ -57,12 +56,7 @@ import (
 	"ssl/losses"
 )
 
-func main() {
-	if err := s4l(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { run.Main(s4l) }
 
 // Salts that separate the subset's and the labeled batches' random draws
 // from the trainer's batch order.

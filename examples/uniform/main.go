@@ -45,7 +45,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"ssl"
@@ -55,12 +54,7 @@ import (
 	"ssl/losses"
 )
 
-func main() {
-	if err := uniform(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { run.Main(uniform) }
 
 const (
 	k      = 10 // clusters

@@ -36,9 +36,7 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"io"
-	"os"
 
 	"ssl"
 	"ssl/backbone"
@@ -46,12 +44,7 @@ import (
 	"ssl/losses"
 )
 
-func main() {
-	if err := xmoco(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { run.Main(xmoco) }
 
 const (
 	tau      = 0.2  // InfoNCE temperature
