@@ -35,10 +35,22 @@
 //	ssl/augment   torchvision-faithful augmentations and SwAV's multi-crop.
 //	ssl/probe     weighted kNN (DINO, Caron et al. 2021), linear probe,
 //	              clustering ACC/NMI/ARI, reverse linear probing (Laina et al.
-//	              2022), pictures.
+//	              2022), image grids.
+//	ssl/probe/plot confusion heat maps (apart, so that ssl/probe does not
+//	              pull in gonum's plotting).
 //	ssl/dataset   Fashion-MNIST and CIFAR files, image folders and an embedded
-//	              Fashion-MNIST subset, as batches of CHW float32 images.
+//	              Fashion-MNIST subset, as batches of CHW float32 images. It is
+//	              public so that programs read data as the examples do.
+//	ssl/dist      collectives (all-reduce, broadcast, all-gather) on goroutines
+//	              (Local) or MPI loaded at run time, for sharded solves and
+//	              data-parallel training. A package of its own, so that
+//	              importing ssl never ties a program to MPI.
 //	ssl/cuda      the hot paths on an NVIDIA GPU, loaded at run time.
+//
+// Shared numerics live once in ssl/internal/kernel (GEMM, exp, softmax,
+// one goroutine pool) and argument checks in ssl/internal/check; internal
+// packages import nothing public but this root package's Tensor type and
+// sentinels. The examples use the exported API only.
 //
 // # Conventions
 //
