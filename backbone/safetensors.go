@@ -171,20 +171,7 @@ func (c *Checkpoint) SetParams(ps []*Param) error {
 // for a reserved name and ssl.ErrShape for a shape that does not hold
 // len(v) values.
 func (c *Checkpoint) SetInt64(name string, v []int64, shape ...int) error {
-	const fn = "Checkpoint.SetInt64"
-	if err := checkName(fn, name); err != nil {
-		return err
-	}
-	s, err := shapeFor(fn, name, len(v), shape)
-	if err != nil {
-		return err
-	}
-	raw := make([]byte, 0, 8*len(v))
-	for _, x := range v {
-		raw = binary.LittleEndian.AppendUint64(raw, uint64(x))
-	}
-	c.put(name, "I64", s, raw)
-	return nil
+	return setInts(c, "Checkpoint.SetInt64", name, "I64", v, shape)
 }
 
 // SetInts stores a copy of v as the I64 tensor name of the given shape
@@ -192,26 +179,18 @@ func (c *Checkpoint) SetInt64(name string, v []int64, shape ...int) error {
 // N×k neighbor list in row-major order. Errors are those of
 // [Checkpoint.SetInt64].
 func (c *Checkpoint) SetInts(name string, v []int, shape ...int) error {
-	const fn = "Checkpoint.SetInts"
-	if err := checkName(fn, name); err != nil {
-		return err
-	}
-	s, err := shapeFor(fn, name, len(v), shape)
-	if err != nil {
-		return err
-	}
-	raw := make([]byte, 0, 8*len(v))
-	for _, x := range v {
-		raw = binary.LittleEndian.AppendUint64(raw, uint64(int64(x)))
-	}
-	c.put(name, "I64", s, raw)
-	return nil
+	return setInts(c, "Checkpoint.SetInts", name, "I64", v, shape)
 }
 
 // SetInt32 stores a copy of v as the I32 tensor name of the given shape
 // (default: a vector of len(v)). Errors are those of [Checkpoint.SetInt64].
 func (c *Checkpoint) SetInt32(name string, v []int32, shape ...int) error {
-	const fn = "Checkpoint.SetInt32"
+	return setInts(c, "Checkpoint.SetInt32", name, "I32", v, shape)
+}
+
+// setInts stores a little-endian copy of v as the integer tensor name of
+// dtype I64 (8 bytes an element) or I32 (4 bytes).
+func setInts[T int | int64 | int32](c *Checkpoint, fn, name, dtype string, v []T, shape []int) error {
 	if err := checkName(fn, name); err != nil {
 		return err
 	}
@@ -219,11 +198,19 @@ func (c *Checkpoint) SetInt32(name string, v []int32, shape ...int) error {
 	if err != nil {
 		return err
 	}
-	raw := make([]byte, 0, 4*len(v))
-	for _, x := range v {
-		raw = binary.LittleEndian.AppendUint32(raw, uint32(x))
+	var raw []byte
+	if dtype == "I32" {
+		raw = make([]byte, 0, 4*len(v))
+		for _, x := range v {
+			raw = binary.LittleEndian.AppendUint32(raw, uint32(int32(x)))
+		}
+	} else {
+		raw = make([]byte, 0, 8*len(v))
+		for _, x := range v {
+			raw = binary.LittleEndian.AppendUint64(raw, uint64(int64(x)))
+		}
 	}
-	c.put(name, "I32", s, raw)
+	c.put(name, dtype, s, raw)
 	return nil
 }
 
