@@ -37,7 +37,8 @@
 // name: [RandomResizedCrop] (scale, log-uniform ratio, 10 tries, central
 // fallback), [RandomHorizontalFlip], [ColorJitter] (random order of the four
 // adjustments), [RandomGrayscale], [RandomGaussianBlur], [RandomSolarize],
-// [Normalization], composed by [Compose] and [RandomApply]. torch's random
+// [Normalization], composed by [Compose] and [RandomApply]; [Cutout] (no
+// torchvision class) follows SCAN's strong augmentation. torch's random
 // numbers themselves are not reproduced, only their distributions.
 //
 // [MultiCrop] (SwAV's multi-crop; one group of two views is the SimCLR/BYOL
