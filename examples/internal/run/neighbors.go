@@ -55,6 +55,12 @@ func (nb *Neighbors) Draw(dst, ids []int, seed, epoch uint64, view int) []int {
 	return dst
 }
 
+// Of returns image i's list (its K neighbors and itself), a view.
+func (nb *Neighbors) Of(i int) []int {
+	m := nb.k + 1
+	return nb.idx[i*m : (i+1)*m : (i+1)*m]
+}
+
 // Save stores the lists in c.
 func (nb *Neighbors) Save(c *backbone.Checkpoint, prefix string) error {
 	return c.SetInts(prefix+nb.name, nb.idx, nb.n, nb.k+1)
