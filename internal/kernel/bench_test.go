@@ -137,3 +137,44 @@ func BenchmarkSoftmaxRows(b *testing.B) {
 func BenchmarkLogSoftmaxRows(b *testing.B) {
 	benchRows(b, LogSoftmaxRows, func(r, c int) int { return r * c }, 8)
 }
+
+// normBenchShapes are NT-Xent's normalisation (2B = 1024 rows of D 128) and
+// SwAV's (B 4096, D 128).
+var normBenchShapes = []struct{ rows, cols int }{{1024, 128}, {4096, 128}}
+
+// Traffic model: the forward reads x and writes dst (8 bytes per element;
+// the norms, 4 bytes per row, are left out); the backward reads dy and y and
+// writes dx (12 bytes per element).
+
+func BenchmarkL2NormalizeRows(b *testing.B) {
+	for _, sh := range normBenchShapes {
+		b.Run(fmt.Sprintf("%dx%d", sh.rows, sh.cols), func(b *testing.B) {
+			x := randPadded(testutil.Rand(4), sh.rows, sh.cols, sh.cols)
+			dst, norms := make([]float32, len(x)), make([]float32, sh.rows)
+			b.ReportAllocs()
+			cpu0 := cpuSeconds()
+			for b.Loop() {
+				L2NormalizeRows(dst, norms, x, sh.rows, sh.cols, 1e-12)
+			}
+			perElement(b, sh.rows*sh.cols, cpuSeconds()-cpu0, 8)
+		})
+	}
+}
+
+func BenchmarkL2NormalizeRowsBackward(b *testing.B) {
+	for _, sh := range normBenchShapes {
+		b.Run(fmt.Sprintf("%dx%d", sh.rows, sh.cols), func(b *testing.B) {
+			r := testutil.Rand(5)
+			x, dy := randPadded(r, sh.rows, sh.cols, sh.cols), randPadded(r, sh.rows, sh.cols, sh.cols)
+			y, norms := make([]float32, len(x)), make([]float32, sh.rows)
+			L2NormalizeRows(y, norms, x, sh.rows, sh.cols, 1e-12)
+			dx := make([]float32, len(x))
+			b.ReportAllocs()
+			cpu0 := cpuSeconds()
+			for b.Loop() {
+				L2NormalizeRowsBackward(dx, dy, y, norms, sh.rows, sh.cols, 1e-12)
+			}
+			perElement(b, sh.rows*sh.cols, cpuSeconds()-cpu0, 12)
+		})
+	}
+}
