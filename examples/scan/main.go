@@ -9,20 +9,29 @@
 //     separate pretext run would;
 //  2. at the start of the next epoch the 20 nearest neighbors of every
 //     training image are mined (cosine, on the un-augmented backbone
-//     features); then each step: an augmented anchor and an augmented
-//     neighbor drawn from its list → ConvNet3 → cluster head (linear
-//     128→10) → SCAN loss (consistency − 5·entropy) → backward through both
-//     → Adam, as SCAN trains (base rate 1e-2 for the head, 1e-4 for the
-//     backbone, on one cosine over phases 2 and 3: the budget is a few
-//     epochs, not SCAN's hundred);
-//  3. self-labelling (the last fifth by default): the head's prediction on
-//     the un-augmented image, where its confidence exceeds 0.99, is the
-//     class-balanced cross-entropy target of an augmented view → Adam.
+//     features); then each step: a strongly augmented anchor and a
+//     strongly augmented neighbor drawn from its list (the protocol's view
+//     followed by Cutout, as SCAN's strong augmentation ends) → ConvNet3 →
+//     -heads clustering heads (linear 128→10 each) → the sum of their SCAN
+//     losses (consistency − 5·entropy) → backward through all → Adam, as
+//     SCAN trains (base rate 1e-2 for the heads, 1e-4 for the backbone, on
+//     one cosine over phases 2 and 3: the budget is a few epochs, not
+//     SCAN's hundred). After each SCAN epoch the head of lowest SCAN loss
+//     over the training set and all its mined neighbors is kept, as SCAN's
+//     scan_evaluate does;
+//  3. self-labelling (the last fifth by default), only if every cluster of
+//     the kept head holds a training image of confidence above -threshold
+//     (otherwise SCAN goes on): the kept head's prediction on the
+//     un-augmented image, where its confidence exceeds 0.99, is the
+//     class-balanced cross-entropy target of a strongly augmented view →
+//     Adam.
 //
 // SCAN runs its stages as separate programs; -pretrained does the same
 // here: it starts from the ConvNet3 and projection of an examples/simclr
-// checkpoint and skips phase 1. After each clustering epoch the head's
-// ACC/NMI/ARI on the test set is printed.
+// checkpoint and skips phase 1. After each clustering epoch the kept head's
+// ACC/NMI/ARI and cluster sizes on the test set, every head's ACC and loss
+// and the heads' agreement (NMI with the kept head) are printed: the
+// diagnostics for merged or empty clusters (labels serve nothing else).
 //
 // Reference: Van Gansbeke et al., SCAN: Learning to Classify Images
 // without Labels, ECCV 2020.
@@ -33,6 +42,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 
 	"ssl"
 	"ssl/augment"
@@ -51,12 +61,15 @@ const (
 
 func scan(args []string, log io.Writer) error {
 	pretextFrac, selfFrac, threshold, clusterLR, netRatio, pretrained := 0.5, 0.2, 0.99, 1e-2, 0.01, ""
+	nHeads, cutout := 10, 14
 	cfg, err := run.Parse("scan", run.Defaults{EpochsEmbedded: 10, EpochsFull: 2, Flags: func(fs *flag.FlagSet) {
 		fs.Float64Var(&pretextFrac, "pretext", pretextFrac, "fraction of the epochs for the SimCLR pretext")
 		fs.Float64Var(&selfFrac, "selflabel", selfFrac, "fraction of the epochs for self-labelling (at the end)")
 		fs.Float64Var(&threshold, "threshold", threshold, "self-labelling confidence threshold")
-		fs.Float64Var(&clusterLR, "cluster-lr", clusterLR, "Adam's base learning rate of the head after the pretext")
-		fs.Float64Var(&netRatio, "backbone-ratio", netRatio, "the backbone's Adam learning rate after the pretext, as a fraction of the head's (0: backbone frozen)")
+		fs.Float64Var(&clusterLR, "cluster-lr", clusterLR, "Adam's base learning rate of the heads after the pretext")
+		fs.Float64Var(&netRatio, "backbone-ratio", netRatio, "the backbone's Adam learning rate after the pretext, as a fraction of the heads' (0: backbone frozen)")
+		fs.IntVar(&nHeads, "heads", nHeads, "clustering heads trained side by side; the one with the lowest SCAN loss is kept")
+		fs.IntVar(&cutout, "cutout", cutout, "largest side of the Cutout square in the SCAN and self-labelling views (0: none)")
 		fs.StringVar(&pretrained, "pretrained", "", "start from the ConvNet3 and projection of a SimCLR checkpoint (examples/simclr's -out DIR/checkpoint.safetensors) and skip the pretext")
 	}}, args, log)
 	if err != nil {
@@ -71,16 +84,18 @@ func scan(args []string, log io.Writer) error {
 	}
 	pretextEnd := int(math.Round(pretextFrac * float64(cfg.Epochs)))
 	selfFrom := cfg.Epochs - int(math.Round(selfFrac*float64(cfg.Epochs)))
-	if pretextFrac < 0 || selfFrac < 0 || pretextEnd > selfFrom || !(threshold >= 0 && threshold < 1) || !(clusterLR >= 0) || !(netRatio >= 0) {
-		return fmt.Errorf("scan: -pretext %g and -selflabel %g must be ≥ 0 and sum to at most 1, -threshold %g in [0, 1), -cluster-lr %g and -backbone-ratio %g ≥ 0",
-			pretextFrac, selfFrac, threshold, clusterLR, netRatio)
+	if pretextFrac < 0 || selfFrac < 0 || pretextEnd > selfFrom || !(threshold >= 0 && threshold < 1) || !(clusterLR >= 0) || !(netRatio >= 0) || nHeads < 1 || cutout < 0 {
+		return fmt.Errorf("scan: -pretext %g and -selflabel %g must be ≥ 0 and sum to at most 1, -threshold %g in [0, 1), -cluster-lr %g and -backbone-ratio %g ≥ 0, -heads %d ≥ 1, -cutout %d ≥ 0",
+			pretextFrac, selfFrac, threshold, clusterLR, netRatio, nHeads, cutout)
 	}
 	rng := run.InitRand(cfg)
 	net, pretext, err := run.Encoder("pretext", 64, rng)
 	if err != nil {
 		return err
 	}
-	head, err := backbone.NewLinear("head", 128, clusters, true, rng)
+	// The heads are one linear layer: head h is rows h·K … h·K+K−1 of its
+	// weight, each initialised as a 128→K layer of its own.
+	heads, err := backbone.NewLinear("heads", 128, nHeads*clusters, true, rng)
 	if err != nil {
 		return err
 	}
@@ -90,14 +105,14 @@ func scan(args []string, log io.Writer) error {
 		}
 	}
 	proj := pretext.Layers[1]
-	cluster := backbone.NewSequential("cluster", net, head)
-	params := append(pretext.Params(), head.Params()...)
+	cluster := backbone.NewSequential("cluster", net, heads)
+	params := append(pretext.Params(), heads.Params()...)
 	opt, err := backbone.NewSGD(params, &backbone.SGDOptions{Momentum: 0.9, WeightDecay: 5e-4})
 	if err != nil {
 		return err
 	}
-	// SCAN trains the head and, slower (-backbone-ratio), the backbone with Adam.
-	adamHead, err := backbone.NewAdamW(head.Params(), &backbone.AdamWOptions{WeightDecay: 1e-4})
+	// SCAN trains the heads and, slower (-backbone-ratio), the backbone with Adam.
+	adamHead, err := backbone.NewAdamW(heads.Params(), &backbone.AdamWOptions{WeightDecay: 1e-4})
 	if err != nil {
 		return err
 	}
@@ -106,33 +121,66 @@ func scan(args []string, log io.Writer) error {
 		return err
 	}
 	nbrs := run.NewNeighbors("neighbors", data.Train.N, neighbors)
+	st := &scanState{kept: 0, self: undecided}
 	tr, err := run.NewTrainer(cfg, data, net, run.State{Params: params, Buffers: pretext.Buffers(), Opt: opt,
-		Extra: append(adamHead.State(), adamNet.State()...), Saved: []run.Checkpointer{nbrs}})
+		Extra: append(adamHead.State(), adamNet.State()...), Saved: []run.Checkpointer{nbrs, st}})
 	if err != nil {
 		return err
 	}
+	multi := &multiHead{all: heads, n: nHeads}
 
 	tr.OnEpoch = func(epoch int) error {
-		if epoch > pretextEnd && !cfg.Quiet { // follow the head on the test set
-			hs, err := run.EvaluateHead(net, &run.Head{Layer: head, K: clusters}, data.Test)
+		if epoch == pretextEnd && epoch < selfFrom {
+			feats, err := run.Features(net, data.Train)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(log, "after epoch %d: head on the test set: ACC %.4f NMI %.4f ARI %.4f\n", epoch, hs.ACC, hs.NMI, hs.ARI)
+			purity, err := nbrs.Mine(feats, data.Train.Labels)
+			if err != nil {
+				return err
+			}
+			if !cfg.Quiet {
+				fmt.Fprintf(log, "epoch %d: mined %d neighbors of every image: %.1f%% share its label\n", epoch+1, neighbors, 100*purity)
+			}
 		}
-		if epoch != pretextEnd || epoch == selfFrom {
+		if afterSCAN := epoch > pretextEnd && (epoch <= selfFrom || st.self == noSelfLabelling); !afterSCAN {
 			return nil
 		}
+		// After a SCAN epoch: keep the head of lowest SCAN loss over the
+		// training set and its mined neighbors, as SCAN's scan_evaluate.
 		feats, err := run.Features(net, data.Train)
 		if err != nil {
 			return err
 		}
-		purity, err := nbrs.Mine(feats, data.Train.Labels)
+		trainLoss, err := multi.losses(feats, nbrs)
 		if err != nil {
 			return err
 		}
-		if !cfg.Quiet {
-			fmt.Fprintf(log, "epoch %d: mined %d neighbors of every image: %.1f%% share its label\n", epoch+1, neighbors, 100*purity)
+		st.kept = argmin(trainLoss)
+		if epoch == selfFrom {
+			// Self-label only if every cluster of the kept head has a
+			// confident image: a missing cluster never comes back, and
+			// SCAN's authors see self-labelling lower accuracy then.
+			conf, err := multi.confident(feats, st.kept, threshold)
+			if err != nil {
+				return err
+			}
+			st.self = selfLabelling
+			if slices.Min(conf) == 0 {
+				st.self = noSelfLabelling
+			}
+			if !cfg.Quiet {
+				fmt.Fprintf(log, "epoch %d: confident (> %g) training images per cluster of head %d: %v", epoch+1, threshold, st.kept, conf)
+				if st.self == noSelfLabelling {
+					fmt.Fprintf(log, " — a cluster has none: SCAN continues instead of self-labelling")
+				}
+				fmt.Fprintln(log)
+			}
+		}
+		if !cfg.Quiet { // follow the heads on the test set (labels used for the printout only)
+			if err := multi.report(log, epoch, net, data.Test, trainLoss, st.kept); err != nil {
+				return err
+			}
 		}
 		return nil
 	}
@@ -142,9 +190,14 @@ func scan(args []string, log io.Writer) error {
 		return err
 	}
 	aug := views.Groups[0].T // one 28×28 view
+	strong := aug
+	if cutout > 0 { // SCAN's strong augmentation ends with Cutout, after normalisation
+		strong = augment.Compose{aug, augment.Cutout{Size: cutout, RandomSize: true, P: 1}}
+	}
 	b := cfg.Batch
 	x, z, dz := make([]ssl.Tensor, 2), run.Tensors(2, b, 64), run.Tensors(2, b, 64)
-	l, dl, ws := run.Tensors(2, b, clusters), run.Tensors(2, b, clusters), run.Workspaces(2)
+	l, dl, ws := run.Tensors(2, b, nHeads*clusters), run.Tensors(2, b, nHeads*clusters), run.Workspaces(2)
+	lh, dlh := run.Tensors(2, b, clusters), run.Tensors(2, b, clusters)
 	lws := losses.NewWorkspace()
 	ntOpts := &losses.NTXentOptions{Workspace: lws}
 	scanOpts := &losses.SCANOptions{Workspace: lws}
@@ -165,7 +218,7 @@ func scan(args []string, log io.Writer) error {
 
 	for tr.Next() {
 		e, ids := tr.Epoch(), tr.IDs()
-		run.SetFrozen(head.Params(), e < pretextEnd)
+		run.SetFrozen(heads.Params(), e < pretextEnd)
 		run.SetFrozen(proj.Params(), e >= pretextEnd)
 		backbone.ZeroGrad(params)
 		var loss float64
@@ -183,42 +236,52 @@ func scan(args []string, log io.Writer) error {
 			if err := run.Backward(pretext, ws, dz); err != nil {
 				return err
 			}
-		case e < selfFrom: // SCAN: anchors and one random neighbor each
+		case e < selfFrom || st.self == noSelfLabelling: // SCAN: anchors and one random neighbor each, every head
 			nbIDs = nbrs.Draw(nbIDs, ids, cfg.Seed, uint64(e), 2)
 			if _, err := data.Train.Batch(nbImages, nbIDs); err != nil {
 				return err
 			}
-			if x[0], err = augment.Batch(x[0], tr.Images(), aug, ids, cfg.Seed, uint64(e), 0); err != nil {
+			if x[0], err = augment.Batch(x[0], tr.Images(), strong, ids, cfg.Seed, uint64(e), 0); err != nil {
 				return err
 			}
-			if x[1], err = augment.Batch(x[1], nbImages, aug, nbIDs, cfg.Seed, uint64(e), 1); err != nil {
+			if x[1], err = augment.Batch(x[1], nbImages, strong, nbIDs, cfg.Seed, uint64(e), 1); err != nil {
 				return err
 			}
 			if err := run.Forward(cluster, ws, l, x); err != nil {
 				return err
 			}
-			res, err := losses.SCAN(dl[0], dl[1], l[0], l[1], entropyWeight, scanOpts)
-			if err != nil {
-				return err
+			for h := range nHeads { // SCAN sums the heads' losses
+				for v := range 2 {
+					multi.gather(lh[v], l[v], h)
+				}
+				res, err := losses.SCAN(dlh[0], dlh[1], lh[0], lh[1], entropyWeight, scanOpts)
+				if err != nil {
+					return err
+				}
+				loss += res.Loss / float64(nHeads)
+				for v := range 2 {
+					multi.scatter(dl[v], dlh[v], h)
+				}
 			}
-			loss = res.Loss
 			if err := run.Backward(cluster, ws, dl); err != nil {
 				return err
 			}
-		default: // self-labelling: confident predictions on the plain image
+		default: // self-labelling of the kept head: confident predictions on the plain image
 			if _, err := run.Normalized(weak, data.Train, ids); err != nil {
 				return err
 			}
 			if err := cluster.Forward(ws[1], l[1], weak, false); err != nil {
 				return err
 			}
-			if x[0], err = augment.Batch(x[0], tr.Images(), aug, ids, cfg.Seed, uint64(e), 0); err != nil {
+			if x[0], err = augment.Batch(x[0], tr.Images(), strong, ids, cfg.Seed, uint64(e), 0); err != nil {
 				return err
 			}
 			if err := cluster.Forward(ws[0], l[0], x[0], true); err != nil {
 				return err
 			}
-			res, err := losses.SCANSelfLabel(dl[0], l[1], l[0], threshold, selfOpts)
+			multi.gather(lh[1], l[1], st.kept)
+			multi.gather(lh[0], l[0], st.kept)
+			res, err := losses.SCANSelfLabel(dlh[0], lh[1], lh[0], threshold, selfOpts)
 			if err != nil {
 				return err
 			}
@@ -227,6 +290,8 @@ func scan(args []string, log io.Writer) error {
 				continue
 			}
 			loss = res.Loss
+			clear(dense(dl[0]))
+			multi.scatter(dl[0], dlh[0], st.kept)
 			if err := cluster.Backward(ws[0], nil, dl[0]); err != nil {
 				return err
 			}
@@ -244,6 +309,17 @@ func scan(args []string, log io.Writer) error {
 		}
 		tr.Done(loss)
 	}
-	_, err = tr.Finish(&run.Head{Layer: head, K: clusters})
+	if tr.Err() != nil || tr.Interrupted() {
+		_, err = tr.Finish(nil)
+		return err
+	}
+	keep, err := multi.head(st.kept)
+	if err != nil {
+		return err
+	}
+	if !cfg.Quiet {
+		fmt.Fprintf(log, "the kept head: %d of %d\n", st.kept, nHeads)
+	}
+	_, err = tr.Finish(&run.Head{Layer: keep, K: clusters})
 	return err
 }
