@@ -32,7 +32,9 @@
 // micro-kernel in assembly (gemm_amd64.s), or with AVX512F, for all but the
 // smallest products, a 14×32 one (gemm512_amd64.s) that gives the same
 // bits, and the exponential, log-sum-exp
-// and softmax kernels run 8-lane assembly loops (prim_amd64.s). Elsewhere,
+// and softmax kernels run 8-lane assembly loops (prim_amd64.s, or
+// prim512_amd64.s on 16 lanes). Dot, Norm and the L2 normalisation widen
+// to float64 and sum in 32 lanes (norm_amd64.s, norm512_amd64.s). Elsewhere,
 // or when built with the purego tag, the portable Go twins run; both are
 // tested on amd64. README.md lists the measured speeds.
 package kernel

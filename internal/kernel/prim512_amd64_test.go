@@ -96,6 +96,9 @@ func TestAVX2PathsOnAVX512(t *testing.T) {
 		{"LogSumExpCols", TestLogSumExpCols}, {"LogSumExpSpecial", TestLogSumExpSpecial},
 		{"SoftmaxRows", TestSoftmaxRows}, {"LogSoftmaxRows", TestLogSoftmaxRows},
 		{"Gemm", TestGemm}, {"GemmGOMAXPROCS", TestGemmGOMAXPROCS},
+		{"DotNorm", TestDotNorm}, {"L2NormalizeRows", TestL2NormalizeRows},
+		{"L2NormalizeRowsBackward", TestL2NormalizeRowsBackward},
+		{"L2NormalizeRowsBlocks", TestL2NormalizeRowsBlocks},
 	} {
 		t.Run(tc.name, tc.f)
 	}

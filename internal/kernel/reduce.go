@@ -6,7 +6,19 @@ import (
 )
 
 // Dot returns Σ_i x[i]·y[i] accumulated in float64. len(y) must be ≥ len(x).
-func Dot(x, y []float32) float64 {
+//
+// Every product of two float32 values is exact in float64 (48 significant
+// bits of 53, and no overflow or underflow), so only the additions round.
+// The accelerated build adds in another order than the portable one (32
+// float64 lanes, see norm_amd64.s), and for any order the sum lies within
+// γ(n−1)·Σ_i |x[i]·y[i]| of the exact one, γ(k) = k·u/(1−k·u), u = 2⁻⁵³
+// (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., eq.
+// 4.4): the two builds differ by at most twice that.
+func Dot(x, y []float32) float64 { return dot(x, y[:len(x)]) }
+
+// dotGo is the portable Dot: four float64 accumulators over i mod 4, the
+// tail added to the first, combined as (s0+s1)+(s2+s3).
+func dotGo(x, y []float32) float64 {
 	y = y[:len(x)]
 	var s0, s1, s2, s3 float64
 	i := 0
@@ -18,6 +30,22 @@ func Dot(x, y []float32) float64 {
 	}
 	for ; i < len(x); i++ {
 		s0 += float64(x[i]) * float64(y[i])
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// sumSqGo returns Σ_i x[i]², the same bits as dotGo(x, x).
+func sumSqGo(x []float32) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += float64(x[i]) * float64(x[i])
+		s1 += float64(x[i+1]) * float64(x[i+1])
+		s2 += float64(x[i+2]) * float64(x[i+2])
+		s3 += float64(x[i+3]) * float64(x[i+3])
+	}
+	for ; i < len(x); i++ {
+		s0 += float64(x[i]) * float64(x[i])
 	}
 	return (s0 + s1) + (s2 + s3)
 }
@@ -38,8 +66,9 @@ func Sum(x []float32) float64 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// Norm returns the Euclidean norm sqrt(Σ_i x[i]²) accumulated in float64.
-func Norm(x []float32) float64 { return math.Sqrt(Dot(x, x)) }
+// Norm returns the Euclidean norm sqrt(Σ_i x[i]²) accumulated in float64:
+// the same bits as math.Sqrt(Dot(x, x)), read once.
+func Norm(x []float32) float64 { return math.Sqrt(sumSq(x)) }
 
 // Axpy computes y[i] += alpha·x[i]. len(y) must be ≥ len(x).
 func Axpy(alpha float32, x, y []float32) {
