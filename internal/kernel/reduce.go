@@ -78,12 +78,9 @@ func Axpy(alpha float32, x, y []float32) {
 	}
 }
 
-// Scale computes x[i] *= alpha.
-func Scale(alpha float32, x []float32) {
-	for i := range x {
-		x[i] *= alpha
-	}
-}
+// Scale computes x[i] *= alpha (scaleSlice: 8 lanes of float32 products on
+// amd64 with AVX2, the same bits as the loop).
+func Scale(alpha float32, x []float32) { scaleSlice(x, alpha) }
 
 // Max returns the largest element of x and its first index; x must not be
 // empty. NaNs are ignored unless every element is NaN.

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"fmt"
 	"math"
 	"runtime"
 	"slices"
@@ -52,6 +53,17 @@ func TestAxpyScale(t *testing.T) {
 	Scale(-0.5, x)
 	if want := []float32{-0.5, -1, -1.5, -2, -2.5}; !slices.Equal(x, want) {
 		t.Errorf("Scale = %v, want %v", x, want)
+	}
+	// Past the 8-lane blocks: the bits of the loop it equals.
+	r := testutil.Rand(24)
+	for _, n := range []int{1, 7, 17, 33, 513} {
+		x := testutil.Data(testutil.RandN(r, 1, n))
+		want := make([]float32, n)
+		for i, v := range x {
+			want[i] = v * 0.37
+		}
+		Scale(0.37, x)
+		sameBits(t, fmt.Sprintf("Scale n=%d", n), x, want)
 	}
 }
 
