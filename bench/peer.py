@@ -3,8 +3,11 @@ machine, printed as one number, to set beside the Go benchmark of the same work.
 Set-up (Debian): apt-get install -y python3-torch python3-faiss; run with /usr/bin/python3
 from the repository root: /usr/bin/python3 bench/peer.py WHAT.
 
-usage: /usr/bin/python3 peer.py WHAT
+usage: /usr/bin/python3 peer.py WHAT [ARGS]
   gemm512            GFLOP/s of a 512x512x512 float32 matmul
+  gemm M N K [TA TB] GFLOP/s of C = op(A)·op(B), float32, op(A) M×K, op(B) K×N (torch.matmul into
+                     a preallocated C); TA/TB = T stores that operand transposed and multiplies
+                     its .t() view, as internal/kernel's BenchmarkGemm/MxNxK_<TA><TB> does
   swav_sinkhorn      ms for SwAV's per-batch Sinkhorn (B 4096, K 3000, eps 0.05, 3 iterations),
                      written here from the algorithm of SwAV's paper (Appendix A.1)
   ntxent             ms for NT-Xent forward+backward, B 512, D 128, T 0.5 (autograd)
@@ -32,6 +35,18 @@ def gemm512():
     a = torch.rand(512, 512); b = torch.rand(512, 512)
     s = med(lambda: a @ b, 30)
     return 2 * 512 ** 3 / s / 1e9
+
+
+def gemm(m, n, k, ta='N', tb='N'):
+    m, n, k = int(m), int(n), int(k)
+    a = torch.rand(k, m).t() if ta == 'T' else torch.rand(m, k)
+    b = torch.rand(n, k).t() if tb == 'T' else torch.rand(k, n)
+    c = torch.empty(m, n)
+    flop = 2 * m * n * k
+    # About 3e10 flop per timing (1 s at 30 GFLOP/s), 5 to 50 repetitions.
+    reps = max(5, min(50, int(3e10 / flop)))
+    s = med(lambda: torch.matmul(a, b, out=c), reps)
+    return flop / s / 1e9
 
 
 def swav_sinkhorn():
@@ -102,4 +117,4 @@ def knn_mine():
     t = time.perf_counter(); index.search(x, 21); return time.perf_counter() - t
 
 
-print('%.4g' % globals()[sys.argv[1]]())
+print('%.4g' % globals()[sys.argv[1]](*sys.argv[2:]))

@@ -1,7 +1,8 @@
 # Per-CPU-second figures of PyTorch for the work of bench/peer.py (gemm512,
-# ntxent, swav_sinkhorn): process CPU time of all threads instead of wall
-# time, which other processes on the machine disturb far less. From the
-# repository root: /usr/bin/python3 internal/kernel/testdata/peer_cpu.py WHAT
+# gemm M N K [TA TB], ntxent, swav_sinkhorn): process CPU time of all threads
+# instead of wall time, which other processes on the machine disturb far
+# less. From the repository root:
+# /usr/bin/python3 internal/kernel/testdata/peer_cpu.py WHAT [ARGS]
 import sys, time, statistics, torch
 torch.set_num_threads(2)
 torch.manual_seed(0)
@@ -18,6 +19,15 @@ w = sys.argv[1]
 if w == 'gemm512':
     a = torch.rand(512, 512); b = torch.rand(512, 512)
     print('%.4g' % (2 * 512 ** 3 / cpu_med(lambda: a @ b, 30) / 1e9))
+elif w == 'gemm':
+    m, n, k = (int(v) for v in sys.argv[2:5])
+    ta, tb = (sys.argv[5:7] + ['N', 'N'])[:2]
+    a = torch.rand(k, m).t() if ta == 'T' else torch.rand(m, k)
+    b = torch.rand(n, k).t() if tb == 'T' else torch.rand(k, n)
+    c = torch.empty(m, n)
+    flop = 2 * m * n * k
+    reps = max(5, min(50, int(3e10 / flop)))  # as bench/peer.py's gemm
+    print('%.4g' % (flop / cpu_med(lambda: torch.matmul(a, b, out=c), reps) / 1e9))
 elif w == 'ntxent':
     z1 = torch.randn(512, 128, requires_grad=True); z2 = torch.randn(512, 128, requires_grad=True)
     def run():
