@@ -10,27 +10,20 @@ import (
 	"ssl/internal/testutil"
 )
 
-// normPaths are the accelerated paths of norm_amd64.go this CPU can run,
-// each with the setting of the flags that selects it.
-func normPaths() []struct {
+// normPath is one setting of the kernel flags: the path it selects.
+type normPath struct {
 	name         string
 	avx2, avx512 bool
-} {
-	var p []struct {
-		name         string
-		avx2, avx512 bool
-	}
+}
+
+// normPaths are the accelerated paths of norm_amd64.go this CPU can run.
+func normPaths() []normPath {
+	var p []normPath
 	if haveAVX2FMA {
-		p = append(p, struct {
-			name         string
-			avx2, avx512 bool
-		}{"avx2", true, false})
+		p = append(p, normPath{"avx2", true, false})
 	}
 	if haveAVX512 {
-		p = append(p, struct {
-			name         string
-			avx2, avx512 bool
-		}{"avx512", true, true})
+		p = append(p, normPath{"avx512", true, true})
 	}
 	return p
 }
@@ -258,16 +251,7 @@ func TestL2NormalizeRowsPaths(t *testing.T) {
 // side at bench_test.go's shapes and traffic models: impl=go (the portable
 // twins, what -tags purego runs), impl=avx2, impl=avx512.
 func BenchmarkL2NormalizeRowsPaths(b *testing.B) {
-	impls := []struct {
-		name         string
-		avx2, avx512 bool
-	}{{"go", false, false}}
-	for _, p := range normPaths() {
-		impls = append(impls, struct {
-			name         string
-			avx2, avx512 bool
-		}{p.name, p.avx2, p.avx512})
-	}
+	impls := append([]normPath{{"go", false, false}}, normPaths()...)
 	for _, dir := range []string{"fwd", "bwd"} {
 		for _, sh := range normBenchShapes {
 			for _, impl := range impls {
