@@ -1,0 +1,111 @@
+package main
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"ssl"
+	"ssl/backbone"
+	"ssl/examples/internal/run"
+)
+
+// gather and scatter move one head's columns and nothing else.
+func TestGatherScatter(t *testing.T) {
+	const b, n = 3, 4
+	m := &multiHead{n: n}
+	all, one := ssl.New(b, n*clusters), ssl.New(b, clusters)
+	for i := range dense(all) {
+		dense(all)[i] = float32(i)
+	}
+	m.gather(one, all, 2)
+	for i := range b {
+		for k := range clusters {
+			if got, want := dense(one)[i*clusters+k], float32(i*n*clusters+2*clusters+k); got != want {
+				t.Fatalf("gather: [%d,%d] = %v, want %v", i, k, got, want)
+			}
+		}
+	}
+	back := ssl.New(b, n*clusters)
+	m.scatter(back, one, 2)
+	for i, v := range dense(back) {
+		want := float32(0)
+		if c := i % (n * clusters); c >= 2*clusters && c < 3*clusters {
+			want = float32(i)
+		}
+		if v != want {
+			t.Fatalf("scatter: element %d = %v, want %v", i, v, want)
+		}
+	}
+}
+
+// The kept head is the one whose clusters agree with the mined neighbors:
+// head 1 reads the feature that the neighbor lists group by, head 0 a
+// feature unrelated to them, so head 1's SCAN loss is lower.
+func TestLowestLossHeadKept(t *testing.T) {
+	const n, in, nb = 200, 128, 5
+	r := rand.New(rand.NewPCG(1, 2))
+	feats := ssl.New(n, in)
+	f := dense(feats)
+	group := func(i int) int { return i % clusters }
+	for i := range n {
+		f[i*in+group(i)] = 1                  // feature g: the image's group
+		f[i*in+clusters+r.IntN(clusters)] = 1 // noise features
+	}
+	heads, err := backbone.NewLinear("heads", in, 2*clusters, true, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, bias := heads.Weight.Data(), heads.Bias.Data()
+	clear(w)
+	clear(bias)
+	for k := range clusters {
+		w[k*in+clusters+k] = 8   // head 0: scores the noise features
+		w[(clusters+k)*in+k] = 8 // head 1: scores the groups
+	}
+	// Neighbor lists: each image and nb others of its group.
+	lists := run.NewNeighbors("nb", n, nb)
+	feat2 := ssl.New(n, clusters)
+	for i := range n {
+		dense(feat2)[i*clusters+group(i)] = 1
+	}
+	if _, err := lists.Mine(feat2, make([]int, n)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		for _, j := range lists.Of(i) {
+			if group(j) != group(i) {
+				t.Fatalf("image %d's list holds %d of another group", i, j)
+			}
+		}
+	}
+	m := &multiHead{all: heads, n: 2}
+	l, err := m.losses(feats, lists)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if argmin(l) != 1 {
+		t.Errorf("losses %v: kept head %d, want 1 (the head that follows the neighbors)", l, argmin(l))
+	}
+	one, err := m.head(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scores := ssl.New(n, clusters)
+	if err := one.Forward(backbone.NewWorkspace(), scores, feats, false); err != nil {
+		t.Fatal(err)
+	}
+	pred, _ := ssl.ArgmaxRows(nil, scores)
+	for i, p := range pred {
+		if p != group(i) {
+			t.Fatalf("extracted head 1 predicts %d for image %d of group %d", p, i, group(i))
+		}
+	}
+	conf, err := m.confident(feats, 1, 0.99)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(conf, []int{20, 20, 20, 20, 20, 20, 20, 20, 20, 20}) {
+		t.Errorf("confident images per cluster of head 1: %v, want 20 each", conf)
+	}
+}
