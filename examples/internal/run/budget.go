@@ -95,9 +95,11 @@ func RunWithBudget(fn func(args []string, log io.Writer) error, args []string, l
 			return err
 		}
 	}
-	fmt.Fprintf(log, "-budget %s: %.3f s per step over %d timed steps → %d epochs of %d steps (%.1f min of training planned)\n",
-		budget, plan.StepSeconds, CalibrationSteps-calibrationSkip, plan.Epochs, plan.StepsPerEpoch,
-		plan.StepSeconds*float64(plan.Epochs*plan.StepsPerEpoch)/60)
+	if c, open := distWorld(); !open || c.Rank() == 0 { // -dist: rank 0 prints
+		fmt.Fprintf(log, "-budget %s: %.3f s per step over %d timed steps → %d epochs of %d steps (%.1f min of training planned)\n",
+			budget, plan.StepSeconds, CalibrationSteps-calibrationSkip, plan.Epochs, plan.StepsPerEpoch,
+			plan.StepSeconds*float64(plan.Epochs*plan.StepsPerEpoch)/60)
+	}
 	real := append(append([]string(nil), args...), "-epochs", strconv.Itoa(plan.Epochs),
 		"-plan", fmt.Sprintf("%s,%g,%d", budget, plan.StepSeconds, plan.StepsPerEpoch))
 	return fn(real, log)

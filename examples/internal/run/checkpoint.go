@@ -59,8 +59,12 @@ func value(p *float64) float64 {
 	return *p
 }
 
-// save writes the checkpoint atomically (see writeAtomic).
+// save writes the checkpoint atomically (see writeAtomic); in a -dist job
+// rank 0 alone writes it.
 func (t *Trainer) save() error {
+	if !t.cfg.root() {
+		return nil
+	}
 	recs := make([]record, len(t.records))
 	for i, r := range t.records {
 		recs[i] = record{r.Epoch, finite(r.Loss), finite(r.KNNTop1)}
@@ -83,21 +87,33 @@ func (t *Trainer) save() error {
 		"images":        strconv.FormatInt(t.images, 10),
 		"records":       string(rj),
 	}
-	c := backbone.NewCheckpoint()
-	c.Metadata = meta
-	if err := c.SetParams(t.params()); err != nil {
-		return err
+	if n := t.cfg.Ranks(); n > 1 {
+		meta["ranks"] = strconv.Itoa(n) // absent: one rank
 	}
-	for _, st := range t.state.Saved {
-		if err := st.Save(c, statePrefix); err != nil {
-			return err
-		}
+	c, err := t.checkpoint(meta)
+	if err != nil {
+		return err
 	}
 	var buf bytes.Buffer
 	if _, err := c.WriteTo(&buf); err != nil {
 		return err
 	}
 	return writeAtomic(filepath.Join(t.cfg.Out, CheckpointName), buf.Bytes())
+}
+
+// checkpoint returns the state as a checkpoint with metadata meta.
+func (t *Trainer) checkpoint(meta map[string]string) (*backbone.Checkpoint, error) {
+	c := backbone.NewCheckpoint()
+	c.Metadata = meta
+	if err := c.SetParams(t.params()); err != nil {
+		return nil, err
+	}
+	for _, st := range t.state.Saved {
+		if err := st.Save(c, statePrefix); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
 }
 
 // restore loads the checkpoint of cfg.Out into the state and the loop's
@@ -115,10 +131,15 @@ func (t *Trainer) restore() error {
 		"batch":        strconv.Itoa(t.cfg.Batch),
 		"epochs":       strconv.Itoa(t.cfg.Epochs),
 		"train_images": strconv.Itoa(t.data.Train.N),
+		"ranks":        strconv.Itoa(t.cfg.Ranks()),
 	}
 	for k, v := range want {
-		if meta[k] != v {
-			return fmt.Errorf("%s: -resume: the checkpoint has %s=%s, this run %s=%s", t.cfg.Method, k, meta[k], k, v)
+		got := meta[k]
+		if k == "ranks" && got == "" {
+			got = "1" // save writes ranks only for a job of more than one
+		}
+		if got != v {
+			return fmt.Errorf("%s: -resume: the checkpoint has %s=%s, this run %s=%s", t.cfg.Method, k, got, k, v)
 		}
 	}
 	if err := c.LoadParams(t.params()); err != nil {

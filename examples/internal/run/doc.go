@@ -13,4 +13,20 @@
 // view) streams) and whatever the method draws per epoch (Trainer.Rand). A
 // run resumed from a checkpoint therefore continues exactly as the
 // uninterrupted run would have.
+//
+// # Data-parallel runs
+//
+// With -dist mpi (or [InProcess], its goroutine twin for tests) a run is
+// one rank of a job. Each rank trains on its share of every batch and
+// averages its gradients with [Trainer.AverageGrads] before the optimizer
+// step; rank 0 alone prints, evaluates and writes -out, and -resume reads
+// rank 0's checkpoint on every rank. The ranks make every collective in the
+// same order: the start's broadcast of rank 0's state, the gradient
+// average, a vote on stopping at every step (so a signal stops every rank
+// at the same step), and at each epoch's end rank 0's buffers and Extra
+// tensors broadcast and a hash of every rank's whole state compared, which
+// stops the job with an error if the ranks drifted apart. Work on the whole
+// training set at an epoch's start (relabelling) is split with [Shard] over
+// [Config.Sharded] and its results put together with [GatherInts],
+// [GatherFloat32] and [GatherRows]; the evaluation makes no collective.
 package run

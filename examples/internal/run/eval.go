@@ -22,11 +22,20 @@ const evalBatch = 500
 // normalized, in evaluation mode (batch-norm running statistics), as the
 // protocol's evaluation reads them: an N×D tensor.
 func Features(net backbone.Layer, s *dataset.Set) (ssl.Tensor, error) {
+	return FeatureRows(net, s, 0, s.N)
+}
+
+// FeatureRows is [Features] of the images [from, to) of s only: a
+// (to−from)×D tensor, such as a rank's [Shard] of the training set.
+func FeatureRows(net backbone.Layer, s *dataset.Set, from, to int) (ssl.Tensor, error) {
+	if from < 0 || to > s.N || from >= to {
+		return nil, fmt.Errorf("run: FeatureRows: rows [%d, %d) of %d images, want a non-empty range: %w", from, to, s.N, ssl.ErrShape)
+	}
 	ws := backbone.NewWorkspace()
 	var out ssl.Tensor
 	x := ssl.New(evalBatch, s.C, s.H, s.W)
-	for lo := 0; lo < s.N; lo += evalBatch {
-		n := min(evalBatch, s.N-lo)
+	for lo := from; lo < to; lo += evalBatch {
+		n := min(evalBatch, to-lo)
 		ids := make([]int, n)
 		for i := range ids {
 			ids[i] = lo + i
@@ -39,7 +48,7 @@ func Features(net backbone.Layer, s *dataset.Set) (ssl.Tensor, error) {
 			return nil, err
 		}
 		if out == nil {
-			shape, err := net.OutShape([]int{s.N, s.C, s.H, s.W})
+			shape, err := net.OutShape([]int{to - from, s.C, s.H, s.W})
 			if err != nil {
 				return nil, err
 			}
@@ -48,7 +57,7 @@ func Features(net backbone.Layer, s *dataset.Set) (ssl.Tensor, error) {
 			}
 			out = ssl.New(shape...)
 		}
-		f, err := ssl.Rows(out, lo, lo+n)
+		f, err := ssl.Rows(out, lo-from, lo-from+n)
 		if err != nil {
 			return nil, err
 		}
@@ -95,7 +104,10 @@ type Head struct {
 // weighted kNN (k 20, T 0.07), linear probe, k-means with 10 clusters on
 // the L2-normalized test features (best of 5 restarts), and the head's
 // argmax when head is not nil — then writes result.json, clusters.png and
-// curves.png into -out and prints the table.
+// curves.png into -out and prints the table. On the ranks other than 0 of
+// a -dist job it evaluates and writes nothing and returns the training
+// fields of the Result only (the evaluation makes no collective, so those
+// ranks need not wait for it).
 func (t *Trainer) Finish(head *Head) (*Result, error) {
 	if t.err != nil {
 		return nil, t.err
@@ -104,6 +116,14 @@ func (t *Trainer) Finish(head *Head) (*Result, error) {
 		return nil, fmt.Errorf("%s: interrupted; checkpoint written", t.cfg.Method)
 	}
 	c := t.cfg
+	r := &Result{
+		Method: c.Method, Data: t.data.Train.Name, TrainImages: t.data.Train.N, TestImages: t.data.Test.N,
+		Epochs: c.Epochs, Batch: c.Batch * c.Ranks(), TrainSeconds: t.trained.Seconds(), ImagesPerSecond: t.ImagesPerSecond(),
+		Plan: c.Plan, Machine: machine(),
+	}
+	if !c.root() {
+		return r, nil
+	}
 	train, err := Features(t.net, t.data.Train)
 	if err != nil {
 		return nil, err
@@ -113,11 +133,6 @@ func (t *Trainer) Finish(head *Head) (*Result, error) {
 		return nil, err
 	}
 	classes := t.data.Train.Classes
-	r := &Result{
-		Method: c.Method, Data: t.data.Train.Name, TrainImages: t.data.Train.N, TestImages: t.data.Test.N,
-		Epochs: c.Epochs, Batch: c.Batch, TrainSeconds: t.trained.Seconds(), ImagesPerSecond: t.ImagesPerSecond(),
-		Plan: c.Plan, Machine: machine(),
-	}
 	pred, err := probe.KNN(nil, train, t.data.Train.Labels, test, classes, nil)
 	if err != nil {
 		return nil, err

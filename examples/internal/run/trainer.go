@@ -82,10 +82,11 @@ type Trainer struct {
 
 // NewTrainer prepares the loop over data for the backbone net (whose
 // 128-d output the evaluation reads) and the state to checkpoint. With
-// -resume it restores the checkpoint in cfg.Out.
+// -resume it restores the checkpoint in cfg.Out (every rank of a -dist job
+// reads the same file, which rank 0 wrote).
 func NewTrainer(cfg *Config, data *Data, net backbone.Layer, state State) (*Trainer, error) {
 	t := &Trainer{cfg: cfg, data: data, net: net, state: state}
-	t.stepsPerEpoch = data.Train.N / (cfg.Batch * cfg.ranks())
+	t.stepsPerEpoch = data.Train.N / (cfg.Batch * cfg.Ranks())
 	total := t.stepsPerEpoch * cfg.Epochs
 	lrs, err := backbone.WarmupCosine(0, cfg.LR, 0, min(cfg.Warmup, total), total)
 	if err != nil {
@@ -94,20 +95,22 @@ func NewTrainer(cfg *Config, data *Data, net backbone.Layer, state State) (*Trai
 	t.lrs = lrs
 	t.x = ssl.New(cfg.Batch, data.Train.C, data.Train.H, data.Train.W)
 	t.ids = make([]int, cfg.Batch)
-	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
-		return nil, err
+	if cfg.root() {
+		if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Resume {
 		if err := t.restore(); err != nil {
 			return nil, err
 		}
 	}
-	if cfg.Plan != nil && !cfg.Resume {
+	if cfg.Plan != nil && !cfg.Resume && cfg.root() {
 		if err := writePlan(cfg.Out, *cfg.Plan); err != nil {
 			return nil, err
 		}
 	}
-	if cfg.CPUProfile != "" {
+	if cfg.CPUProfile != "" && cfg.root() {
 		if t.profile, err = os.Create(cfg.CPUProfile); err != nil {
 			return nil, err
 		}
@@ -121,8 +124,12 @@ func NewTrainer(cfg *Config, data *Data, net backbone.Layer, state State) (*Trai
 	}
 	t.signals = make(chan os.Signal, 1)
 	signal.Notify(t.signals, syscall.SIGINT, syscall.SIGTERM)
-	cfg.logf("%s: %s, %d training images, %d test images; %d epochs of %d steps, batch %d; %s\n",
-		cfg.Method, data.Train.Name, data.Train.N, data.Test.N, cfg.Epochs, t.stepsPerEpoch, cfg.Batch, machine())
+	batch := fmt.Sprint(cfg.Batch)
+	if n := cfg.Ranks(); n > 1 {
+		batch = fmt.Sprintf("%d (%d on each of %d ranks)", cfg.Batch*n, cfg.Batch, n)
+	}
+	cfg.logf("%s: %s, %d training images, %d test images; %d epochs of %d steps, batch %s; %s\n",
+		cfg.Method, data.Train.Name, data.Train.N, data.Test.N, cfg.Epochs, t.stepsPerEpoch, batch, machine())
 	return t, nil
 }
 
@@ -182,6 +189,9 @@ func (t *Trainer) next() bool {
 			stop = syscall.SIGINT
 		}
 	}
+	if stop, t.err = t.voteStop(stop); t.err != nil {
+		return false
+	}
 	if stop != nil {
 		t.interrupted = true
 		t.cfg.logf("%s: %v: writing a checkpoint at epoch %d step %d\n", t.cfg.Method, stop, t.epoch+1, t.step)
@@ -201,8 +211,8 @@ func (t *Trainer) next() bool {
 			t.perm = Perm(t.data.Train.N, t.cfg.Seed, t.epoch)
 		} else if t.perm, t.err = t.Order(t.epoch); t.err != nil {
 			return false
-		} else if len(t.perm) < t.stepsPerEpoch*t.cfg.Batch*t.cfg.ranks() {
-			t.err = fmt.Errorf("%s: the epoch's order has %d samples, want %d", t.cfg.Method, len(t.perm), t.stepsPerEpoch*t.cfg.Batch*t.cfg.ranks())
+		} else if len(t.perm) < t.stepsPerEpoch*t.cfg.Batch*t.cfg.Ranks() {
+			t.err = fmt.Errorf("%s: the epoch's order has %d samples, want %d", t.cfg.Method, len(t.perm), t.stepsPerEpoch*t.cfg.Batch*t.cfg.Ranks())
 			return false
 		}
 	}
@@ -216,13 +226,23 @@ func (t *Trainer) next() bool {
 }
 
 // endCalibration writes the plan's measurement — the mean time of the
-// steps after the first calibrationSkip — to plan.json in -out and returns
+// steps after the first calibrationSkip, rank 0's in a -dist job — to
+// plan.json in -out (every rank's own scratch folder) and returns
 // errCalibrated, which ends the pass.
 func (t *Trainer) endCalibration() error {
 	timed := t.GlobalStep() - calibrationSkip
 	p := Plan{
 		StepSeconds:   (t.trained - t.calibrationFrom).Seconds() / float64(timed),
 		StepsPerEpoch: t.stepsPerEpoch,
+	}
+	if t.cfg.Ranks() > 1 {
+		// Every rank plans from rank 0's measurement, so that all train
+		// the same epochs.
+		v := []float64{p.StepSeconds}
+		if err := t.cfg.dist.comm.Broadcast(v, 0); err != nil {
+			return err
+		}
+		p.StepSeconds = v[0]
 	}
 	if err := writePlan(t.cfg.Out, p); err != nil {
 		return err
@@ -266,13 +286,15 @@ func (t *Trainer) Rand(purpose uint64) *rand.Rand {
 	return rand.New(rand.NewPCG(t.cfg.Seed^0x5851f42d4c957f2d*uint64(t.epoch+1), purpose))
 }
 
-// Done records the loss of the step and prints progress.
+// Done records the loss of the step and prints progress. In a -dist job
+// the loss is rank 0's share's.
 func (t *Trainer) Done(loss float64) {
+	t.checkAveraged()
 	t.trained += time.Since(t.stepFrom)
 	if t.cfg.Calibrate > 0 && t.GlobalStep()+1 == calibrationSkip {
 		t.calibrationFrom = t.trained
 	}
-	t.images += int64(t.cfg.Batch * t.cfg.ranks()) // every rank's share of the step
+	t.images += int64(t.cfg.Batch * t.cfg.Ranks()) // every rank's share of the step
 	t.lossSum += loss
 	t.lossN++
 	t.lastLoss = loss
@@ -306,15 +328,19 @@ func (t *Trainer) ImagesPerSecond() float64 {
 }
 
 // endEpoch closes the epoch: mean loss, kNN for the curve when due, and a
-// checkpoint.
+// checkpoint. In a -dist job the ranks first agree (agreeEpoch), and rank 0
+// alone evaluates.
 func (t *Trainer) endEpoch() error {
+	if err := t.agreeEpoch(); err != nil {
+		return err
+	}
 	mean := math.NaN()
 	if t.lossN > 0 {
 		mean = t.lossSum / float64(t.lossN)
 	}
 	rec := EpochRecord{Epoch: t.epoch + 1, Loss: mean, KNNTop1: math.NaN()}
 	last := t.epoch+1 == t.cfg.Epochs
-	if t.cfg.EvalEvery > 0 && ((t.epoch+1)%t.cfg.EvalEvery == 0 || last) {
+	if t.cfg.EvalEvery > 0 && ((t.epoch+1)%t.cfg.EvalEvery == 0 || last) && t.cfg.root() {
 		acc, err := t.knnTop1()
 		if err != nil {
 			return err
