@@ -9,6 +9,13 @@
 // In between, each step trains ConvNet3 and the classifier by cross-entropy
 // on those labels over two augmented views.
 //
+// With -dist mpi the label matrix is sharded by rows, as SeLa's
+// multi-GPU code holds it: each rank computes the probabilities of its
+// block of the training set and balances its rows with Sinkhorn-Knopp,
+// whose scaling needs only an all-reduce of a K-vector per update
+// (sinkhorn.SeLaOptions.Reducer); the labels are then all-gathered, since
+// any rank may draw any image.
+//
 // Reference: Asano, Rupprecht, Vedaldi, Self-labelling via simultaneous
 // clustering and representation learning, ICLR 2020.
 package main
@@ -20,6 +27,7 @@ import (
 
 	"ssl"
 	"ssl/backbone"
+	"ssl/dist"
 	"ssl/examples/internal/run"
 	"ssl/losses"
 	"ssl/sinkhorn"
@@ -61,14 +69,16 @@ func sela(args []string, log io.Writer) error {
 		return err
 	}
 
-	// Self-labelling of the whole training set.
-	n := data.Train.N
-	probs := ssl.New(n, k)
+	// Self-labelling of the whole training set: this rank's rows [lo, hi)
+	// of it (all of them in one process).
+	n, comm := data.Train.N, cfg.Sharded()
+	lo, hi := run.Shard(comm, n)
+	probs := ssl.New(hi-lo, k)
 	// SeLa's schedule (its error tested every 10 updates, stop at 0.1), on
-	// probs itself.
-	selaOpts := &sinkhorn.SeLaOptions{Tol: 0.1, InPlace: true, Workspace: sinkhorn.NewWorkspace(n, k)}
+	// probs itself; with -dist, one solve over every rank's rows.
+	selaOpts := &sinkhorn.SeLaOptions{Tol: 0.1, InPlace: true, Workspace: sinkhorn.NewWorkspace(hi-lo, k), Reducer: comm}
 	tr.OnEpoch = func(epoch int) error {
-		feats, err := run.Features(net, data.Train)
+		feats, err := run.FeatureRows(net, data.Train, lo, hi)
 		if err != nil {
 			return err
 		}
@@ -78,16 +88,13 @@ func sela(args []string, log io.Writer) error {
 		if _, err := ssl.SoftmaxRows(probs, probs, 1); err != nil {
 			return err
 		}
-		lab := make([]int, n)
-		// Missing the tolerance within SeLa's 10,000 updates still gives
-		// the labels of the last plan, as SeLa's code uses them.
-		res, err := sinkhorn.SeLa(lab, nil, probs, lambda, selaOpts)
-		if err != nil && !errors.Is(err, ssl.ErrNotConverged) {
+		lab, res, err := selfLabel(comm, probs, n, selaOpts)
+		if err != nil {
 			return err
 		}
 		labels.Set(lab)
 		if !cfg.Quiet {
-			fmt.Fprintf(log, "epoch %d: SeLa labeled %d images in %d updates (residual %.3g), %d of %d labels used\n",
+			fmt.Fprintf(cfg.Log, "epoch %d: SeLa labeled %d images in %d updates (residual %.3g), %d of %d labels used\n",
 				epoch+1, n, res.Iterations, res.Residual, labels.Used(), k)
 		}
 		return nil
@@ -126,6 +133,9 @@ func sela(args []string, log io.Writer) error {
 				return err
 			}
 		}
+		if err := tr.AverageGrads(); err != nil { // -dist: the mean over the ranks
+			return err
+		}
 		if err := opt.Step(tr.LR()); err != nil {
 			return err
 		}
@@ -133,4 +143,21 @@ func sela(args []string, log io.Writer) error {
 	}
 	_, err = tr.Finish(&run.Head{Layer: classifier, K: k})
 	return err
+}
+
+// selfLabel returns SeLa's label of each of the n training images, given
+// probs, the probabilities of this rank's rows of them (run.Shard(c, n);
+// all n with c nil). With c, opts.Reducer is c: the rows are balanced as
+// one problem over every rank's, and the labels gathered. Missing the
+// tolerance within SeLa's 10,000 updates still gives the labels of the
+// last plan, as SeLa's code uses them.
+func selfLabel(c dist.Comm, probs ssl.Tensor, n int, opts *sinkhorn.SeLaOptions) ([]int, sinkhorn.SeLaResult, error) {
+	lo, hi := run.Shard(c, n)
+	lab := make([]int, hi-lo)
+	res, err := sinkhorn.SeLa(lab, nil, probs, lambda, opts)
+	if err != nil && !errors.Is(err, ssl.ErrNotConverged) {
+		return nil, res, err
+	}
+	all, err := run.GatherInts(c, lab, n)
+	return all, res, err
 }
