@@ -9,6 +9,15 @@
 // Each step then trains ConvNet3 and the classifier by cross-entropy on the
 // pseudo-labels over two augmented views.
 //
+// With -dist mpi each rank computes the features of its block of the
+// training set; the blocks are all-gathered for the PCA (fitted on the
+// whole set, so every rank whitens alike), then k-means runs over the
+// ranks' blocks as DeepCluster-v2 runs it across GPUs: rank 0 draws the
+// initial centroids from its block and broadcasts them, and every iteration
+// all-reduces the K×D sums and the K counts (assign.KMeansOptions.Comm).
+// The labels are all-gathered, so that every rank draws the same uniform
+// order over the clusters.
+//
 // Reference: Caron, Bojanowski, Joulin, Douze, Deep Clustering for
 // Unsupervised Learning of Visual Features, ECCV 2018.
 package main
@@ -16,11 +25,13 @@ package main
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"strings"
 
 	"ssl"
 	"ssl/assign"
 	"ssl/backbone"
+	"ssl/dist"
 	"ssl/examples/internal/run"
 	"ssl/losses"
 )
@@ -61,17 +72,16 @@ func deepcluster(args []string, log io.Writer) error {
 		return err
 	}
 
+	// The features of this rank's rows [lo, hi) of the training set (all
+	// of them in one process).
+	comm := cfg.Sharded()
+	lo, hi := run.Shard(comm, data.Train.N)
 	tr.OnEpoch = func(epoch int) error {
-		feats, err := run.Features(net, data.Train)
+		feats, err := run.FeatureRows(net, data.Train, lo, hi)
 		if err != nil {
 			return err
 		}
-		x, _, err := assign.PCAWhiten(nil, feats, pcaDim, nil)
-		if err != nil {
-			return err
-		}
-		lab := make([]int, data.Train.N)
-		res, err := assign.KMeans(nil, lab, x, k, tr.Rand(1), nil)
+		lab, res, err := cluster(comm, feats, data.Train.N, tr.Rand(1), nil)
 		if err != nil {
 			return err
 		}
@@ -90,7 +100,7 @@ func deepcluster(args []string, log io.Writer) error {
 			}
 		}
 		if !cfg.Quiet {
-			fmt.Fprintf(log, "epoch %d: k-means on %d whitened features: inertia %.4g, %d of %d clusters used\n",
+			fmt.Fprintf(cfg.Log, "epoch %d: k-means on %d whitened features: inertia %.4g, %d of %d clusters used\n",
 				epoch+1, data.Train.N, res.Inertia, labels.Used(), k)
 		}
 		return nil
@@ -133,6 +143,9 @@ func deepcluster(args []string, log io.Writer) error {
 				return err
 			}
 		}
+		if err := tr.AverageGrads(); err != nil { // -dist: the mean over the ranks
+			return err
+		}
 		if err := opt.Step(tr.LR()); err != nil {
 			return err
 		}
@@ -140,4 +153,37 @@ func deepcluster(args []string, log io.Writer) error {
 	}
 	_, err = tr.Finish(nil)
 	return err
+}
+
+// cluster returns DeepCluster's k-means label of each of the n training
+// images, given feats, the features of this rank's rows of them
+// (run.Shard(c, n); all n with c nil): the features of every rank are
+// gathered and PCA-whitened together, and k-means runs on this rank's rows
+// of the result, over every rank's with c. init, when not nil, gives the
+// initial centroids (tests) instead of k-means++ drawn from rng.
+func cluster(c dist.Comm, feats ssl.Tensor, n int, rng *rand.Rand, init ssl.Tensor) ([]int, assign.KMeansResult, error) {
+	all, err := run.GatherRows(c, feats, n)
+	if err != nil {
+		return nil, assign.KMeansResult{}, err
+	}
+	x, _, err := assign.PCAWhiten(nil, all, pcaDim, nil)
+	if err != nil {
+		return nil, assign.KMeansResult{}, err
+	}
+	lo, hi := run.Shard(c, n)
+	mine, err := ssl.Rows(x, lo, hi)
+	if err != nil {
+		return nil, assign.KMeansResult{}, err
+	}
+	var opts *assign.KMeansOptions
+	if c != nil || init != nil {
+		opts = &assign.KMeansOptions{Comm: c, Init: init}
+	}
+	lab := make([]int, hi-lo)
+	res, err := assign.KMeans(nil, lab, mine, k, rng, opts)
+	if err != nil {
+		return nil, res, err
+	}
+	lab, err = run.GatherInts(c, lab, n)
+	return lab, res, err
 }
