@@ -13,6 +13,16 @@
 // and all other prototypes, each scaled by its φ → backward through the
 // query encoder → SGD → EMA of the key encoder → keys pushed on the queue.
 //
+// With -dist mpi each rank computes the keys of its block of the training
+// set, and the k-means runs over the ranks' blocks (rank 0's initial
+// centroids broadcast, the K×D sums and K counts all-reduced per iteration:
+// assign.KMeansOptions.Comm), so every rank holds the same prototypes; the
+// labels and distances are all-gathered, so every rank computes the same
+// concentrations. (PCL's own code clusters on rank 0 alone and broadcasts
+// the result.) Each step all-gathers the ranks' keys, in rank order, and
+// pushes all of them on the queue, as MoCo's concat_all_gather does, so
+// every rank keeps the same negatives.
+//
 // Reference: Li, Zhou, Xiong, Hoi, Prototypical Contrastive Learning of
 // Unsupervised Representations, ICLR 2021 (MoCo: He et al., CVPR 2020).
 package main
@@ -21,11 +31,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"slices"
 
 	"ssl"
 	"ssl/assign"
 	"ssl/backbone"
+	"ssl/dist"
 	"ssl/examples/internal/run"
 	"ssl/losses"
 )
@@ -92,11 +104,15 @@ func pcl(args []string, log io.Writer) error {
 		return err
 	}
 
+	// The keys of this rank's rows [lo, hi) of the training set (all of
+	// them in one process).
+	comm := cfg.Sharded()
+	lo, hi := run.Shard(comm, n)
 	tr.OnEpoch = func(epoch int) error {
 		if epoch < warm {
 			return nil
 		}
-		feats, err := run.Features(key, data.Train)
+		feats, err := run.FeatureRows(key, data.Train, lo, hi)
 		if err != nil {
 			return err
 		}
@@ -105,21 +121,13 @@ func pcl(args []string, log io.Writer) error {
 			return err
 		}
 		for m, k := range granularities {
-			lab := make([]int, n)
-			res, err := assign.KMeans(protos[m].Centroids, lab, keys, k, tr.Rand(uint64(k)), &assign.KMeansOptions{Spherical: true})
+			lab, res, err := cluster(comm, protos[m], keys, n, k, tr.Rand(uint64(k)), nil)
 			if err != nil {
-				return err
-			}
-			_, phi, err := ssl.View(protos[m].Density)
-			if err != nil {
-				return err
-			}
-			if _, err := assign.PCLConcentration(phi, res.Dist, lab, k, tau); err != nil {
 				return err
 			}
 			labels[m].Set(lab)
 			if !cfg.Quiet {
-				fmt.Fprintf(log, "epoch %d: k-means with %d prototypes: inertia %.4g, %d used\n", epoch+1, k, res.Inertia, labels[m].Used())
+				fmt.Fprintf(cfg.Log, "epoch %d: k-means with %d prototypes: inertia %.4g, %d used\n", epoch+1, k, res.Inertia, labels[m].Used())
 			}
 		}
 		return nil
@@ -132,6 +140,10 @@ func pcl(args []string, log io.Writer) error {
 	b := cfg.Batch
 	var x []ssl.Tensor
 	q, k, dq := ssl.New(b, dim), ssl.New(b, dim), ssl.New(b, dim)
+	pushed := k // the keys the queue takes: with -dist, every rank's
+	if comm != nil {
+		pushed = ssl.New(comm.Size()*b, dim)
+	}
 	qws, kws := backbone.NewWorkspace(), backbone.NewWorkspace()
 	lossOpts := &losses.ProtoNCEOptions{Workspace: losses.NewWorkspace()}
 
@@ -168,6 +180,9 @@ func pcl(args []string, log io.Writer) error {
 		if err := query.Backward(qws, nil, dq); err != nil {
 			return err
 		}
+		if err := tr.AverageGrads(); err != nil { // -dist: the mean over the ranks
+			return err
+		}
 		if err := opt.Step(tr.LR()); err != nil {
 			return err
 		}
@@ -177,11 +192,48 @@ func pcl(args []string, log io.Writer) error {
 		if _, err := ssl.NormalizeRows(k, k); err != nil { // MoCo queues normalized keys
 			return err
 		}
-		if err := queue.Push(k); err != nil {
+		if comm != nil {
+			_, kv, _ := ssl.View(k)
+			_, pv, _ := ssl.View(pushed)
+			if err := comm.AllGather(pv, kv); err != nil {
+				return err
+			}
+		}
+		if err := queue.Push(pushed); err != nil {
 			return err
 		}
 		tr.Done(loss.Loss)
 	}
 	_, err = tr.Finish(nil)
 	return err
+}
+
+// cluster runs PCL's spherical k-means with k prototypes over keys, the
+// normalized keys of this rank's rows of the n training images
+// (run.Shard(c, n); all n with c nil), and over every rank's with c: it
+// writes the centroids and their concentrations φ into p and returns every
+// image's label (gathered with c). init, when not nil, gives the initial
+// centroids (tests) instead of k-means++ drawn from rng.
+func cluster(c dist.Comm, p losses.ProtoNCEClustering, keys ssl.Tensor, n, k int, rng *rand.Rand, init ssl.Tensor) ([]int, assign.KMeansResult, error) {
+	lo, hi := run.Shard(c, n)
+	lab := make([]int, hi-lo)
+	res, err := assign.KMeans(p.Centroids, lab, keys, k, rng, &assign.KMeansOptions{Spherical: true, Comm: c, Init: init})
+	if err != nil {
+		return nil, res, err
+	}
+	if lab, err = run.GatherInts(c, lab, n); err != nil {
+		return nil, res, err
+	}
+	d, err := run.GatherFloat32(c, res.Dist, n, 1)
+	if err != nil {
+		return nil, res, err
+	}
+	_, phi, err := ssl.View(p.Density)
+	if err != nil {
+		return nil, res, err
+	}
+	if _, err := assign.PCLConcentration(phi, d, lab, k, tau); err != nil {
+		return nil, res, err
+	}
+	return lab, res, nil
 }
