@@ -1,8 +1,14 @@
 package main
 
 import (
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 
+	"ssl/examples/internal/run"
 	"ssl/examples/internal/runtest"
 )
 
@@ -11,3 +17,25 @@ func TestSmoke(t *testing.T) { runtest.Smoke(t, "simclr", simclr) }
 func TestResumeBitIdentical(t *testing.T) { runtest.Resume(t, simclr) }
 
 func TestBudget(t *testing.T) { runtest.Budget(t, "simclr", simclr) }
+
+// TestDist runs a tiny two-epoch job of two in-process ranks: negatives
+// gathered from both ranks, the ranks in lockstep (their states are
+// compared at every epoch's end), rank 0 writing the results.
+func TestDist(t *testing.T) {
+	out := t.TempDir()
+	args := append(slices.Clone(runtest.Tiny), "-epochs", "2", "-out", out)
+	if err := run.InProcess(2, simclr, args, io.Discard); err != nil {
+		t.Fatalf("simclr on 2 ranks: %v", err)
+	}
+	js, err := os.ReadFile(filepath.Join(out, "result.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r run.Result
+	if err := json.Unmarshal(js, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Method != "simclr" || r.Batch != 64 || r.KNN <= 0.1 {
+		t.Errorf("result.json = %+v: want simclr, the global batch 64, kNN above chance", r)
+	}
+}

@@ -10,6 +10,11 @@
 // first half of a one-epoch run), as SwAV freezes them for its first
 // iterations.
 //
+// With -dist mpi each global crop's codes are balanced over the whole
+// global batch, as SwAV's distributed_sinkhorn does: each rank holds its
+// rows, and the iterations all-reduce the total mass and the K prototype
+// sums (sinkhorn.BalanceOptions.Reducer).
+//
 // Reference: Caron et al., Unsupervised Learning of Visual Features by
 // Contrasting Cluster Assignments, NeurIPS 2020.
 package main
@@ -22,6 +27,7 @@ import (
 	"ssl/backbone"
 	"ssl/examples/internal/run"
 	"ssl/losses"
+	"ssl/sinkhorn"
 )
 
 func main() { run.Main(swav) }
@@ -30,6 +36,7 @@ const (
 	prototypes = 30   // K
 	tau        = 0.1  // temperature of the swapped prediction
 	epsilon    = 0.05 // Sinkhorn's entropic regularization
+	iterations = 3    // Sinkhorn's iterations
 )
 
 func swav(args []string, log io.Writer) error {
@@ -91,7 +98,21 @@ func swav(args []string, log io.Writer) error {
 		}
 		ws[v] = backbone.NewWorkspace()
 	}
-	lossOpts := &losses.SwAVOptions{Epsilon: epsilon, Iterations: 3, Workspace: losses.NewWorkspace()}
+	lossOpts := &losses.SwAVOptions{Epsilon: epsilon, Iterations: iterations, Workspace: losses.NewWorkspace()}
+	// -dist: the codes of the two global crops, balanced over every rank's
+	// rows.
+	comm := cfg.Sharded()
+	codes := ssl.New(2, b, prototypes)
+	cv := make([]ssl.Tensor, 2)
+	for i := range cv {
+		if cv[i], err = ssl.Rows(codes, i, i+1); err != nil {
+			return err
+		}
+		if cv[i], err = ssl.Reshape(cv[i], b, prototypes); err != nil {
+			return err
+		}
+	}
+	balanceOpts := &sinkhorn.BalanceOptions{Iterations: iterations, Reducer: comm, Workspace: sinkhorn.NewWorkspace(b, prototypes)}
 	var views []ssl.Tensor
 
 	for tr.Next() {
@@ -106,7 +127,17 @@ func swav(args []string, log io.Writer) error {
 			}
 		}
 		// Codes from the two global crops, each predicting every other crop.
-		loss, err := losses.SwAV(nil, dscores, scores, n, []int{0, 1}, tau, lossOpts)
+		var loss float64
+		if comm == nil {
+			loss, err = losses.SwAV(nil, dscores, scores, n, []int{0, 1}, tau, lossOpts)
+		} else {
+			for i := range cv {
+				if _, err := sinkhorn.Balance(cv[i], sv[i], epsilon, balanceOpts); err != nil {
+					return err
+				}
+			}
+			loss, err = losses.SwAVFromCodes(dscores, scores, codes, n, []int{0, 1}, tau, lossOpts)
+		}
 		if err != nil {
 			return err
 		}

@@ -1,9 +1,24 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
 
+	"ssl"
+	"ssl/dist"
+	"ssl/examples/internal/run"
 	"ssl/examples/internal/runtest"
+	"ssl/losses"
+	"ssl/sinkhorn"
 )
 
 func TestSmoke(t *testing.T) {
@@ -16,3 +31,79 @@ func TestSmoke(t *testing.T) {
 func TestSmokeTwoCrops(t *testing.T) { runtest.Smoke(t, "swav", swav, "-local", "0") }
 
 func TestResumeBitIdentical(t *testing.T) { runtest.Resume(t, swav) }
+
+// TestCodesSharded checks the -dist codes: Sinkhorn over 2 and 4 ranks'
+// shares of a batch (dist.Local, the options of the -dist step) gives each
+// rank its rows of the codes one process computes for the whole batch
+// inside losses.SwAV.
+func TestCodesSharded(t *testing.T) {
+	const b = 24 // the global batch
+	rng := rand.New(rand.NewPCG(9, 9))
+	sv := make([]float32, 2*b*prototypes) // two crops
+	for i := range sv {
+		sv[i] = float32(rng.NormFloat64()) * 0.3
+	}
+	scores := ssl.FromSlice(sv, 2*b, prototypes)
+	want := ssl.New(2, b, prototypes)
+	if _, err := losses.SwAV(want, nil, scores, 2, []int{0, 1}, tau, &losses.SwAVOptions{Epsilon: epsilon, Iterations: iterations}); err != nil {
+		t.Fatal(err)
+	}
+	_, wv, _ := ssl.View(want)
+	for _, ranks := range []int{2, 4} {
+		t.Run(fmt.Sprintf("ranks=%d", ranks), func(t *testing.T) {
+			m := b / ranks
+			got := make([]float32, 2*b*prototypes)
+			errs := make([]error, ranks)
+			var wg sync.WaitGroup
+			for _, c := range dist.Local(ranks) {
+				wg.Go(func() {
+					opts := &sinkhorn.BalanceOptions{Iterations: iterations, Reducer: c}
+					for v := range 2 {
+						lo := (v*b + c.Rank()*m) * prototypes
+						mine := ssl.FromSlice(sv[lo:lo+m*prototypes], m, prototypes)
+						dst := ssl.FromSlice(got[lo:lo+m*prototypes], m, prototypes)
+						if _, err := sinkhorn.Balance(dst, mine, epsilon, opts); err != nil {
+							errs[c.Rank()] = err
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				t.Fatal(err)
+			}
+			for i := range wv {
+				if math.Abs(float64(got[i]-wv[i])) > 1e-5*math.Abs(float64(wv[i]))+1e-7 {
+					t.Fatalf("codes[%d] = %v on %d ranks, want %v", i, got[i], ranks, wv[i])
+				}
+			}
+		})
+	}
+}
+
+// TestDist runs a tiny two-epoch job of two in-process ranks: codes
+// balanced over both ranks, the ranks in lockstep (their states are
+// compared at every epoch's end), rank 0 writing the results.
+func TestDist(t *testing.T) { runDist(t, "swav", swav) }
+
+// runDist runs main as a two-rank in-process job of two tiny epochs and
+// checks rank 0's result.json.
+func runDist(t *testing.T, method string, main runtest.Main, extra ...string) {
+	out := t.TempDir()
+	args := append(append(slices.Clone(runtest.Tiny), extra...), "-epochs", "2", "-out", out)
+	if err := run.InProcess(2, main, args, io.Discard); err != nil {
+		t.Fatalf("%s on 2 ranks: %v", method, err)
+	}
+	js, err := os.ReadFile(filepath.Join(out, "result.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r run.Result
+	if err := json.Unmarshal(js, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Method != method || r.Batch != 64 || r.KNN <= 0.1 {
+		t.Errorf("result.json = %+v: want %s, the global batch 64, kNN above chance", r, method)
+	}
+}
