@@ -178,3 +178,73 @@ func BenchmarkL2NormalizeRowsBackward(b *testing.B) {
 		})
 	}
 }
+
+// bnBenchShapes are ConvNet3's batch normalisations at batch 256: N×C×H·W
+// of the three blocks (25.7, 12.8 and 6.4 MB per tensor).
+var bnBenchShapes = []struct{ n, c, hw int }{{256, 32, 784}, {256, 64, 196}, {256, 128, 49}}
+
+// benchBN runs one training-mode batch normalisation with the fused ReLU
+// over a whole N×C×H·W tensor, channel after channel on one goroutine, as
+// backbone's BatchNorm does within a block of channels: fwd is BNStats
+// then BNAffine per channel, bwd BNGradSums then BNGrad. Traffic model
+// (what must cross the memory bus at least): fwd reads x and writes dst,
+// 8 bytes per element; bwd reads x and dy and writes dx, 12 bytes. Each
+// pass reads a channel twice; the second read finds it in cache when a
+// channel fits (N·H·W·4 = 800 KB for the first block, in a 1 MB L2).
+func benchBN(b *testing.B, dir string, n, c, hw int) {
+	r := testutil.Rand(6)
+	x, dy := randPadded(r, n*c, hw, hw), randPadded(r, n*c, hw, hw)
+	dst := make([]float32, len(x))
+	ld := c * hw
+	b.ReportAllocs()
+	cpu0 := cpuSeconds()
+	for b.Loop() {
+		for ch := range c {
+			xc, gc, dc := x[ch*hw:], dy[ch*hw:], dst[ch*hw:]
+			if dir == "fwd" {
+				s, q := BNStats(xc, n, hw, ld, xc[0])
+				a := float32(1 / (1 + q*1e-9))
+				BNAffine(dc, xc, n, hw, ld, a, float32(s*1e-9), true)
+				continue
+			}
+			sg, sgx := BNGradSums(xc, gc, n, hw, ld, 0.1, 1.2, 0.3, true)
+			BNGrad(dc, xc, gc, n, hw, ld, 0.1, 1.2, 0.3, 1.2, float32(sg*1e-9), float32(sgx*1e-9), true, true)
+		}
+	}
+	bytes := 8.0
+	if dir == "bwd" {
+		bytes = 12
+	}
+	perElement(b, n*c*hw, cpuSeconds()-cpu0, bytes)
+}
+
+func BenchmarkBN(b *testing.B) {
+	for _, dir := range []string{"fwd", "bwd"} {
+		for _, sh := range bnBenchShapes {
+			b.Run(fmt.Sprintf("%s/%dx%dx%d", dir, sh.n, sh.c, sh.hw), func(b *testing.B) {
+				benchBN(b, dir, sh.n, sh.c, sh.hw)
+			})
+		}
+	}
+}
+
+// BenchmarkCopyFloor is the memory floor the element-wise kernels are
+// measured against: copy between two buffers of the given size (MB),
+// reading one and writing the other, 8 bytes per element.
+func BenchmarkCopyFloor(b *testing.B) {
+	for _, mb := range []int{1, 6, 13, 26} {
+		b.Run(fmt.Sprintf("MB=%d", mb), func(b *testing.B) {
+			n := mb << 18
+			x, dst := make([]float32, n), make([]float32, n)
+			for i := range x {
+				x[i] = float32(i)
+			}
+			b.ReportAllocs()
+			cpu0 := cpuSeconds()
+			for b.Loop() {
+				copy(dst, x)
+			}
+			perElement(b, n, cpuSeconds()-cpu0, 8)
+		})
+	}
+}

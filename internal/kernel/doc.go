@@ -1,7 +1,8 @@
 // Package kernel holds the library's shared float32 numerics: the matrix
 // product, the exponential and the row/column log-sum-exp, softmax and
-// log-softmax built on it, L2 row normalisation and its backward, float64
-// accumulating reductions, and a deterministic parallel loop.
+// log-softmax built on it, L2 row normalisation and its backward, the
+// per-channel loops of batch normalisation, float64 accumulating
+// reductions, and a deterministic parallel loop.
 //
 // # Contract
 //
@@ -34,7 +35,10 @@
 // bits, and the exponential, log-sum-exp
 // and softmax kernels run 8-lane assembly loops (prim_amd64.s, or
 // prim512_amd64.s on 16 lanes). Dot, Norm and the L2 normalisation widen
-// to float64 and sum in 32 lanes (norm_amd64.s, norm512_amd64.s). Elsewhere,
+// to float64 and sum in 32 lanes (norm_amd64.s, norm512_amd64.s); the
+// batch-normalisation statistics and backward sums do the same in 16
+// lanes, and its affine map and input gradient run element-wise with the
+// portable loops' bits (bn_amd64.s, bn512_amd64.s). Elsewhere,
 // or when built with the purego tag, the portable Go twins run; both are
 // tested on amd64. README.md lists the measured speeds.
 package kernel

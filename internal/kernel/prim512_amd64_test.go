@@ -99,6 +99,7 @@ func TestAVX2PathsOnAVX512(t *testing.T) {
 		{"DotNorm", TestDotNorm}, {"L2NormalizeRows", TestL2NormalizeRows},
 		{"L2NormalizeRowsBackward", TestL2NormalizeRowsBackward},
 		{"L2NormalizeRowsBlocks", TestL2NormalizeRowsBlocks},
+		{"BN", TestBN}, {"BNAffineNaN", TestBNAffineNaN},
 	} {
 		t.Run(tc.name, tc.f)
 	}
