@@ -25,7 +25,7 @@ import (
 // In evaluation mode μ and σ² are the running statistics. The batch
 // statistics take one pass over values shifted by the channel's first value
 // (see channelStats), so inputs far from zero (100 ± 1) keep their
-// variance.
+// variance; they, and the backward pass's two sums, accumulate in float64.
 //
 // The backward pass in training mode is the full batch-statistics gradient
 // (μ and σ² are not detached):
@@ -138,50 +138,20 @@ func (bn *BatchNorm) Backward(ws *Workspace, dx, dy ssl.Tensor) error {
 	return runBackward(bn, ws, dx, dy)
 }
 
-// statChunk is the number of values summed in float32 before the partial
-// sum moves to float64: the float32 rounding error of a chunk stays below
-// 64·2⁻²⁴ ≈ 4e-6 relative.
-const statChunk = 64
-
-// channelStats returns the mean and the biased variance of channel ch in
-// one pass, accumulating the values shifted by the channel's first value K:
+// channelStats returns the mean and the biased variance of one channel
+// (n spans of hw values, ld apart, the first at x[0]) in one pass over the
+// values shifted by the channel's first value K:
 //
 //	μ = K + Σ(x−K)/n,  σ² = Σ(x−K)²/n − (Σ(x−K)/n)²
 //
 // The shift keeps the squares at the scale of the spread, not of the mean
-// (values of 100 ± 1 keep their variance, where Σx² − (Σx)²/n in float32
-// would lose it), float32 chunks of statChunk values are added in float64.
-func channelStats(x []float32, ch, n, c, hw int) (mu, v float64) {
-	k := x[ch*hw]
-	var s, ss float64
-	for i := range n {
-		row := x[(i*c+ch)*hw:][:hw]
-		for len(row) > 0 {
-			m := min(len(row), statChunk)
-			r := row[:m]
-			var a0, a1, a2, a3, q0, q1, q2, q3 float32
-			j := 0
-			for ; j+4 <= m; j += 4 {
-				d0, d1, d2, d3 := r[j]-k, r[j+1]-k, r[j+2]-k, r[j+3]-k
-				a0 += d0
-				a1 += d1
-				a2 += d2
-				a3 += d3
-				q0 += d0 * d0
-				q1 += d1 * d1
-				q2 += d2 * d2
-				q3 += d3 * d3
-			}
-			for ; j < m; j++ {
-				d := r[j] - k
-				a0 += d
-				q0 += d * d
-			}
-			s += float64((a0 + a1) + (a2 + a3))
-			ss += float64((q0 + q1) + (q2 + q3))
-			row = row[m:]
-		}
-	}
+// (values of 100 ± 1 keep their variance, where Σx² − (Σx)²/n would lose
+// it). Each x−K is rounded to float32 and summed, with its square, in
+// float64 by kernel.BNStats: each sum is within γ(m−1) ≈ m·2⁻⁵³ of the
+// sum of its terms' magnitudes away from the exact one, m = n·hw.
+func channelStats(x []float32, n, hw, ld int) (mu, v float64) {
+	k := x[0]
+	s, ss := kernel.BNStats(x, n, hw, ld, k)
 	cnt := float64(n * hw)
 	ms := s / cnt
 	v = max(ss/cnt-ms*ms, 0)
@@ -216,33 +186,24 @@ func (bn *BatchNorm) forward(ws *Workspace, dst, x []float32, shape []int, train
 			inv[ch] = float32(1 / math.Sqrt(float64(rv[ch])+bn.Eps))
 		}
 	}
+	ld := c * hw
 	kernel.ParallelFor(c, bnGrain(c, cnt), func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
+			xc := x[ch*hw:]
 			if train {
-				mu, v := channelStats(x, ch, n, c, hw)
+				mu, v := channelStats(xc, n, hw, ld)
 				mean[ch] = float32(mu)
 				inv[ch] = float32(1 / math.Sqrt(v+bn.Eps))
 				m := bn.Momentum
 				rm[ch] = float32((1-m)*float64(rm[ch]) + m*mu)
 				rv[ch] = float32((1-m)*float64(rv[ch]) + m*v*float64(cnt)/float64(cnt-1))
 			}
+			// out = float32(x·a) + b, or max(·, 0) with the fused ReLU: the
+			// product is rounded before the sum, so the backward pass
+			// recomputes exactly this value for the ReLU's mask.
 			a := gamma[ch] * inv[ch]
 			b := beta[ch] - mean[ch]*a
-			for i := range n {
-				src := x[(i*c+ch)*hw:][:hw]
-				d := dst[(i*c+ch)*hw:][:hw]
-				if bn.relu {
-					for t, v := range src {
-						// float32(·) forbids a fused multiply-add, so the
-						// backward pass recomputes exactly this value.
-						d[t] = max(float32(v*a)+b, 0)
-					}
-					continue
-				}
-				for t, v := range src {
-					d[t] = v*a + b
-				}
-			}
+			kernel.BNAffine(dst[ch*hw:], xc, n, hw, ld, a, b, bn.relu)
 		}
 	})
 	return nil
@@ -256,6 +217,7 @@ func (bn *BatchNorm) backward(ws *Workspace, dx, dy []float32) error {
 	gamma, beta := bn.Weight.Data(), bn.Bias.Data()
 	gg, gb := bn.Weight.GradData(), bn.Bias.GradData()
 	train, relu := ws.train, bn.relu
+	ld := c * hw
 	kernel.ParallelFor(c, bnGrain(c, cnt), func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			mu, is := mean[ch], inv[ch]
@@ -263,96 +225,23 @@ func (bn *BatchNorm) backward(ws *Workspace, dx, dy []float32) error {
 			// the forward pass's own arithmetic: out = float32(x·ga) + gbias.
 			ga := gamma[ch] * is
 			gbias := beta[ch] - mu*ga
-			var sg, sgx float64
-			for i := range n {
-				a, b := bnRowSums(x[(i*c+ch)*hw:][:hw], dy[(i*c+ch)*hw:][:hw], mu, ga, gbias, relu)
-				sg += a
-				sgx += b
-			}
+			xc, gc := x[ch*hw:], dy[ch*hw:]
+			sg, sgx := kernel.BNGradSums(xc, gc, n, hw, ld, mu, ga, gbias, relu)
 			sgx *= float64(is)
 			gg[ch] += float32(sgx)
 			gb[ch] += float32(sg)
 			if dx == nil {
 				continue
 			}
-			k := ga
-			if !train {
-				for i := range n {
-					xs := x[(i*c+ch)*hw:][:hw]
-					gs := dy[(i*c+ch)*hw:][:hw]
-					d := dx[(i*c+ch)*hw:][:hw]
-					gs, d = gs[:len(xs)], d[:len(xs)]
-					for t, v := range xs {
-						g := gs[t]
-						if relu {
-							g = reluGrad(g, v, ga, gbias)
-						}
-						d[t] = g * k
-					}
-				}
-				continue
+			// dx = γ·inv·(g − Σg/n − x̂·Σg·x̂/n), x̂ = (x − μ)·inv; in
+			// evaluation mode μ and σ² are constants and dx = γ·inv·g.
+			var c0, c1 float32
+			if train {
+				c0 = float32(sg / float64(cnt))
+				c1 = float32(sgx/float64(cnt)) * is
 			}
-			// dx = γ·inv·(g − Σg/n − x̂·Σg·x̂/n), x̂ = (x − μ)·inv.
-			c0 := float32(sg / float64(cnt))
-			c1 := float32(sgx/float64(cnt)) * is
-			for i := range n {
-				xs := x[(i*c+ch)*hw:][:hw]
-				gs := dy[(i*c+ch)*hw:][:hw]
-				d := dx[(i*c+ch)*hw:][:hw]
-				gs, d = gs[:len(xs)], d[:len(xs)]
-				if relu {
-					for t, v := range xs {
-						d[t] = k * (reluGrad(gs[t], v, ga, gbias) - c0 - (v-mu)*c1)
-					}
-					continue
-				}
-				for t, v := range xs {
-					d[t] = k * (gs[t] - c0 - (v-mu)*c1)
-				}
-			}
+			kernel.BNGrad(dx[ch*hw:], xc, gc, n, hw, ld, mu, ga, gbias, ga, c0, c1, relu, train)
 		}
 	})
 	return nil
-}
-
-// reluGrad returns g·[float32(v·a) + b > 0] without a branch (the sign of
-// the pre-activation is unpredictable): the mask is all ones exactly when
-// the float's bits, read as an int32, are positive (−0 and +0 give 0).
-func reluGrad(g, v, a, b float32) float32 {
-	yb := int64(int32(math.Float32bits(float32(v*a) + b)))
-	return math.Float32frombits(math.Float32bits(g) & uint32(^((yb - 1) >> 63)))
-}
-
-// bnRowSums returns Σ g and Σ g·(x − mu) over one row, g = dy passed
-// through the fused ReLU when relu is set. Four float32 accumulators each
-// break the add latency chain; a row holds at most H·W values.
-func bnRowSums(xs, gs []float32, mu, a, b float32, relu bool) (float64, float64) {
-	gs = gs[:len(xs)]
-	var s0, s1, s2, s3, q0, q1, q2, q3 float32
-	t := 0
-	for ; t+4 <= len(xs); t += 4 {
-		g4, x4 := gs[t:t+4:t+4], xs[t:t+4:t+4]
-		g0, g1, g2, g3 := g4[0], g4[1], g4[2], g4[3]
-		v0, v1, v2, v3 := x4[0], x4[1], x4[2], x4[3]
-		if relu {
-			g0, g1, g2, g3 = reluGrad(g0, v0, a, b), reluGrad(g1, v1, a, b), reluGrad(g2, v2, a, b), reluGrad(g3, v3, a, b)
-		}
-		s0 += g0
-		s1 += g1
-		s2 += g2
-		s3 += g3
-		q0 += g0 * (v0 - mu)
-		q1 += g1 * (v1 - mu)
-		q2 += g2 * (v2 - mu)
-		q3 += g3 * (v3 - mu)
-	}
-	for ; t < len(xs); t++ {
-		g := gs[t]
-		if relu {
-			g = reluGrad(g, xs[t], a, b)
-		}
-		s0 += g
-		q0 += g * (xs[t] - mu)
-	}
-	return float64((s0 + s1) + (s2 + s3)), float64((q0 + q1) + (q2 + q3))
 }
