@@ -248,3 +248,46 @@ func BenchmarkCopyFloor(b *testing.B) {
 		})
 	}
 }
+
+// tapBenchShapes are the im2col blocks of ConvNet3's three convolutions
+// (3×3, padding 1) as backbone builds them: C input channels of nb images
+// of h×h per block, a 9·C × nb·h² patch matrix (3 KB, 451 KB, 1.1 MB).
+var tapBenchShapes = []struct{ c, h, nb int }{{1, 28, 1}, {32, 14, 2}, {64, 7, 10}}
+
+// benchTaps runs the 9·C taps of one block: Im2ColTap per tap (dir
+// "im2col") or Col2Im per channel ("col2im"). Traffic model:
+// im2col writes the patch matrix and col2im reads it, 4 bytes per element
+// of it; the images (a ninth of that or less, in L1/L2) are left out.
+func benchTaps(b *testing.B, dir string, c, h, nb int) {
+	r := testutil.Rand(7)
+	hw := h * h
+	x := randPadded(r, nb*c, hw, hw)
+	col := randPadded(r, 9*c, nb*hw, nb*hw)
+	b.ReportAllocs()
+	cpu0 := cpuSeconds()
+	for b.Loop() {
+		for ch := range c {
+			if dir == "col2im" {
+				Col2Im(x[ch*hw:], col[ch*9*nb*hw:], nb, c*hw, h, h, h, h, 3, 1, nb*hw)
+				continue
+			}
+			for u := range 3 {
+				for v := range 3 {
+					row := col[((ch*3+u)*3+v)*nb*hw:][:nb*hw]
+					Im2ColTap(row, x[ch*hw:], nb, c*hw, h, h, h, h, u-1, v-1)
+				}
+			}
+		}
+	}
+	perElement(b, 9*c*nb*hw, cpuSeconds()-cpu0, 4)
+}
+
+func BenchmarkIm2Col(b *testing.B) {
+	for _, dir := range []string{"im2col", "col2im"} {
+		for _, sh := range tapBenchShapes {
+			b.Run(fmt.Sprintf("%s/c%d_%dx%d_nb%d", dir, sh.c, sh.h, sh.h, sh.nb), func(b *testing.B) {
+				benchTaps(b, dir, sh.c, sh.h, sh.nb)
+			})
+		}
+	}
+}

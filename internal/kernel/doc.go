@@ -1,7 +1,8 @@
 // Package kernel holds the library's shared float32 numerics: the matrix
 // product, the exponential and the row/column log-sum-exp, softmax and
 // log-softmax built on it, L2 row normalisation and its backward, the
-// per-channel loops of batch normalisation, float64 accumulating
+// per-channel loops of batch normalisation, im2col and col2im for
+// convolutions, float64 accumulating
 // reductions, and a deterministic parallel loop.
 //
 // # Contract
@@ -38,7 +39,9 @@
 // to float64 and sum in 32 lanes (norm_amd64.s, norm512_amd64.s); the
 // batch-normalisation statistics and backward sums do the same in 16
 // lanes, and its affine map and input gradient run element-wise with the
-// portable loops' bits (bn_amd64.s, bn512_amd64.s). Elsewhere,
+// portable loops' bits (bn_amd64.s, bn512_amd64.s); im2col and col2im of
+// stride-1 convolutions move rows with masked loads and stores, the same
+// bits as the portable loops (im2col_amd64.s, im2col512_amd64.s). Elsewhere,
 // or when built with the purego tag, the portable Go twins run; both are
 // tested on amd64. README.md lists the measured speeds.
 package kernel
