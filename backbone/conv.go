@@ -228,15 +228,22 @@ func addConst(x []float32, a float32) {
 
 // im2col writes the patches of images i0..i0+nb−1 into col, a
 // (C·K·K)×(nb·Ho·Wo) row-major matrix: row (c·K+u)·K+v, column j·Ho·Wo +
-// i·Wo + jj holds xp[i0+j, c, S·i+u, S·jj+v] (0 in the padding).
+// i·Wo + jj holds xp[i0+j, c, S·i+u, S·jj+v] (0 in the padding). With
+// stride 1 each row is one kernel.Im2ColTap (vector copies with masked
+// padding); other strides go through patchRow.
 func im2col(g *convGeom, col, x []float32, i0, nb int) {
 	L := nb * g.hw
 	for c := range g.c {
+		plane := x[(i0*g.c+c)*g.ohw:]
 		for u := range g.k {
 			for v := range g.k {
 				row := col[((c*g.k+u)*g.k+v)*L:][:L]
+				if g.s == 1 {
+					kernel.Im2ColTap(row, plane, nb, g.c*g.ohw, g.h, g.w, g.ho, g.wo, u-g.p, v-g.p)
+					continue
+				}
 				for j := range nb {
-					img := x[((i0+j)*g.c+c)*g.ohw:][:g.ohw]
+					img := plane[j*g.c*g.ohw:][:g.ohw]
 					dst := row[j*g.hw:][:g.hw]
 					patchRow(g, dst, img, u, v)
 				}
@@ -245,7 +252,8 @@ func im2col(g *convGeom, col, x []float32, i0, nb int) {
 	}
 }
 
-// patchRow fills dst (Ho·Wo) with the kernel tap (u, v) of one channel.
+// patchRow fills dst (Ho·Wo) with the kernel tap (u, v) of one channel,
+// for a stride S > 1.
 func patchRow(g *convGeom, dst, img []float32, u, v int) {
 	// Output columns jj with 0 ≤ S·jj+v−P < W.
 	jlo, jhi := validRange(v-g.p, g.s, g.w, g.wo)
@@ -261,15 +269,6 @@ func patchRow(g *convGeom, dst, img []float32, u, v int) {
 		// The padding columns are one or two values: loops, not memclr.
 		zero(d[:jlo])
 		zero(d[jhi:])
-		if g.s == 1 {
-			// Rows are short (7 to 28 values): a loop beats memmove's call.
-			dd, ss := d[jlo:jhi], src[jlo+off:jhi+off]
-			ss = ss[:len(dd)]
-			for t := range dd {
-				dd[t] = ss[t]
-			}
-			continue
-		}
 		for jj := jlo; jj < jhi; jj++ {
 			d[jj] = src[jj*g.s+off]
 		}
@@ -299,19 +298,29 @@ func validRange(off, s, size, n int) (int, int) {
 	return lo, hi
 }
 
-// col2im adds the patch gradients in col (laid out as im2col's) into dx of
-// images i0..i0+nb−1, which it clears first.
+// col2im writes into dx of images i0..i0+nb−1 the sum of the patch
+// gradients in col (laid out as im2col's) that fall on each element, in
+// the order of (c, u, v): with stride 1 one kernel.Col2Im per channel,
+// which sums each element's taps in registers; other strides clear dx and
+// add the taps back one after the other (the same order, the same bits).
 func col2im(g *convGeom, dx, col []float32, i0, nb int) {
 	L := nb * g.hw
+	if g.s == 1 {
+		for c := range g.c {
+			kernel.Col2Im(dx[(i0*g.c+c)*g.ohw:], col[c*g.k*g.k*L:], nb, g.c*g.ohw, g.h, g.w, g.ho, g.wo, g.k, g.p, L)
+		}
+		return
+	}
 	clear(dx[i0*g.c*g.ohw : (i0+nb)*g.c*g.ohw])
 	for c := range g.c {
+		plane := dx[(i0*g.c+c)*g.ohw:]
 		for u := range g.k {
 			for v := range g.k {
 				row := col[((c*g.k+u)*g.k+v)*L:][:L]
 				jlo, jhi := validRange(v-g.p, g.s, g.w, g.wo)
 				off := v - g.p
 				for j := range nb {
-					img := dx[((i0+j)*g.c+c)*g.ohw:][:g.ohw]
+					img := plane[j*g.c*g.ohw:][:g.ohw]
 					src := row[j*g.hw:][:g.hw]
 					for i := range g.ho {
 						hi := i*g.s + u - g.p
@@ -320,14 +329,6 @@ func col2im(g *convGeom, dx, col []float32, i0, nb int) {
 						}
 						d := img[hi*g.w : (hi+1)*g.w]
 						sr := src[i*g.wo : (i+1)*g.wo]
-						if g.s == 1 {
-							ss, dd := sr[jlo:jhi], d[jlo+off:jhi+off]
-							dd = dd[:len(ss)]
-							for t, v := range ss {
-								dd[t] += v
-							}
-							continue
-						}
 						for jj := jlo; jj < jhi; jj++ {
 							d[jj*g.s+off] += sr[jj]
 						}
