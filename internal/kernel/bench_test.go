@@ -291,3 +291,28 @@ func BenchmarkIm2Col(b *testing.B) {
 		}
 	}
 }
+
+// poolBenchShapes are ConvNet3's two poolings at batch 256: 256·32 planes
+// of 28×28 (25.7 MB) and 256·64 of 14×14 (12.8 MB).
+var poolBenchShapes = []struct{ planes, h int }{{256 * 32, 28}, {256 * 64, 14}}
+
+// benchMaxPool runs MaxPool2x2 over the whole tensor. Traffic model per
+// input element: read it (4 bytes) and write a quarter of a value and of
+// an index (2 bytes): 6 bytes.
+func benchMaxPool(b *testing.B, planes, h int) {
+	x := poolInput(8, planes, h, h, false)
+	n := planes * (h / 2) * (h / 2)
+	dst, at := make([]float32, n), make([]int32, n)
+	b.ReportAllocs()
+	cpu0 := cpuSeconds()
+	for b.Loop() {
+		MaxPool2x2(dst, at, x, planes, h, h)
+	}
+	perElement(b, planes*h*h, cpuSeconds()-cpu0, 6)
+}
+
+func BenchmarkMaxPool2x2(b *testing.B) {
+	for _, sh := range poolBenchShapes {
+		b.Run(fmt.Sprintf("%dx%dx%d", sh.planes, sh.h, sh.h), func(b *testing.B) { benchMaxPool(b, sh.planes, sh.h) })
+	}
+}

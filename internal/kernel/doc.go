@@ -2,8 +2,8 @@
 // product, the exponential and the row/column log-sum-exp, softmax and
 // log-softmax built on it, L2 row normalisation and its backward, the
 // per-channel loops of batch normalisation, im2col and col2im for
-// convolutions, float64 accumulating
-// reductions, and a deterministic parallel loop.
+// convolutions, 2×2 max pooling, float64 accumulating reductions, and a
+// deterministic parallel loop.
 //
 // # Contract
 //
@@ -41,7 +41,9 @@
 // lanes, and its affine map and input gradient run element-wise with the
 // portable loops' bits (bn_amd64.s, bn512_amd64.s); im2col and col2im of
 // stride-1 convolutions move rows with masked loads and stores, the same
-// bits as the portable loops (im2col_amd64.s, im2col512_amd64.s). Elsewhere,
+// bits as the portable loops (im2col_amd64.s, im2col512_amd64.s), and 2×2
+// max pooling picks values and indices under vector masks, the same
+// values and indices (pool_amd64.s, pool512_amd64.s). Elsewhere,
 // or when built with the purego tag, the portable Go twins run; both are
 // tested on amd64. README.md lists the measured speeds.
 package kernel
