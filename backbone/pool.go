@@ -2,7 +2,6 @@ package backbone
 
 import (
 	"fmt"
-	"math"
 
 	"ssl"
 	"ssl/internal/check"
@@ -80,12 +79,14 @@ func (m *MaxPool2D) forward(ws *Workspace, dst, x []float32, shape []int, train 
 	}
 	idx := ws.idx[:len(dst)]
 	kernel.ParallelFor(planes, planeGrain(planes, h*w), func(lo, hi int) {
+		if m.K == 2 && m.Stride == 2 {
+			// The same choice as argmax, in vector registers where the
+			// CPU has them.
+			kernel.MaxPool2x2(dst[lo*ho*wo:], idx[lo*ho*wo:], x[lo*h*w:], hi-lo, h, w)
+			return
+		}
 		for p := lo; p < hi; p++ {
 			src, out, at := x[p*h*w:(p+1)*h*w], dst[p*ho*wo:(p+1)*ho*wo], idx[p*ho*wo:(p+1)*ho*wo]
-			if m.K == 2 && m.Stride == 2 {
-				pool2x2(out, at, src, w, ho, wo)
-				continue
-			}
 			for i := range ho {
 				for j := range wo {
 					k, v := m.argmax(src, w, i, j)
@@ -95,45 +96,6 @@ func (m *MaxPool2D) forward(ws *Workspace, dst, x []float32, shape []int, train 
 		}
 	})
 	return nil
-}
-
-// pool2x2 is the 2×2, stride-2 case of the forward pass on one plane: the
-// first maximum of each window in row-major order, and its index.
-func pool2x2(out []float32, at []int32, src []float32, w, ho, wo int) {
-	for i := range ho {
-		r0 := src[2*i*w : 2*i*w+w]
-		r1 := src[(2*i+1)*w : (2*i+1)*w+w]
-		o, a := out[i*wo:(i+1)*wo], at[i*wo:(i+1)*wo]
-		base := int32(2 * i * w)
-		for j := range o {
-			c := 2 * j
-			// Strictly greater replaces, so ties keep the earlier element.
-			// The selects are arithmetic on order-preserving integer keys
-			// (no branch: the order of the values is random).
-			k0 := c + gtStep(r0[c+1], r0[c])
-			k1 := c + gtStep(r1[c+1], r1[c])
-			m0, m1 := r0[k0], r1[k1]
-			d := gtStep(m1, m0) // 1 if the lower row wins
-			k := k0 + d*(w+k1-k0)
-			o[j] = src[2*i*w+k]
-			a[j] = base + int32(k)
-		}
-	}
-}
-
-// gtStep returns 1 if a > b and 0 otherwise, for finite a and b, without a
-// branch: it compares order-preserving integer keys of a+0 and b+0 (adding
-// +0 turns −0 into +0, so ±0 tie as they do under >).
-func gtStep(a, b float32) int {
-	ka, kb := sortKey(a+0), sortKey(b+0)
-	return int(uint64(kb-ka) >> 63)
-}
-
-// sortKey maps a float32 to an int64 whose order is the numeric order of
-// the finite floats.
-func sortKey(v float32) int64 {
-	k := int64(int32(math.Float32bits(v)))
-	return k ^ (k>>63)&0x7fffffff
 }
 
 // argmax returns the index in the plane and value of the first maximum of
