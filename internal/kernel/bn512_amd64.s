@@ -9,8 +9,8 @@
 // span%8 values to lanes 0–7 (the rest of the masked block adds +0 to
 // lanes span%8…7, as in the AVX2 code), and HSUM16Z adds the lanes in
 // HSUM16's tree, so both give the same bits. The element-wise loops do a
-// span in 16-blocks and one masked block. bn_amd64.go chooses between the
-// two sets.
+// span in 16-blocks and one masked block; the blocks prefetch the next
+// span as in bn_amd64.s. bn_amd64.go chooses between the two sets.
 
 // HSUM16Z leaves in xa HSUM16's sum of the 16 lanes of za (lanes 0–7) and
 // zb (8–15): ((l_i + l_i+8) + (l_i+4 + l_i+12)) for i < 4, then lanes 0+2
@@ -64,6 +64,7 @@ statsrow:
 	JLT  stats8
 
 stats16:
+	PREFETCHT0    (AX)(R9*1)
 	VMOVUPS       (AX), Z4
 	VSUBPS        Z15, Z4, Z4
 	VEXTRACTF64X4 $1, Z4, Y5
@@ -133,6 +134,7 @@ affrow:
 	JLT  afftail
 
 aff16:
+	PREFETCHT0 (AX)(R9*1)
 	VMULPS  (AX), Z13, Z0
 	VADDPS  Z14, Z0, Z0
 	VMOVUPS Z0, (DX)
@@ -168,6 +170,7 @@ relurow:
 	JLT  relutail
 
 relu16:
+	PREFETCHT0 (AX)(R9*1)
 	VMULPS  (AX), Z13, Z0
 	VADDPS  Z14, Z0, Z0
 	VMAXPS  Z0, Z15, Z0
@@ -224,6 +227,8 @@ gsrow:
 	JLT  gs8
 
 gs16:
+	PREFETCHT0 (AX)(R9*1)
+	PREFETCHT0 (DX)(R9*1)
 	VMOVUPS (AX), Z4
 	VMOVUPS (DX), Z5
 	TESTL   R10, R10
@@ -327,6 +332,8 @@ grow:
 	JLT  gtail
 
 g16:
+	PREFETCHT0 (AX)(R9*1)
+	PREFETCHT0 (R12)(R9*1)
 	VMOVUPS (AX), Z4
 	VMOVUPS (R12), Z5
 	TESTL   R10, R10
