@@ -25,8 +25,11 @@ func maxPool2x2(dst []float32, at []int32, x []float32, planes, h, w int) {
 		maxPool2x2Go(dst, at, x, planes, h, w)
 		return
 	}
+	// Rows of at most 8 outputs run the AVX2 code (a 16-lane block would
+	// be half empty).
+	avx512 := haveAVX512 && wo > 8
 	cw, stride := 8, 8 // outputs per block, words per kind of mask
-	if haveAVX512 {
+	if avx512 {
 		cw, stride = 16, 4
 	}
 	// One word more than needed: the AVX2 code reads 4 bytes at a time.
@@ -38,7 +41,7 @@ func maxPool2x2(dst []float32, at []int32, x []float32, planes, h, w int) {
 		masks[stride+c] = uint16(1<<min(2*r, cw) - 1)
 		masks[2*stride+c] = uint16(1<<max(2*r-cw, 0) - 1)
 	}
-	if haveAVX512 {
+	if avx512 {
 		maxPool2x2AVX512(&dst[0], &at[0], &x[0], &masks[0], planes, h, w, ho, wo, nchunks)
 		return
 	}
