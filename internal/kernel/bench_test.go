@@ -251,7 +251,7 @@ func BenchmarkCopyFloor(b *testing.B) {
 
 // tapBenchShapes are the im2col blocks of ConvNet3's three convolutions
 // (3×3, padding 1) as backbone builds them: C input channels of nb images
-// of h×h per block, a 9·C × nb·h² patch matrix (3 KB, 451 KB, 1.1 MB).
+// of h×h per block, a 9·C × nb·h² patch matrix (28 KB, 451 KB, 1.1 MB).
 var tapBenchShapes = []struct{ c, h, nb int }{{1, 28, 1}, {32, 14, 2}, {64, 7, 10}}
 
 // benchTaps runs the 9·C taps of one block: Im2ColTap per tap (dir
