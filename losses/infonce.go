@@ -2,6 +2,7 @@ package losses
 
 import (
 	"ssl"
+	"ssl/dist"
 	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
@@ -12,6 +13,21 @@ type InfoNCEOptions struct {
 	// Workspace is reused scratch memory; nil allocates a fresh one per
 	// call.
 	Workspace *Workspace
+	// Comm, when not nil, makes the call one rank of a data-parallel
+	// InfoNCE whose negatives are every rank's targets (the targets are
+	// all-gathered, as MoCo v3 and CPC train across devices): pred and
+	// target are this rank's B rows (B the same on every rank) and the
+	// loss is the one of the concatenation of every rank's rows, in rank
+	// order — B·Size predictions, each against B·Size targets — the same
+	// on every rank. dpred and dtarget receive Size times the gradient of
+	// that loss with respect to this rank's rows, so that averaging the
+	// parameter gradients over the ranks (backbone.DataParallel) gives the
+	// gradient of the global loss. Each rank computes only its B×(B·Size)
+	// block of S; the target gradient, which every rank's predictions
+	// contribute to, is summed by one all-reduce of a (B·Size)×D matrix
+	// (skipped when no rank asks for dtarget). A bad argument on any rank
+	// is an error on every rank (see dist.Agree).
+	Comm dist.Comm
 }
 
 // InfoNCE returns the InfoNCE loss with in-batch negatives of predictions
@@ -45,6 +61,9 @@ type InfoNCEOptions struct {
 // info_nce(query, positive_key, negative_keys=None).
 func InfoNCE(dpred, dtarget, pred, target ssl.Tensor, tau float64, opts *InfoNCEOptions) (float64, error) {
 	const fn = "losses: InfoNCE"
+	if opts != nil && opts.Comm != nil {
+		return infonceGathered(dpred, dtarget, pred, target, tau, opts)
+	}
 	b, d, pv, err := check.Matrix(fn, "pred", pred)
 	if err != nil {
 		return 0, err

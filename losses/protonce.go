@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"ssl"
+	"ssl/dist"
 	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
@@ -32,6 +33,25 @@ type ProtoNCEOptions struct {
 	// Workspace is reused scratch memory; nil allocates a fresh one per
 	// call.
 	Workspace *Workspace
+	// Comm, when not nil, makes the call one rank of a data-parallel
+	// ProtoNCE equal to the loss of the concatenation of every rank's
+	// batch, in rank order (B the same on every rank): the instance term is
+	// the mean over the B·Size rows, and each clustering's Labels are
+	// all-gathered, so that every row's prototype logits have the B·Size
+	// positive prototypes of the global batch followed by the Negatives as
+	// columns — what one process sees with the whole batch (PCL itself
+	// contrasts each device's rows against that device's batch only). The
+	// result is the same on every rank; dq receives Size times the
+	// gradient of the global loss with respect to this rank's q, so that
+	// averaging the parameter gradients over the ranks gives the global
+	// gradient. The clusterings' Centroids and Density must be the same on
+	// every rank (one k-means over the ranks gives them); their Negatives
+	// must be too, and a rank whose Negatives differ from rank 0's is an
+	// error on every rank, as is a bad argument on any rank (see
+	// dist.Agree). The queue is this rank's: PCL keeps one per rank, filled
+	// with the all-gathered keys. One all-gather of B labels per
+	// clustering, and one all-reduce of 1+M sums, per call.
+	Comm dist.Comm
 }
 
 // ProtoNCEResult is the value of [ProtoNCE]: the loss and its terms.
@@ -86,38 +106,15 @@ type ProtoNCEResult struct {
 // pcl/builder.py MoCo.forward and main_pcl.py train.
 func ProtoNCE(dq, q, k, queue ssl.Tensor, clusterings []ProtoNCEClustering, tau float64, opts *ProtoNCEOptions) (ProtoNCEResult, error) {
 	const fn = "losses: ProtoNCE"
-	b, d, qv, err := check.Matrix(fn, "q", q)
+	if opts != nil && opts.Comm != nil {
+		return protonceGathered(dq, q, k, queue, clusterings, tau, opts)
+	}
+	a, err := protonceCheck(fn, dq, q, k, queue, clusterings, tau)
 	if err != nil {
 		return ProtoNCEResult{}, err
 	}
-	if err := check.AtLeast(fn, "batch size B", b, 1); err != nil {
-		return ProtoNCEResult{}, err
-	}
-	kv, err := check.MatrixOf(fn, "k", k, b, d)
-	if err != nil {
-		return ProtoNCEResult{}, err
-	}
-	n, nd, bank, err := check.Matrix(fn, "queue", queue)
-	if err != nil {
-		return ProtoNCEResult{}, err
-	}
-	if nd != d {
-		return ProtoNCEResult{}, colsErr(fn, "queue", n, nd, d)
-	}
-	g, err := check.Dst(fn, "dq", dq, check.Shape2(b, d), qv, kv, bank)
-	if err != nil {
-		return ProtoNCEResult{}, err
-	}
+	b, d, n, qv, kv, bank, g, tau32 := a.b, a.d, a.n, a.qv, a.kv, a.bank, a.g, a.tau32
 	m := len(clusterings)
-	for c := range clusterings {
-		if err := protonceCheckClustering(fn, c, &clusterings[c], b, d, g); err != nil {
-			return ProtoNCEResult{}, err
-		}
-	}
-	tau32, err := positive32(fn, "tau", tau)
-	if err != nil {
-		return ProtoNCEResult{}, err
-	}
 	var ws *Workspace
 	if opts != nil {
 		ws = opts.Workspace
@@ -166,21 +163,67 @@ func ProtoNCE(dq, q, k, queue ssl.Tensor, clusterings []ProtoNCEClustering, tau 
 	return res, nil
 }
 
+// protonceArgs are ProtoNCE's checked arguments.
+type protonceArgs struct {
+	b, d, n         int
+	qv, kv, bank, g []float32
+	tau32           float32
+}
+
+// protonceCheck checks the arguments of ProtoNCE.
+func protonceCheck(fn string, dq, q, k, queue ssl.Tensor, clusterings []ProtoNCEClustering, tau float64) (a protonceArgs, err error) {
+	if a.b, a.d, a.qv, err = check.Matrix(fn, "q", q); err != nil {
+		return a, err
+	}
+	if err = check.AtLeast(fn, "batch size B", a.b, 1); err != nil {
+		return a, err
+	}
+	if a.kv, err = check.MatrixOf(fn, "k", k, a.b, a.d); err != nil {
+		return a, err
+	}
+	var nd int
+	if a.n, nd, a.bank, err = check.Matrix(fn, "queue", queue); err != nil {
+		return a, err
+	}
+	if nd != a.d {
+		return a, colsErr(fn, "queue", a.n, nd, a.d)
+	}
+	if a.g, err = check.Dst(fn, "dq", dq, check.Shape2(a.b, a.d), a.qv, a.kv, a.bank); err != nil {
+		return a, err
+	}
+	for c := range clusterings {
+		if err = protonceCheckClustering(fn, c, &clusterings[c], a.b, a.d, a.g); err != nil {
+			return a, err
+		}
+	}
+	a.tau32, err = positive32(fn, "tau", tau)
+	return a, err
+}
+
 // protoTerm returns L_m = 1/B·Σ_i CE(P_i, i) of one clustering and, when dqh
 // is not nil, adds scale·∂Σ_i CE_i/∂qh into it.
 func (w *Workspace) protoTerm(dqh, qh []float32, cl *ProtoNCEClustering, b, d int, scale float32) float64 {
+	return w.protoSum(dqh, qh, cl, cl.Labels, 0, b, d, scale) / float64(b)
+}
+
+// protoSum returns Σ_i CE(P_i, first+i) over the B rows of qh, whose
+// columns are the prototypes of labels (every sample's positive) followed by
+// cl.Negatives, and, when dqh is not nil, adds scale·∂(that sum)/∂qh into
+// it. It uses slots C and S and the labels.
+func (w *Workspace) protoSum(dqh, qh []float32, cl *ProtoNCEClustering, labels []int, first, b, d int, scale float32) float64 {
 	_, _, cent, _ := ssl.Matrix(cl.Centroids) // checked by protonceCheckClustering
 	dens, _ := ssl.Vector(cl.Density)
-	cols := b + len(cl.Negatives)
+	nl := len(labels)
+	cols := nl + len(cl.Negatives)
 	// Gather the columns' prototypes, each divided by its concentration, so
 	// that one product gives the logits.
 	cs := w.buf(slotC, cols*d)
 	for j := range cols {
 		var id int
-		if j < b {
-			id = cl.Labels[j]
+		if j < nl {
+			id = labels[j]
 		} else {
-			id = cl.Negatives[j-b]
+			id = cl.Negatives[j-nl]
 		}
 		src, dst := cent[id*d:(id+1)*d], cs[j*d:(j+1)*d]
 		inv := 1 / dens[id]
@@ -190,15 +233,15 @@ func (w *Workspace) protoTerm(dqh, qh []float32, cl *ProtoNCEClustering, b, d in
 	}
 	x := w.buf(slotS, b*cols)
 	kernel.Gemm(false, true, b, cols, d, 1, qh, d, cs, d, 0, x, cols)
-	labels := w.labelBuf(b)
-	for i := range labels {
-		labels[i] = int32(i)
+	targets := w.labelBuf(b)
+	for i := range targets {
+		targets[i] = int32(first + i)
 	}
-	sum := w.crossEntropy(x, b, cols, labels, dqh != nil, scale)
+	sum := w.crossEntropy(x, b, cols, targets, dqh != nil, scale)
 	if dqh != nil {
 		kernel.Gemm(false, false, b, d, cols, 1, x, cols, cs, d, 1, dqh, d)
 	}
-	return sum / float64(b)
+	return sum
 }
 
 // protonceCheckClustering checks clustering c of ProtoNCE; error messages
