@@ -6,6 +6,7 @@ import (
 
 	"ssl"
 	sslassign "ssl/assign"
+	"ssl/dist"
 	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
@@ -31,6 +32,18 @@ type KNNOptions struct {
 	// T is the temperature of the vote weights exp(s/T), T > 0. Zero means
 	// DefaultT (0.07).
 	T float64
+	// Comm, when not nil, makes the call one rank of a kNN over a bank
+	// sharded across ranks: bank and bankLabels are this rank's shard
+	// (shards may differ in size; the bank is their concatenation in rank
+	// order), queries and numClasses are the same on every rank, and K
+	// counts neighbours in the whole bank (K ≤ its size). Each rank finds
+	// the K nearest rows of its shard; one all-gather of the M·K
+	// candidates' similarities and one of their global indices and labels
+	// let every rank merge them into the global K nearest, under the same
+	// tie rule, and vote: dst is the same on every rank and equal to KNN of
+	// the concatenated bank. A bad argument on any rank is an error on
+	// every rank (see dist.Agree).
+	Comm dist.Comm
 }
 
 // KNN classifies each query by the weighted vote of its K nearest bank rows,
@@ -81,21 +94,15 @@ func KNN(dst []int, bank ssl.Tensor, bankLabels []int, queries ssl.Tensor, numCl
 		}
 	}
 	const fn = "probe: KNN"
+	if opts != nil && opts.Comm != nil {
+		return knnSharded(dst, bank, bankLabels, queries, numClasses, k, tau, opts.Comm)
+	}
 	n, m, err := checkBankQueries(fn, bank, queries, k)
 	if err != nil {
 		return nil, err
 	}
-	if err := check.Positive(fn, "T", tau); err != nil {
+	if err := checkVote(fn, dst, bankLabels, n, m, numClasses, tau); err != nil {
 		return nil, err
-	}
-	if err := check.Count(fn, "numClasses", numClasses, 1); err != nil {
-		return nil, err
-	}
-	if err := check.Labels(fn, "bankLabels", bankLabels, n, numClasses); err != nil {
-		return nil, err
-	}
-	if dst != nil && len(dst) != m {
-		return nil, check.Errorf(fn, ssl.ErrShape, "dst has %d entries, queries has %d rows", len(dst), m)
 	}
 	if dst == nil {
 		dst = make([]int, m)
@@ -104,14 +111,39 @@ func KNN(dst []int, bank ssl.Tensor, bankLabels []int, queries ssl.Tensor, numCl
 	if err != nil {
 		return nil, fmt.Errorf("probe: KNN: %w", err)
 	}
+	vote(dst, sims, func(q, j int) int { return bankLabels[idx[q*k+j]] }, m, k, numClasses, tau)
+	return dst, nil
+}
+
+// checkVote checks KNN's arguments other than the matrices and K.
+func checkVote(fn string, dst, bankLabels []int, n, m, numClasses int, tau float64) error {
+	if err := check.Positive(fn, "T", tau); err != nil {
+		return err
+	}
+	if err := check.Count(fn, "numClasses", numClasses, 1); err != nil {
+		return err
+	}
+	if err := check.Labels(fn, "bankLabels", bankLabels, n, numClasses); err != nil {
+		return err
+	}
+	if dst != nil && len(dst) != m {
+		return check.Errorf(fn, ssl.ErrShape, "dst has %d entries, queries has %d rows", len(dst), m)
+	}
+	return nil
+}
+
+// vote writes into dst[q] the class of the weighted vote of query q's k
+// neighbours, whose similarities are sims[q·k:(q+1)·k], most similar
+// first, and whose classes are label(q, j).
+func vote(dst []int, sims []float32, label func(q, j int) int, m, k, numClasses int, tau float64) {
 	kernel.ParallelFor(m, kernel.Grain(m, k+numClasses, 1<<14), func(lo, hi int) {
 		votes := make([]float64, numClasses)
 		for q := lo; q < hi; q++ {
 			clear(votes)
-			s, id := sims[q*k:(q+1)*k], idx[q*k:(q+1)*k]
+			s := sims[q*k : (q+1)*k]
 			smax := float64(s[0]) // lists are sorted, most similar first
 			for j, sj := range s {
-				votes[bankLabels[id[j]]] += math.Exp((float64(sj) - smax) / tau)
+				votes[label(q, j)] += math.Exp((float64(sj) - smax) / tau)
 			}
 			best := 0
 			for c, v := range votes {
@@ -122,7 +154,6 @@ func KNN(dst []int, bank ssl.Tensor, bankLabels []int, queries ssl.Tensor, numCl
 			dst[q] = best
 		}
 	})
-	return dst, nil
 }
 
 // checkBankQueries validates the matrices and k of KNN and returns their
