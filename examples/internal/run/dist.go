@@ -2,9 +2,11 @@ package run
 
 // -dist: a data-parallel job. The ranks run the same loop in lockstep: every
 // collective below (the broadcasts, the gradient average, the stop vote, the
-// end-of-epoch agreement check, an example's relabelling) is made by every
-// rank in the same order. Rank 0 alone prints, evaluates and writes -out;
-// its evaluation makes no collective, so the other ranks skip it.
+// end-of-epoch agreement check and loss average, an example's relabelling,
+// the evaluation's feature extraction and kNN over the sharded bank) is
+// made by every rank in the same order. Rank 0 alone prints, runs the
+// evaluations that need the whole training set (linear probe, k-means) and
+// writes -out.
 
 import (
 	"errors"
@@ -39,7 +41,7 @@ type distRun struct {
 
 // addDistFlag adds -dist to an example's flags.
 func addDistFlag(fs *flag.FlagSet) *string {
-	return fs.String("dist", "", `"mpi": one rank of a data-parallel job launched by mpirun (each rank its share of every batch, gradients averaged; rank 0 alone prints, evaluates and writes -out, and -resume reads -out's checkpoint on every rank); outside mpirun, one rank`)
+	return fs.String("dist", "", `"mpi": one rank of a data-parallel job launched by mpirun (each rank its share of every batch, gradients averaged, the kNN over every rank's share of the features; rank 0 alone prints, runs the linear probe and k-means and writes -out, and -resume reads -out's checkpoint on every rank); outside mpirun, one rank`)
 }
 
 // openDist joins the job named by -dist. With more than one rank, -batch is

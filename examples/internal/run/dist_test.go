@@ -16,6 +16,7 @@ import (
 	"ssl/backbone"
 	"ssl/dist"
 	"ssl/losses"
+	"ssl/probe"
 )
 
 // TestDistFlag checks -dist outside mpirun: one rank, the batch whole,
@@ -130,8 +131,9 @@ var tinyArgs = []string{"-embedded", "-limit", "128", "-batch", "32", "-quiet", 
 // supervised is a small data-parallel example for the tests: ConvNet3 and
 // a linear layer trained by cross-entropy on the true labels. fault makes
 // it misbehave: "skip-average" leaves out AverageGrads, "diverge" nudges
-// rank 1's weights after its first step.
-func supervised(fault string) func(args []string, log io.Writer) error {
+// rank 1's weights after its first step. finished, when not nil, receives
+// each rank's trained network and Finish's result.
+func supervised(fault string, finished ...func(rank int, net backbone.Layer, data *Data, r *Result)) func(args []string, log io.Writer) error {
 	return func(args []string, log io.Writer) error {
 		cfg, err := Parse("supervised", Defaults{EpochsEmbedded: 1}, args, log)
 		if err != nil {
@@ -195,7 +197,10 @@ func supervised(fault string) func(args []string, log io.Writer) error {
 			}
 			tr.Done(loss)
 		}
-		_, err = tr.Finish(nil)
+		r, err := tr.Finish(nil)
+		if err == nil && len(finished) > 0 {
+			finished[0](cfg.Rank(), net, data, r)
+		}
 		return err
 	}
 }
@@ -207,8 +212,44 @@ func supervised(fault string) func(args []string, log io.Writer) error {
 func TestInProcess(t *testing.T) {
 	whole, split := t.TempDir(), t.TempDir()
 	fn := supervised("")
-	if err := InProcess(2, fn, append(slices.Clone(tinyArgs), "-out", whole), io.Discard); err != nil {
+	var (
+		mu      sync.Mutex
+		results = map[int]*Result{}
+		want    float64
+	)
+	check := supervised("", func(rank int, net backbone.Layer, data *Data, r *Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		results[rank] = r
+		if rank != 0 {
+			return
+		}
+		// The kNN over the ranks' shards is the kNN of one process on
+		// every feature.
+		train, err := Features(net, data.Train)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		test, err := Features(net, data.Test)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if want, err = probe.EvaluateKNN(train, data.Train.Labels, test, data.Test.Labels, data.Train.Classes, nil); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := InProcess(2, check, append(slices.Clone(tinyArgs), "-out", whole), io.Discard); err != nil {
 		t.Fatal(err)
+	}
+	for rank, r := range results {
+		if r.KNN != want {
+			t.Errorf("rank %d: kNN %v, want one process's %v", rank, r.KNN, want)
+		}
+	}
+	if len(results) != 2 || results[0].Linear == 0 || results[1].Linear != 0 {
+		t.Errorf("results %v: want both ranks', the linear probe on rank 0 only", results)
 	}
 	entries, err := os.ReadDir(whole)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"ssl/assign"
 	"ssl/backbone"
 	"ssl/dataset"
+	"ssl/dist"
 	"ssl/probe"
 )
 
@@ -104,10 +105,11 @@ type Head struct {
 // weighted kNN (k 20, T 0.07), linear probe, k-means with 10 clusters on
 // the L2-normalized test features (best of 5 restarts), and the head's
 // argmax when head is not nil — then writes result.json, clusters.png and
-// curves.png into -out and prints the table. On the ranks other than 0 of
-// a -dist job it evaluates and writes nothing and returns the training
-// fields of the Result only (the evaluation makes no collective, so those
-// ranks need not wait for it).
+// curves.png into -out and prints the table. In a -dist job every rank
+// extracts the features of its shard of both sets and takes part in the
+// kNN over the sharded bank and in gathering the training features; the
+// other evaluations run on rank 0 alone, and the ranks other than 0 write
+// nothing and return the training fields and the kNN accuracy only.
 func (t *Trainer) Finish(head *Head) (*Result, error) {
 	if t.err != nil {
 		return nil, t.err
@@ -121,25 +123,23 @@ func (t *Trainer) Finish(head *Head) (*Result, error) {
 		Epochs: c.Epochs, Batch: c.Batch * c.Ranks(), TrainSeconds: t.trained.Seconds(), ImagesPerSecond: t.ImagesPerSecond(),
 		Plan: c.Plan, Machine: machine(),
 	}
+	e, err := t.evalFeatures()
+	if err != nil {
+		return nil, err
+	}
+	if r.KNN, err = e.knn(); err != nil {
+		return nil, err
+	}
+	// The rest runs on rank 0, over the whole training set.
+	train, err := GatherRows(e.comm, e.train, t.data.Train.N)
+	if err != nil {
+		return nil, err
+	}
 	if !c.root() {
 		return r, nil
 	}
-	train, err := Features(t.net, t.data.Train)
-	if err != nil {
-		return nil, err
-	}
-	test, err := Features(t.net, t.data.Test)
-	if err != nil {
-		return nil, err
-	}
+	test := e.test
 	classes := t.data.Train.Classes
-	pred, err := probe.KNN(nil, train, t.data.Train.Labels, test, classes, nil)
-	if err != nil {
-		return nil, err
-	}
-	if r.KNN, err = probe.Accuracy(pred, t.data.Test.Labels); err != nil {
-		return nil, err
-	}
 	lin, err := probe.EvaluateLinear(train, t.data.Train.Labels, test, t.data.Test.Labels, classes, nil)
 	if err != nil {
 		return nil, err
@@ -182,6 +182,52 @@ func (t *Trainer) Finish(head *Head) (*Result, error) {
 	}
 	c.logf("%s: results in %s\n", c.Method, c.Out)
 	return r, nil
+}
+
+// evalData is what the protocol's evaluation reads: the training features
+// and labels — in a -dist job, this rank's shard of them — and the test
+// features, whole on every rank.
+type evalData struct {
+	train       ssl.Tensor
+	trainLabels []int
+	test        ssl.Tensor
+	testLabels  []int
+	classes     int
+	comm        dist.Comm // Config.Sharded: nil in one process
+}
+
+// evalFeatures extracts the evaluation's features. In a -dist job each
+// rank extracts its [Shard] of the training and of the test set, and the
+// test features are all-gathered.
+func (t *Trainer) evalFeatures() (*evalData, error) {
+	c := t.cfg.Sharded()
+	lo, hi := Shard(c, t.data.Train.N)
+	train, err := FeatureRows(t.net, t.data.Train, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	tlo, thi := Shard(c, t.data.Test.N)
+	test, err := FeatureRows(t.net, t.data.Test, tlo, thi)
+	if err != nil {
+		return nil, err
+	}
+	if test, err = GatherRows(c, test, t.data.Test.N); err != nil {
+		return nil, err
+	}
+	return &evalData{
+		train: train, trainLabels: t.data.Train.Labels[lo:hi], test: test, testLabels: t.data.Test.Labels,
+		classes: t.data.Train.Classes, comm: c,
+	}, nil
+}
+
+// knn is the protocol's weighted kNN top-1 accuracy (k 20, T 0.07), over
+// the sharded bank in a -dist job.
+func (e *evalData) knn() (float64, error) {
+	pred, err := probe.KNN(nil, e.train, e.trainLabels, e.test, e.classes, &probe.KNNOptions{Comm: e.comm})
+	if err != nil {
+		return 0, err
+	}
+	return probe.Accuracy(pred, e.testLabels)
 }
 
 // EvaluateHead scores the clustering head on net's features of set s (the

@@ -12,7 +12,7 @@ import (
 
 	"ssl"
 	"ssl/backbone"
-	"ssl/probe"
+	"ssl/dist"
 )
 
 // State is everything a checkpoint holds besides the loop's own position:
@@ -287,7 +287,8 @@ func (t *Trainer) Rand(purpose uint64) *rand.Rand {
 }
 
 // Done records the loss of the step and prints progress. In a -dist job
-// the loss is rank 0's share's.
+// the progress line shows rank 0's loss; the epoch's (endEpoch) is the
+// mean over the ranks.
 func (t *Trainer) Done(loss float64) {
 	t.checkAveraged()
 	t.trained += time.Since(t.stepFrom)
@@ -328,19 +329,19 @@ func (t *Trainer) ImagesPerSecond() float64 {
 }
 
 // endEpoch closes the epoch: mean loss, kNN for the curve when due, and a
-// checkpoint. In a -dist job the ranks first agree (agreeEpoch), and rank 0
-// alone evaluates.
+// checkpoint. In a -dist job the ranks first agree (agreeEpoch); the loss
+// is the mean over the ranks and the kNN runs over the sharded bank.
 func (t *Trainer) endEpoch() error {
 	if err := t.agreeEpoch(); err != nil {
 		return err
 	}
-	mean := math.NaN()
-	if t.lossN > 0 {
-		mean = t.lossSum / float64(t.lossN)
+	mean, err := t.epochLoss()
+	if err != nil {
+		return err
 	}
 	rec := EpochRecord{Epoch: t.epoch + 1, Loss: mean, KNNTop1: math.NaN()}
 	last := t.epoch+1 == t.cfg.Epochs
-	if t.cfg.EvalEvery > 0 && ((t.epoch+1)%t.cfg.EvalEvery == 0 || last) && t.cfg.root() {
+	if t.cfg.EvalEvery > 0 && ((t.epoch+1)%t.cfg.EvalEvery == 0 || last) {
 		acc, err := t.knnTop1()
 		if err != nil {
 			return err
@@ -355,26 +356,37 @@ func (t *Trainer) endEpoch() error {
 	// The checkpoint names the first step of the next epoch.
 	t.epoch++
 	t.step = 0
-	err := t.save()
+	err = t.save()
 	t.epoch--
 	t.step = t.stepsPerEpoch
 	return err
 }
 
+// knnTop1 is the kNN top-1 accuracy of the protocol for the epoch's curve.
+// In a -dist job every rank calls it: each extracts the features of its
+// shard of both sets, and the kNN runs over the sharded bank.
 func (t *Trainer) knnTop1() (float64, error) {
-	train, err := Features(t.net, t.data.Train)
+	e, err := t.evalFeatures()
 	if err != nil {
 		return 0, err
 	}
-	test, err := Features(t.net, t.data.Test)
-	if err != nil {
-		return 0, err
+	return e.knn()
+}
+
+// epochLoss is the mean of the epoch's step losses; in a -dist job, the
+// mean over the ranks (each rank's loss is that of its share of the step,
+// or, for a loss over the gathered batch, the same on every rank).
+func (t *Trainer) epochLoss() (float64, error) {
+	v := []float64{t.lossSum, float64(t.lossN)}
+	if c := t.cfg.Sharded(); c != nil {
+		if err := c.AllReduce(v, dist.Sum); err != nil {
+			return 0, err
+		}
 	}
-	pred, err := probe.KNN(nil, train, t.data.Train.Labels, test, t.data.Train.Classes, nil)
-	if err != nil {
-		return 0, err
+	if v[1] == 0 {
+		return math.NaN(), nil
 	}
-	return probe.Accuracy(pred, t.data.Test.Labels)
+	return v[0] / v[1], nil
 }
 
 // InitRand returns the generator of the network's initial weights, derived
