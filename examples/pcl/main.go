@@ -21,7 +21,10 @@
 // concentrations. (PCL's own code clusters on rank 0 alone and broadcasts
 // the result.) Each step all-gathers the ranks' keys, in rank order, and
 // pushes all of them on the queue, as MoCo's concat_all_gather does, so
-// every rank keeps the same negatives.
+// every rank keeps the same negatives; the prototype term is that of the
+// global batch (losses.ProtoNCEOptions.Comm: every rank's rows against the
+// positive prototypes of every rank's images, the negatives the prototypes
+// none of them has), so that -batch means what it means in one process.
 //
 // Reference: Li, Zhou, Xiong, Hoi, Prototypical Contrastive Learning of
 // Unsupervised Representations, ICLR 2021 (MoCo: He et al., CVPR 2020).
@@ -145,7 +148,10 @@ func pcl(args []string, log io.Writer) error {
 		pushed = ssl.New(comm.Size()*b, dim)
 	}
 	qws, kws := backbone.NewWorkspace(), backbone.NewWorkspace()
-	lossOpts := &losses.ProtoNCEOptions{Workspace: losses.NewWorkspace()}
+	// With -dist the loss is that of the global batch: every rank's rows
+	// against the positive prototypes of every rank's images.
+	lossOpts := &losses.ProtoNCEOptions{Workspace: losses.NewWorkspace(), Comm: comm}
+	var mine, batchLabels []int64 // -dist: the global batch's labels
 
 	for tr.Next() {
 		if x, err = views.Apply(x, tr.Images(), tr.IDs(), cfg.Seed, uint64(tr.Epoch())); err != nil {
@@ -158,16 +164,27 @@ func pcl(args []string, log io.Writer) error {
 		if err := key.Forward(kws, k, x[1], true); err != nil {
 			return err
 		}
-		// Each clustering: the batch's own prototypes, then every other one
-		// as a negative (PCL samples r of them; here all fit).
+		// Each clustering: the (global) batch's own prototypes, then every
+		// other one as a negative (PCL samples r of them; here all fit).
 		clusterings := protos[:0]
 		for m, c := range protos {
 			if tr.Epoch() < warm {
 				break
 			}
 			clusterings, c.Labels, c.Negatives = protos, labels[m].Gather(c.Labels, tr.IDs()), c.Negatives[:0]
+			inBatch := func(id int) bool { return slices.Contains(c.Labels, id) }
+			if comm != nil {
+				mine, batchLabels = mine[:0], slices.Grow(batchLabels[:0], comm.Size()*b)[:comm.Size()*b]
+				for _, l := range c.Labels {
+					mine = append(mine, int64(l))
+				}
+				if err := comm.AllGather(batchLabels, mine); err != nil {
+					return err
+				}
+				inBatch = func(id int) bool { return slices.Contains(batchLabels, int64(id)) }
+			}
 			for id := range granularities[m] {
-				if !slices.Contains(c.Labels, id) {
+				if !inBatch(id) {
 					c.Negatives = append(c.Negatives, id)
 				}
 			}
