@@ -12,6 +12,7 @@
 package main
 
 import (
+	"flag"
 	"io"
 
 	"ssl"
@@ -23,7 +24,10 @@ import (
 func main() { run.Main(byol) }
 
 func byol(args []string, log io.Writer) error {
-	cfg, err := run.Parse("byol", run.Defaults{EpochsEmbedded: 10, EpochsFull: 1}, args, log)
+	scale := 1.0
+	cfg, err := run.Parse("byol", run.Defaults{EpochsEmbedded: 10, EpochsFull: 1, Flags: func(fs *flag.FlagSet) {
+		fs.Float64Var(&scale, "loss-scale", 1, "multiplies the loss and its gradient: 1 is the paper's 2−2·cos per view pair, 0.25 lightly's 0.5·(−cos₁ − cos₂) (the same minimiser, a quarter of the step under SGD)")
+	}}, args, log)
 	if err != nil {
 		return err
 	}
@@ -108,7 +112,16 @@ func byol(args []string, log io.Writer) error {
 			if err != nil {
 				return err
 			}
-			loss += l
+			loss += scale * l
+			if scale != 1 {
+				_, g, err := ssl.View(dp[v])
+				if err != nil {
+					return err
+				}
+				for i := range g {
+					g[i] *= float32(scale)
+				}
+			}
 		}
 		for v := range 2 {
 			if err := online.Backward(ws[v], nil, dp[v]); err != nil {
