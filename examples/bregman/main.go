@@ -108,7 +108,7 @@ func bregman(args []string, log io.Writer) error {
 		}
 	}
 
-	views, err := run.ProtocolMultiCrop(0) // two 28×28 views
+	views, err := cfg.MultiCrop(0) // two 28×28 views
 	if err != nil {
 		return err
 	}

@@ -78,7 +78,7 @@ func byol(args []string, log io.Writer) error {
 		return err
 	}
 
-	views, err := run.ProtocolMultiCrop(0)
+	views, err := cfg.MultiCrop(0)
 	if err != nil {
 		return err
 	}

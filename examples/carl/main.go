@@ -125,7 +125,7 @@ func carl(args []string, log io.Writer) error {
 		return nil
 	}
 
-	crops, err := run.ProtocolMultiCrop(local)
+	crops, err := cfg.MultiCrop(local)
 	if err != nil {
 		return err
 	}

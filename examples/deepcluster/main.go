@@ -110,7 +110,7 @@ func deepcluster(args []string, log io.Writer) error {
 		return assign.UniformLabelSample(nil, labels.All(), k, data.Train.N, tr.Rand(3))
 	}
 
-	views, err := run.ProtocolMultiCrop(0)
+	views, err := cfg.MultiCrop(0)
 	if err != nil {
 		return err
 	}

@@ -67,7 +67,7 @@ func iic(args []string, log io.Writer) error {
 		return err
 	}
 
-	views, err := run.ProtocolMultiCrop(0)
+	views, err := cfg.MultiCrop(0)
 	if err != nil {
 		return err
 	}

@@ -84,7 +84,7 @@ func mira(args []string, log io.Writer) error {
 		return err
 	}
 
-	crops, err := run.ProtocolMultiCrop(local)
+	crops, err := cfg.MultiCrop(local)
 	if err != nil {
 		return err
 	}

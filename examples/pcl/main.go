@@ -136,7 +136,7 @@ func pcl(args []string, log io.Writer) error {
 		return nil
 	}
 
-	views, err := run.ProtocolMultiCrop(0)
+	views, err := cfg.MultiCrop(0)
 	if err != nil {
 		return err
 	}

@@ -145,7 +145,7 @@ func rlp(args []string, log io.Writer) error {
 
 	if pretrained == "" {
 		// SimCLR, as examples/simclr trains it.
-		views, err := run.ProtocolMultiCrop(0)
+		views, err := cfg.MultiCrop(0)
 		if err != nil {
 			return err
 		}

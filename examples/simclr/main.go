@@ -48,7 +48,7 @@ func simclr(args []string, log io.Writer) error {
 		return err
 	}
 
-	views, err := run.ProtocolMultiCrop(0) // two 28×28 views
+	views, err := cfg.MultiCrop(0) // two 28×28 views
 	if err != nil {
 		return err
 	}

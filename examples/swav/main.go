@@ -80,7 +80,7 @@ func swav(args []string, log io.Writer) error {
 	if freeze < 0 {
 		freeze = min(tr.StepsPerEpoch(), tr.StepsPerEpoch()*cfg.Epochs/2)
 	}
-	crops, err := run.ProtocolMultiCrop(local)
+	crops, err := cfg.MultiCrop(local)
 	if err != nil {
 		return err
 	}

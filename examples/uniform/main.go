@@ -153,7 +153,7 @@ func uniform(args []string, log io.Writer) error {
 		}
 	}
 
-	views, err := run.ProtocolMultiCrop(0)
+	views, err := cfg.MultiCrop(0)
 	if err != nil {
 		return err
 	}

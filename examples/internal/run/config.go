@@ -36,6 +36,9 @@ type Config struct {
 	LR float64
 	// Warmup is the number of linear warm-up steps.
 	Warmup int
+	// CropMin is the smallest area fraction of the 28×28 views'
+	// RandomResizedCrop ([Config.MultiCrop]); the protocol's is 0.25.
+	CropMin float64
 	// EvalEvery runs the kNN evaluation for the training curve every that
 	// many epochs (0: only at the end).
 	EvalEvery int
@@ -95,6 +98,7 @@ func Parse(method string, def Defaults, args []string, log io.Writer) (*Config, 
 	}
 	fs.Float64Var(&c.LR, "lr", lr, "base learning rate of the warm-up + cosine schedule (the examples use SGD with momentum 0.9 unless their doc says otherwise)")
 	fs.IntVar(&c.Warmup, "warmup", 50, "linear warm-up steps")
+	fs.Float64Var(&c.CropMin, "crop-min", ProtocolCropMin, "smallest area fraction of the 28×28 views' random resized crop, in (0, 1] (the protocol's is 0.25)")
 	fs.IntVar(&c.EvalEvery, "eval-every", 1, "kNN evaluation for the training curve every N epochs (0: only at the end)")
 	fs.IntVar(&c.LogEvery, "log-every", 10, "progress line every N steps")
 	fs.BoolVar(&c.Quiet, "quiet", false, "no progress lines")
@@ -116,6 +120,9 @@ func Parse(method string, def Defaults, args []string, log io.Writer) (*Config, 
 	}
 	if c.Batch < 2 || c.Epochs < 0 || c.Limit < 0 || c.LR < 0 || c.Warmup < 0 || c.EvalEvery < 0 || c.LogEvery < 1 || c.StopAfter < 0 || c.Calibrate < 0 {
 		return nil, fmt.Errorf("%s: -batch must be ≥ 2 and -epochs, -limit, -lr, -warmup, -eval-every ≥ 0, -log-every ≥ 1", method)
+	}
+	if !(c.CropMin > 0 && c.CropMin <= 1) {
+		return nil, fmt.Errorf("%s: -crop-min must be in (0, 1] (-crop-min=%v)", method, c.CropMin)
 	}
 	if c.Calibrate > 0 && c.Calibrate <= calibrationSkip {
 		return nil, fmt.Errorf("%s: -calibrate must be > %d", method, calibrationSkip)

@@ -77,6 +77,7 @@ type Result struct {
 	TestImages      int     `json:"test_images"`
 	Epochs          int     `json:"epochs"`
 	Batch           int     `json:"batch"`
+	CropMin         float64 `json:"crop_min"`
 	TrainSeconds    float64 `json:"train_seconds"`
 	ImagesPerSecond float64 `json:"images_per_second"`
 	KNN             float64 `json:"knn"`
@@ -120,7 +121,7 @@ func (t *Trainer) Finish(head *Head) (*Result, error) {
 	c := t.cfg
 	r := &Result{
 		Method: c.Method, Data: t.data.Train.Name, TrainImages: t.data.Train.N, TestImages: t.data.Test.N,
-		Epochs: c.Epochs, Batch: c.Batch * c.Ranks(), TrainSeconds: t.trained.Seconds(), ImagesPerSecond: t.ImagesPerSecond(),
+		Epochs: c.Epochs, Batch: c.Batch * c.Ranks(), CropMin: c.CropMin, TrainSeconds: t.trained.Seconds(), ImagesPerSecond: t.ImagesPerSecond(),
 		Plan: c.Plan, Machine: machine(),
 	}
 	e, err := t.evalFeatures()

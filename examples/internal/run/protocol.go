@@ -16,6 +16,20 @@ import (
 // [Std]. local = 0 gives the two-view pipeline, local = 4 SwAV's
 // 2×28 + 4×16. It returns an error wrapping ssl.ErrParam if local < 0.
 func ProtocolMultiCrop(local int) (*augment.MultiCrop, error) {
+	return multiCrop(local, ProtocolCropMin)
+}
+
+// ProtocolCropMin is the protocol's smallest area fraction of the 28×28
+// views' RandomResizedCrop.
+const ProtocolCropMin = 0.25
+
+// MultiCrop is [ProtocolMultiCrop] with the 28×28 views' crop scale
+// (c.CropMin, 1) (-crop-min; the protocol's 0.25 by default).
+func (c *Config) MultiCrop(local int) (*augment.MultiCrop, error) {
+	return multiCrop(local, c.CropMin)
+}
+
+func multiCrop(local int, cropMin float64) (*augment.MultiCrop, error) {
 	if local < 0 {
 		return nil, fmt.Errorf("run: ProtocolMultiCrop: local crops must be ≥ 0 (local=%d): %w", local, ssl.ErrParam)
 	}
@@ -25,7 +39,7 @@ func ProtocolMultiCrop(local int) (*augment.MultiCrop, error) {
 		augment.Normalization{Mean: []float64{Mean}, Std: []float64{Std}},
 	}
 	if local == 0 {
-		return augment.NewMultiCrop([]int{28}, []int{2}, []float64{0.25}, []float64{1}, post...)
+		return augment.NewMultiCrop([]int{28}, []int{2}, []float64{cropMin}, []float64{1}, post...)
 	}
-	return augment.NewMultiCrop([]int{28, 16}, []int{2, local}, []float64{0.25, 0.08}, []float64{1, 0.25}, post...)
+	return augment.NewMultiCrop([]int{28, 16}, []int{2, local}, []float64{cropMin, 0.08}, []float64{1, 0.25}, post...)
 }
