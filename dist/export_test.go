@@ -9,3 +9,6 @@ func SetStderr(w io.Writer) func() {
 	stderr = w
 	return func() { stderr = old }
 }
+
+// ReduceChunk is the most bytes one MPI all-reduce call reduces.
+const ReduceChunk = reduceChunk

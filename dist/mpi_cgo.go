@@ -288,8 +288,9 @@ func (c *mpiComm) allReduce(fn string, p unsafe.Pointer, n, typ int, op Op) erro
 		return err
 	}
 	l := c.lib
-	for off := 0; off < n; off += chunk {
-		m := min(chunk, n-off)
+	per := reduceChunk / l.elem[typ]
+	for off := 0; off < n; off += per {
+		m := min(per, n-off)
 		q := unsafe.Add(p, off*l.elem[typ])
 		if r := c.do(func() C.int {
 			return C.x_allreduce(l.ompi, l.fn["MPI_Allreduce"], l.inPlace, q, C.int(m), l.types[typ], l.ops[op], l.world)

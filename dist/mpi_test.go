@@ -71,3 +71,24 @@ func TestMPIAbort(t *testing.T) {
 	c.Barrier()
 	t.Errorf("rank %d: Barrier returned after rank %s aborted", c.Rank(), who)
 }
+
+// TestMPIAllReducePieces checks an all-reduce that MPI makes in several
+// pieces (more than ReduceChunk bytes, not a multiple of it): every
+// element is the sum over the ranks.
+func TestMPIAllReducePieces(t *testing.T) {
+	c := world(t)
+	n := 2*dist.ReduceChunk/4 + 3
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(c.Rank()*7 + i%5)
+	}
+	if err := c.AllReduceFloat32(x, dist.Sum); err != nil {
+		t.Fatal(err)
+	}
+	size := c.Size()
+	for i, v := range x {
+		if want := float32(7*size*(size-1)/2 + size*(i%5)); v != want {
+			t.Fatalf("x[%d] = %v after the all-reduce, want %v", i, v, want)
+		}
+	}
+}
