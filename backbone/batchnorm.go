@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"ssl"
+	"ssl/dist"
 	"ssl/internal/check"
 	"ssl/internal/kernel"
 )
@@ -41,6 +42,17 @@ type BatchNorm struct {
 	Weight, Bias            *Param // γ and β, length C
 	RunningMean, RunningVar *Param // buffers, length C
 	name                    string
+	// Comm, when not nil, synchronizes the training-mode statistics over
+	// its ranks (torch.nn.SyncBatchNorm): μ and σ² are those of every
+	// rank's batch together (one all-gather of 3·C float64 per forward
+	// pass), every rank updates its running statistics with them, and the
+	// backward pass all-reduces the 2·C sums Σg and Σg·x̂, so that ∂L/∂x
+	// is the gradient of the sum of the ranks' losses while ∂L/∂γ and
+	// ∂L/∂β hold this rank's share (backbone.DataParallel averages them).
+	// Every rank must run the same training-mode passes in the same order;
+	// evaluation mode makes no collective. [SyncBatchNorm] sets it on a
+	// whole network.
+	Comm dist.Comm
 	// relu fuses the rectifier that follows the normalization in ConvNet3
 	// and ResNet-18: out = max(γ·x̂ + β, 0), one pass instead of two.
 	relu bool
@@ -177,6 +189,9 @@ func (bn *BatchNorm) forward(ws *Workspace, dst, x []float32, shape []int, train
 	if train && cnt < 2 {
 		return fmt.Errorf("backbone: %s.Forward: training needs more than 1 value per channel (shape %v): %w", bn.label(), shape, ssl.ErrShape)
 	}
+	if train && bn.Comm != nil {
+		return bn.forwardSync(ws, dst, x, n, c, hw)
+	}
 	mean, inv := ws.vec(0, c), ws.vec(1, c)
 	gamma, beta := bn.Weight.Data(), bn.Bias.Data()
 	rm, rv := bn.RunningMean.Data(), bn.RunningVar.Data()
@@ -210,6 +225,9 @@ func (bn *BatchNorm) forward(ws *Workspace, dst, x []float32, shape []int, train
 }
 
 func (bn *BatchNorm) backward(ws *Workspace, dx, dy []float32) error {
+	if ws.train && bn.Comm != nil {
+		return bn.backwardSync(ws, dx, dy)
+	}
 	n, c, hw := bnGeom(ws.shape)
 	cnt := n * hw
 	x := ws.x

@@ -28,6 +28,20 @@ func mlp(t *testing.T, seed uint64) *backbone.Sequential {
 	return backbone.NewSequential("net", l1, backbone.NewReLU("relu"), l2)
 }
 
+// mlpBN is mlp with a BatchNorm after the first layer, synchronized over
+// comm when comm is not nil.
+func mlpBN(t *testing.T, seed uint64, comm dist.Comm) *backbone.Sequential {
+	t.Helper()
+	net := mlp(t, seed)
+	bn, err := backbone.NewBatchNorm("bn", 8, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net.Layers = append([]backbone.Layer{net.Layers[0], bn}, net.Layers[1:]...)
+	backbone.SyncBatchNorm(comm, net)
+	return net
+}
+
 // sgdStep takes one SGD step (momentum, weight decay) on the mean of
 // ½‖y − target‖² over the rows of x, after sync (nil for one process).
 func sgdStep(net *backbone.Sequential, x, target []float32, rows int, sync func() error) error {
@@ -100,6 +114,57 @@ func TestDataParallelStep(t *testing.T) {
 					q := want.Params()[i]
 					for j, v := range p.Data() {
 						if w := q.Data()[j]; math.Abs(float64(v-w)) > 1e-6 {
+							t.Fatalf("rank %d: %s[%d] = %v after the step, want %v", r, p.Name, j, v, w)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestDataParallelSyncBatchNorm checks that with synchronized batch
+// normalization one data-parallel SGD step of a network with a BatchNorm
+// equals one step of one process on the whole batch, running statistics
+// included: the property plain data parallelism loses with batch norm.
+func TestDataParallelSyncBatchNorm(t *testing.T) {
+	const batch = 16
+	rng := testutil.Rand(4)
+	x := testutil.Data(testutil.RandU(rng, -1, 1, batch, 6))
+	target := testutil.Data(testutil.RandU(rng, -1, 1, batch, 3))
+	want := mlpBN(t, 1, nil)
+	if err := sgdStep(want, x, target, batch, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, ranks := range []int{2, 4} {
+		t.Run(fmt.Sprint(ranks), func(t *testing.T) {
+			cs := dist.Local(ranks)
+			nets := make([]*backbone.Sequential, ranks)
+			errs := make([]error, ranks)
+			var wg sync.WaitGroup
+			for r, c := range cs {
+				nets[r] = mlpBN(t, 1, c)
+				wg.Go(func() {
+					errs[r] = func() error {
+						dp, err := backbone.NewDataParallel(c, nets[r].Params())
+						if err != nil {
+							return err
+						}
+						per := batch / ranks
+						return sgdStep(nets[r], x[r*per*6:(r+1)*per*6], target[r*per*3:(r+1)*per*3], per, dp.AverageGrads)
+					}()
+				})
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				t.Fatal(err)
+			}
+			for r, net := range nets {
+				got, wantAll := append(net.Params(), net.Buffers()...), append(want.Params(), want.Buffers()...)
+				for i, p := range got {
+					q := wantAll[i]
+					for j, v := range p.Data() {
+						if w := q.Data()[j]; math.Abs(float64(v-w)) > 2e-6 {
 							t.Fatalf("rank %d: %s[%d] = %v after the step, want %v", r, p.Name, j, v, w)
 						}
 					}

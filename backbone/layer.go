@@ -105,6 +105,7 @@ type Workspace struct {
 
 	saved   [][]float32 // per-layer saved vectors (statistics, norms); Scratch
 	idx     []int32     // saved indices (max-pooling argmax)
+	count   float64     // a synchronized BatchNorm's global count per channel
 	kids    []*Workspace
 	tensors []ssl.Tensor // Save
 
