@@ -135,13 +135,20 @@ func ProtoNCE(dq, q, k, queue ssl.Tensor, clusterings []ProtoNCEClustering, tau 
 	if err := check.Result(fn, lInst, "q, k or queue"); err != nil {
 		return res, err
 	}
-	// The prototype terms are computed one clustering at a time; their values
-	// wait in the workspace until all are known finite.
+	// The prototype terms wait in the workspace until all are known finite.
 	lm := ws.buf64(slotTerms, m)
-	var protoSum float64
 	for c := range clusterings {
-		v := ws.protoTerm(dqh, qh, &clusterings[c], b, d, float32(invB/float64(m)))
-		lm[c] = v
+		lm[c] = ws.protoTerm(dqh, qh, &clusterings[c], b, d, float32(invB/float64(m)))
+	}
+	return protonceFinish(fn, res, lm, g, dqh, qh, norms, b, d)
+}
+
+// protonceFinish completes res (its instance term set) with the prototype
+// terms lm after checking each is finite, and writes the gradient dqh,
+// taken back through the normalization, into g when g is not nil.
+func protonceFinish(fn string, res ProtoNCEResult, lm []float64, g, dqh, qh, norms []float32, b, d int) (ProtoNCEResult, error) {
+	var protoSum float64
+	for c, v := range lm {
 		protoSum += v
 		if err := check.Result(fn, v, fmt.Sprintf("q or clusterings[%d]", c)); err != nil {
 			res.Loss = v
@@ -149,8 +156,8 @@ func ProtoNCE(dq, q, k, queue ssl.Tensor, clusterings []ProtoNCEClustering, tau 
 		}
 	}
 	res.PerClustering = lm
-	if m > 0 {
-		res.Prototype = protoSum / float64(m)
+	if len(lm) > 0 {
+		res.Prototype = protoSum / float64(len(lm))
 		res.Loss += res.Prototype
 	}
 	if g != nil {

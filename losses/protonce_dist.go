@@ -94,27 +94,8 @@ func protonceGathered(dq, q, k, queue ssl.Tensor, clusterings []ProtoNCEClusteri
 		return res, err
 	}
 	lm := ws.buf64(slotTerms, m)
-	var protoSum float64
-	for ci := range clusterings {
-		v := sums[1+ci] / float64(global)
-		lm[ci] = v
-		protoSum += v
-		if err := check.Result(fn, v, fmt.Sprintf("q or clusterings[%d]", ci)); err != nil {
-			res.Loss = v
-			return res, err
-		}
+	for ci := range lm {
+		lm[ci] = sums[1+ci] / float64(global)
 	}
-	res.PerClustering = lm
-	if m > 0 {
-		res.Prototype = protoSum / float64(m)
-		res.Loss += res.Prototype
-	}
-	if a.g != nil {
-		contrastiveNormalizeBackward(dqh, dqh, qh, norms, b, d)
-		if err := gradFinite(fn, "dq", dqh, "1/tau or 1/density"); err != nil {
-			return res, err
-		}
-		copy(a.g, dqh)
-	}
-	return res, nil
+	return protonceFinish(fn, res, lm, a.g, dqh, qh, norms, b, d)
 }
