@@ -12,18 +12,20 @@ import (
 // layers and inside them (Sequential, ConvNet3, ResNet-18 and their
 // blocks), so that their training-mode statistics are those of the global
 // batch, as torch.nn.SyncBatchNorm.convert_sync_batchnorm does; a nil comm
-// turns it off. It returns the number of BatchNorm layers set.
+// turns it off. It returns the number of distinct BatchNorm layers set (a
+// layer reached twice, as a backbone passed beside the model holding it,
+// counts once).
 func SyncBatchNorm(comm dist.Comm, layers ...Layer) int {
-	count := 0
+	seen := map[*BatchNorm]bool{}
 	for _, l := range layers {
 		walkLayers(l, func(l Layer) {
 			if bn, ok := l.(*BatchNorm); ok {
 				bn.Comm = comm
-				count++
+				seen[bn] = true
 			}
 		})
 	}
-	return count
+	return len(seen)
 }
 
 // forwardSync is the training-mode forward pass over every rank's batch:

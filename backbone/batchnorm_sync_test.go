@@ -119,8 +119,8 @@ func TestSyncBatchNormNetworks(t *testing.T) {
 		t.Fatal(err)
 	}
 	comm := dist.Local(1)[0]
-	if got := SyncBatchNorm(comm, NewSequential("model", cn, mlp), rn); got != 3+1+20 {
-		t.Errorf("SyncBatchNorm set %d layers, want 24 (ConvNet3 3, MLP 1, ResNet-18 20)", got)
+	if got := SyncBatchNorm(comm, NewSequential("model", cn, mlp), rn, cn); got != 3+1+20 {
+		t.Errorf("SyncBatchNorm set %d layers, want 24 (ConvNet3 3, MLP 1, ResNet-18 20; ConvNet3 passed twice counts once)", got)
 	}
 	if cn.BN[1].Comm != comm || rn.Layers[len(rn.Layers)-2] == nil {
 		t.Errorf("ConvNet3's second BatchNorm has Comm %v", cn.BN[1].Comm)

@@ -102,7 +102,7 @@ func pcl(args []string, log io.Writer) error {
 			&backbone.Param{Name: fmt.Sprintf("concentration%d", k), Value: phi})
 		saved = append(saved, labels[m])
 	}
-	tr, err := run.NewTrainer(cfg, data, net, run.State{Params: query.Params(), Buffers: query.Buffers(), Opt: opt, Extra: extra, Saved: saved})
+	tr, err := run.NewTrainer(cfg, data, net, run.State{Params: query.Params(), Buffers: query.Buffers(), Opt: opt, Extra: extra, Saved: saved, Layers: []backbone.Layer{query, key}})
 	if err != nil {
 		return err
 	}

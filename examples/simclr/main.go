@@ -43,7 +43,7 @@ func simclr(args []string, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tr, err := run.NewTrainer(cfg, data, net, run.State{Params: model.Params(), Buffers: model.Buffers(), Opt: opt})
+	tr, err := run.NewTrainer(cfg, data, net, run.State{Params: model.Params(), Buffers: model.Buffers(), Opt: opt, Layers: []backbone.Layer{proj}})
 	if err != nil {
 		return err
 	}

@@ -72,7 +72,7 @@ func swav(args []string, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tr, err := run.NewTrainer(cfg, data, net, run.State{Params: model.Params(), Buffers: model.Buffers(), Opt: opt})
+	tr, err := run.NewTrainer(cfg, data, net, run.State{Params: model.Params(), Buffers: model.Buffers(), Opt: opt, Layers: []backbone.Layer{head}})
 	if err != nil {
 		return err
 	}

@@ -108,7 +108,7 @@ func Parse(method string, def Defaults, args []string, log io.Writer) (*Config, 
 	fs.StringVar(&plan, "plan", "", "set by -budget for its run (budget,step-seconds,steps-per-epoch)")
 	fs.IntVar(&c.Calibrate, "calibrate", 0, "set by -budget: time this many steps, write the plan and stop")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the training steps to this file (read it with go tool pprof)")
-	distMode := addDistFlag(fs)
+	distMode := addDistFlags(fs, &c.dist)
 	if def.Flags != nil {
 		def.Flags(fs)
 	}

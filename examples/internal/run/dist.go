@@ -37,10 +37,13 @@ type distRun struct {
 	state *backbone.DataParallel
 	// averaged records that the current step averaged its gradients.
 	averaged bool
+	// syncBN is -sync-bn: the batch-norm statistics of the global batch.
+	syncBN bool
 }
 
-// addDistFlag adds -dist to an example's flags.
-func addDistFlag(fs *flag.FlagSet) *string {
+// addDistFlags adds -dist and -sync-bn to an example's flags.
+func addDistFlags(fs *flag.FlagSet, d *distRun) *string {
+	fs.BoolVar(&d.syncBN, "sync-bn", false, "with -dist: every BatchNorm of the network and the method's heads normalizes with the statistics of the global batch (torch.nn.SyncBatchNorm), not of its rank's share")
 	return fs.String("dist", "", `"mpi": one rank of a data-parallel job launched by mpirun (each rank its share of every batch, gradients averaged, the kNN over every rank's share of the features; rank 0 alone prints, runs the linear probe and k-means and writes -out, and -resume reads -out's checkpoint on every rank); outside mpirun, one rank`)
 }
 
@@ -49,6 +52,8 @@ func addDistFlag(fs *flag.FlagSet) *string {
 func (c *Config) openDist(mode string) error {
 	var comm dist.Comm
 	switch {
+	case mode == "" && c.dist.syncBN:
+		return fmt.Errorf("%s: -sync-bn needs -dist", c.Method)
 	case mode == "":
 		return nil
 	case mode == "mpi":
@@ -256,6 +261,11 @@ func (t *Trainer) startDist() error {
 		return err
 	}
 	d.dp = dp
+	if d.syncBN {
+		layers := append([]backbone.Layer{t.net}, t.state.Layers...)
+		n := backbone.SyncBatchNorm(d.comm, layers...)
+		t.cfg.logf("%s: -sync-bn: %d BatchNorm layers normalize over the %d ranks' batch\n", t.cfg.Method, n, t.cfg.Ranks())
+	}
 	if shared := append(slices.Clone(t.state.Buffers), t.state.Extra...); len(shared) > 0 {
 		if d.state, err = backbone.NewDataParallel(d.comm, shared); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -248,6 +249,9 @@ func TestInProcess(t *testing.T) {
 			t.Errorf("rank %d: kNN %v, want one process's %v", rank, r.KNN, want)
 		}
 	}
+	if results[0].Ranks != 2 || results[0].SyncBN {
+		t.Errorf("result: ranks %d, sync_bn %v; want 2 and false", results[0].Ranks, results[0].SyncBN)
+	}
 	if len(results) != 2 || results[0].Linear == 0 || results[1].Linear != 0 {
 		t.Errorf("results %v: want both ranks', the linear probe on rank 0 only", results)
 	}
@@ -309,4 +313,69 @@ func readCheckpoint(t *testing.T, dir string) *backbone.Checkpoint {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestInProcessSyncBN checks -sync-bn: a 2-rank job whose batch norms
+// normalize over the global batch trains the network of one process on
+// that batch (the ranks' shares of each step are the process's batch, the
+// gradients averaged); the same job without -sync-bn normalizes each half
+// on its own and ends elsewhere. Equal up to float32 rounding is not
+// bit-equal: where a ReLU input or a max-pool window lies within rounding
+// of a tie, the two sides can take different branches, and one such
+// element moves a gradient by about one part in the number of elements
+// summed (~1e-3 here), so the bound is 1e-2 against ~0.5 without -sync-bn.
+func TestInProcessSyncBN(t *testing.T) {
+	one, synced, plain := t.TempDir(), t.TempDir(), t.TempDir()
+	fn := supervised("")
+	args := append(slices.Clone(tinyArgs), "-epochs", "1", "-lr", "0.01")
+	if err := fn(append(slices.Clone(args), "-out", one), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := InProcess(2, fn, append(slices.Clone(args), "-out", synced, "-sync-bn"), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := InProcess(2, fn, append(slices.Clone(args), "-out", plain), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	want := readCheckpoint(t, one)
+	// dev is the largest difference from the one-process checkpoint
+	// (weights, running statistics, momentum), relative to the largest
+	// magnitude of each tensor.
+	dev := func(c *backbone.Checkpoint) float64 {
+		worst := 0.0
+		for _, name := range want.Names() {
+			dtype, shape, _ := want.Info(name)
+			if dtype != "F32" {
+				continue
+			}
+			a, b := ssl.New(shape...), ssl.New(shape...)
+			if err := want.Float32(a, name); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Float32(b, name); err != nil {
+				t.Fatal(err)
+			}
+			var scale, diff float64
+			bv := b.Data().([]float32)
+			for i, v := range a.Data().([]float32) {
+				scale = max(scale, math.Abs(float64(v)))
+				diff = max(diff, math.Abs(float64(v-bv[i])))
+			}
+			if scale > 0 {
+				worst = max(worst, diff/scale)
+			}
+		}
+		return worst
+	}
+	ds, dp := dev(readCheckpoint(t, synced)), dev(readCheckpoint(t, plain))
+	t.Logf("relative difference from one process: -sync-bn %.2g, without %.2g", ds, dp)
+	if ds > 1e-2 {
+		t.Errorf("-sync-bn job differs from one process by %.2g (relative), want ≤ 1e-2", ds)
+	}
+	if dp < 0.1 {
+		t.Errorf("without -sync-bn the job differs by only %.2g: the test does not tell the two apart", dp)
+	}
+	if _, err := Parse("x", Defaults{}, []string{"-sync-bn"}, io.Discard); err == nil || !strings.Contains(err.Error(), "-sync-bn needs -dist") {
+		t.Errorf("-sync-bn without -dist: err = %v", err)
+	}
 }

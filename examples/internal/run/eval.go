@@ -71,13 +71,17 @@ func FeatureRows(net backbone.Layer, s *dataset.Set, from, to int) (ssl.Tensor, 
 
 // Result is what result.json holds: the fields a script reads.
 type Result struct {
-	Method          string  `json:"method"`
-	Data            string  `json:"data"`
-	TrainImages     int     `json:"train_images"`
-	TestImages      int     `json:"test_images"`
-	Epochs          int     `json:"epochs"`
-	Batch           int     `json:"batch"`
-	CropMin         float64 `json:"crop_min"`
+	Method      string  `json:"method"`
+	Data        string  `json:"data"`
+	TrainImages int     `json:"train_images"`
+	TestImages  int     `json:"test_images"`
+	Epochs      int     `json:"epochs"`
+	Batch       int     `json:"batch"`
+	CropMin     float64 `json:"crop_min"`
+	// Ranks is the number of ranks of a -dist job (absent in one process);
+	// SyncBN records -sync-bn.
+	Ranks           int     `json:"ranks,omitempty"`
+	SyncBN          bool    `json:"sync_bn,omitempty"`
 	TrainSeconds    float64 `json:"train_seconds"`
 	ImagesPerSecond float64 `json:"images_per_second"`
 	KNN             float64 `json:"knn"`
@@ -121,8 +125,11 @@ func (t *Trainer) Finish(head *Head) (*Result, error) {
 	c := t.cfg
 	r := &Result{
 		Method: c.Method, Data: t.data.Train.Name, TrainImages: t.data.Train.N, TestImages: t.data.Test.N,
-		Epochs: c.Epochs, Batch: c.Batch * c.Ranks(), CropMin: c.CropMin, TrainSeconds: t.trained.Seconds(), ImagesPerSecond: t.ImagesPerSecond(),
+		Epochs: c.Epochs, Batch: c.Batch * c.Ranks(), CropMin: c.CropMin, SyncBN: c.dist.syncBN && c.Ranks() > 1, TrainSeconds: t.trained.Seconds(), ImagesPerSecond: t.ImagesPerSecond(),
 		Plan: c.Plan, Machine: machine(),
+	}
+	if c.Ranks() > 1 {
+		r.Ranks = c.Ranks()
 	}
 	e, err := t.evalFeatures()
 	if err != nil {

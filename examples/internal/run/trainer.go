@@ -27,6 +27,10 @@ type State struct {
 	Opt     backbone.Optimizer
 	Extra   []*backbone.Param
 	Saved   []Checkpointer
+	// Layers are the method's modules beside the backbone (heads,
+	// predictors, a momentum encoder) whose BatchNorm layers -sync-bn
+	// synchronizes with the backbone's.
+	Layers []backbone.Layer
 }
 
 // Trainer runs the outer loop of an example: the epochs and steps, the
