@@ -2,7 +2,7 @@
 // Fashion-MNIST under the fmnist-ssl-v1 protocol and evaluates it.
 //
 // Each step: two augmented views of a batch → ConvNet3 → projection MLP
-// (128→256→BN→ReLU→64) → NT-Xent (temperature 0.2) → backward through both
+// (128→256→BN→ReLU→64) → NT-Xent (temperature 0.2, -temperature) → backward through both
 // views → SGD (momentum 0.9, weight decay 5e-4, warm-up + cosine).
 //
 // Reference: Chen et al., A Simple Framework for Contrastive Learning of
@@ -10,7 +10,10 @@
 package main
 
 import (
+	"flag"
+	"fmt"
 	"io"
+	"math"
 
 	"ssl"
 	"ssl/backbone"
@@ -21,9 +24,15 @@ import (
 func main() { run.Main(simclr) }
 
 func simclr(args []string, log io.Writer) error {
-	cfg, err := run.Parse("simclr", run.Defaults{EpochsEmbedded: 10, EpochsFull: 1}, args, log)
+	temperature := 0.2
+	cfg, err := run.Parse("simclr", run.Defaults{EpochsEmbedded: 10, EpochsFull: 1, Flags: func(fs *flag.FlagSet) {
+		fs.Float64Var(&temperature, "temperature", 0.2, "NT-Xent temperature τ, > 0")
+	}}, args, log)
 	if err != nil {
 		return err
+	}
+	if !(temperature > 0) || math.IsInf(temperature, 0) {
+		return fmt.Errorf("simclr: -temperature must be finite and > 0 (-temperature=%v)", temperature)
 	}
 	data, err := run.LoadData(cfg)
 	if err != nil {
@@ -72,7 +81,7 @@ func simclr(args []string, log io.Writer) error {
 				return err
 			}
 		}
-		loss, err := losses.NTXent(dz[0], dz[1], z[0], z[1], 0.2, lossOpts)
+		loss, err := losses.NTXent(dz[0], dz[1], z[0], z[1], temperature, lossOpts)
 		if err != nil {
 			return err
 		}

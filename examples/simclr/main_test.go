@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"ssl/examples/internal/run"
@@ -37,5 +38,34 @@ func TestDist(t *testing.T) {
 	}
 	if r.Method != "simclr" || r.Batch != 64 || r.KNN <= 0.1 {
 		t.Errorf("result.json = %+v: want simclr, the global batch 64, kNN above chance", r)
+	}
+}
+
+// TestTemperature checks that -temperature reaches the loss and that a
+// temperature that is not a positive finite number is refused by name.
+func TestTemperature(t *testing.T) {
+	for _, bad := range []string{"0", "-0.1", "NaN", "+Inf"} {
+		err := simclr(append(slices.Clone(runtest.Tiny), "-temperature", bad, "-out", t.TempDir()), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "-temperature") {
+			t.Errorf("-temperature %s: err = %v, want one naming -temperature", bad, err)
+		}
+	}
+	knn := func(temp string) float64 {
+		out := t.TempDir()
+		if err := simclr(append(slices.Clone(runtest.Tiny), "-temperature", temp, "-epochs", "1", "-eval-every", "0", "-out", out), io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		js, err := os.ReadFile(filepath.Join(out, "result.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r run.Result
+		if err := json.Unmarshal(js, &r); err != nil {
+			t.Fatal(err)
+		}
+		return r.KNN
+	}
+	if a, b := knn("0.2"), knn("0.05"); a == b {
+		t.Errorf("-temperature 0.05 trained the same network as 0.2 (kNN %v)", a)
 	}
 }
