@@ -1,10 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -28,14 +25,7 @@ func TestDist(t *testing.T) {
 	if err := run.InProcess(2, simclr, args, io.Discard); err != nil {
 		t.Fatalf("simclr on 2 ranks: %v", err)
 	}
-	js, err := os.ReadFile(filepath.Join(out, "result.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r run.Result
-	if err := json.Unmarshal(js, &r); err != nil {
-		t.Fatal(err)
-	}
+	r := runtest.ReadResult(t, out)
 	if r.Method != "simclr" || r.Batch != 64 || r.KNN <= 0.1 {
 		t.Errorf("result.json = %+v: want simclr, the global batch 64, kNN above chance", r)
 	}
@@ -55,15 +45,7 @@ func TestTemperature(t *testing.T) {
 		if err := simclr(append(slices.Clone(runtest.Tiny), "-temperature", temp, "-epochs", "1", "-eval-every", "0", "-out", out), io.Discard); err != nil {
 			t.Fatal(err)
 		}
-		js, err := os.ReadFile(filepath.Join(out, "result.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var r run.Result
-		if err := json.Unmarshal(js, &r); err != nil {
-			t.Fatal(err)
-		}
-		return r.KNN
+		return runtest.ReadResult(t, out).KNN
 	}
 	if a, b := knn("0.2"), knn("0.05"); a == b {
 		t.Errorf("-temperature 0.05 trained the same network as 0.2 (kNN %v)", a)

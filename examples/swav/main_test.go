@@ -1,14 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -95,14 +92,7 @@ func runDist(t *testing.T, method string, main runtest.Main, extra ...string) {
 	if err := run.InProcess(2, main, args, io.Discard); err != nil {
 		t.Fatalf("%s on 2 ranks: %v", method, err)
 	}
-	js, err := os.ReadFile(filepath.Join(out, "result.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r run.Result
-	if err := json.Unmarshal(js, &r); err != nil {
-		t.Fatal(err)
-	}
+	r := runtest.ReadResult(t, out)
 	if r.Method != method || r.Batch != 64 || r.KNN <= 0.1 {
 		t.Errorf("result.json = %+v: want %s, the global batch 64, kNN above chance", r, method)
 	}

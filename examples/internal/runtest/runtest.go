@@ -34,14 +34,7 @@ func Smoke(t *testing.T, method string, main Main, extra ...string) run.Result {
 	if err := main(args, io.Discard); err != nil {
 		t.Fatalf("%s %v: %v", method, args, err)
 	}
-	var r run.Result
-	js, err := os.ReadFile(filepath.Join(out, "result.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(js, &r); err != nil {
-		t.Fatal(err)
-	}
+	r := ReadResult(t, out)
 	if r.Method != method || r.Epochs != 1 || r.KNN <= 0.1 || r.KNN > 1 || r.ImagesPerSecond <= 0 {
 		t.Errorf("result.json = %+v: want method %s, 1 epoch, kNN above chance", r, method)
 	}
@@ -49,6 +42,20 @@ func Smoke(t *testing.T, method string, main Main, extra ...string) run.Result {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("output %s: %v", f, err)
 		}
+	}
+	return r
+}
+
+// ReadResult reads the result.json a run wrote into dir.
+func ReadResult(t *testing.T, dir string) run.Result {
+	t.Helper()
+	js, err := os.ReadFile(filepath.Join(dir, "result.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r run.Result
+	if err := json.Unmarshal(js, &r); err != nil {
+		t.Fatal(err)
 	}
 	return r
 }
