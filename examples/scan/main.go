@@ -28,7 +28,8 @@
 //
 // SCAN runs its stages as separate programs; -pretrained does the same
 // here: it starts from the ConvNet3 and projection of an examples/simclr
-// checkpoint and skips phase 1. After each clustering epoch the kept head's
+// or examples/swav checkpoint (both hold ConvNet3 and the same
+// 128→256→BN→ReLU→64 projection) and skips phase 1. After each clustering epoch the kept head's
 // ACC/NMI/ARI and cluster sizes on the test set, every head's ACC and loss
 // and the heads' agreement (NMI with the kept head) are printed: the
 // diagnostics for merged or empty clusters (labels serve nothing else).
@@ -70,7 +71,7 @@ func scan(args []string, log io.Writer) error {
 		fs.Float64Var(&netRatio, "backbone-ratio", netRatio, "the backbone's Adam learning rate after the pretext, as a fraction of the heads' (0: backbone frozen)")
 		fs.IntVar(&nHeads, "heads", nHeads, "clustering heads trained side by side; the one with the lowest SCAN loss is kept")
 		fs.IntVar(&cutout, "cutout", cutout, "largest side of the Cutout square in the SCAN and self-labelling views (0: none)")
-		fs.StringVar(&pretrained, "pretrained", "", "start from the ConvNet3 and projection of a SimCLR checkpoint (examples/simclr's -out DIR/checkpoint.safetensors) and skip the pretext")
+		fs.StringVar(&pretrained, "pretrained", "", "start from the ConvNet3 and projection of a SimCLR or SwAV checkpoint (examples/simclr's or examples/swav's -out DIR/checkpoint.safetensors) and skip the pretext")
 	}}, args, log)
 	if err != nil {
 		return err
