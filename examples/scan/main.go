@@ -24,7 +24,11 @@
 //     (otherwise SCAN goes on): the kept head's prediction on the
 //     un-augmented image, where its confidence exceeds 0.99, is the
 //     class-balanced cross-entropy target of a strongly augmented view →
-//     Adam.
+//     Adam: by default the clustering schedule and -backbone-ratio go on;
+//     -selflabel-lr R trains the backbone and the kept head with a fresh
+//     Adam at the constant rate R instead, as SCAN's self-labelling stage
+//     does (1e-4 there), which lets a backbone frozen during phase 2 learn
+//     from the pseudo-labels.
 //
 // SCAN runs its stages as separate programs; -pretrained does the same
 // here: it starts from the ConvNet3 and projection of an examples/simclr
@@ -61,7 +65,7 @@ const (
 )
 
 func scan(args []string, log io.Writer) error {
-	pretextFrac, selfFrac, threshold, clusterLR, netRatio, pretrained := 0.5, 0.2, 0.99, 1e-2, 0.01, ""
+	pretextFrac, selfFrac, threshold, clusterLR, netRatio, selfLR, pretrained := 0.5, 0.2, 0.99, 1e-2, 0.01, 0.0, ""
 	nHeads, cutout := 10, 14
 	cfg, err := run.Parse("scan", run.Defaults{EpochsEmbedded: 10, EpochsFull: 2, Flags: func(fs *flag.FlagSet) {
 		fs.Float64Var(&pretextFrac, "pretext", pretextFrac, "fraction of the epochs for the SimCLR pretext")
@@ -69,6 +73,7 @@ func scan(args []string, log io.Writer) error {
 		fs.Float64Var(&threshold, "threshold", threshold, "self-labelling confidence threshold")
 		fs.Float64Var(&clusterLR, "cluster-lr", clusterLR, "Adam's base learning rate of the heads after the pretext")
 		fs.Float64Var(&netRatio, "backbone-ratio", netRatio, "the backbone's Adam learning rate after the pretext, as a fraction of the heads' (0: backbone frozen)")
+		fs.Float64Var(&selfLR, "selflabel-lr", selfLR, "Adam's constant learning rate of the whole network (kept head and backbone, one fresh optimizer) while self-labelling, as SCAN's 1e-4 (0: the clustering schedule and -backbone-ratio go on)")
 		fs.IntVar(&nHeads, "heads", nHeads, "clustering heads trained side by side; the one with the lowest SCAN loss is kept")
 		fs.IntVar(&cutout, "cutout", cutout, "largest side of the Cutout square in the SCAN and self-labelling views (0: none)")
 		fs.StringVar(&pretrained, "pretrained", "", "start from the ConvNet3 and projection of a SimCLR or SwAV checkpoint (examples/simclr's or examples/swav's -out DIR/checkpoint.safetensors) and skip the pretext")
@@ -85,9 +90,9 @@ func scan(args []string, log io.Writer) error {
 	}
 	pretextEnd := int(math.Round(pretextFrac * float64(cfg.Epochs)))
 	selfFrom := cfg.Epochs - int(math.Round(selfFrac*float64(cfg.Epochs)))
-	if pretextFrac < 0 || selfFrac < 0 || pretextEnd > selfFrom || !(threshold >= 0 && threshold < 1) || !(clusterLR >= 0) || !(netRatio >= 0) || nHeads < 1 || cutout < 0 {
-		return fmt.Errorf("scan: -pretext %g and -selflabel %g must be ≥ 0 and sum to at most 1, -threshold %g in [0, 1), -cluster-lr %g and -backbone-ratio %g ≥ 0, -heads %d ≥ 1, -cutout %d ≥ 0",
-			pretextFrac, selfFrac, threshold, clusterLR, netRatio, nHeads, cutout)
+	if pretextFrac < 0 || selfFrac < 0 || pretextEnd > selfFrom || !(threshold >= 0 && threshold < 1) || !(clusterLR >= 0) || !(netRatio >= 0) || !(selfLR >= 0) || nHeads < 1 || cutout < 0 {
+		return fmt.Errorf("scan: -pretext %g and -selflabel %g must be ≥ 0 and sum to at most 1, -threshold %g in [0, 1), -cluster-lr %g, -backbone-ratio %g and -selflabel-lr %g ≥ 0, -heads %d ≥ 1, -cutout %d ≥ 0",
+			pretextFrac, selfFrac, threshold, clusterLR, netRatio, selfLR, nHeads, cutout)
 	}
 	rng := run.InitRand(cfg)
 	net, pretext, err := run.Encoder("pretext", 64, rng)
@@ -121,10 +126,19 @@ func scan(args []string, log io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Self-labelling, as SCAN's, trains everything with an Adam of its own.
+	adamSelf, err := backbone.NewAdamW(append(net.Params(), heads.Params()...), &backbone.AdamWOptions{WeightDecay: 1e-4})
+	if err != nil {
+		return err
+	}
+	selfState := adamSelf.State() // saved as "self." + name: adamNet's state has the same names
+	for i, p := range selfState {
+		selfState[i] = &backbone.Param{Name: "self." + p.Name, Value: p.Value}
+	}
 	nbrs := run.NewNeighbors("neighbors", data.Train.N, neighbors)
 	st := &scanState{kept: 0, self: undecided}
 	tr, err := run.NewTrainer(cfg, data, net, run.State{Params: params, Buffers: pretext.Buffers(), Opt: opt,
-		Extra: append(adamHead.State(), adamNet.State()...), Saved: []run.Checkpointer{nbrs, st}})
+		Extra: slices.Concat(adamHead.State(), adamNet.State(), selfState), Saved: []run.Checkpointer{nbrs, st}})
 	if err != nil {
 		return err
 	}
@@ -144,11 +158,9 @@ func scan(args []string, log io.Writer) error {
 				fmt.Fprintf(log, "epoch %d: mined %d neighbors of every image: %.1f%% share its label\n", epoch+1, neighbors, 100*purity)
 			}
 		}
-		if afterSCAN := epoch > pretextEnd && (epoch <= selfFrom || st.self == noSelfLabelling); !afterSCAN {
+		if epoch <= pretextEnd {
 			return nil
 		}
-		// After a SCAN epoch: keep the head of lowest SCAN loss over the
-		// training set and its mined neighbors, as SCAN's scan_evaluate.
 		feats, err := run.Features(net, data.Train)
 		if err != nil {
 			return err
@@ -157,7 +169,11 @@ func scan(args []string, log io.Writer) error {
 		if err != nil {
 			return err
 		}
-		st.kept = argmin(trainLoss)
+		if afterSCAN := epoch <= selfFrom || st.self == noSelfLabelling; afterSCAN {
+			// After a SCAN epoch: keep the head of lowest SCAN loss over the
+			// training set and its mined neighbors, as SCAN's scan_evaluate.
+			st.kept = argmin(trainLoss)
+		}
 		if epoch == selfFrom {
 			// Self-label only if every cluster of the kept head has a
 			// confident image: a missing cluster never comes back, and
@@ -297,8 +313,10 @@ func scan(args []string, log io.Writer) error {
 				return err
 			}
 		}
-		if e < pretextEnd {
+		if selfLabel := e >= selfFrom && st.self == selfLabelling; e < pretextEnd {
 			err = opt.Step(pretextLR[tr.GlobalStep()])
+		} else if selfLabel && selfLR > 0 {
+			err = adamSelf.Step(selfLR)
 		} else {
 			lr := clusterLRs[tr.GlobalStep()-pretextEnd*steps]
 			if err = adamHead.Step(lr); err == nil {
