@@ -40,28 +40,71 @@ func TestResumeSelfLabel(t *testing.T) {
 // -pretrained starts from another run's ConvNet3: with the clustering
 // rates at 0 the backbone's weights stay those of the file.
 func TestPretrained(t *testing.T) {
-	first := t.TempDir()
-	args := append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", first)
-	if err := scan(args, io.Discard); err != nil {
-		t.Fatal(err)
-	}
+	first := pretrain(t)
 	ckpt := filepath.Join(first, run.CheckpointName)
 	second := t.TempDir()
-	args = append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", second,
+	args := append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", second,
 		"-pretrained", ckpt, "-cluster-lr", "0", "-backbone-ratio", "0")
 	if err := scan(args, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	want, got := runtest.ReadCheckpoint(t, first), runtest.ReadCheckpoint(t, second)
-	for _, name := range []string{"conv1.weight", "conv3.weight"} {
-		_, _, a, okA := want.Raw(name)
-		_, _, b, okB := got.Raw(name)
-		if !okA || !okB || !bytes.Equal(a, b) {
-			t.Errorf("%s differs from the pretrained checkpoint's", name)
-		}
+	if moved := backboneMoved(t, first, second); moved != "" {
+		t.Errorf("%s differs from the pretrained checkpoint's", moved)
 	}
 	bad := append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", t.TempDir(), "-pretrained", filepath.Join(first, "missing.safetensors"))
 	if err := scan(bad, io.Discard); err == nil || !strings.Contains(err.Error(), "missing.safetensors") {
 		t.Errorf("scan with a missing -pretrained file: err = %v, want one naming the file", err)
 	}
+}
+
+// -selflabel-lr trains the backbone while self-labelling although the
+// clustering phase kept it frozen (-backbone-ratio 0); without it the
+// backbone stays the pretrained one.
+// (1024 images and 3 SCAN epochs: the fewest after which every cluster of
+// the kept head holds an image, so that self-labelling starts.)
+func TestSelfLabelLR(t *testing.T) {
+	first := pretrain(t, "-limit", "1024", "-epochs", "2")
+	for _, lr := range []string{"0", "1e-3"} {
+		out := t.TempDir()
+		args := append(append([]string(nil), runtest.Tiny...), "-limit", "1024", "-epochs", "4", "-out", out,
+			"-pretrained", filepath.Join(first, run.CheckpointName), "-backbone-ratio", "0",
+			"-selflabel", "0.25", "-threshold", "0", "-selflabel-lr", lr)
+		if err := scan(args, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		if moved, want := backboneMoved(t, first, out), lr != "0"; (moved != "") != want {
+			t.Errorf("-selflabel-lr %s: backbone weight changed: %q, want a change: %v", lr, moved, want)
+		}
+	}
+	bad := append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", t.TempDir(), "-selflabel-lr", "-1")
+	if err := scan(bad, io.Discard); err == nil || !strings.Contains(err.Error(), "-selflabel-lr -1") {
+		t.Errorf("scan -selflabel-lr -1: err = %v, want one naming the flag", err)
+	}
+}
+
+// pretrain runs a tiny pretext (one epoch unless extra says) and returns
+// its -out folder.
+func pretrain(t *testing.T, extra ...string) string {
+	t.Helper()
+	out := t.TempDir()
+	args := append(append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", out), extra...)
+	if err := scan(args, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// backboneMoved returns the first ConvNet3 weight whose bytes differ
+// between the checkpoints of the two -out folders ("" if none).
+func backboneMoved(t *testing.T, a, b string) string {
+	t.Helper()
+	ca, cb := runtest.ReadCheckpoint(t, a), runtest.ReadCheckpoint(t, b)
+	for _, name := range []string{"conv1.weight", "conv2.weight", "conv3.weight"} {
+		_, _, x, okA := ca.Raw(name)
+		_, _, y, okB := cb.Raw(name)
+		if !okA || !okB || !bytes.Equal(x, y) {
+			return name
+		}
+	}
+	return ""
 }
