@@ -7,7 +7,7 @@
 //     projection 128→256→BN→ReLU→64 → NT-Xent (τ 0.2) → SGD on a warm-up +
 //     cosine schedule of its own that ends at 0 with the phase, as a
 //     separate pretext run would;
-//  2. at the start of the next epoch the 20 nearest neighbors of every
+//  2. at the start of the next epoch the -neighbors (20) nearest neighbors of every
 //     training image are mined (cosine, on the un-augmented backbone
 //     features); then each step: a strongly augmented anchor and a
 //     strongly augmented neighbor drawn from its list (the protocol's view
@@ -60,13 +60,12 @@ func main() { run.Main(scan) }
 
 const (
 	clusters      = 10
-	neighbors     = 20  // mined per image (the list also holds the image itself)
 	entropyWeight = 5.0 // SCAN's weight on the entropy of the mean prediction
 )
 
 func scan(args []string, log io.Writer) error {
 	pretextFrac, selfFrac, threshold, clusterLR, netRatio, selfLR, pretrained := 0.5, 0.2, 0.99, 1e-2, 0.01, 0.0, ""
-	nHeads, cutout := 10, 14
+	nHeads, cutout, neighbors := 10, 14, 20
 	cfg, err := run.Parse("scan", run.Defaults{EpochsEmbedded: 10, EpochsFull: 2, Flags: func(fs *flag.FlagSet) {
 		fs.Float64Var(&pretextFrac, "pretext", pretextFrac, "fraction of the epochs for the SimCLR pretext")
 		fs.Float64Var(&selfFrac, "selflabel", selfFrac, "fraction of the epochs for self-labelling (at the end)")
@@ -75,6 +74,7 @@ func scan(args []string, log io.Writer) error {
 		fs.Float64Var(&netRatio, "backbone-ratio", netRatio, "the backbone's Adam learning rate after the pretext, as a fraction of the heads' (0: backbone frozen)")
 		fs.Float64Var(&selfLR, "selflabel-lr", selfLR, "Adam's constant learning rate of the whole network (kept head and backbone, one fresh optimizer) while self-labelling, as SCAN's 1e-4 (0: the clustering schedule and -backbone-ratio go on)")
 		fs.IntVar(&nHeads, "heads", nHeads, "clustering heads trained side by side; the one with the lowest SCAN loss is kept")
+		fs.IntVar(&neighbors, "neighbors", neighbors, "nearest neighbors mined per image (SCAN: 20)")
 		fs.IntVar(&cutout, "cutout", cutout, "largest side of the Cutout square in the SCAN and self-labelling views (0: none)")
 		fs.StringVar(&pretrained, "pretrained", "", "start from the ConvNet3 and projection of a SimCLR or SwAV checkpoint (examples/simclr's or examples/swav's -out DIR/checkpoint.safetensors) and skip the pretext")
 	}}, args, log)
@@ -90,9 +90,9 @@ func scan(args []string, log io.Writer) error {
 	}
 	pretextEnd := int(math.Round(pretextFrac * float64(cfg.Epochs)))
 	selfFrom := cfg.Epochs - int(math.Round(selfFrac*float64(cfg.Epochs)))
-	if pretextFrac < 0 || selfFrac < 0 || pretextEnd > selfFrom || !(threshold >= 0 && threshold < 1) || !(clusterLR >= 0) || !(netRatio >= 0) || !(selfLR >= 0) || nHeads < 1 || cutout < 0 {
-		return fmt.Errorf("scan: -pretext %g and -selflabel %g must be ≥ 0 and sum to at most 1, -threshold %g in [0, 1), -cluster-lr %g, -backbone-ratio %g and -selflabel-lr %g ≥ 0, -heads %d ≥ 1, -cutout %d ≥ 0",
-			pretextFrac, selfFrac, threshold, clusterLR, netRatio, selfLR, nHeads, cutout)
+	if pretextFrac < 0 || selfFrac < 0 || pretextEnd > selfFrom || !(threshold >= 0 && threshold < 1) || !(clusterLR >= 0) || !(netRatio >= 0) || !(selfLR >= 0) || nHeads < 1 || cutout < 0 || neighbors < 1 || neighbors >= data.Train.N {
+		return fmt.Errorf("scan: -pretext %g and -selflabel %g must be ≥ 0 and sum to at most 1, -threshold %g in [0, 1), -cluster-lr %g, -backbone-ratio %g and -selflabel-lr %g ≥ 0, -heads %d ≥ 1, -cutout %d ≥ 0, -neighbors %d in [1, %d)",
+			pretextFrac, selfFrac, threshold, clusterLR, netRatio, selfLR, nHeads, cutout, neighbors, data.Train.N)
 	}
 	rng := run.InitRand(cfg)
 	net, pretext, err := run.Encoder("pretext", 64, rng)
