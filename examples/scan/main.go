@@ -30,6 +30,18 @@
 //     does (1e-4 there), which lets a backbone frozen during phase 2 learn
 //     from the pseudo-labels.
 //
+// The evaluation scores one clustering beyond the protocol's k-means and
+// the kept head: the head's reliable pseudo-labels propagated, as SPICE
+// selects them (Niu et al., SPICE: Semantic Pseudo-labeling for Image
+// Clustering, IEEE TIP 2022). The head labels every training image; the
+// images whose label at least -reliable (0.9) of their 20 nearest
+// training images share (cosine, backbone features) are kept, and each
+// test image takes the protocol's weighted kNN vote (k 20, T 0.07) of the
+// kept images' labels. No label and no training step enter it: it
+// replaces the head's linear boundary, where it cuts through a
+// neighborhood, by the neighborhood's majority (SPICE trains a network on
+// the reliable labels instead).
+//
 // SCAN runs its stages as separate programs; -pretrained does the same
 // here: it starts from the ConvNet3 and projection of an examples/simclr
 // or examples/swav checkpoint (both hold ConvNet3 and the same
@@ -65,7 +77,7 @@ const (
 
 func scan(args []string, log io.Writer) error {
 	pretextFrac, selfFrac, threshold, clusterLR, netRatio, selfLR, pretrained := 0.5, 0.2, 0.99, 1e-2, 0.01, 0.0, ""
-	nHeads, cutout, neighbors := 10, 14, 20
+	nHeads, cutout, neighbors, reliable := 10, 14, 20, 0.9
 	cfg, err := run.Parse("scan", run.Defaults{EpochsEmbedded: 10, EpochsFull: 2, Flags: func(fs *flag.FlagSet) {
 		fs.Float64Var(&pretextFrac, "pretext", pretextFrac, "fraction of the epochs for the SimCLR pretext")
 		fs.Float64Var(&selfFrac, "selflabel", selfFrac, "fraction of the epochs for self-labelling (at the end)")
@@ -75,6 +87,7 @@ func scan(args []string, log io.Writer) error {
 		fs.Float64Var(&selfLR, "selflabel-lr", selfLR, "Adam's constant learning rate of the whole network (kept head and backbone, one fresh optimizer) while self-labelling, as SCAN's 1e-4 (0: the clustering schedule and -backbone-ratio go on)")
 		fs.IntVar(&nHeads, "heads", nHeads, "clustering heads trained side by side; the one with the lowest SCAN loss is kept")
 		fs.IntVar(&neighbors, "neighbors", neighbors, "nearest neighbors mined per image (SCAN: 20)")
+		fs.Float64Var(&reliable, "reliable", reliable, "also score the kept head's pseudo-labels propagated by kNN from the training images whose label at least this fraction of their 20 nearest neighbors share (0: not scored)")
 		fs.IntVar(&cutout, "cutout", cutout, "largest side of the Cutout square in the SCAN and self-labelling views (0: none)")
 		fs.StringVar(&pretrained, "pretrained", "", "start from the ConvNet3 and projection of a SimCLR or SwAV checkpoint (examples/simclr's or examples/swav's -out DIR/checkpoint.safetensors) and skip the pretext")
 	}}, args, log)
@@ -90,9 +103,9 @@ func scan(args []string, log io.Writer) error {
 	}
 	pretextEnd := int(math.Round(pretextFrac * float64(cfg.Epochs)))
 	selfFrom := cfg.Epochs - int(math.Round(selfFrac*float64(cfg.Epochs)))
-	if pretextFrac < 0 || selfFrac < 0 || pretextEnd > selfFrom || !(threshold >= 0 && threshold < 1) || !(clusterLR >= 0) || !(netRatio >= 0) || !(selfLR >= 0) || nHeads < 1 || cutout < 0 || neighbors < 1 || neighbors >= data.Train.N {
-		return fmt.Errorf("scan: -pretext %g and -selflabel %g must be ≥ 0 and sum to at most 1, -threshold %g in [0, 1), -cluster-lr %g, -backbone-ratio %g and -selflabel-lr %g ≥ 0, -heads %d ≥ 1, -cutout %d ≥ 0, -neighbors %d in [1, %d)",
-			pretextFrac, selfFrac, threshold, clusterLR, netRatio, selfLR, nHeads, cutout, neighbors, data.Train.N)
+	if pretextFrac < 0 || selfFrac < 0 || pretextEnd > selfFrom || !(threshold >= 0 && threshold < 1) || !(clusterLR >= 0) || !(netRatio >= 0) || !(selfLR >= 0) || nHeads < 1 || cutout < 0 || neighbors < 1 || neighbors >= data.Train.N || !(reliable >= 0 && reliable <= 1) {
+		return fmt.Errorf("scan: -pretext %g and -selflabel %g must be ≥ 0 and sum to at most 1, -threshold %g in [0, 1), -cluster-lr %g, -backbone-ratio %g and -selflabel-lr %g ≥ 0, -heads %d ≥ 1, -cutout %d ≥ 0, -neighbors %d in [1, %d), -reliable %g in [0, 1]",
+			pretextFrac, selfFrac, threshold, clusterLR, netRatio, selfLR, nHeads, cutout, neighbors, data.Train.N, reliable)
 	}
 	rng := run.InitRand(cfg)
 	net, pretext, err := run.Encoder("pretext", 64, rng)
@@ -339,6 +352,6 @@ func scan(args []string, log io.Writer) error {
 	if !cfg.Quiet {
 		fmt.Fprintf(log, "the kept head: %d of %d\n", st.kept, nHeads)
 	}
-	_, err = tr.Finish(&run.Head{Layer: keep, K: clusters})
+	_, err = tr.Finish(&run.Head{Layer: keep, K: clusters, Reliable: reliable})
 	return err
 }

@@ -17,6 +17,9 @@ func TestSmoke(t *testing.T) {
 	if r.HeadACC <= 0 {
 		t.Errorf("scan: the cluster head was not evaluated: %+v", r)
 	}
+	if r.ReliableImages < 20 || r.PropagatedACC <= 0 {
+		t.Errorf("scan: the head's reliable pseudo-labels were not propagated: %+v", r)
+	}
 }
 
 // Neighbor mining and the SCAN loss from the first epoch.
@@ -107,4 +110,14 @@ func backboneMoved(t *testing.T, a, b string) string {
 		}
 	}
 	return ""
+}
+
+// Each bad setting is an error that names its flag and value.
+func TestBadFlags(t *testing.T) {
+	for _, c := range [][2]string{{"-reliable", "1.5"}, {"-reliable", "-0.1"}, {"-neighbors", "0"}, {"-heads", "0"}, {"-threshold", "1"}} {
+		args := append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", t.TempDir(), c[0], c[1])
+		if err := scan(args, io.Discard); err == nil || !strings.Contains(err.Error(), c[0]+" "+c[1]) {
+			t.Errorf("scan %s %s: err = %v, want one naming the flag", c[0], c[1], err)
+		}
+	}
 }

@@ -94,6 +94,12 @@ type Result struct {
 	HeadACC         float64 `json:"head_acc,omitempty"`
 	HeadNMI         float64 `json:"head_nmi,omitempty"`
 	HeadARI         float64 `json:"head_ari,omitempty"`
+	// ReliableImages and the Propagated scores are the head's clustering
+	// propagated from its reliable pseudo-labels (Head.Reliable > 0).
+	ReliableImages int     `json:"reliable_images,omitempty"`
+	PropagatedACC  float64 `json:"propagated_acc,omitempty"`
+	PropagatedNMI  float64 `json:"propagated_nmi,omitempty"`
+	PropagatedARI  float64 `json:"propagated_ari,omitempty"`
 	// Plan is how a -budget run sized itself (absent without -budget).
 	Plan    *Plan  `json:"plan,omitempty"`
 	Machine string `json:"machine"`
@@ -104,6 +110,12 @@ type Result struct {
 type Head struct {
 	Layer backbone.Layer
 	K     int
+	// Reliable, in (0, 1], also scores the clustering that the head's
+	// reliable pseudo-labels give: the training images whose head label at
+	// least this fraction of their 20 nearest training images share (see
+	// [Reliable]) label the test images by the protocol's weighted kNN
+	// vote. Zero: not scored.
+	Reliable float64
 }
 
 // Finish evaluates the trained backbone under the fmnist-ssl-v1 protocol —
@@ -179,6 +191,20 @@ func (t *Trainer) Finish(head *Head) (*Result, error) {
 			return nil, err
 		}
 		r.HeadACC, r.HeadNMI, r.HeadARI = hs.ACC, hs.NMI, hs.ARI
+		if head.Reliable > 0 {
+			pp, kept, err := propagated(head, train, test)
+			if err != nil {
+				return nil, err
+			}
+			r.ReliableImages = kept
+			if pp != nil {
+				ps, err := probe.EvaluateClusters(pp, t.data.Test.Labels, head.K, classes, nil)
+				if err != nil {
+					return nil, err
+				}
+				r.PropagatedACC, r.PropagatedNMI, r.PropagatedARI = ps.ACC, ps.NMI, ps.ARI
+			}
+		}
 	}
 	if err := t.writeOutputs(r, test, labels); err != nil {
 		return nil, err
@@ -187,6 +213,11 @@ func (t *Trainer) Finish(head *Head) (*Result, error) {
 	c.logf("%-12s %6d %8.0f %9.1f %7.4f %7.4f %7.4f %7.4f   ARI %.4f\n", c.Method, c.Epochs, r.ImagesPerSecond, r.TrainSeconds, r.KNN, r.Linear, r.ACC, r.NMI, r.ARI)
 	if head != nil {
 		c.logf("%-12s clustering head (%d clusters): ACC %.4f NMI %.4f ARI %.4f\n", c.Method, head.K, r.HeadACC, r.HeadNMI, r.HeadARI)
+		if head.Reliable > 0 && r.PropagatedACC == 0 {
+			c.logf("%-12s propagated: only %d training images have a reliable pseudo-label, too few to vote\n", c.Method, r.ReliableImages)
+		} else if head.Reliable > 0 {
+			c.logf("%-12s propagated from %d reliable pseudo-labels: ACC %.4f NMI %.4f ARI %.4f\n", c.Method, r.ReliableImages, r.PropagatedACC, r.PropagatedNMI, r.PropagatedARI)
+		}
 	}
 	c.logf("%s: results in %s\n", c.Method, c.Out)
 	return r, nil

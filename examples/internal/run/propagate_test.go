@@ -1,0 +1,107 @@
+package run
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"ssl"
+	"ssl/backbone"
+	"ssl/probe"
+)
+
+func TestReliable(t *testing.T) {
+	pseudo := []int{0, 0, 0, 1, 1}
+	nbrs := []int{ // two neighbors each; agreement 1, ½, 1, ½, 1
+		1, 2,
+		0, 3,
+		0, 1,
+		4, 2,
+		3, 3,
+	}
+	for _, c := range []struct {
+		ratio float64
+		want  []int
+	}{{0.9, []int{0, 2, 4}}, {1, []int{0, 2, 4}}, {0.5, []int{0, 1, 2, 3, 4}}, {0.4, []int{0, 1, 2, 3, 4}}} {
+		got, err := Reliable(pseudo, nbrs, 2, c.ratio)
+		if err != nil || !slices.Equal(got, c.want) {
+			t.Errorf("Reliable(ratio %g) = %v, %v, want %v", c.ratio, got, err, c.want)
+		}
+	}
+	for name, c := range map[string]struct {
+		nbrs  []int
+		k     int
+		ratio float64
+	}{
+		"ratio 0":          {nbrs, 2, 0},
+		"ratio above 1":    {nbrs, 2, 1.5},
+		"NaN ratio":        {nbrs, 2, math.NaN()},
+		"k 0":              {nil, 0, 0.9},
+		"short lists":      {nbrs[:8], 2, 0.9},
+		"neighbor too big": {append(slices.Clone(nbrs[:9]), 5), 2, 0.9},
+		"negative":         {append([]int{-1}, nbrs[1:]...), 2, 0.9},
+	} {
+		if _, err := Reliable(pseudo, c.nbrs, c.k, c.ratio); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// Two clusters along e₀ and e₁ and a head that reads a noise coordinate
+// five times too strongly, so it mislabels the points far out along it:
+// their neighbors disagree with them, the vote of the reliable ones
+// labels them right.
+func TestPropagated(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	const d = 8
+	blobs := func(n int) (ssl.Tensor, []int) {
+		x, labels := ssl.New(n, d), make([]int, n)
+		_, v, _ := ssl.View(x)
+		for i := range n {
+			labels[i] = i % 2
+			for j := range d {
+				v[i*d+j] = float32(0.1 * rng.NormFloat64())
+			}
+			v[i*d+labels[i]]++
+		}
+		return x, labels
+	}
+	train, _ := blobs(2000)
+	test, testLabels := blobs(1000)
+	lin, err := backbone.NewLinear("head", d, 2, false, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, w, _ := ssl.View(lin.Weight.Value)
+	clear(w)
+	w[0], w[2], w[d+1] = 1, 5, 1 // score₀ = x₀ + 5x₂, score₁ = x₁
+	head := &Head{Layer: lin, K: 2, Reliable: 0.9}
+
+	hp, err := headPredictions(head, test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pp, kept, err := propagated(head, train, test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	headACC, _ := probe.ClusterACC(hp, testLabels, 2, 2, nil)
+	propACC, _ := probe.ClusterACC(pp, testLabels, 2, 2, nil)
+	if headACC.ACC > 0.99 || propACC.ACC < 0.995 || kept < 1800 || kept == 2000 {
+		t.Errorf("head ACC %.4f, propagated ACC %.4f from %d of 2000 reliable: want the head below 0.99, the propagation above 0.995 and a few hundred at most left out",
+			headACC.ACC, propACC.ACC, kept)
+	}
+
+	// A head that reads only the sign of a coordinate too small to move
+	// the cosine: its labels are coin flips to the neighborhoods.
+	_, tv, _ := ssl.View(train)
+	for i := 2; i < len(tv); i += d {
+		tv[i] *= 1e-4
+	}
+	clear(w)
+	w[2] = 1e6
+	if pp, kept, err = propagated(head, train, test); err != nil || pp != nil || kept >= probe.DefaultK {
+		t.Errorf("a head labelling by noise: %d reliable, clusters %v, err %v; want too few to vote", kept, pp != nil, err)
+	}
+}
