@@ -40,7 +40,11 @@
 // kept images' labels. No label and no training step enter it: it
 // replaces the head's linear boundary, where it cuts through a
 // neighborhood, by the neighborhood's majority (SPICE trains a network on
-// the reliable labels instead).
+// the reliable labels instead). With -refit (the default) the kept head
+// itself is first replaced by the logistic regression fitted to those
+// reliable labels on the backbone's features (run.RefitHead: the optimum
+// of a linear head on a frozen backbone), and both scores are the refitted
+// head's.
 //
 // SCAN runs its stages as separate programs; -pretrained does the same
 // here: it starts from the ConvNet3 and projection of an examples/simclr
@@ -77,7 +81,7 @@ const (
 
 func scan(args []string, log io.Writer) error {
 	pretextFrac, selfFrac, threshold, clusterLR, netRatio, selfLR, pretrained := 0.5, 0.2, 0.99, 1e-2, 0.01, 0.0, ""
-	nHeads, cutout, neighbors, reliable := 10, 14, 20, 0.9
+	nHeads, cutout, neighbors, reliable, refit := 10, 14, 20, 0.9, true
 	cfg, err := run.Parse("scan", run.Defaults{EpochsEmbedded: 10, EpochsFull: 2, Flags: func(fs *flag.FlagSet) {
 		fs.Float64Var(&pretextFrac, "pretext", pretextFrac, "fraction of the epochs for the SimCLR pretext")
 		fs.Float64Var(&selfFrac, "selflabel", selfFrac, "fraction of the epochs for self-labelling (at the end)")
@@ -88,6 +92,7 @@ func scan(args []string, log io.Writer) error {
 		fs.IntVar(&nHeads, "heads", nHeads, "clustering heads trained side by side; the one with the lowest SCAN loss is kept")
 		fs.IntVar(&neighbors, "neighbors", neighbors, "nearest neighbors mined per image (SCAN: 20)")
 		fs.Float64Var(&reliable, "reliable", reliable, "also score the kept head's pseudo-labels propagated by kNN from the training images whose label at least this fraction of their 20 nearest neighbors share (0: not scored)")
+		fs.BoolVar(&refit, "refit", refit, "replace the kept head, once trained, by a logistic regression fitted to its reliable pseudo-labels (-reliable; false: SCAN's head as trained)")
 		fs.IntVar(&cutout, "cutout", cutout, "largest side of the Cutout square in the SCAN and self-labelling views (0: none)")
 		fs.StringVar(&pretrained, "pretrained", "", "start from the ConvNet3 and projection of a SimCLR or SwAV checkpoint (examples/simclr's or examples/swav's -out DIR/checkpoint.safetensors) and skip the pretext")
 	}}, args, log)
@@ -103,9 +108,9 @@ func scan(args []string, log io.Writer) error {
 	}
 	pretextEnd := int(math.Round(pretextFrac * float64(cfg.Epochs)))
 	selfFrom := cfg.Epochs - int(math.Round(selfFrac*float64(cfg.Epochs)))
-	if pretextFrac < 0 || selfFrac < 0 || pretextEnd > selfFrom || !(threshold >= 0 && threshold < 1) || !(clusterLR >= 0) || !(netRatio >= 0) || !(selfLR >= 0) || nHeads < 1 || cutout < 0 || neighbors < 1 || neighbors >= data.Train.N || !(reliable >= 0 && reliable <= 1) {
-		return fmt.Errorf("scan: -pretext %g and -selflabel %g must be ≥ 0 and sum to at most 1, -threshold %g in [0, 1), -cluster-lr %g, -backbone-ratio %g and -selflabel-lr %g ≥ 0, -heads %d ≥ 1, -cutout %d ≥ 0, -neighbors %d in [1, %d), -reliable %g in [0, 1]",
-			pretextFrac, selfFrac, threshold, clusterLR, netRatio, selfLR, nHeads, cutout, neighbors, data.Train.N, reliable)
+	if pretextFrac < 0 || selfFrac < 0 || pretextEnd > selfFrom || !(threshold >= 0 && threshold < 1) || !(clusterLR >= 0) || !(netRatio >= 0) || !(selfLR >= 0) || nHeads < 1 || cutout < 0 || neighbors < 1 || neighbors >= data.Train.N || !(reliable >= 0 && reliable <= 1) || refit && reliable == 0 {
+		return fmt.Errorf("scan: -pretext %g and -selflabel %g must be ≥ 0 and sum to at most 1, -threshold %g in [0, 1), -cluster-lr %g, -backbone-ratio %g and -selflabel-lr %g ≥ 0, -heads %d ≥ 1, -cutout %d ≥ 0, -neighbors %d in [1, %d), -reliable %g in [0, 1] and above 0 with -refit=%t",
+			pretextFrac, selfFrac, threshold, clusterLR, netRatio, selfLR, nHeads, cutout, neighbors, data.Train.N, reliable, refit)
 	}
 	rng := run.InitRand(cfg)
 	net, pretext, err := run.Encoder("pretext", 64, rng)
@@ -352,6 +357,25 @@ func scan(args []string, log io.Writer) error {
 	if !cfg.Quiet {
 		fmt.Fprintf(log, "the kept head: %d of %d\n", st.kept, nHeads)
 	}
-	_, err = tr.Finish(&run.Head{Layer: keep, K: clusters, Reliable: reliable})
+	head := &run.Head{Layer: keep, K: clusters, Reliable: reliable}
+	if refit {
+		feats, err := run.Features(net, data.Train)
+		if err != nil {
+			return err
+		}
+		lin, n, err := run.RefitHead(head, feats)
+		if err != nil {
+			return err
+		}
+		if lin != nil {
+			head.Layer = lin
+		}
+		if !cfg.Quiet && lin != nil {
+			fmt.Fprintf(log, "the kept head refitted to the reliable pseudo-labels of %d training images\n", n)
+		} else if !cfg.Quiet {
+			fmt.Fprintf(log, "only %d training images have a reliable pseudo-label: the kept head is not refitted\n", n)
+		}
+	}
+	_, err = tr.Finish(head)
 	return err
 }

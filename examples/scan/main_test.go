@@ -114,7 +114,7 @@ func backboneMoved(t *testing.T, a, b string) string {
 
 // Each bad setting is an error that names its flag and value.
 func TestBadFlags(t *testing.T) {
-	for _, c := range [][2]string{{"-reliable", "1.5"}, {"-reliable", "-0.1"}, {"-neighbors", "0"}, {"-heads", "0"}, {"-threshold", "1"}} {
+	for _, c := range [][2]string{{"-reliable", "1.5"}, {"-reliable", "0"}, {"-reliable", "-0.1"}, {"-neighbors", "0"}, {"-heads", "0"}, {"-threshold", "1"}} {
 		args := append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", t.TempDir(), c[0], c[1])
 		if err := scan(args, io.Discard); err == nil || !strings.Contains(err.Error(), c[0]+" "+c[1]) {
 			t.Errorf("scan %s %s: err = %v, want one naming the flag", c[0], c[1], err)

@@ -2,9 +2,11 @@ package run
 
 import (
 	"fmt"
+	"math/rand/v2"
 
 	"ssl"
 	"ssl/assign"
+	"ssl/backbone"
 	"ssl/probe"
 )
 
@@ -45,43 +47,87 @@ func Reliable(pseudo, nbrs []int, k int, ratio float64) ([]int, error) {
 	return keep, nil
 }
 
-// propagated is the clustering of the test set that the head's reliable
-// pseudo-labels give: the head labels every training image, [Reliable]
-// keeps those its 20 nearest training images agree with (fraction
-// head.Reliable), and each test image takes the protocol's weighted kNN
-// vote (k 20, T 0.07) of the kept images and their pseudo-labels. It
-// returns the test clusters and the number of images kept; with fewer
-// than 20 kept (too few to vote) the clusters are nil.
-func propagated(head *Head, train, test ssl.Tensor) ([]int, int, error) {
+// reliableBank returns the training rows whose head label is reliable
+// ([Reliable] with head.Reliable over their 20 nearest training images,
+// cosine, the image itself excluded), as a bank, and their labels.
+func reliableBank(head *Head, train ssl.Tensor) (ssl.Tensor, []int, error) {
 	pseudo, err := headPredictions(head, train)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	nbrs, _, err := assign.MineNeighbors(nil, nil, train, reliableNeighbors, &assign.MineNeighborsOptions{ExcludeSelf: true, AllowZero: true})
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	keep, err := Reliable(pseudo, nbrs, reliableNeighbors, head.Reliable)
 	if err != nil {
-		return nil, 0, err
-	}
-	if len(keep) < probe.DefaultK {
-		return nil, len(keep), nil
+		return nil, nil, err
 	}
 	_, tv, err := ssl.View(train)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	d := train.Shape()[1]
-	bank, labels := ssl.New(len(keep), d), make([]int, len(keep))
+	bank, labels := ssl.New(max(len(keep), 1), d), make([]int, len(keep))
 	_, bv, err := ssl.View(bank)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	for r, i := range keep {
 		copy(bv[r*d:(r+1)*d], tv[i*d:(i+1)*d])
 		labels[r] = pseudo[i]
 	}
+	return bank, labels, nil
+}
+
+// propagated is the clustering of the test set that the head's reliable
+// pseudo-labels give: each test image takes the protocol's weighted kNN
+// vote (k 20, T 0.07) of the training images [reliableBank] keeps. It
+// returns the test clusters and the number of images kept; with fewer
+// than 20 kept (too few to vote) the clusters are nil.
+func propagated(head *Head, train, test ssl.Tensor) ([]int, int, error) {
+	bank, labels, err := reliableBank(head, train)
+	if err != nil || len(labels) < probe.DefaultK {
+		return nil, len(labels), err
+	}
 	pred, err := probe.KNN(nil, bank, labels, test, head.K, nil)
-	return pred, len(keep), err
+	return pred, len(labels), err
+}
+
+// RefitHead fits a new head to head's reliable pseudo-labels: the
+// protocol's linear probe (multinomial logistic regression on
+// standardized features, probe.FitLinearProbe) on the training rows of
+// train (the backbone's features) whose head label head.Reliable of their
+// 20 nearest training images share, folded into one in→K linear layer
+// (W/σ, b − Σ W·μ/σ). SPICE trains its network on such labels; on frozen
+// features a linear head's optimum is this fit. It returns the layer and
+// the number of images it was fitted on; with fewer than 20 the layer is
+// nil.
+func RefitHead(head *Head, train ssl.Tensor) (*backbone.Linear, int, error) {
+	if !(head.Reliable > 0 && head.Reliable <= 1) {
+		return nil, 0, fmt.Errorf("run: RefitHead: Reliable %g not in (0, 1]", head.Reliable)
+	}
+	bank, labels, err := reliableBank(head, train)
+	if err != nil || len(labels) < probe.DefaultK {
+		return nil, len(labels), err
+	}
+	lp, err := probe.FitLinearProbe(bank, labels, head.K, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	lin, err := backbone.NewLinear("head", lp.Dim, lp.Classes, true, rand.New(rand.NewPCG(0, 0)))
+	if err != nil {
+		return nil, 0, err
+	}
+	w, b := lin.Weight.Data(), lin.Bias.Data()
+	for c := range lp.Classes {
+		shift := lp.B[c]
+		for d := range lp.Dim {
+			wd := lp.W[c*lp.Dim+d] / lp.Scale[d]
+			w[c*lp.Dim+d] = float32(wd)
+			shift -= wd * lp.Mean[d]
+		}
+		b[c] = float32(shift)
+	}
+	return lin, len(labels), nil
 }

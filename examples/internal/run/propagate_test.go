@@ -93,6 +93,38 @@ func TestPropagated(t *testing.T) {
 			headACC.ACC, propACC.ACC, kept)
 	}
 
+	// The refitted head: the probe's own predictions through one linear
+	// layer, and the clusters right where the head's were not.
+	lin, n, err := RefitHead(head, train)
+	if err != nil || lin == nil || n != kept {
+		t.Fatalf("RefitHead: %v images, layer %v, err %v; want the %d reliable ones", n, lin != nil, err, kept)
+	}
+	rp, err := headPredictions(&Head{Layer: lin, K: 2}, test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bank, labels, err := reliableBank(head, train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp, err := probe.FitLinearProbe(bank, labels, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := lp.Predict(nil, test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rp, want) {
+		t.Error("the refitted layer's argmax differs from the probe's predictions")
+	}
+	if refitACC, _ := probe.ClusterACC(rp, testLabels, 2, 2, nil); refitACC.ACC < 0.995 {
+		t.Errorf("refitted head ACC %.4f, want above 0.995 (the head's %.4f)", refitACC.ACC, headACC.ACC)
+	}
+	if _, _, err := RefitHead(&Head{Layer: lin, K: 2}, train); err == nil {
+		t.Error("RefitHead with Reliable 0: no error")
+	}
+
 	// A head that reads only the sign of a coordinate too small to move
 	// the cosine: its labels are coin flips to the neighborhoods.
 	_, tv, _ := ssl.View(train)
@@ -103,5 +135,8 @@ func TestPropagated(t *testing.T) {
 	w[2] = 1e6
 	if pp, kept, err = propagated(head, train, test); err != nil || pp != nil || kept >= probe.DefaultK {
 		t.Errorf("a head labelling by noise: %d reliable, clusters %v, err %v; want too few to vote", kept, pp != nil, err)
+	}
+	if lin, _, err := RefitHead(head, train); err != nil || lin != nil {
+		t.Errorf("RefitHead of a head labelling by noise: layer %v, err %v; want none", lin != nil, err)
 	}
 }
