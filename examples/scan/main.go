@@ -7,9 +7,9 @@
 //     projection 128→256→BN→ReLU→64 → NT-Xent (τ 0.2) → SGD on a warm-up +
 //     cosine schedule of its own that ends at 0 with the phase, as a
 //     separate pretext run would;
-//  2. at the start of the next epoch the -neighbors (20) nearest neighbors of every
-//     training image are mined (cosine, on the un-augmented backbone
-//     features); then each step: a strongly augmented anchor and a
+//  2. at the start of the next epoch the -neighbors (20) nearest
+//     neighbors of every training image are mined (cosine, on the
+//     un-augmented backbone features); then each step: a strongly augmented anchor and a
 //     strongly augmented neighbor drawn from its list (the protocol's view
 //     followed by Cutout, as SCAN's strong augmentation ends) → ConvNet3 →
 //     -heads clustering heads (linear 128→10 each) → the sum of their SCAN
@@ -42,7 +42,7 @@
 // neighborhood, by the neighborhood's majority (SPICE trains a network on
 // the reliable labels instead). With -refit (the default) the kept head
 // itself is first replaced by the logistic regression fitted to those
-// reliable labels on the backbone's features (run.RefitHead: the optimum
+// reliable labels on the backbone's features (run.Head.Refit: the optimum
 // of a linear head on a frozen backbone), and both scores are the refitted
 // head's.
 //
@@ -357,25 +357,6 @@ func scan(args []string, log io.Writer) error {
 	if !cfg.Quiet {
 		fmt.Fprintf(log, "the kept head: %d of %d\n", st.kept, nHeads)
 	}
-	head := &run.Head{Layer: keep, K: clusters, Reliable: reliable}
-	if refit {
-		feats, err := run.Features(net, data.Train)
-		if err != nil {
-			return err
-		}
-		lin, n, err := run.RefitHead(head, feats)
-		if err != nil {
-			return err
-		}
-		if lin != nil {
-			head.Layer = lin
-		}
-		if !cfg.Quiet && lin != nil {
-			fmt.Fprintf(log, "the kept head refitted to the reliable pseudo-labels of %d training images\n", n)
-		} else if !cfg.Quiet {
-			fmt.Fprintf(log, "only %d training images have a reliable pseudo-label: the kept head is not refitted\n", n)
-		}
-	}
-	_, err = tr.Finish(head)
+	_, err = tr.Finish(&run.Head{Layer: keep, K: clusters, Reliable: reliable, Refit: refit})
 	return err
 }

@@ -17,8 +17,8 @@ func TestSmoke(t *testing.T) {
 	if r.HeadACC <= 0 {
 		t.Errorf("scan: the cluster head was not evaluated: %+v", r)
 	}
-	if r.ReliableImages < 20 || r.PropagatedACC <= 0 {
-		t.Errorf("scan: the head's reliable pseudo-labels were not propagated: %+v", r)
+	if r.RefitImages < 20 || r.ReliableImages < 20 || r.PropagatedACC <= 0 {
+		t.Errorf("scan: the head was not refitted to its reliable pseudo-labels or they were not propagated: %+v", r)
 	}
 }
 

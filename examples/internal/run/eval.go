@@ -94,8 +94,11 @@ type Result struct {
 	HeadACC         float64 `json:"head_acc,omitempty"`
 	HeadNMI         float64 `json:"head_nmi,omitempty"`
 	HeadARI         float64 `json:"head_ari,omitempty"`
-	// ReliableImages and the Propagated scores are the head's clustering
-	// propagated from its reliable pseudo-labels (Head.Reliable > 0).
+	// RefitImages is how many reliable pseudo-labels the head was refitted
+	// to (Head.Refit); ReliableImages and the Propagated scores are the
+	// head's clustering propagated from its reliable pseudo-labels
+	// (Head.Reliable > 0).
+	RefitImages    int     `json:"refit_images,omitempty"`
 	ReliableImages int     `json:"reliable_images,omitempty"`
 	PropagatedACC  float64 `json:"propagated_acc,omitempty"`
 	PropagatedNMI  float64 `json:"propagated_nmi,omitempty"`
@@ -116,12 +119,20 @@ type Head struct {
 	// [Reliable]) label the test images by the protocol's weighted kNN
 	// vote. Zero: not scored.
 	Reliable float64
+	// Refit, with Reliable > 0, first replaces Layer by the logistic
+	// regression fitted to those reliable pseudo-labels on the training
+	// features (see [Trainer.Finish]); head ACC, NMI and ARI are then the
+	// refitted layer's, and so is the propagation. Fewer than 20 reliable
+	// images keep Layer.
+	Refit bool
 }
 
 // Finish evaluates the trained backbone under the fmnist-ssl-v1 protocol —
 // weighted kNN (k 20, T 0.07), linear probe, k-means with 10 clusters on
 // the L2-normalized test features (best of 5 restarts), and the head's
-// argmax when head is not nil — then writes result.json, clusters.png and
+// argmax when head is not nil (refitted to its reliable pseudo-labels
+// first with Head.Refit; their kNN propagation too with Head.Reliable) —
+// then writes result.json, clusters.png and
 // curves.png into -out and prints the table. In a -dist job every rank
 // extracts the features of its shard of both sets and takes part in the
 // kNN over the sharded bank and in gathering the training features; the
@@ -133,6 +144,9 @@ func (t *Trainer) Finish(head *Head) (*Result, error) {
 	}
 	if t.interrupted {
 		return nil, fmt.Errorf("%s: interrupted; checkpoint written", t.cfg.Method)
+	}
+	if head != nil && (head.Reliable < 0 || head.Reliable > 1 || head.Refit && head.Reliable == 0) {
+		return nil, fmt.Errorf("%s: Head.Reliable %g must be in [0, 1], and above 0 with Refit", t.cfg.Method, head.Reliable)
 	}
 	c := t.cfg
 	r := &Result{
@@ -182,6 +196,22 @@ func (t *Trainer) Finish(head *Head) (*Result, error) {
 	r.ACC, r.NMI, r.ARI = cs.ACC, cs.NMI, cs.ARI
 
 	if head != nil {
+		var nbrs []int // the training images' neighborhoods, mined once
+		if head.Reliable > 0 {
+			if nbrs, err = reliableNeighborLists(train); err != nil {
+				return nil, err
+			}
+		}
+		if head.Refit {
+			lin, n, err := refit(head, train, nbrs)
+			if err != nil {
+				return nil, err
+			}
+			r.RefitImages = n
+			if lin != nil {
+				head = &Head{Layer: lin, K: head.K, Reliable: head.Reliable}
+			}
+		}
 		hp, err := headPredictions(head, test)
 		if err != nil {
 			return nil, err
@@ -192,7 +222,7 @@ func (t *Trainer) Finish(head *Head) (*Result, error) {
 		}
 		r.HeadACC, r.HeadNMI, r.HeadARI = hs.ACC, hs.NMI, hs.ARI
 		if head.Reliable > 0 {
-			pp, kept, err := propagated(head, train, test)
+			pp, kept, err := propagated(head, train, test, nbrs)
 			if err != nil {
 				return nil, err
 			}
@@ -212,8 +242,14 @@ func (t *Trainer) Finish(head *Head) (*Result, error) {
 	c.logf("\n%-12s %6s %8s %9s %7s %7s %7s %7s\n", "method", "epochs", "img/s", "train s", "kNN", "linear", "ACC", "NMI")
 	c.logf("%-12s %6d %8.0f %9.1f %7.4f %7.4f %7.4f %7.4f   ARI %.4f\n", c.Method, c.Epochs, r.ImagesPerSecond, r.TrainSeconds, r.KNN, r.Linear, r.ACC, r.NMI, r.ARI)
 	if head != nil {
-		c.logf("%-12s clustering head (%d clusters): ACC %.4f NMI %.4f ARI %.4f\n", c.Method, head.K, r.HeadACC, r.HeadNMI, r.HeadARI)
-		if head.Reliable > 0 && r.PropagatedACC == 0 {
+		refitted := ""
+		if r.RefitImages >= probe.DefaultK {
+			refitted = fmt.Sprintf(", refitted to %d reliable pseudo-labels", r.RefitImages)
+		} else if head.Refit {
+			refitted = fmt.Sprintf(", not refitted: %d reliable pseudo-labels", r.RefitImages)
+		}
+		c.logf("%-12s clustering head (%d clusters%s): ACC %.4f NMI %.4f ARI %.4f\n", c.Method, head.K, refitted, r.HeadACC, r.HeadNMI, r.HeadARI)
+		if head.Reliable > 0 && r.ReliableImages < probe.DefaultK {
 			c.logf("%-12s propagated: only %d training images have a reliable pseudo-label, too few to vote\n", c.Method, r.ReliableImages)
 		} else if head.Reliable > 0 {
 			c.logf("%-12s propagated from %d reliable pseudo-labels: ACC %.4f NMI %.4f ARI %.4f\n", c.Method, r.ReliableImages, r.PropagatedACC, r.PropagatedNMI, r.PropagatedARI)

@@ -47,15 +47,19 @@ func Reliable(pseudo, nbrs []int, k int, ratio float64) ([]int, error) {
 	return keep, nil
 }
 
-// reliableBank returns the training rows whose head label is reliable
-// ([Reliable] with head.Reliable over their 20 nearest training images,
-// cosine, the image itself excluded), as a bank, and their labels.
-func reliableBank(head *Head, train ssl.Tensor) (ssl.Tensor, []int, error) {
-	pseudo, err := headPredictions(head, train)
-	if err != nil {
-		return nil, nil, err
-	}
+// reliableNeighborLists returns the 20 nearest training images of every
+// row of train (cosine, the image itself excluded): the neighborhoods
+// that judge every pseudo-label of one evaluation.
+func reliableNeighborLists(train ssl.Tensor) ([]int, error) {
 	nbrs, _, err := assign.MineNeighbors(nil, nil, train, reliableNeighbors, &assign.MineNeighborsOptions{ExcludeSelf: true, AllowZero: true})
+	return nbrs, err
+}
+
+// reliableBank returns the training rows whose head label is reliable
+// ([Reliable] with head.Reliable over their neighbor lists nbrs, from
+// reliableNeighborLists), as a bank, and their labels.
+func reliableBank(head *Head, train ssl.Tensor, nbrs []int) (ssl.Tensor, []int, error) {
+	pseudo, err := headPredictions(head, train)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -85,8 +89,8 @@ func reliableBank(head *Head, train ssl.Tensor) (ssl.Tensor, []int, error) {
 // vote (k 20, T 0.07) of the training images [reliableBank] keeps. It
 // returns the test clusters and the number of images kept; with fewer
 // than 20 kept (too few to vote) the clusters are nil.
-func propagated(head *Head, train, test ssl.Tensor) ([]int, int, error) {
-	bank, labels, err := reliableBank(head, train)
+func propagated(head *Head, train, test ssl.Tensor, nbrs []int) ([]int, int, error) {
+	bank, labels, err := reliableBank(head, train, nbrs)
 	if err != nil || len(labels) < probe.DefaultK {
 		return nil, len(labels), err
 	}
@@ -94,20 +98,16 @@ func propagated(head *Head, train, test ssl.Tensor) ([]int, int, error) {
 	return pred, len(labels), err
 }
 
-// RefitHead fits a new head to head's reliable pseudo-labels: the
-// protocol's linear probe (multinomial logistic regression on
-// standardized features, probe.FitLinearProbe) on the training rows of
-// train (the backbone's features) whose head label head.Reliable of their
-// 20 nearest training images share, folded into one in→K linear layer
+// refit fits a new head to head's reliable pseudo-labels: the protocol's
+// linear probe (multinomial logistic regression on standardized features,
+// probe.FitLinearProbe) on the rows of train (the backbone's training
+// features) that [reliableBank] keeps, folded into one in→K linear layer
 // (W/σ, b − Σ W·μ/σ). SPICE trains its network on such labels; on frozen
 // features a linear head's optimum is this fit. It returns the layer and
 // the number of images it was fitted on; with fewer than 20 the layer is
 // nil.
-func RefitHead(head *Head, train ssl.Tensor) (*backbone.Linear, int, error) {
-	if !(head.Reliable > 0 && head.Reliable <= 1) {
-		return nil, 0, fmt.Errorf("run: RefitHead: Reliable %g not in (0, 1]", head.Reliable)
-	}
-	bank, labels, err := reliableBank(head, train)
+func refit(head *Head, train ssl.Tensor, nbrs []int) (*backbone.Linear, int, error) {
+	bank, labels, err := reliableBank(head, train, nbrs)
 	if err != nil || len(labels) < probe.DefaultK {
 		return nil, len(labels), err
 	}

@@ -82,7 +82,11 @@ func TestPropagated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pp, kept, err := propagated(head, train, test)
+	nbrs, err := reliableNeighborLists(train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pp, kept, err := propagated(head, train, test, nbrs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,15 +99,15 @@ func TestPropagated(t *testing.T) {
 
 	// The refitted head: the probe's own predictions through one linear
 	// layer, and the clusters right where the head's were not.
-	lin, n, err := RefitHead(head, train)
+	lin, n, err := refit(head, train, nbrs)
 	if err != nil || lin == nil || n != kept {
-		t.Fatalf("RefitHead: %v images, layer %v, err %v; want the %d reliable ones", n, lin != nil, err, kept)
+		t.Fatalf("refit: %v images, layer %v, err %v; want the %d reliable ones", n, lin != nil, err, kept)
 	}
 	rp, err := headPredictions(&Head{Layer: lin, K: 2}, test)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bank, labels, err := reliableBank(head, train)
+	bank, labels, err := reliableBank(head, train, nbrs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,9 +125,6 @@ func TestPropagated(t *testing.T) {
 	if refitACC, _ := probe.ClusterACC(rp, testLabels, 2, 2, nil); refitACC.ACC < 0.995 {
 		t.Errorf("refitted head ACC %.4f, want above 0.995 (the head's %.4f)", refitACC.ACC, headACC.ACC)
 	}
-	if _, _, err := RefitHead(&Head{Layer: lin, K: 2}, train); err == nil {
-		t.Error("RefitHead with Reliable 0: no error")
-	}
 
 	// A head that reads only the sign of a coordinate too small to move
 	// the cosine: its labels are coin flips to the neighborhoods.
@@ -133,10 +134,13 @@ func TestPropagated(t *testing.T) {
 	}
 	clear(w)
 	w[2] = 1e6
-	if pp, kept, err = propagated(head, train, test); err != nil || pp != nil || kept >= probe.DefaultK {
+	if nbrs, err = reliableNeighborLists(train); err != nil {
+		t.Fatal(err)
+	}
+	if pp, kept, err = propagated(head, train, test, nbrs); err != nil || pp != nil || kept >= probe.DefaultK {
 		t.Errorf("a head labelling by noise: %d reliable, clusters %v, err %v; want too few to vote", kept, pp != nil, err)
 	}
-	if lin, _, err := RefitHead(head, train); err != nil || lin != nil {
-		t.Errorf("RefitHead of a head labelling by noise: layer %v, err %v; want none", lin != nil, err)
+	if lin, _, err := refit(head, train, nbrs); err != nil || lin != nil {
+		t.Errorf("refit of a head labelling by noise: layer %v, err %v; want none", lin != nil, err)
 	}
 }
