@@ -2,24 +2,38 @@
 // fmnist-ssl-v1 protocol and evaluates it, its 10-way clustering head
 // included.
 //
-// Three phases share the epochs:
-//  1. pretext (the first half by default): SimCLR, two views → ConvNet3 →
-//     projection 128→256→BN→ReLU→64 → NT-Xent (τ 0.2) → SGD on a warm-up +
-//     cosine schedule of its own that ends at 0 with the phase, as a
-//     separate pretext run would;
+// Three phases share the epochs: the clustering (phases 2 and 3) takes the
+// last -cluster-epochs (12), at most half the run, and the pretext the
+// others; with -budget the epochs, and so the pretext's length, are planned
+// from the pretext's step rate, and the cheaper clustering epochs end the
+// run a few minutes inside its budget.
+//  1. pretext, on a warm-up + cosine schedule of its own that ends at 0
+//     with the phase, as a separate pretext run would, SGD: by default
+//     SwAV as examples/swav trains it (2×28 + -local 4 16×16 crops →
+//     ConvNet3 → projection 128→256→BN→ReLU→64 → L2-normalize → 30
+//     prototypes → Sinkhorn codes of the two global crops → swapped
+//     prediction, the prototypes frozen for the first epoch); with
+//     -pretext-method simclr two views → ConvNet3 → the same projection →
+//     NT-Xent (τ 0.2). Its 28×28 crops keep at least -crop-min 0.5 of the
+//     image (the 30-minute recipe's; the protocol's 0.25 leaves SwAV's and
+//     SimCLR's 30-minute features weaker);
 //  2. at the start of the next epoch the -neighbors (20) nearest
 //     neighbors of every training image are mined (cosine, on the
-//     un-augmented backbone features); then each step: a strongly augmented anchor and a
-//     strongly augmented neighbor drawn from its list (the protocol's view
-//     followed by Cutout, as SCAN's strong augmentation ends) → ConvNet3 →
-//     -heads clustering heads (linear 128→10 each) → the sum of their SCAN
-//     losses (consistency − 5·entropy) → backward through all → Adam, as
-//     SCAN trains (base rate 1e-2 for the heads, 1e-4 for the backbone, on
+//     un-augmented backbone features); then each step: a strongly
+//     augmented anchor and a strongly augmented neighbor drawn from its
+//     list (the protocol's view, crop-min 0.25, followed by Cutout, as
+//     SCAN's strong augmentation ends) → ConvNet3 → -heads clustering heads
+//     (linear 128→10 each) → the sum of their SCAN losses (consistency −
+//     5·entropy) → Adam, as SCAN trains (base rate 1e-2 for the heads, on
 //     one cosine over phases 2 and 3: the budget is a few epochs, not
-//     SCAN's hundred). After each SCAN epoch the head of lowest SCAN loss
-//     over the training set and all its mined neighbors is kept, as SCAN's
-//     scan_evaluate does;
-//  3. self-labelling (the last fifth by default), only if every cluster of
+//     SCAN's hundred). The backbone stays frozen (-backbone-ratio 0; r > 0
+//     trains it at r times the heads' rate, 0.01 giving SCAN's 1e-4: on
+//     30-minute SwAV features that cost 4 points of kNN and of head ACC
+//     here). After
+//     each SCAN epoch the head of lowest SCAN loss over the training set
+//     and all its mined neighbors is kept, as SCAN's scan_evaluate does;
+//  3. self-labelling (the last -selflabel 0.1 of the clustering epochs,
+//     rounded), only if every cluster of
 //     the kept head holds a training image of confidence above -threshold
 //     (otherwise SCAN goes on): the kept head's prediction on the
 //     un-augmented image, where its confidence exceeds 0.99, is the
@@ -49,7 +63,8 @@
 // SCAN runs its stages as separate programs; -pretrained does the same
 // here: it starts from the ConvNet3 and projection of an examples/simclr
 // or examples/swav checkpoint (both hold ConvNet3 and the same
-// 128→256→BN→ReLU→64 projection) and skips phase 1. After each clustering epoch the kept head's
+// 128→256→BN→ReLU→64 projection), skips phase 1 and clusters for all its
+// epochs. After each clustering epoch the kept head's
 // ACC/NMI/ARI and cluster sizes on the test set, every head's ACC and loss
 // and the heads' agreement (NMI with the kept head) are printed: the
 // diagnostics for merged or empty clusters (labels serve nothing else).
@@ -80,11 +95,15 @@ const (
 )
 
 func scan(args []string, log io.Writer) error {
-	pretextFrac, selfFrac, threshold, clusterLR, netRatio, selfLR, pretrained := 0.5, 0.2, 0.99, 1e-2, 0.01, 0.0, ""
+	pretextFrac, selfFrac, threshold, clusterLR, netRatio, selfLR, pretrained := -1.0, 0.1, 0.99, 1e-2, 0.0, 0.0, ""
 	nHeads, cutout, neighbors, reliable, refit := 10, 14, 20, 0.9, true
-	cfg, err := run.Parse("scan", run.Defaults{EpochsEmbedded: 10, EpochsFull: 2, Flags: func(fs *flag.FlagSet) {
-		fs.Float64Var(&pretextFrac, "pretext", pretextFrac, "fraction of the epochs for the SimCLR pretext")
-		fs.Float64Var(&selfFrac, "selflabel", selfFrac, "fraction of the epochs for self-labelling (at the end)")
+	method, clusterEpochs, local := "swav", 12, 4
+	cfg, err := run.Parse("scan", run.Defaults{EpochsEmbedded: 10, EpochsFull: 2, CropMin: 0.5, Flags: func(fs *flag.FlagSet) {
+		fs.StringVar(&method, "pretext-method", method, "the pretext: swav (2×28 + -local 16×16 crops, 30 prototypes, Sinkhorn codes, as examples/swav) or simclr (two views, NT-Xent, as examples/simclr)")
+		fs.IntVar(&local, "local", local, "16×16 local crops of the SwAV pretext beside its two 28×28 ones")
+		fs.IntVar(&clusterEpochs, "cluster-epochs", clusterEpochs, "epochs of clustering (SCAN, then self-labelling) at the end of the run, at most half of it after a pretext; the pretext takes the others")
+		fs.Float64Var(&pretextFrac, "pretext", pretextFrac, "fraction of the epochs for the pretext, in place of -cluster-epochs (-1: -cluster-epochs decides)")
+		fs.Float64Var(&selfFrac, "selflabel", selfFrac, "fraction of the clustering epochs for self-labelling (at the end)")
 		fs.Float64Var(&threshold, "threshold", threshold, "self-labelling confidence threshold")
 		fs.Float64Var(&clusterLR, "cluster-lr", clusterLR, "Adam's base learning rate of the heads after the pretext")
 		fs.Float64Var(&netRatio, "backbone-ratio", netRatio, "the backbone's Adam learning rate after the pretext, as a fraction of the heads' (0: backbone frozen)")
@@ -103,15 +122,13 @@ func scan(args []string, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if pretrained != "" {
-		pretextFrac = 0
+	if (method != "swav" && method != "simclr") || local < 0 || clusterEpochs < 1 || !(pretextFrac == -1 || pretextFrac >= 0 && pretextFrac <= 1) || !(selfFrac >= 0 && selfFrac <= 1) || !(threshold >= 0 && threshold < 1) || !(clusterLR >= 0) || !(netRatio >= 0) || !(selfLR >= 0) || nHeads < 1 || cutout < 0 || neighbors < 1 || neighbors >= data.Train.N || !(reliable >= 0 && reliable <= 1) || refit && reliable == 0 {
+		return fmt.Errorf("scan: -pretext-method %s must be swav or simclr, -local %d ≥ 0, -cluster-epochs %d ≥ 1, -pretext %g -1 or in [0, 1], -selflabel %g in [0, 1], -threshold %g in [0, 1), -cluster-lr %g, -backbone-ratio %g and -selflabel-lr %g ≥ 0, -heads %d ≥ 1, -cutout %d ≥ 0, -neighbors %d in [1, %d), -reliable %g in [0, 1] and above 0 with -refit=%t",
+			method, local, clusterEpochs, pretextFrac, selfFrac, threshold, clusterLR, netRatio, selfLR, nHeads, cutout, neighbors, data.Train.N, reliable, refit)
 	}
-	pretextEnd := int(math.Round(pretextFrac * float64(cfg.Epochs)))
-	selfFrom := cfg.Epochs - int(math.Round(selfFrac*float64(cfg.Epochs)))
-	if pretextFrac < 0 || selfFrac < 0 || pretextEnd > selfFrom || !(threshold >= 0 && threshold < 1) || !(clusterLR >= 0) || !(netRatio >= 0) || !(selfLR >= 0) || nHeads < 1 || cutout < 0 || neighbors < 1 || neighbors >= data.Train.N || !(reliable >= 0 && reliable <= 1) || refit && reliable == 0 {
-		return fmt.Errorf("scan: -pretext %g and -selflabel %g must be ≥ 0 and sum to at most 1, -threshold %g in [0, 1), -cluster-lr %g, -backbone-ratio %g and -selflabel-lr %g ≥ 0, -heads %d ≥ 1, -cutout %d ≥ 0, -neighbors %d in [1, %d), -reliable %g in [0, 1] and above 0 with -refit=%t",
-			pretextFrac, selfFrac, threshold, clusterLR, netRatio, selfLR, nHeads, cutout, neighbors, data.Train.N, reliable, refit)
-	}
+	pretextEnd := phases(cfg.Epochs, clusterEpochs, pretextFrac, pretrained != "")
+	selfFrom := cfg.Epochs - int(math.Round(selfFrac*float64(cfg.Epochs-pretextEnd)))
+	swav := method == "swav" && pretextEnd > 0
 	rng := run.InitRand(cfg)
 	net, pretext, err := run.Encoder("pretext", 64, rng)
 	if err != nil {
@@ -131,6 +148,18 @@ func scan(args []string, log io.Writer) error {
 	proj := pretext.Layers[1]
 	cluster := backbone.NewSequential("cluster", net, heads)
 	params := append(pretext.Params(), heads.Params()...)
+	// The SwAV pretext: examples/swav's model, made after the heads so that
+	// they start as they do after a -pretrained SwAV run.
+	var protos *backbone.Prototypes
+	var swavNet *backbone.Sequential
+	if swav {
+		if protos, err = backbone.NewPrototypes("prototypes", 64, prototypes, rng); err != nil {
+			return err
+		}
+		protos.Normalize()
+		swavNet = backbone.NewSequential("swav", net, proj, backbone.NewL2Normalize("normalize"), protos)
+		params = append(params, protos.Params()...)
+	}
 	opt, err := backbone.NewSGD(params, &backbone.SGDOptions{Momentum: 0.9, WeightDecay: 5e-4})
 	if err != nil {
 		return err
@@ -220,11 +249,22 @@ func scan(args []string, log io.Writer) error {
 		return nil
 	}
 
-	views, err := cfg.MultiCrop(0)
+	// The pretext's views: -crop-min (0.5 by default) for the 28×28 crops.
+	// SCAN's strong view is the protocol's (crop-min 0.25) followed by Cutout.
+	var views *augment.MultiCrop
+	if swav {
+		views, err = cfg.MultiCrop(local)
+	} else {
+		views, err = cfg.MultiCrop(0)
+	}
 	if err != nil {
 		return err
 	}
-	aug := views.Groups[0].T // one 28×28 view
+	plain, err := run.ProtocolMultiCrop(0)
+	if err != nil {
+		return err
+	}
+	aug := plain.Groups[0].T // one 28×28 view
 	strong := aug
 	if cutout > 0 { // SCAN's strong augmentation ends with Cutout, after normalisation
 		strong = augment.Compose{aug, augment.Cutout{Size: cutout, RandomSize: true, P: 1}}
@@ -239,6 +279,11 @@ func scan(args []string, log io.Writer) error {
 	selfOpts := &losses.SCANSelfLabelOptions{Balance: true, Workspace: lws}
 	nbImages, weak := ssl.New(b, 1, 28, 28), ssl.New(b, 1, 28, 28)
 	var nbIDs []int
+	sw, err := newSwAVStep(b, views.Views())
+	crops := make([]ssl.Tensor, views.Views())
+	if err != nil {
+		return err
+	}
 
 	// Two schedules: the pretext's (to 0 at its end) and the clustering's.
 	steps := tr.StepsPerEpoch()
@@ -251,13 +296,27 @@ func scan(args []string, log io.Writer) error {
 		return err
 	}
 
+	// SwAV keeps its prototypes frozen for the first epoch, at most half
+	// the pretext.
+	freeze := min(steps, pretextEnd*steps/2)
+
 	for tr.Next() {
 		e, ids := tr.Epoch(), tr.IDs()
 		run.SetFrozen(heads.Params(), e < pretextEnd)
 		run.SetFrozen(proj.Params(), e >= pretextEnd)
+		if swav {
+			protos.Freeze(e >= pretextEnd || tr.GlobalStep() < freeze)
+		}
 		backbone.ZeroGrad(params)
 		var loss float64
 		switch {
+		case e < pretextEnd && swav: // SwAV pretext
+			if crops, err = views.Apply(crops, tr.Images(), ids, cfg.Seed, uint64(e)); err != nil {
+				return err
+			}
+			if loss, err = sw.step(swavNet, crops); err != nil {
+				return err
+			}
 		case e < pretextEnd: // SimCLR pretext
 			if x, err = views.Apply(x, tr.Images(), ids, cfg.Seed, uint64(e)); err != nil {
 				return err
@@ -332,7 +391,9 @@ func scan(args []string, log io.Writer) error {
 			}
 		}
 		if selfLabel := e >= selfFrom && st.self == selfLabelling; e < pretextEnd {
-			err = opt.Step(pretextLR[tr.GlobalStep()])
+			if err = opt.Step(pretextLR[tr.GlobalStep()]); err == nil && swav {
+				protos.Normalize()
+			}
 		} else if selfLabel && selfLR > 0 {
 			err = adamSelf.Step(selfLR)
 		} else {

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"io"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"ssl"
 	"ssl/examples/internal/run"
 	"ssl/examples/internal/runtest"
 )
@@ -19,6 +21,61 @@ func TestSmoke(t *testing.T) {
 	}
 	if r.RefitImages < 20 || r.ReliableImages < 20 || r.PropagatedACC <= 0 {
 		t.Errorf("scan: the head was not refitted to its reliable pseudo-labels or they were not propagated: %+v", r)
+	}
+}
+
+// The default pretext is SwAV: its prototypes are trained and saved
+// with unit rows; -pretext-method simclr has none.
+func TestPretextMethods(t *testing.T) {
+	for _, method := range []string{"swav", "simclr"} {
+		out := t.TempDir()
+		args := append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", out, "-pretext-method", method)
+		if err := scan(args, io.Discard); err != nil {
+			t.Fatalf("scan -pretext-method %s: %v", method, err)
+		}
+		ckpt := runtest.ReadCheckpoint(t, out)
+		_, shape, ok := ckpt.Info("prototypes.weight")
+		if method == "simclr" {
+			if ok {
+				t.Errorf("-pretext-method simclr: the checkpoint holds prototypes %v", shape)
+			}
+			continue
+		}
+		if !ok {
+			t.Fatalf("-pretext-method swav: no prototypes in the checkpoint (%v)", ckpt.Names())
+		}
+		w := ssl.New(prototypes, 64)
+		if err := ckpt.Float32(w, "prototypes.weight"); err != nil {
+			t.Fatal(err)
+		}
+		_, d, _ := ssl.View(w)
+		for k := range prototypes {
+			var n float64
+			for _, v := range d[k*64 : (k+1)*64] {
+				n += float64(v) * float64(v)
+			}
+			if math.Abs(n-1) > 1e-4 {
+				t.Errorf("prototype %d: squared norm %g, want 1", k, n)
+			}
+		}
+	}
+}
+
+// The clustering takes the last -cluster-epochs, at most half the run
+// after a pretext; -pretext, when set, and -pretrained decide instead.
+func TestPhases(t *testing.T) {
+	for _, c := range []struct {
+		epochs, cluster int
+		frac            float64
+		pretrained      bool
+		want            int
+	}{
+		{53, 12, -1, false, 41}, {10, 12, -1, false, 5}, {10, 3, -1, false, 7}, {2, 12, -1, false, 1},
+		{1, 12, -1, false, 1}, {10, 12, 0, false, 0}, {10, 12, 0.7, false, 7}, {12, 12, -1, true, 0}, {12, 1, 0.5, true, 0},
+	} {
+		if got := phases(c.epochs, c.cluster, c.frac, c.pretrained); got != c.want {
+			t.Errorf("phases(%d epochs, -cluster-epochs %d, -pretext %g, pretrained %t) = %d, want %d", c.epochs, c.cluster, c.frac, c.pretrained, got, c.want)
+		}
 	}
 }
 
@@ -114,7 +171,10 @@ func backboneMoved(t *testing.T, a, b string) string {
 
 // Each bad setting is an error that names its flag and value.
 func TestBadFlags(t *testing.T) {
-	for _, c := range [][2]string{{"-reliable", "1.5"}, {"-reliable", "0"}, {"-reliable", "-0.1"}, {"-neighbors", "0"}, {"-heads", "0"}, {"-threshold", "1"}} {
+	for _, c := range [][2]string{
+		{"-reliable", "1.5"}, {"-reliable", "0"}, {"-reliable", "-0.1"}, {"-neighbors", "0"}, {"-heads", "0"}, {"-threshold", "1"},
+		{"-pretext-method", "byol"}, {"-local", "-1"}, {"-cluster-epochs", "0"}, {"-pretext", "1.5"}, {"-pretext", "-0.5"}, {"-selflabel", "2"},
+	} {
 		args := append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", t.TempDir(), c[0], c[1])
 		if err := scan(args, io.Discard); err == nil || !strings.Contains(err.Error(), c[0]+" "+c[1]) {
 			t.Errorf("scan %s %s: err = %v, want one naming the flag", c[0], c[1], err)

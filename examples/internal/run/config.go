@@ -75,6 +75,9 @@ type Defaults struct {
 	EpochsEmbedded, EpochsFull int
 	// LR is the base learning rate; 0 means the protocol's 0.3.
 	LR float64
+	// CropMin is the default of -crop-min; 0 means the protocol's
+	// [ProtocolCropMin].
+	CropMin float64
 	// Flags, if not nil, adds the example's own flags.
 	Flags func(*flag.FlagSet)
 }
@@ -98,7 +101,11 @@ func Parse(method string, def Defaults, args []string, log io.Writer) (*Config, 
 	}
 	fs.Float64Var(&c.LR, "lr", lr, "base learning rate of the warm-up + cosine schedule (the examples use SGD with momentum 0.9 unless their doc says otherwise)")
 	fs.IntVar(&c.Warmup, "warmup", 50, "linear warm-up steps")
-	fs.Float64Var(&c.CropMin, "crop-min", ProtocolCropMin, "smallest area fraction of the 28×28 views' random resized crop, in (0, 1] (the protocol's is 0.25)")
+	cropMin := def.CropMin
+	if cropMin == 0 {
+		cropMin = ProtocolCropMin
+	}
+	fs.Float64Var(&c.CropMin, "crop-min", cropMin, "smallest area fraction of the 28×28 views' random resized crop, in (0, 1] (the protocol's is 0.25)")
 	fs.IntVar(&c.EvalEvery, "eval-every", 1, "kNN evaluation for the training curve every N epochs (0: only at the end)")
 	fs.IntVar(&c.LogEvery, "log-every", 10, "progress line every N steps")
 	fs.BoolVar(&c.Quiet, "quiet", false, "no progress lines")
