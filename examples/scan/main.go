@@ -57,8 +57,11 @@
 // the reliable labels instead). With -refit (the default) the kept head
 // itself is first replaced by the logistic regression fitted to those
 // reliable labels on the backbone's features (run.Head.Refit: the optimum
-// of a linear head on a frozen backbone), and both scores are the refitted
-// head's.
+// of a linear head on a frozen backbone), for up to -refit-rounds (10)
+// rounds: each round's head labels the training images anew and the next
+// fits to its reliable labels, until a round changes fewer than 0.1 % of
+// them (self-training, as SPICE retrains on its own model's labels); both
+// scores are the last refitted head's.
 //
 // SCAN runs its stages as separate programs; -pretrained does the same
 // here: it starts from the ConvNet3 and projection of an examples/simclr
@@ -96,7 +99,7 @@ const (
 
 func scan(args []string, log io.Writer) error {
 	pretextFrac, selfFrac, threshold, clusterLR, netRatio, selfLR, pretrained := -1.0, 0.1, 0.99, 1e-2, 0.0, 0.0, ""
-	nHeads, cutout, neighbors, reliable, refit := 10, 14, 20, 0.9, true
+	nHeads, cutout, neighbors, reliable, refit, rounds := 10, 14, 20, 0.9, true, 10
 	method, clusterEpochs, local := "swav", 12, 4
 	cfg, err := run.Parse("scan", run.Defaults{EpochsEmbedded: 10, EpochsFull: 2, CropMin: 0.5, Flags: func(fs *flag.FlagSet) {
 		fs.StringVar(&method, "pretext-method", method, "the pretext: swav (2×28 + -local 16×16 crops, 30 prototypes, Sinkhorn codes, as examples/swav) or simclr (two views, NT-Xent, as examples/simclr)")
@@ -112,6 +115,7 @@ func scan(args []string, log io.Writer) error {
 		fs.IntVar(&neighbors, "neighbors", neighbors, "nearest neighbors mined per image (SCAN: 20)")
 		fs.Float64Var(&reliable, "reliable", reliable, "also score the kept head's pseudo-labels propagated by kNN from the training images whose label at least this fraction of their 20 nearest neighbors share (0: not scored)")
 		fs.BoolVar(&refit, "refit", refit, "replace the kept head, once trained, by a logistic regression fitted to its reliable pseudo-labels (-reliable; false: SCAN's head as trained)")
+		fs.IntVar(&rounds, "refit-rounds", rounds, "-refit rounds at most: each round's head labels the training images anew and the next fits to its reliable labels, until a round changes fewer than 0.1% of them")
 		fs.IntVar(&cutout, "cutout", cutout, "largest side of the Cutout square in the SCAN and self-labelling views (0: none)")
 		fs.StringVar(&pretrained, "pretrained", "", "start from the ConvNet3 and projection of a SimCLR or SwAV checkpoint (examples/simclr's or examples/swav's -out DIR/checkpoint.safetensors) and skip the pretext")
 	}}, args, log)
@@ -122,9 +126,9 @@ func scan(args []string, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if (method != "swav" && method != "simclr") || local < 0 || clusterEpochs < 1 || !(pretextFrac == -1 || pretextFrac >= 0 && pretextFrac <= 1) || !(selfFrac >= 0 && selfFrac <= 1) || !(threshold >= 0 && threshold < 1) || !(clusterLR >= 0) || !(netRatio >= 0) || !(selfLR >= 0) || nHeads < 1 || cutout < 0 || neighbors < 1 || neighbors >= data.Train.N || !(reliable >= 0 && reliable <= 1) || refit && reliable == 0 {
-		return fmt.Errorf("scan: -pretext-method %s must be swav or simclr, -local %d ≥ 0, -cluster-epochs %d ≥ 1, -pretext %g -1 or in [0, 1], -selflabel %g in [0, 1], -threshold %g in [0, 1), -cluster-lr %g, -backbone-ratio %g and -selflabel-lr %g ≥ 0, -heads %d ≥ 1, -cutout %d ≥ 0, -neighbors %d in [1, %d), -reliable %g in [0, 1] and above 0 with -refit=%t",
-			method, local, clusterEpochs, pretextFrac, selfFrac, threshold, clusterLR, netRatio, selfLR, nHeads, cutout, neighbors, data.Train.N, reliable, refit)
+	if (method != "swav" && method != "simclr") || local < 0 || clusterEpochs < 1 || !(pretextFrac == -1 || pretextFrac >= 0 && pretextFrac <= 1) || !(selfFrac >= 0 && selfFrac <= 1) || !(threshold >= 0 && threshold < 1) || !(clusterLR >= 0) || !(netRatio >= 0) || !(selfLR >= 0) || nHeads < 1 || cutout < 0 || neighbors < 1 || neighbors >= data.Train.N || !(reliable >= 0 && reliable <= 1) || refit && reliable == 0 || rounds < 1 {
+		return fmt.Errorf("scan: -pretext-method %s must be swav or simclr, -local %d ≥ 0, -cluster-epochs %d ≥ 1, -pretext %g -1 or in [0, 1], -selflabel %g in [0, 1], -threshold %g in [0, 1), -cluster-lr %g, -backbone-ratio %g and -selflabel-lr %g ≥ 0, -heads %d ≥ 1, -cutout %d ≥ 0, -neighbors %d in [1, %d), -reliable %g in [0, 1] and above 0 with -refit=%t, -refit-rounds %d ≥ 1",
+			method, local, clusterEpochs, pretextFrac, selfFrac, threshold, clusterLR, netRatio, selfLR, nHeads, cutout, neighbors, data.Train.N, reliable, refit, rounds)
 	}
 	pretextEnd := phases(cfg.Epochs, clusterEpochs, pretextFrac, pretrained != "")
 	selfFrom := cfg.Epochs - int(math.Round(selfFrac*float64(cfg.Epochs-pretextEnd)))
@@ -418,6 +422,6 @@ func scan(args []string, log io.Writer) error {
 	if !cfg.Quiet {
 		fmt.Fprintf(log, "the kept head: %d of %d\n", st.kept, nHeads)
 	}
-	_, err = tr.Finish(&run.Head{Layer: keep, K: clusters, Reliable: reliable, Refit: refit})
+	_, err = tr.Finish(&run.Head{Layer: keep, K: clusters, Reliable: reliable, Refit: refit, RefitRounds: rounds})
 	return err
 }

@@ -19,7 +19,7 @@ func TestSmoke(t *testing.T) {
 	if r.HeadACC <= 0 {
 		t.Errorf("scan: the cluster head was not evaluated: %+v", r)
 	}
-	if r.RefitImages < 20 || r.ReliableImages < 20 || r.PropagatedACC <= 0 {
+	if r.RefitImages < 20 || r.RefitRounds < 1 || r.RefitRounds > 10 || r.ReliableImages < 20 || r.PropagatedACC <= 0 {
 		t.Errorf("scan: the head was not refitted to its reliable pseudo-labels or they were not propagated: %+v", r)
 	}
 }
@@ -173,7 +173,7 @@ func backboneMoved(t *testing.T, a, b string) string {
 func TestBadFlags(t *testing.T) {
 	for _, c := range [][2]string{
 		{"-reliable", "1.5"}, {"-reliable", "0"}, {"-reliable", "-0.1"}, {"-neighbors", "0"}, {"-heads", "0"}, {"-threshold", "1"},
-		{"-pretext-method", "byol"}, {"-local", "-1"}, {"-cluster-epochs", "0"}, {"-pretext", "1.5"}, {"-pretext", "-0.5"}, {"-selflabel", "2"},
+		{"-pretext-method", "byol"}, {"-local", "-1"}, {"-cluster-epochs", "0"}, {"-pretext", "1.5"}, {"-pretext", "-0.5"}, {"-selflabel", "2"}, {"-refit-rounds", "0"},
 	} {
 		args := append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", t.TempDir(), c[0], c[1])
 		if err := scan(args, io.Discard); err == nil || !strings.Contains(err.Error(), c[0]+" "+c[1]) {

@@ -95,10 +95,11 @@ type Result struct {
 	HeadNMI         float64 `json:"head_nmi,omitempty"`
 	HeadARI         float64 `json:"head_ari,omitempty"`
 	// RefitImages is how many reliable pseudo-labels the head was refitted
-	// to (Head.Refit); ReliableImages and the Propagated scores are the
-	// head's clustering propagated from its reliable pseudo-labels
-	// (Head.Reliable > 0).
+	// to (Head.Refit), in its last round of RefitRounds; ReliableImages and
+	// the Propagated scores are the head's clustering propagated from its
+	// reliable pseudo-labels (Head.Reliable > 0).
 	RefitImages    int     `json:"refit_images,omitempty"`
+	RefitRounds    int     `json:"refit_rounds,omitempty"`
 	ReliableImages int     `json:"reliable_images,omitempty"`
 	PropagatedACC  float64 `json:"propagated_acc,omitempty"`
 	PropagatedNMI  float64 `json:"propagated_nmi,omitempty"`
@@ -125,6 +126,11 @@ type Head struct {
 	// refitted layer's, and so is the propagation. Fewer than 20 reliable
 	// images keep Layer.
 	Refit bool
+	// RefitRounds, with Refit, repeats the fit up to this many times: each
+	// round's layer labels the training images anew and the next fits to
+	// its reliable labels, until a round changes fewer than 0.1 % of the
+	// labels. 0 and 1: one fit.
+	RefitRounds int
 }
 
 // Finish evaluates the trained backbone under the fmnist-ssl-v1 protocol —
@@ -145,8 +151,8 @@ func (t *Trainer) Finish(head *Head) (*Result, error) {
 	if t.interrupted {
 		return nil, fmt.Errorf("%s: interrupted; checkpoint written", t.cfg.Method)
 	}
-	if head != nil && (head.Reliable < 0 || head.Reliable > 1 || head.Refit && head.Reliable == 0) {
-		return nil, fmt.Errorf("%s: Head.Reliable %g must be in [0, 1], and above 0 with Refit", t.cfg.Method, head.Reliable)
+	if head != nil && (head.Reliable < 0 || head.Reliable > 1 || head.Refit && head.Reliable == 0 || head.RefitRounds < 0) {
+		return nil, fmt.Errorf("%s: Head.Reliable %g must be in [0, 1], and above 0 with Refit; Head.RefitRounds %d ≥ 0", t.cfg.Method, head.Reliable, head.RefitRounds)
 	}
 	c := t.cfg
 	r := &Result{
@@ -203,11 +209,11 @@ func (t *Trainer) Finish(head *Head) (*Result, error) {
 			}
 		}
 		if head.Refit {
-			lin, n, err := refit(head, train, nbrs)
+			lin, n, rounds, err := refitRounds(head, train, nbrs, head.RefitRounds)
 			if err != nil {
 				return nil, err
 			}
-			r.RefitImages = n
+			r.RefitImages, r.RefitRounds = n, rounds
 			if lin != nil {
 				head = &Head{Layer: lin, K: head.K, Reliable: head.Reliable}
 			}
@@ -244,7 +250,7 @@ func (t *Trainer) Finish(head *Head) (*Result, error) {
 	if head != nil {
 		refitted := ""
 		if r.RefitImages >= probe.DefaultK {
-			refitted = fmt.Sprintf(", refitted to %d reliable pseudo-labels", r.RefitImages)
+			refitted = fmt.Sprintf(", refitted to %d reliable pseudo-labels in %d rounds", r.RefitImages, r.RefitRounds)
 		} else if head.Refit {
 			refitted = fmt.Sprintf(", not refitted: %d reliable pseudo-labels", r.RefitImages)
 		}

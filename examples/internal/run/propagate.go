@@ -131,3 +131,51 @@ func refit(head *Head, train ssl.Tensor, nbrs []int) (*backbone.Linear, int, err
 	}
 	return lin, len(labels), nil
 }
+
+// refitSettled is the share of the training images whose label a refit
+// round must change for another round to run.
+const refitSettled = 0.001
+
+// refitRounds repeats [refit]: each round's layer labels the training
+// images anew and the next round fits to its reliable labels (self-training
+// on the frozen features, as SPICE retrains on the labels its last model
+// gives), for at most rounds rounds (at least one), stopping early once a
+// round changes the label of fewer than refitSettled of the training
+// images. It returns the last layer (nil when the first round had fewer
+// than 20 reliable images; a later round that has too few ends the rounds
+// and keeps the layer before it), the images that layer was fitted on and
+// the rounds run.
+func refitRounds(head *Head, train ssl.Tensor, nbrs []int, rounds int) (*backbone.Linear, int, int, error) {
+	prev, err := headPredictions(head, train)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	var lin *backbone.Linear
+	fitted, done := 0, 0
+	for done < max(rounds, 1) {
+		l, n, err := refit(head, train, nbrs)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		if l == nil {
+			break
+		}
+		lin, fitted, done = l, n, done+1
+		head = &Head{Layer: l, K: head.K, Reliable: head.Reliable}
+		pred, err := headPredictions(head, train)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		changed := 0
+		for i := range pred {
+			if pred[i] != prev[i] {
+				changed++
+			}
+		}
+		if float64(changed) < refitSettled*float64(len(pred)) {
+			break
+		}
+		prev = pred
+	}
+	return lin, fitted, done, nil
+}

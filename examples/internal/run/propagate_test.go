@@ -126,6 +126,25 @@ func TestPropagated(t *testing.T) {
 		t.Errorf("refitted head ACC %.4f, want above 0.995 (the head's %.4f)", refitACC.ACC, headACC.ACC)
 	}
 
+	// Refit rounds: one round is refit itself; with up to ten, the labels
+	// settle after the second (the first refit labels the blobs right
+	// already) and the head stays right.
+	one, n1, r1, err := refitRounds(head, train, nbrs, 1)
+	if err != nil || r1 != 1 || n1 != kept {
+		t.Fatalf("refitRounds(1): %d images, %d rounds, err %v; want %d images, 1 round", n1, r1, err, kept)
+	}
+	if p1, _ := headPredictions(&Head{Layer: one, K: 2}, test); !slices.Equal(p1, rp) {
+		t.Error("refitRounds(1) differs from refit")
+	}
+	many, _, rn, err := refitRounds(head, train, nbrs, 10)
+	if err != nil || rn < 2 || rn >= 10 {
+		t.Fatalf("refitRounds(10): %d rounds, err %v; want the labels settled after 2 to 9", rn, err)
+	}
+	pm, _ := headPredictions(&Head{Layer: many, K: 2}, test)
+	if acc, _ := probe.ClusterACC(pm, testLabels, 2, 2, nil); acc.ACC < 0.995 {
+		t.Errorf("after %d refit rounds: head ACC %.4f, want above 0.995", rn, acc.ACC)
+	}
+
 	// A head that reads only the sign of a coordinate too small to move
 	// the cosine: its labels are coin flips to the neighborhoods.
 	_, tv, _ := ssl.View(train)
@@ -142,5 +161,8 @@ func TestPropagated(t *testing.T) {
 	}
 	if lin, _, err := refit(head, train, nbrs); err != nil || lin != nil {
 		t.Errorf("refit of a head labelling by noise: layer %v, err %v; want none", lin != nil, err)
+	}
+	if lin, _, rounds, err := refitRounds(head, train, nbrs, 10); err != nil || lin != nil || rounds != 0 {
+		t.Errorf("refit rounds of a head labelling by noise: layer %v, %d rounds, err %v; want none", lin != nil, rounds, err)
 	}
 }
