@@ -77,6 +77,49 @@ func (m *multiHead) losses(feats ssl.Tensor, nb *run.Neighbors) ([]float64, erro
 	return out, nil
 }
 
+// agreement returns, for each head, how far its clusters keep the mined
+// neighborhoods together, label-free: Cohen's κ between the label of an
+// image and the label of each of its mined neighbors (itself excluded),
+// (a − e)/(1 − e) with a the share of such pairs that agree and e = Σ p_k²
+// the agreement two independent draws from the head's cluster sizes p_k
+// reach by chance, so that merging clusters does not raise it.
+func (m *multiHead) agreement(feats ssl.Tensor, nb *run.Neighbors) ([]float64, error) {
+	all, err := m.scores(feats)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, m.n)
+	for h := range m.n {
+		pred, err := m.predictions(all, h)
+		if err != nil {
+			return nil, err
+		}
+		var same, pairs int
+		sizes := make([]float64, clusters)
+		for i, p := range pred {
+			sizes[p]++
+			for _, j := range nb.Of(i) {
+				if j == i {
+					continue
+				}
+				pairs++
+				if pred[j] == p {
+					same++
+				}
+			}
+		}
+		var chance float64
+		for _, c := range sizes {
+			chance += (c / float64(len(pred))) * (c / float64(len(pred)))
+		}
+		if pairs == 0 || chance == 1 {
+			continue // no neighbor, or one cluster: κ 0
+		}
+		out[h] = (float64(same)/float64(pairs) - chance) / (1 - chance)
+	}
+	return out, nil
+}
+
 // confident counts, per cluster of head h, the images of feats whose
 // softmax confidence exceeds threshold.
 func (m *multiHead) confident(feats ssl.Tensor, h int, threshold float64) ([]int, error) {
@@ -109,11 +152,11 @@ func (m *multiHead) predictions(all ssl.Tensor, h int) ([]int, error) {
 }
 
 // report prints, after a SCAN epoch, the kept head's ACC/NMI/ARI and
-// cluster sizes on set s, every head's ACC and SCAN loss, and how far the
-// heads agree with the kept one (NMI between their clusterings): the
-// diagnostics for merged or empty clusters. The labels serve the printout
-// only.
-func (m *multiHead) report(log io.Writer, epoch int, net backbone.Layer, s *dataset.Set, trainLoss []float64, kept int) error {
+// cluster sizes on set s, every head's ACC, SCAN loss and neighbor κ
+// (agreement), and how far the heads agree with the kept one (NMI between
+// their clusterings): the diagnostics for merged or empty clusters. The
+// labels serve the printout only.
+func (m *multiHead) report(log io.Writer, epoch int, net backbone.Layer, s *dataset.Set, trainLoss, kappa []float64, kept int) error {
 	feats, err := run.Features(net, s)
 	if err != nil {
 		return err
@@ -148,11 +191,11 @@ func (m *multiHead) report(log io.Writer, epoch int, net backbone.Layer, s *data
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(&accs, " %.3f(%.3f)", hs.ACC, trainLoss[h])
+		fmt.Fprintf(&accs, " %.3f(%.3f, %.3f)", hs.ACC, trainLoss[h], kappa[h])
 		fmt.Fprintf(&agree, " %.2f", same.NMI)
 	}
 	fmt.Fprintf(log, "after epoch %d: kept head %d on the test set: ACC %.4f NMI %.4f ARI %.4f, cluster sizes %v\n", epoch, kept, ks.ACC, ks.NMI, ks.ARI, sizes)
-	fmt.Fprintf(log, "  every head's test ACC (training SCAN loss):%s\n  NMI of each head with the kept one:%s\n", accs.String(), agree.String())
+	fmt.Fprintf(log, "  every head's test ACC (training SCAN loss, neighbor κ):%s\n  NMI of each head with the kept one:%s\n", accs.String(), agree.String())
 	return nil
 }
 
@@ -195,6 +238,15 @@ func (s *scanState) Load(c *backbone.Checkpoint, prefix string) error {
 	}
 	s.kept, s.self = v[0], v[1]
 	return nil
+}
+
+// negate returns −v.
+func negate(v []float64) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = -x
+	}
+	return out
 }
 
 func argmin(v []float64) int {

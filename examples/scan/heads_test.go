@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -107,5 +108,49 @@ func TestLowestLossHeadKept(t *testing.T) {
 	}
 	if !slices.Equal(conf, []int{20, 20, 20, 20, 20, 20, 20, 20, 20, 20}) {
 		t.Errorf("confident images per cluster of head 1: %v, want 20 each", conf)
+	}
+}
+
+// agreement: a head along the blobs keeps every neighborhood together
+// (κ near 1), a head reading a noise coordinate does not (κ near 0), and
+// a head that merges everything into one cluster gains nothing (κ 0).
+func TestAgreement(t *testing.T) {
+	const n, d = 200, 16
+	rng := rand.New(rand.NewPCG(3, 4))
+	feats := ssl.New(n, d)
+	f := dense(feats)
+	labels := make([]int, n)
+	for i := range n {
+		labels[i] = i % 2
+		for j := range d {
+			f[i*d+j] = float32(0.05 * rng.NormFloat64())
+		}
+		f[i*d+labels[i]] += 1
+	}
+	nb := run.NewNeighbors("nb", n, 5)
+	if _, err := nb.Mine(feats, labels); err != nil {
+		t.Fatal(err)
+	}
+	heads, err := backbone.NewLinear("heads", d, 3*clusters, true, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, bias := heads.Weight.Data(), heads.Bias.Data()
+	clear(w)
+	clear(bias)
+	w[0*d+0], w[1*d+1] = 1, 1 // head 0: cluster 0 along e₀, 1 along e₁
+	w[(clusters+0)*d+5] = 1   // head 1: the sign of noise coordinate 5
+	w[(clusters+1)*d+5] = -1
+	bias[2*clusters+3] = 1 // head 2: every image in cluster 3
+	m := &multiHead{all: heads, n: 3}
+	kappa, err := m.agreement(feats, nb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kappa[0] < 0.95 || math.Abs(kappa[1]) > 0.3 || kappa[2] != 0 {
+		t.Errorf("κ = %.3f, want > 0.95 along the blobs, near 0 on noise, 0 for one cluster", kappa)
+	}
+	if got := argmin(negate(kappa)); got != 0 {
+		t.Errorf("the highest κ is head %d's, want head 0's", got)
 	}
 }

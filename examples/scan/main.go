@@ -31,7 +31,10 @@
 //     30-minute SwAV features that cost 4 points of kNN and of head ACC
 //     here). After
 //     each SCAN epoch the head of lowest SCAN loss over the training set
-//     and all its mined neighbors is kept, as SCAN's scan_evaluate does;
+//     and all its mined neighbors is kept, as SCAN's scan_evaluate does
+//     (-choose agreement keeps the head whose clusters keep the mined
+//     neighborhoods together best instead: the highest Cohen's κ between
+//     an image's cluster and its neighbors', label-free);
 //  3. self-labelling (the last -selflabel 0.1 of the clustering epochs,
 //     rounded), only if every cluster of
 //     the kept head holds a training image of confidence above -threshold
@@ -100,7 +103,7 @@ const (
 func scan(args []string, log io.Writer) error {
 	pretextFrac, selfFrac, threshold, clusterLR, netRatio, selfLR, pretrained := -1.0, 0.1, 0.99, 1e-2, 0.0, 0.0, ""
 	nHeads, cutout, neighbors, reliable, refit, rounds := 10, 14, 20, 0.9, true, 10
-	method, clusterEpochs, local := "swav", 12, 4
+	method, clusterEpochs, local, choose := "swav", 12, 4, "loss"
 	cfg, err := run.Parse("scan", run.Defaults{EpochsEmbedded: 10, EpochsFull: 2, CropMin: 0.5, Flags: func(fs *flag.FlagSet) {
 		fs.StringVar(&method, "pretext-method", method, "the pretext: swav (2×28 + -local 16×16 crops, 30 prototypes, Sinkhorn codes, as examples/swav) or simclr (two views, NT-Xent, as examples/simclr)")
 		fs.IntVar(&local, "local", local, "16×16 local crops of the SwAV pretext beside its two 28×28 ones")
@@ -111,7 +114,8 @@ func scan(args []string, log io.Writer) error {
 		fs.Float64Var(&clusterLR, "cluster-lr", clusterLR, "Adam's base learning rate of the heads after the pretext")
 		fs.Float64Var(&netRatio, "backbone-ratio", netRatio, "the backbone's Adam learning rate after the pretext, as a fraction of the heads' (0: backbone frozen)")
 		fs.Float64Var(&selfLR, "selflabel-lr", selfLR, "Adam's constant learning rate of the whole network (kept head and backbone, one fresh optimizer) while self-labelling, as SCAN's 1e-4 (0: the clustering schedule and -backbone-ratio go on)")
-		fs.IntVar(&nHeads, "heads", nHeads, "clustering heads trained side by side; the one with the lowest SCAN loss is kept")
+		fs.IntVar(&nHeads, "heads", nHeads, "clustering heads trained side by side; one is kept (-choose)")
+		fs.StringVar(&choose, "choose", choose, "which head is kept after each SCAN epoch: loss (the lowest SCAN loss over the training set and its mined neighbors, as SCAN) or agreement (the highest Cohen's κ between an image's cluster and its mined neighbors')")
 		fs.IntVar(&neighbors, "neighbors", neighbors, "nearest neighbors mined per image (SCAN: 20)")
 		fs.Float64Var(&reliable, "reliable", reliable, "also score the kept head's pseudo-labels propagated by kNN from the training images whose label at least this fraction of their 20 nearest neighbors share (0: not scored)")
 		fs.BoolVar(&refit, "refit", refit, "replace the kept head, once trained, by a logistic regression fitted to its reliable pseudo-labels (-reliable; false: SCAN's head as trained)")
@@ -126,9 +130,9 @@ func scan(args []string, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if (method != "swav" && method != "simclr") || local < 0 || clusterEpochs < 1 || !(pretextFrac == -1 || pretextFrac >= 0 && pretextFrac <= 1) || !(selfFrac >= 0 && selfFrac <= 1) || !(threshold >= 0 && threshold < 1) || !(clusterLR >= 0) || !(netRatio >= 0) || !(selfLR >= 0) || nHeads < 1 || cutout < 0 || neighbors < 1 || neighbors >= data.Train.N || !(reliable >= 0 && reliable <= 1) || refit && reliable == 0 || rounds < 1 {
-		return fmt.Errorf("scan: -pretext-method %s must be swav or simclr, -local %d ≥ 0, -cluster-epochs %d ≥ 1, -pretext %g -1 or in [0, 1], -selflabel %g in [0, 1], -threshold %g in [0, 1), -cluster-lr %g, -backbone-ratio %g and -selflabel-lr %g ≥ 0, -heads %d ≥ 1, -cutout %d ≥ 0, -neighbors %d in [1, %d), -reliable %g in [0, 1] and above 0 with -refit=%t, -refit-rounds %d ≥ 1",
-			method, local, clusterEpochs, pretextFrac, selfFrac, threshold, clusterLR, netRatio, selfLR, nHeads, cutout, neighbors, data.Train.N, reliable, refit, rounds)
+	if (method != "swav" && method != "simclr") || (choose != "loss" && choose != "agreement") || local < 0 || clusterEpochs < 1 || !(pretextFrac == -1 || pretextFrac >= 0 && pretextFrac <= 1) || !(selfFrac >= 0 && selfFrac <= 1) || !(threshold >= 0 && threshold < 1) || !(clusterLR >= 0) || !(netRatio >= 0) || !(selfLR >= 0) || nHeads < 1 || cutout < 0 || neighbors < 1 || neighbors >= data.Train.N || !(reliable >= 0 && reliable <= 1) || refit && reliable == 0 || rounds < 1 {
+		return fmt.Errorf("scan: -pretext-method %s must be swav or simclr, -choose %s loss or agreement, -local %d ≥ 0, -cluster-epochs %d ≥ 1, -pretext %g -1 or in [0, 1], -selflabel %g in [0, 1], -threshold %g in [0, 1), -cluster-lr %g, -backbone-ratio %g and -selflabel-lr %g ≥ 0, -heads %d ≥ 1, -cutout %d ≥ 0, -neighbors %d in [1, %d), -reliable %g in [0, 1] and above 0 with -refit=%t, -refit-rounds %d ≥ 1",
+			method, choose, local, clusterEpochs, pretextFrac, selfFrac, threshold, clusterLR, netRatio, selfLR, nHeads, cutout, neighbors, data.Train.N, reliable, refit, rounds)
 	}
 	pretextEnd := phases(cfg.Epochs, clusterEpochs, pretextFrac, pretrained != "")
 	selfFrom := cfg.Epochs - int(math.Round(selfFrac*float64(cfg.Epochs-pretextEnd)))
@@ -220,10 +224,20 @@ func scan(args []string, log io.Writer) error {
 		if err != nil {
 			return err
 		}
+		kappa, err := multi.agreement(feats, nbrs)
+		if err != nil {
+			return err
+		}
 		if afterSCAN := epoch <= selfFrom || st.self == noSelfLabelling; afterSCAN {
 			// After a SCAN epoch: keep the head of lowest SCAN loss over the
-			// training set and its mined neighbors, as SCAN's scan_evaluate.
-			st.kept = argmin(trainLoss)
+			// training set and its mined neighbors, as SCAN's scan_evaluate,
+			// or with -choose agreement the head whose clusters keep those
+			// neighborhoods together best.
+			if choose == "agreement" {
+				st.kept = argmin(negate(kappa))
+			} else {
+				st.kept = argmin(trainLoss)
+			}
 		}
 		if epoch == selfFrom {
 			// Self-label only if every cluster of the kept head has a
@@ -246,7 +260,7 @@ func scan(args []string, log io.Writer) error {
 			}
 		}
 		if !cfg.Quiet { // follow the heads on the test set (labels used for the printout only)
-			if err := multi.report(log, epoch, net, data.Test, trainLoss, st.kept); err != nil {
+			if err := multi.report(log, epoch, net, data.Test, trainLoss, kappa, st.kept); err != nil {
 				return err
 			}
 		}

@@ -79,9 +79,11 @@ func TestPhases(t *testing.T) {
 	}
 }
 
-// Neighbor mining and the SCAN loss from the first epoch.
+// Neighbor mining and the SCAN loss from the first epoch, the head kept
+// by either rule.
 func TestSmokeClustering(t *testing.T) {
 	runtest.Smoke(t, "scan", scan, "-pretext", "0", "-selflabel", "0")
+	runtest.Smoke(t, "scan", scan, "-pretext", "0", "-selflabel", "0", "-choose", "agreement")
 }
 
 // Self-labelling (a threshold the tiny run's head reaches).
@@ -173,7 +175,7 @@ func backboneMoved(t *testing.T, a, b string) string {
 func TestBadFlags(t *testing.T) {
 	for _, c := range [][2]string{
 		{"-reliable", "1.5"}, {"-reliable", "0"}, {"-reliable", "-0.1"}, {"-neighbors", "0"}, {"-heads", "0"}, {"-threshold", "1"},
-		{"-pretext-method", "byol"}, {"-local", "-1"}, {"-cluster-epochs", "0"}, {"-pretext", "1.5"}, {"-pretext", "-0.5"}, {"-selflabel", "2"}, {"-refit-rounds", "0"},
+		{"-pretext-method", "byol"}, {"-local", "-1"}, {"-cluster-epochs", "0"}, {"-pretext", "1.5"}, {"-pretext", "-0.5"}, {"-selflabel", "2"}, {"-refit-rounds", "0"}, {"-choose", "best"},
 	} {
 		args := append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", t.TempDir(), c[0], c[1])
 		if err := scan(args, io.Discard); err == nil || !strings.Contains(err.Error(), c[0]+" "+c[1]) {
