@@ -240,13 +240,15 @@ func (s *scanState) Load(c *backbone.Checkpoint, prefix string) error {
 	return nil
 }
 
-// negate returns −v.
-func negate(v []float64) []float64 {
-	out := make([]float64, len(v))
+// argmax returns the index of the largest entry of v (the first of ties).
+func argmax(v []float64) int {
+	best := 0
 	for i, x := range v {
-		out[i] = -x
+		if x > v[best] {
+			best = i
+		}
 	}
-	return out
+	return best
 }
 
 func argmin(v []float64) int {

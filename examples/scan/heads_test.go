@@ -150,7 +150,7 @@ func TestAgreement(t *testing.T) {
 	if kappa[0] < 0.95 || math.Abs(kappa[1]) > 0.3 || kappa[2] != 0 {
 		t.Errorf("κ = %.3f, want > 0.95 along the blobs, near 0 on noise, 0 for one cluster", kappa)
 	}
-	if got := argmin(negate(kappa)); got != 0 {
+	if got := argmax(kappa); got != 0 {
 		t.Errorf("the highest κ is head %d's, want head 0's", got)
 	}
 }

@@ -29,16 +29,15 @@
 //     SCAN's hundred). The backbone stays frozen (-backbone-ratio 0; r > 0
 //     trains it at r times the heads' rate, 0.01 giving SCAN's 1e-4: on
 //     30-minute SwAV features that cost 4 points of kNN and of head ACC
-//     here). After
-//     each SCAN epoch the head of lowest SCAN loss over the training set
-//     and all its mined neighbors is kept, as SCAN's scan_evaluate does
-//     (-choose agreement keeps the head whose clusters keep the mined
-//     neighborhoods together best instead: the highest Cohen's κ between
-//     an image's cluster and its neighbors', label-free);
+//     here). After each SCAN epoch the head of lowest SCAN loss over the
+//     training set and all its mined neighbors is kept, as SCAN's
+//     scan_evaluate does (-choose agreement keeps the head whose clusters
+//     keep the mined neighborhoods together best instead: the highest
+//     Cohen's κ between an image's cluster and its neighbors', label-free);
 //  3. self-labelling (the last -selflabel 0.1 of the clustering epochs,
-//     rounded), only if every cluster of
-//     the kept head holds a training image of confidence above -threshold
-//     (otherwise SCAN goes on): the kept head's prediction on the
+//     rounded), only if every cluster of the kept head holds a training
+//     image of confidence above -threshold (otherwise SCAN goes on): the
+//     kept head's prediction on the
 //     un-augmented image, where its confidence exceeds 0.99, is the
 //     class-balanced cross-entropy target of a strongly augmented view →
 //     Adam: by default the clustering schedule and -backbone-ratio go on;
@@ -71,8 +70,8 @@
 // or examples/swav checkpoint (both hold ConvNet3 and the same
 // 128→256→BN→ReLU→64 projection), skips phase 1 and clusters for all its
 // epochs. After each clustering epoch the kept head's
-// ACC/NMI/ARI and cluster sizes on the test set, every head's ACC and loss
-// and the heads' agreement (NMI with the kept head) are printed: the
+// ACC/NMI/ARI and cluster sizes on the test set, every head's ACC, loss
+// and neighbor κ, and the heads' agreement (NMI with the kept head) are printed: the
 // diagnostics for merged or empty clusters (labels serve nothing else).
 //
 // Reference: Van Gansbeke et al., SCAN: Learning to Classify Images
@@ -234,7 +233,7 @@ func scan(args []string, log io.Writer) error {
 			// or with -choose agreement the head whose clusters keep those
 			// neighborhoods together best.
 			if choose == "agreement" {
-				st.kept = argmin(negate(kappa))
+				st.kept = argmax(kappa)
 			} else {
 				st.kept = argmin(trainLoss)
 			}
