@@ -1,11 +1,11 @@
 // Command swav trains ConvNet3 with SwAV's swapped prediction on
 // Fashion-MNIST under the fmnist-ssl-v1 protocol and evaluates it, the
-// prototypes serving as a 30-way clustering head.
+// prototypes serving as a K-way clustering head.
 //
 // Each step: multi-crop (2×28 + 4×16 by default) → ConvNet3 → projection MLP
-// (128→256→BN→ReLU→64) → L2-normalize → 30 prototypes → Sinkhorn codes of
-// the two global crops (ε 0.05, 3 iterations) → swapped prediction
-// (temperature 0.1) → backward through every crop → SGD → prototypes
+// (128→256→BN→ReLU→64) → L2-normalize → K prototypes (-prototypes, the
+// protocol's 30) → Sinkhorn codes of the two global crops (ε 0.05,
+// 3 iterations) → swapped prediction (-temperature, 0.1) → backward through every crop → SGD → prototypes
 // re-normalized; the prototypes stay frozen during the first epoch (the
 // first half of a one-epoch run), as SwAV freezes them for its first
 // iterations.
@@ -21,6 +21,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"io"
 
 	"ssl"
@@ -33,20 +34,23 @@ import (
 func main() { run.Main(swav) }
 
 const (
-	prototypes = 30   // K
-	tau        = 0.1  // temperature of the swapped prediction
 	epsilon    = 0.05 // Sinkhorn's entropic regularization
 	iterations = 3    // Sinkhorn's iterations
 )
 
 func swav(args []string, log io.Writer) error {
-	local, freeze := 4, -1
+	local, freeze, prototypes, tau := 4, -1, 30, 0.1
 	cfg, err := run.Parse("swav", run.Defaults{EpochsEmbedded: 10, EpochsFull: 1, Flags: func(fs *flag.FlagSet) {
 		fs.IntVar(&local, "local", 4, "number of 16×16 local crops beside the two 28×28 ones (0: 2×28 only)")
 		fs.IntVar(&freeze, "freeze", -1, "steps with the prototypes frozen (-1: the first epoch, at most half the run)")
+		fs.IntVar(&prototypes, "prototypes", 30, "number of prototypes K (the protocol's 30)")
+		fs.Float64Var(&tau, "temperature", 0.1, "temperature of the swapped prediction")
 	}}, args, log)
 	if err != nil {
 		return err
+	}
+	if prototypes < 2 || !(tau > 0) {
+		return fmt.Errorf("swav: -prototypes %d must be ≥ 2 and -temperature %g > 0", prototypes, tau)
 	}
 	data, err := run.LoadData(cfg)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -27,6 +28,28 @@ func TestSmoke(t *testing.T) {
 
 func TestSmokeTwoCrops(t *testing.T) { runtest.Smoke(t, "swav", swav, "-local", "0") }
 
+func TestSmokePrototypes(t *testing.T) {
+	out := t.TempDir()
+	args := append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", out, "-prototypes", "100", "-temperature", "0.2")
+	if err := swav(args, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	ck := runtest.ReadCheckpoint(t, out)
+	if _, shape, ok := ck.Info("prototypes.weight"); !ok || !slices.Equal(shape, []int{100, 64}) {
+		t.Errorf("prototypes.weight has shape %v (present %t), want [100 64]", shape, ok)
+	}
+}
+
+// Each bad setting is an error that names its flag and value.
+func TestBadFlags(t *testing.T) {
+	for _, c := range [][2]string{{"-prototypes", "1"}, {"-temperature", "0"}, {"-temperature", "-0.1"}} {
+		args := append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", t.TempDir(), c[0], c[1])
+		if err := swav(args, io.Discard); err == nil || !strings.Contains(err.Error(), c[0]+" "+c[1]) {
+			t.Errorf("swav %s %s: err = %v, want one naming the flag", c[0], c[1], err)
+		}
+	}
+}
+
 func TestResumeBitIdentical(t *testing.T) { runtest.Resume(t, swav) }
 
 // TestCodesSharded checks the -dist codes: Sinkhorn over 2 and 4 ranks'
@@ -34,7 +57,7 @@ func TestResumeBitIdentical(t *testing.T) { runtest.Resume(t, swav) }
 // rank its rows of the codes one process computes for the whole batch
 // inside losses.SwAV.
 func TestCodesSharded(t *testing.T) {
-	const b = 24 // the global batch
+	const b, prototypes, tau = 24, 30, 0.1 // the global batch, the example's defaults
 	rng := rand.New(rand.NewPCG(9, 9))
 	sv := make([]float32, 2*b*prototypes) // two crops
 	for i := range sv {
