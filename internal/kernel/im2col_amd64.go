@@ -16,10 +16,10 @@ package kernel
 // assembly files change with this one.
 
 //go:noescape
-func im2colTapAVX2(dst, x *float32, nb, ld, w, ho, wo, ilo, ihi, off int, valid, all uint64)
+func im2colTapAVX2(dst, x *float32, nb, ld, w, ho, wo, ilo, ihi, off int, valid, all uint64, n int)
 
 //go:noescape
-func col2imAVX2(dx, col *float32, offs *int, masks *uint16, nb, ld, h, w, ho, wo, k, p, nchunks int)
+func col2imAVX2(dx, col *float32, offs *int, masks *uint16, nb, ld, h, w, ho, wo, k, p, nchunks int, end uintptr)
 
 //go:noescape
 func im2colTapAVX512(dst, x *float32, nb, ld, w, ho, wo, ilo, ihi, off int, valid, all uint64)
@@ -49,7 +49,7 @@ func im2colTap(dst, x []float32, nb, ld, h, w, ho, wo, du, dv int) {
 		im2colTapAVX512(&dst[0], &x[0], nb, ld, w, ho, wo, ilo, ihi, du*w+dv, valid, all)
 		return
 	}
-	im2colTapAVX2(&dst[0], &x[0], nb, ld, w, ho, wo, ilo, ihi, du*w+dv, valid, all)
+	im2colTapAVX2(&dst[0], &x[0], nb, ld, w, ho, wo, ilo, ihi, du*w+dv, valid, all, nb*ho*wo)
 }
 
 // col2im gathers each block of 8 or 16 values of a row of dx from the
@@ -96,5 +96,5 @@ func col2im(dx, col []float32, nb, ld, h, w, ho, wo, k, p, L int) {
 		col2imAVX512(&dx[0], &col[0], &offs[0], &masks[0], nb, ld, h, w, ho, wo, k, p, nchunks)
 		return
 	}
-	col2imAVX2(&dx[0], &col[0], &offs[0], &masks[0], nb, ld, h, w, ho, wo, k, p, nchunks)
+	col2imAVX2(&dx[0], &col[0], &offs[0], &masks[0], nb, ld, h, w, ho, wo, k, p, nchunks, 0)
 }
