@@ -14,7 +14,7 @@ package kernel
 // pool_generic.go and the two assembly files change with this one.
 
 //go:noescape
-func maxPool2x2AVX2(dst *float32, at *int32, x *float32, masks *uint16, planes, h, w, ho, wo, nchunks int)
+func maxPool2x2AVX2(dst *float32, at *int32, x *float32, masks *uint16, planes, h, w, ho, wo, nchunks, n int)
 
 //go:noescape
 func maxPool2x2AVX512(dst *float32, at *int32, x *float32, masks *uint16, planes, h, w, ho, wo, nchunks int)
@@ -45,5 +45,5 @@ func maxPool2x2(dst []float32, at []int32, x []float32, planes, h, w int) {
 		maxPool2x2AVX512(&dst[0], &at[0], &x[0], &masks[0], planes, h, w, ho, wo, nchunks)
 		return
 	}
-	maxPool2x2AVX2(&dst[0], &at[0], &x[0], &masks[0], planes, h, w, ho, wo, nchunks)
+	maxPool2x2AVX2(&dst[0], &at[0], &x[0], &masks[0], planes, h, w, ho, wo, nchunks, planes*ho*wo)
 }

@@ -54,12 +54,19 @@ GLOBL poolc<>(SB), RODATA|NOPTR, $64
 	VPERMPD $0xD8, e, e \
 	VPERMPD $0xD8, o, o
 
-// func maxPool2x2AVX2(dst *float32, at *int32, x *float32, masks *uint16, planes, h, w, ho, wo, nchunks int)
+// func maxPool2x2AVX2(dst *float32, at *int32, x *float32, masks *uint16, planes, h, w, ho, wo, nchunks, n int)
 // Y15: 0, 2, …, 14; Y12: w; Y11: 1, 2, …, 128. DI and DX point at the
 // output row of dst and at, R11 and R13 at the two input rows, R12 is the
-// block's byte offset in them (64 per block), CX the block.
-TEXT ·maxPool2x2AVX2(SB), NOSPLIT, $0-80
+// block's byte offset in them (64 per block), CX the block. The outputs
+// are stored 8 at a time with VMOVUPS: the lanes past a row's end land on
+// the next row, stored after it; only a block that would pass the end of
+// dst (n values; the prologue puts dst's end address in n) is stored with
+// VMASKMOVPS, microcoded on AMD Zen 2 and Zen 3.
+TEXT ·maxPool2x2AVX2(SB), NOSPLIT, $0-88
 	MOVQ         dst+0(FP), DI
+	MOVQ         n+80(FP), AX
+	LEAQ         (DI)(AX*4), AX
+	MOVQ         AX, n+80(FP)
 	MOVQ         at+8(FP), DX
 	MOVQ         x+16(FP), SI
 	MOVQ         masks+24(FP), R9
@@ -121,11 +128,16 @@ block:
 	VPADDD       Y12, Y0, Y0
 	VPSUBD       Y9, Y0, Y0
 	VBLENDVPS    Y10, Y0, Y1, Y1
-	POOLLANES((R9)(CX*2), Y5)
-	MOVQ         R12, AX
-	SHRQ         $1, AX
-	VMASKMOVPS   Y2, Y5, (DI)(AX*1)
-	VMASKMOVPS   Y1, Y5, (DX)(AX*1)
+	MOVQ    R12, AX
+	SHRQ    $1, AX
+	LEAQ    32(DI)(AX*1), AX
+	CMPQ    AX, n+80(FP)
+	JHI     poollast
+	SUBQ    DI, AX
+	VMOVUPS Y2, -32(DI)(AX*1)
+	VMOVUPS Y1, -32(DX)(AX*1)
+
+stored:
 	ADDQ         $64, R12
 	INCQ         CX
 	CMPQ         CX, nchunks+72(FP)
@@ -145,3 +157,10 @@ block:
 	JNZ   plane
 	VZEROUPPER
 	RET
+
+poollast:
+	SUBQ       DI, AX
+	POOLLANES((R9)(CX*2), Y5)
+	VMASKMOVPS Y2, Y5, -32(DI)(AX*1)
+	VMASKMOVPS Y1, Y5, -32(DX)(AX*1)
+	JMP        stored
