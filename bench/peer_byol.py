@@ -11,8 +11,9 @@ Set-up (Debian): apt-get install -y python3-torch dataset-fashion-mnist; run wit
   /usr/bin/python3 bench/peer_byol.py [--epochs 4] [--seed 1] [--loss-scale 0.25]
   /usr/bin/python3 bench/peer_byol.py --eval DIR/checkpoint.safetensors
 
---eval scores the online ConvNet3 of an examples/byol checkpoint with this file's
-evaluation (a check that its kNN and linear probe agree with the Go run's result.json).
+--eval scores the ConvNet3 backbone of an example's checkpoint (examples/byol's online
+network, examples/swav's, ...) with this file's evaluation (a check that its kNN and
+linear probe agree with the Go run's result.json).
 --loss-scale multiplies the paper's loss (2 − 2·cos per view pair): 0.25 is lightly's.
 """
 import argparse, copy, gzip, json, math, struct, sys, time
