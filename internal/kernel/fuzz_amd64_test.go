@@ -5,10 +5,7 @@ package kernel
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"testing"
-
-	"ssl/internal/testutil"
 )
 
 // guardBits fills what lies outside a kernel's destination: a NaN with a
@@ -24,20 +21,6 @@ func guarded(n, g int) []float32 {
 		b[i] = math.Float32frombits(guardBits)
 	}
 	return b
-}
-
-// fuzzValues are normal values with, when special, ±0, ±Inf, NaN and ties
-// sprinkled in (pooling orders them by key; the copies must move any bits).
-func fuzzValues(r *rand.Rand, n int, special bool) []float32 {
-	x := make([]float32, n)
-	specials := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 1, 1}
-	for i := range x {
-		x[i] = float32(r.NormFloat64())
-		if special && r.IntN(6) == 0 {
-			x[i] = specials[r.IntN(len(specials))]
-		}
-	}
-	return x
 }
 
 // FuzzStridedKernels runs Im2ColTap (every tap), Col2Im and MaxPool2x2 of
@@ -64,9 +47,8 @@ func FuzzStridedKernels(f *testing.F) {
 		if ho <= 0 || wo <= 0 {
 			return
 		}
-		r := testutil.Rand(seed)
 		nx := (nb-1)*ld + h*w
-		x := fuzzValues(r, nx, true)
+		x := poolInput(seed, 1, 1, nx, true)
 		for j := 1; j < nb; j++ { // the gaps between planes hold guards
 			for i := range pad {
 				x[j*ld-pad+i] = math.Float32frombits(guardBits)
@@ -97,7 +79,7 @@ func FuzzStridedKernels(f *testing.F) {
 
 		// Col2Im of a random patch matrix into planes with guards between
 		// them and after the last.
-		col := fuzzValues(r, k*k*L, false)
+		col := poolInput(seed+1, 1, 1, k*k*L, false)
 		col2im := func() []float32 {
 			dx := guarded(nx, g)
 			Col2Im(dx, col, nb, ld, h, w, ho, wo, k, p, L)
@@ -115,7 +97,7 @@ func FuzzStridedKernels(f *testing.F) {
 		if h < 2 || w < 2 {
 			return
 		}
-		xp := fuzzValues(r, nb*h*w, true)
+		xp := poolInput(seed+2, nb, h, w, true)
 		np := nb * (h / 2) * (w / 2)
 		pool := func() ([]float32, []int32) {
 			dst := guarded(np, g)
