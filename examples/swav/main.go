@@ -2,7 +2,8 @@
 // Fashion-MNIST under the fmnist-ssl-v1 protocol and evaluates it, the
 // prototypes serving as a K-way clustering head.
 //
-// Each step: multi-crop (2×28 + 4×16 by default) → ConvNet3 → projection MLP
+// Each step: multi-crop (2×28 + -local 4×16 by default; the 16×16 crops'
+// area fraction between -local-min 0.08 and -local-max 0.25) → ConvNet3 → projection MLP
 // (128→256→BN→ReLU→64) → L2-normalize → K prototypes (-prototypes, the
 // protocol's 30) → Sinkhorn codes of the two global crops (ε 0.05,
 // 3 iterations) → swapped prediction (-temperature, 0.1) → backward through every crop → SGD → prototypes
@@ -40,11 +41,14 @@ const (
 
 func swav(args []string, log io.Writer) error {
 	local, freeze, prototypes, tau := 4, -1, 30, 0.1
+	localScale := run.ProtocolLocalScale
 	cfg, err := run.Parse("swav", run.Defaults{EpochsEmbedded: 10, EpochsFull: 1, Flags: func(fs *flag.FlagSet) {
 		fs.IntVar(&local, "local", 4, "number of 16×16 local crops beside the two 28×28 ones (0: 2×28 only)")
 		fs.IntVar(&freeze, "freeze", -1, "steps with the prototypes frozen (-1: the first epoch, at most half the run)")
 		fs.IntVar(&prototypes, "prototypes", 30, "number of prototypes K (the protocol's 30)")
 		fs.Float64Var(&tau, "temperature", 0.1, "temperature of the swapped prediction")
+		fs.Float64Var(&localScale[0], "local-min", localScale[0], "smallest area fraction of the 16×16 local crops (the protocol's 0.08)")
+		fs.Float64Var(&localScale[1], "local-max", localScale[1], "largest area fraction of the 16×16 local crops (the protocol's 0.25)")
 	}}, args, log)
 	if err != nil {
 		return err
@@ -84,7 +88,10 @@ func swav(args []string, log io.Writer) error {
 	if freeze < 0 {
 		freeze = min(tr.StepsPerEpoch(), tr.StepsPerEpoch()*cfg.Epochs/2)
 	}
-	crops, err := cfg.MultiCrop(local)
+	if !(localScale[0] > 0 && localScale[0] <= localScale[1] && localScale[1] <= 1) {
+		return fmt.Errorf("swav: -local-min %g and -local-max %g must satisfy 0 < min ≤ max ≤ 1", localScale[0], localScale[1])
+	}
+	crops, err := cfg.MultiCropLocalScale(local, localScale)
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func TestSmokePrototypes(t *testing.T) {
 
 // Each bad setting is an error that names its flag and value.
 func TestBadFlags(t *testing.T) {
-	for _, c := range [][2]string{{"-prototypes", "1"}, {"-temperature", "0"}, {"-temperature", "-0.1"}} {
+	for _, c := range [][2]string{{"-prototypes", "1"}, {"-temperature", "0"}, {"-temperature", "-0.1"}, {"-local-min", "0"}, {"-local-max", "1.5"}, {"-local-max", "0.05"}} {
 		args := append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", t.TempDir(), c[0], c[1])
 		if err := swav(args, io.Discard); err == nil || !strings.Contains(err.Error(), c[0]+" "+c[1]) {
 			t.Errorf("swav %s %s: err = %v, want one naming the flag", c[0], c[1], err)

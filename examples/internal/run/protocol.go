@@ -16,20 +16,35 @@ import (
 // [Std]. local = 0 gives the two-view pipeline, local = 4 SwAV's
 // 2×28 + 4×16. It returns an error wrapping ssl.ErrParam if local < 0.
 func ProtocolMultiCrop(local int) (*augment.MultiCrop, error) {
-	return multiCrop(local, ProtocolCropMin)
+	return multiCrop(local, ProtocolCropMin, ProtocolLocalScale)
 }
 
 // ProtocolCropMin is the protocol's smallest area fraction of the 28×28
 // views' RandomResizedCrop.
 const ProtocolCropMin = 0.25
 
+// ProtocolLocalScale is the protocol's area-fraction range of the 16×16
+// local crops' RandomResizedCrop.
+var ProtocolLocalScale = [2]float64{0.08, 0.25}
+
 // MultiCrop is [ProtocolMultiCrop] with the 28×28 views' crop scale
 // (c.CropMin, 1) (-crop-min; the protocol's 0.25 by default).
 func (c *Config) MultiCrop(local int) (*augment.MultiCrop, error) {
-	return multiCrop(local, c.CropMin)
+	return multiCrop(local, c.CropMin, ProtocolLocalScale)
 }
 
-func multiCrop(local int, cropMin float64) (*augment.MultiCrop, error) {
+// MultiCropLocalScale is [Config.MultiCrop] with the 16×16 local crops'
+// scale range (scale[0], scale[1]) in place of the protocol's (0.08, 0.25).
+// It returns an error wrapping ssl.ErrParam if local < 0 or the range is not
+// 0 < scale[0] ≤ scale[1] ≤ 1.
+func (c *Config) MultiCropLocalScale(local int, scale [2]float64) (*augment.MultiCrop, error) {
+	if !(scale[0] > 0 && scale[0] <= scale[1] && scale[1] <= 1) {
+		return nil, fmt.Errorf("run: MultiCropLocalScale: the local crops' scale (%g, %g) must satisfy 0 < min ≤ max ≤ 1: %w", scale[0], scale[1], ssl.ErrParam)
+	}
+	return multiCrop(local, c.CropMin, scale)
+}
+
+func multiCrop(local int, cropMin float64, localScale [2]float64) (*augment.MultiCrop, error) {
 	if local < 0 {
 		return nil, fmt.Errorf("run: ProtocolMultiCrop: local crops must be ≥ 0 (local=%d): %w", local, ssl.ErrParam)
 	}
@@ -41,5 +56,5 @@ func multiCrop(local int, cropMin float64) (*augment.MultiCrop, error) {
 	if local == 0 {
 		return augment.NewMultiCrop([]int{28}, []int{2}, []float64{cropMin}, []float64{1}, post...)
 	}
-	return augment.NewMultiCrop([]int{28, 16}, []int{2, local}, []float64{cropMin, 0.08}, []float64{1, 0.25}, post...)
+	return augment.NewMultiCrop([]int{28, 16}, []int{2, local}, []float64{cropMin, localScale[0]}, []float64{1, localScale[1]}, post...)
 }

@@ -1,10 +1,13 @@
 package run
 
 import (
+	"errors"
 	"io"
+	"math"
 	"strings"
 	"testing"
 
+	"ssl"
 	"ssl/augment"
 )
 
@@ -35,6 +38,32 @@ func TestCropMin(t *testing.T) {
 	for _, v := range []string{"0", "-0.1", "1.5", "NaN"} {
 		if _, err := Parse("test", Defaults{}, []string{"-crop-min", v}, io.Discard); err == nil || !strings.Contains(err.Error(), "-crop-min") {
 			t.Errorf("-crop-min %s: err = %v, want one naming -crop-min", v, err)
+		}
+	}
+}
+
+// TestMultiCropLocalScale checks that the local crops take the given scale
+// range, the global ones keeping -crop-min's, and that a range outside
+// 0 < min ≤ max ≤ 1 is refused.
+func TestMultiCropLocalScale(t *testing.T) {
+	c, err := Parse("test", Defaults{EpochsEmbedded: 1}, []string{"-crop-min", "0.5"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.MultiCropLocalScale(3, [2]float64{0.2, 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, l := m.Groups[0], m.Groups[1]
+	if s := g.T.(augment.Compose)[0].(augment.RandomResizedCrop).Scale; s != [2]float64{0.5, 1} || g.N != 2 {
+		t.Errorf("global crops: %d with scale %v, want 2 with [0.5 1]", g.N, s)
+	}
+	if s := l.T.(augment.Compose)[0].(augment.RandomResizedCrop).Scale; s != [2]float64{0.2, 0.5} || l.N != 3 {
+		t.Errorf("local crops: %d with scale %v, want 3 with [0.2 0.5]", l.N, s)
+	}
+	for _, bad := range [][2]float64{{0, 0.25}, {0.3, 0.2}, {0.1, 1.5}, {math.NaN(), 0.25}} {
+		if _, err := c.MultiCropLocalScale(4, bad); !errors.Is(err, ssl.ErrParam) {
+			t.Errorf("scale %v: err = %v, want ssl.ErrParam", bad, err)
 		}
 	}
 }
