@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"ssl"
+	"ssl/backbone"
 	"ssl/dist"
 	"ssl/examples/internal/run"
 	"ssl/examples/internal/runtest"
@@ -118,5 +120,31 @@ func runDist(t *testing.T, method string, main runtest.Main, extra ...string) {
 	r := runtest.ReadResult(t, out)
 	if r.Method != method || r.Batch != 64 || r.KNN <= 0.1 {
 		t.Errorf("result.json = %+v: want %s, the global batch 64, kNN above chance", r, method)
+	}
+}
+
+// TestEvalLeavesTraining checks that the kNN curve (-eval-every) does not
+// touch training: two tiny epochs evaluated after each give the network,
+// heads, BatchNorm statistics and optimizer state, bit for bit, of the
+// same run evaluated only at the end.
+func TestEvalLeavesTraining(t *testing.T) {
+	ck := func(every string) *backbone.Checkpoint {
+		out := t.TempDir()
+		args := append(append([]string(nil), runtest.Tiny...), "-epochs", "2", "-out", out, "-eval-every", every)
+		if err := swav(args, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		return runtest.ReadCheckpoint(t, out)
+	}
+	a, b := ck("0"), ck("1")
+	for _, name := range a.Names() {
+		da, sa, ra, _ := a.Raw(name)
+		db, sb, rb, ok := b.Raw(name)
+		if !ok || da != db || !slices.Equal(sa, sb) || !bytes.Equal(ra, rb) {
+			t.Errorf("tensor %s differs with -eval-every 1", name)
+		}
+	}
+	if len(a.Names()) < 10 {
+		t.Errorf("the checkpoint holds %d tensors: %v", len(a.Names()), a.Names())
 	}
 }
