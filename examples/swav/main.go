@@ -88,12 +88,9 @@ func swav(args []string, log io.Writer) error {
 	if freeze < 0 {
 		freeze = min(tr.StepsPerEpoch(), tr.StepsPerEpoch()*cfg.Epochs/2)
 	}
-	if !(localScale[0] > 0 && localScale[0] <= localScale[1] && localScale[1] <= 1) {
-		return fmt.Errorf("swav: -local-min %g and -local-max %g must satisfy 0 < min ≤ max ≤ 1", localScale[0], localScale[1])
-	}
-	crops, err := cfg.MultiCropLocalScale(local, localScale)
+	crops, err := cfg.MultiCropLocalScale(local, localScale) // refuses a bad -local-min/-local-max by name
 	if err != nil {
-		return err
+		return fmt.Errorf("swav: %w", err)
 	}
 	b, n := cfg.Batch, crops.Views()
 	// The scores of all crops stacked: rows v·B … v·B+B−1 belong to crop v.

@@ -35,11 +35,12 @@ func (c *Config) MultiCrop(local int) (*augment.MultiCrop, error) {
 
 // MultiCropLocalScale is [Config.MultiCrop] with the 16×16 local crops'
 // scale range (scale[0], scale[1]) in place of the protocol's (0.08, 0.25).
-// It returns an error wrapping ssl.ErrParam if local < 0 or the range is not
-// 0 < scale[0] ≤ scale[1] ≤ 1.
+// It returns an error wrapping ssl.ErrParam, naming the examples' flags
+// -local-min and -local-max, if the range is not 0 < scale[0] ≤ scale[1] ≤
+// 1, and one if local < 0.
 func (c *Config) MultiCropLocalScale(local int, scale [2]float64) (*augment.MultiCrop, error) {
 	if !(scale[0] > 0 && scale[0] <= scale[1] && scale[1] <= 1) {
-		return nil, fmt.Errorf("run: MultiCropLocalScale: the local crops' scale (%g, %g) must satisfy 0 < min ≤ max ≤ 1: %w", scale[0], scale[1], ssl.ErrParam)
+		return nil, fmt.Errorf("run: the local crops' scale -local-min %g and -local-max %g must satisfy 0 < min ≤ max ≤ 1: %w", scale[0], scale[1], ssl.ErrParam)
 	}
 	return multiCrop(local, c.CropMin, scale)
 }
