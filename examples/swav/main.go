@@ -3,13 +3,24 @@
 // prototypes serving as a K-way clustering head.
 //
 // Each step: multi-crop (2×28 + -local 4×16 by default; the 16×16 crops'
-// area fraction between -local-min 0.08 and -local-max 0.25) → ConvNet3 → projection MLP
-// (128→256→BN→ReLU→64) → L2-normalize → K prototypes (-prototypes, the
-// protocol's 30) → Sinkhorn codes of the two global crops (ε 0.05,
-// 3 iterations) → swapped prediction (-temperature, 0.1) → backward through every crop → SGD → prototypes
-// re-normalized; the prototypes stay frozen during the first epoch (the
-// first half of a one-epoch run), as SwAV freezes them for its first
-// iterations.
+// area fraction between -local-min 0.08 and -local-max 0.25) → ConvNet3 →
+// projection MLP (128→256→BN→ReLU→64; -proj-hidden, -proj-out) →
+// L2-normalize → K prototypes (-prototypes, the protocol's 30) → Sinkhorn
+// codes of the two global crops (ε 0.05, 3 iterations) → swapped prediction
+// (-temperature, 0.1) → backward through every crop → SGD (momentum 0.9,
+// -wd 5e-4) → prototypes re-normalized; the prototypes stay frozen during
+// the first epoch (the first half of a one-epoch run), as SwAV freezes them
+// for its first iterations.
+//
+// Levers beside the protocol's recipe, off by default:
+//   - -optimizer lars: LARS as solo-learn's SwAV runs it (momentum 0.9,
+//     trust coefficient -eta, clipped, biases and BatchNorm parameters
+//     neither scaled nor decayed), usually with -wd 1e-6.
+//   - -instance λ: λ·NT-Xent (Chen et al. 2020, -instance-temperature 0.2)
+//     on the two global crops' projections added to the swapped prediction,
+//     an instance-discrimination term beside the cluster assignment.
+//   - -late f: the last fraction f of the steps crop the 28×28 views with
+//     scale (-late-crop-min, 1), weaker augmentation at the end of training.
 //
 // With -dist mpi each global crop's codes are balanced over the whole
 // global batch, as SwAV's distributed_sinkhorn does: each rank holds its
@@ -41,12 +52,25 @@ const (
 
 func swav(args []string, log io.Writer) error {
 	local, freeze, prototypes, tau := 4, -1, 30, 0.1
+	hidden, dim := 256, 64
+	late, lateCropMin := 0.0, 0.0
+	optName, wd, eta := "sgd", 5e-4, 0.02
+	instance, instanceTau := 0.0, 0.2
 	localScale := run.ProtocolLocalScale
 	cfg, err := run.Parse("swav", run.Defaults{EpochsEmbedded: 10, EpochsFull: 1, Flags: func(fs *flag.FlagSet) {
 		fs.IntVar(&local, "local", 4, "number of 16×16 local crops beside the two 28×28 ones (0: 2×28 only)")
 		fs.IntVar(&freeze, "freeze", -1, "steps with the prototypes frozen (-1: the first epoch, at most half the run)")
 		fs.IntVar(&prototypes, "prototypes", 30, "number of prototypes K (the protocol's 30)")
 		fs.Float64Var(&tau, "temperature", 0.1, "temperature of the swapped prediction")
+		fs.IntVar(&hidden, "proj-hidden", 256, "width of the projection MLP's hidden layer (the protocol's 256)")
+		fs.IntVar(&dim, "proj-out", 64, "width of the projection, the prototypes' dimension (the protocol's 64)")
+		fs.StringVar(&optName, "optimizer", "sgd", `"sgd" (momentum 0.9, the protocol's) or "lars" (momentum 0.9, -eta, clipped, biases and norms excluded: solo-learn's SwAV)`)
+		fs.Float64Var(&wd, "wd", 5e-4, "weight decay (the protocol's 5e-4; solo-learn's LARS SwAV uses 1e-6)")
+		fs.Float64Var(&eta, "eta", 0.02, "LARS trust coefficient (with -optimizer lars)")
+		fs.Float64Var(&instance, "instance", 0, "weight of an NT-Xent term on the two global crops' projections beside the swapped prediction (0: none)")
+		fs.Float64Var(&instanceTau, "instance-temperature", 0.2, "NT-Xent temperature of -instance")
+		fs.Float64Var(&late, "late", 0, "fraction of the run's last steps whose 28×28 crops use -late-crop-min (0: none)")
+		fs.Float64Var(&lateCropMin, "late-crop-min", 0.8, "smallest area fraction of the 28×28 crops during the -late steps")
 		fs.Float64Var(&localScale[0], "local-min", localScale[0], "smallest area fraction of the 16×16 local crops (the protocol's 0.08)")
 		fs.Float64Var(&localScale[1], "local-max", localScale[1], "largest area fraction of the 16×16 local crops (the protocol's 0.25)")
 	}}, args, log)
@@ -55,6 +79,15 @@ func swav(args []string, log io.Writer) error {
 	}
 	if prototypes < 2 || !(tau > 0) {
 		return fmt.Errorf("swav: -prototypes %d must be ≥ 2 and -temperature %g > 0", prototypes, tau)
+	}
+	if hidden < 1 || dim < 1 {
+		return fmt.Errorf("swav: -proj-hidden %d and -proj-out %d must be ≥ 1", hidden, dim)
+	}
+	if !(late >= 0 && late < 1) || !(lateCropMin > 0 && lateCropMin <= 1) {
+		return fmt.Errorf("swav: -late %g must be in [0, 1) and -late-crop-min %g in (0, 1]", late, lateCropMin)
+	}
+	if !(instance >= 0) || !(instanceTau > 0) || !(wd >= 0) || !(eta > 0) {
+		return fmt.Errorf("swav: -instance %g and -wd %g must be ≥ 0, -instance-temperature %g and -eta %g > 0", instance, wd, instanceTau, eta)
 	}
 	data, err := run.LoadData(cfg)
 	if err != nil {
@@ -65,18 +98,26 @@ func swav(args []string, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	proj, err := backbone.NewMLP("projection", 128, 256, 64, rng)
+	proj, err := backbone.NewMLP("projection", 128, hidden, dim, rng)
 	if err != nil {
 		return err
 	}
-	protos, err := backbone.NewPrototypes("prototypes", 64, prototypes, rng)
+	protos, err := backbone.NewPrototypes("prototypes", dim, prototypes, rng)
 	if err != nil {
 		return err
 	}
 	protos.Normalize()
 	head := backbone.NewSequential("head", proj, backbone.NewL2Normalize("normalize"), protos)
 	model := backbone.NewSequential("swav", net, head)
-	opt, err := backbone.NewSGD(model.Params(), &backbone.SGDOptions{Momentum: 0.9, WeightDecay: 5e-4})
+	var opt backbone.Optimizer
+	switch optName {
+	case "sgd":
+		opt, err = backbone.NewSGD(model.Params(), &backbone.SGDOptions{Momentum: 0.9, WeightDecay: wd})
+	case "lars":
+		opt, err = backbone.NewLARS(model.Params(), &backbone.LARSOptions{Momentum: 0.9, WeightDecay: wd, Eta: eta, ClipLR: true, ExcludeBiasAndNorm: true})
+	default:
+		err = fmt.Errorf("swav: -optimizer %s: want sgd or lars", optName)
+	}
 	if err != nil {
 		return err
 	}
@@ -92,6 +133,15 @@ func swav(args []string, log io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("swav: %w", err)
 	}
+	lateCrops := crops
+	if late > 0 {
+		c := *cfg
+		c.CropMin = lateCropMin
+		if lateCrops, err = c.MultiCropLocalScale(local, localScale); err != nil {
+			return fmt.Errorf("swav: -late-crop-min: %w", err)
+		}
+	}
+	lateStart := int(float64(tr.StepsPerEpoch()*cfg.Epochs) * (1 - late))
 	b, n := cfg.Batch, crops.Views()
 	// The scores of all crops stacked: rows v·B … v·B+B−1 belong to crop v.
 	scores, dscores := ssl.New(n*b, prototypes), ssl.New(n*b, prototypes)
@@ -122,15 +172,37 @@ func swav(args []string, log io.Writer) error {
 	}
 	balanceOpts := &sinkhorn.BalanceOptions{Iterations: iterations, Reducer: comm, Workspace: sinkhorn.NewWorkspace(b, prototypes)}
 	var views []ssl.Tensor
+	// -instance: the network up to the projection, then the rest of the
+	// head, so that the NT-Xent gradient joins at the projection.
+	enc := backbone.NewSequential("encoder", net, proj)
+	rest := backbone.NewSequential("assign", head.Layers[1], protos)
+	pv, dp := make([]ssl.Tensor, n), make([]ssl.Tensor, n)
+	wr := make([]*backbone.Workspace, n)
+	dz := [2]ssl.Tensor{ssl.New(b, dim), ssl.New(b, dim)}
+	for v := range n {
+		pv[v], dp[v], wr[v] = ssl.New(b, dim), ssl.New(b, dim), backbone.NewWorkspace()
+	}
+	ntOpts := &losses.NTXentOptions{Workspace: losses.NewWorkspace()}
 
 	for tr.Next() {
 		protos.Freeze(tr.GlobalStep() < freeze)
-		if views, err = crops.Apply(views, tr.Images(), tr.IDs(), cfg.Seed, uint64(tr.Epoch())); err != nil {
+		cr := crops
+		if tr.GlobalStep() >= lateStart {
+			cr = lateCrops
+		}
+		if views, err = cr.Apply(views, tr.Images(), tr.IDs(), cfg.Seed, uint64(tr.Epoch())); err != nil {
 			return err
 		}
 		backbone.ZeroGrad(model.Params())
 		for v := range n {
-			if err := model.Forward(ws[v], sv[v], views[v], true); err != nil {
+			if instance > 0 {
+				if err := enc.Forward(ws[v], pv[v], views[v], true); err != nil {
+					return err
+				}
+				if err := rest.Forward(wr[v], sv[v], pv[v], true); err != nil {
+					return err
+				}
+			} else if err := model.Forward(ws[v], sv[v], views[v], true); err != nil {
 				return err
 			}
 		}
@@ -149,9 +221,32 @@ func swav(args []string, log io.Writer) error {
 		if err != nil {
 			return err
 		}
-		for v := range n {
-			if err := model.Backward(ws[v], nil, dv[v]); err != nil {
+		if instance > 0 {
+			il, err := losses.NTXent(dz[0], dz[1], pv[0], pv[1], instanceTau, ntOpts)
+			if err != nil {
 				return err
+			}
+			loss += instance * il
+			for v := range n {
+				if err := rest.Backward(wr[v], dp[v], dv[v]); err != nil {
+					return err
+				}
+				if v < 2 {
+					_, d, _ := ssl.View(dp[v])
+					_, g, _ := ssl.View(dz[v])
+					for i := range d {
+						d[i] += float32(instance) * g[i]
+					}
+				}
+				if err := enc.Backward(ws[v], nil, dp[v]); err != nil {
+					return err
+				}
+			}
+		} else {
+			for v := range n {
+				if err := model.Backward(ws[v], nil, dv[v]); err != nil {
+					return err
+				}
 			}
 		}
 		if err := tr.AverageGrads(); err != nil { // -dist: the mean over the ranks

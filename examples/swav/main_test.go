@@ -44,7 +44,8 @@ func TestSmokePrototypes(t *testing.T) {
 
 // Each bad setting is an error that names its flag and value.
 func TestBadFlags(t *testing.T) {
-	for _, c := range [][2]string{{"-prototypes", "1"}, {"-temperature", "0"}, {"-temperature", "-0.1"}, {"-local-min", "0"}, {"-local-max", "1.5"}, {"-local-max", "0.05"}} {
+	for _, c := range [][2]string{{"-prototypes", "1"}, {"-temperature", "0"}, {"-temperature", "-0.1"}, {"-local-min", "0"}, {"-local-max", "1.5"}, {"-local-max", "0.05"}, {"-proj-hidden", "0"}, {"-proj-out", "0"},
+		{"-late", "1"}, {"-late", "-0.5"}, {"-late-crop-min", "0"}, {"-instance", "-1"}, {"-instance-temperature", "0"}, {"-wd", "-1"}, {"-eta", "0"}, {"-optimizer", "adam"}} {
 		args := append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", t.TempDir(), c[0], c[1])
 		if err := swav(args, io.Discard); err == nil || !strings.Contains(err.Error(), c[0]+" "+c[1]) {
 			t.Errorf("swav %s %s: err = %v, want one naming the flag", c[0], c[1], err)
@@ -53,6 +54,42 @@ func TestBadFlags(t *testing.T) {
 }
 
 func TestResumeBitIdentical(t *testing.T) { runtest.Resume(t, swav) }
+
+// levers turns on every lever beside the protocol's recipe.
+var levers = []string{"-optimizer", "lars", "-wd", "1e-6", "-instance", "0.5", "-late", "0.5", "-late-crop-min", "0.9", "-proj-hidden", "32", "-proj-out", "16"}
+
+// The levers keep a run resumable bit for bit: the late crops start at a
+// step of the plan, not of the process.
+func TestResumeLevers(t *testing.T) { runtest.Resume(t, swav, levers...) }
+
+// Each lever changes what is trained, so none of them is silently dropped;
+// -proj-out sets the prototypes' dimension.
+func TestLevers(t *testing.T) {
+	train := func(extra ...string) *backbone.Checkpoint {
+		out := t.TempDir()
+		args := append(append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", out), extra...)
+		if err := swav(args, io.Discard); err != nil {
+			t.Fatalf("swav %v: %v", extra, err)
+		}
+		return runtest.ReadCheckpoint(t, out)
+	}
+	conv := func(c *backbone.Checkpoint) []byte {
+		_, _, raw, ok := c.Raw("conv1.weight")
+		if !ok {
+			t.Fatal("no conv1.weight in the checkpoint")
+		}
+		return raw
+	}
+	base := conv(train())
+	for _, l := range [][]string{{"-optimizer", "lars", "-wd", "1e-6"}, {"-instance", "0.5"}, {"-late", "0.5"}, {"-proj-hidden", "32"}} {
+		if bytes.Equal(conv(train(l...)), base) {
+			t.Errorf("swav %v trained the same network as the default", l)
+		}
+	}
+	if _, shape, ok := train("-proj-out", "16").Info("prototypes.weight"); !ok || !slices.Equal(shape, []int{30, 16}) {
+		t.Errorf("-proj-out 16: prototypes.weight has shape %v (present %t), want [30 16]", shape, ok)
+	}
+}
 
 // TestCodesSharded checks the -dist codes: Sinkhorn over 2 and 4 ranks'
 // shares of a batch (dist.Local, the options of the -dist step) gives each
