@@ -39,6 +39,10 @@ type Config struct {
 	// CropMin is the smallest area fraction of the 28×28 views'
 	// RandomResizedCrop ([Config.MultiCrop]); the protocol's is 0.25.
 	CropMin float64
+	// Jitter is the strength of the views' brightness and contrast jitter
+	// (applied with probability 0.8) in [Config.MultiCrop]; Parse sets the
+	// protocol's [ProtocolJitter], and an example may offer a flag for it.
+	Jitter float64
 	// EvalEvery runs the kNN evaluation for the training curve every that
 	// many epochs (0: only at the end).
 	EvalEvery int
@@ -105,6 +109,7 @@ func Parse(method string, def Defaults, args []string, log io.Writer) (*Config, 
 	if cropMin == 0 {
 		cropMin = ProtocolCropMin
 	}
+	c.Jitter = ProtocolJitter
 	fs.Float64Var(&c.CropMin, "crop-min", cropMin, "smallest area fraction of the 28×28 views' random resized crop, in (0, 1] (the protocol's is 0.25)")
 	fs.IntVar(&c.EvalEvery, "eval-every", 1, "kNN evaluation for the training curve every N epochs (0: only at the end)")
 	fs.IntVar(&c.LogEvery, "log-every", 10, "progress line every N steps")

@@ -16,8 +16,12 @@ import (
 // [Std]. local = 0 gives the two-view pipeline, local = 4 SwAV's
 // 2×28 + 4×16. It returns an error wrapping ssl.ErrParam if local < 0.
 func ProtocolMultiCrop(local int) (*augment.MultiCrop, error) {
-	return multiCrop(local, ProtocolCropMin, ProtocolLocalScale)
+	return multiCrop(local, ProtocolCropMin, ProtocolLocalScale, ProtocolJitter)
 }
+
+// ProtocolJitter is the protocol's strength of the brightness and contrast
+// jitter, applied with probability 0.8.
+const ProtocolJitter = 0.4
 
 // ProtocolCropMin is the protocol's smallest area fraction of the 28×28
 // views' RandomResizedCrop.
@@ -28,9 +32,10 @@ const ProtocolCropMin = 0.25
 var ProtocolLocalScale = [2]float64{0.08, 0.25}
 
 // MultiCrop is [ProtocolMultiCrop] with the 28×28 views' crop scale
-// (c.CropMin, 1) (-crop-min; the protocol's 0.25 by default).
+// (c.CropMin, 1) (-crop-min; the protocol's 0.25 by default) and the jitter
+// strength c.Jitter.
 func (c *Config) MultiCrop(local int) (*augment.MultiCrop, error) {
-	return multiCrop(local, c.CropMin, ProtocolLocalScale)
+	return multiCrop(local, c.CropMin, ProtocolLocalScale, c.Jitter)
 }
 
 // MultiCropLocalScale is [Config.MultiCrop] with the 16×16 local crops'
@@ -42,16 +47,19 @@ func (c *Config) MultiCropLocalScale(local int, scale [2]float64) (*augment.Mult
 	if !(scale[0] > 0 && scale[0] <= scale[1] && scale[1] <= 1) {
 		return nil, fmt.Errorf("run: the local crops' scale -local-min %g and -local-max %g must satisfy 0 < min ≤ max ≤ 1: %w", scale[0], scale[1], ssl.ErrParam)
 	}
-	return multiCrop(local, c.CropMin, scale)
+	return multiCrop(local, c.CropMin, scale, c.Jitter)
 }
 
-func multiCrop(local int, cropMin float64, localScale [2]float64) (*augment.MultiCrop, error) {
+func multiCrop(local int, cropMin float64, localScale [2]float64, jitter float64) (*augment.MultiCrop, error) {
 	if local < 0 {
 		return nil, fmt.Errorf("run: ProtocolMultiCrop: local crops must be ≥ 0 (local=%d): %w", local, ssl.ErrParam)
 	}
+	if !(jitter >= 0 && jitter <= 1) {
+		return nil, fmt.Errorf("run: the brightness and contrast jitter -jitter %g must be in [0, 1]: %w", jitter, ssl.ErrParam)
+	}
 	post := []augment.Transform{
 		augment.RandomHorizontalFlip{P: 0.5},
-		augment.RandomApply{T: augment.ColorJitter{Brightness: 0.4, Contrast: 0.4}, P: 0.8},
+		augment.RandomApply{T: augment.ColorJitter{Brightness: jitter, Contrast: jitter}, P: 0.8},
 		augment.Normalization{Mean: []float64{Mean}, Std: []float64{Std}},
 	}
 	if local == 0 {
