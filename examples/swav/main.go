@@ -177,8 +177,8 @@ func swav(args []string, log io.Writer) error {
 	}
 	balanceOpts := &sinkhorn.BalanceOptions{Iterations: iterations, Reducer: comm, Workspace: sinkhorn.NewWorkspace(b, prototypes)}
 	var views []ssl.Tensor
-	// -instance: the network up to the projection, then the rest of the
-	// head, so that the NT-Xent gradient joins at the projection.
+	// The network up to the projection, then the rest of the head, so that
+	// -instance's NT-Xent gradient joins at the projection.
 	enc := backbone.NewSequential("encoder", net, proj)
 	rest := backbone.NewSequential("assign", head.Layers[1], protos)
 	pv, dp := make([]ssl.Tensor, n), make([]ssl.Tensor, n)
@@ -188,6 +188,9 @@ func swav(args []string, log io.Writer) error {
 		pv[v], dp[v], wr[v] = ssl.New(b, dim), ssl.New(b, dim), backbone.NewWorkspace()
 	}
 	ntOpts := &losses.NTXentOptions{Workspace: losses.NewWorkspace()}
+	if c := cfg.Comm(); c != nil && c.Size() > 1 {
+		ntOpts.Comm = c // -dist: negatives gathered from every rank's batch, as simclr
+	}
 
 	for tr.Next() {
 		protos.Freeze(tr.GlobalStep() < freeze)
@@ -200,14 +203,10 @@ func swav(args []string, log io.Writer) error {
 		}
 		backbone.ZeroGrad(model.Params())
 		for v := range n {
-			if instance > 0 {
-				if err := enc.Forward(ws[v], pv[v], views[v], true); err != nil {
-					return err
-				}
-				if err := rest.Forward(wr[v], sv[v], pv[v], true); err != nil {
-					return err
-				}
-			} else if err := model.Forward(ws[v], sv[v], views[v], true); err != nil {
+			if err := enc.Forward(ws[v], pv[v], views[v], true); err != nil {
+				return err
+			}
+			if err := rest.Forward(wr[v], sv[v], pv[v], true); err != nil {
 				return err
 			}
 		}
@@ -232,26 +231,20 @@ func swav(args []string, log io.Writer) error {
 				return err
 			}
 			loss += instance * il
-			for v := range n {
-				if err := rest.Backward(wr[v], dp[v], dv[v]); err != nil {
-					return err
-				}
-				if v < 2 {
-					_, d, _ := ssl.View(dp[v])
-					_, g, _ := ssl.View(dz[v])
-					for i := range d {
-						d[i] += float32(instance) * g[i]
-					}
-				}
-				if err := enc.Backward(ws[v], nil, dp[v]); err != nil {
-					return err
+		}
+		for v := range n {
+			if err := rest.Backward(wr[v], dp[v], dv[v]); err != nil {
+				return err
+			}
+			if instance > 0 && v < 2 {
+				_, d, _ := ssl.View(dp[v])
+				_, g, _ := ssl.View(dz[v])
+				for i := range d {
+					d[i] += float32(instance) * g[i]
 				}
 			}
-		} else {
-			for v := range n {
-				if err := model.Backward(ws[v], nil, dv[v]); err != nil {
-					return err
-				}
+			if err := enc.Backward(ws[v], nil, dp[v]); err != nil {
+				return err
 			}
 		}
 		if err := tr.AverageGrads(); err != nil { // -dist: the mean over the ranks

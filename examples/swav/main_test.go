@@ -146,6 +146,10 @@ func TestCodesSharded(t *testing.T) {
 // compared at every epoch's end), rank 0 writing the results.
 func TestDist(t *testing.T) { runDist(t, "swav", swav) }
 
+// TestDistLevers runs the levers on 2 ranks: -instance gathers its
+// negatives from both ranks' shares.
+func TestDistLevers(t *testing.T) { runDist(t, "swav", swav, levers...) }
+
 // runDist runs main as a two-rank in-process job of two tiny epochs and
 // checks rank 0's result.json.
 func runDist(t *testing.T, method string, main runtest.Main, extra ...string) {
