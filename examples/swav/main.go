@@ -237,11 +237,8 @@ func swav(args []string, log io.Writer) error {
 				return err
 			}
 			if instance > 0 && v < 2 {
-				_, d, _ := ssl.View(dp[v])
-				_, g, _ := ssl.View(dz[v])
-				for i := range d {
-					d[i] += float32(instance) * g[i]
-				}
+				run.Scale(dz[v], float32(instance))
+				run.Add(dp[v], dz[v])
 			}
 			if err := enc.Backward(ws[v], nil, dp[v]); err != nil {
 				return err
