@@ -23,6 +23,11 @@
 //     scale (-late-crop-min, 1), weaker augmentation at the end of training.
 //   - -jitter s: brightness and contrast jitter of strength s (the
 //     protocol's 0.4) on every crop.
+//   - -global-size s: the two global crops resized to s×s instead of
+//     28×28: cheaper steps (about (s/28)² of a global view's cost), and,
+//     evaluated at 28×28, the apparent object size of training matched to
+//     that of the test images (Touvron et al., Fixing the train-test
+//     resolution discrepancy, NeurIPS 2019).
 //
 // With -dist mpi each global crop's codes are balanced over the whole
 // global batch, as SwAV's distributed_sinkhorn does: each rank holds its
@@ -58,7 +63,7 @@ func swav(args []string, log io.Writer) error {
 	late, lateCropMin := 0.0, 0.0
 	optName, wd, eta := "sgd", 5e-4, 0.02
 	instance, instanceTau := 0.0, 0.2
-	jitter := run.ProtocolJitter
+	jitter, globalSize := run.ProtocolJitter, run.ProtocolGlobalSize
 	localScale := run.ProtocolLocalScale
 	cfg, err := run.Parse("swav", run.Defaults{EpochsEmbedded: 10, EpochsFull: 1, Flags: func(fs *flag.FlagSet) {
 		fs.IntVar(&local, "local", 4, "number of 16×16 local crops beside the two 28×28 ones (0: 2×28 only)")
@@ -73,6 +78,7 @@ func swav(args []string, log io.Writer) error {
 		fs.Float64Var(&instance, "instance", 0, "weight of an NT-Xent term on the two global crops' projections beside the swapped prediction (0: none)")
 		fs.Float64Var(&instanceTau, "instance-temperature", 0.2, "NT-Xent temperature of -instance")
 		fs.Float64Var(&jitter, "jitter", jitter, "strength of the brightness and contrast jitter, in [0, 1] (the protocol's 0.4)")
+		fs.IntVar(&globalSize, "global-size", globalSize, "side of the two global crops in pixels, in [8, 28] (the protocol's 28; evaluation reads 28×28)")
 		fs.Float64Var(&late, "late", 0, "fraction of the run's last steps whose 28×28 crops use -late-crop-min (0: none)")
 		fs.Float64Var(&lateCropMin, "late-crop-min", 0.8, "smallest area fraction of the 28×28 crops during the -late steps")
 		fs.Float64Var(&localScale[0], "local-min", localScale[0], "smallest area fraction of the 16×16 local crops (the protocol's 0.08)")
@@ -81,7 +87,7 @@ func swav(args []string, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg.Jitter = jitter
+	cfg.Jitter, cfg.GlobalSize = jitter, globalSize
 	if prototypes < 2 || !(tau > 0) {
 		return fmt.Errorf("swav: -prototypes %d must be ≥ 2 and -temperature %g > 0", prototypes, tau)
 	}

@@ -43,6 +43,11 @@ type Config struct {
 	// (applied with probability 0.8) in [Config.MultiCrop]; Parse sets the
 	// protocol's [ProtocolJitter], and an example may offer a flag for it.
 	Jitter float64
+	// GlobalSize is the side of the two global views after their
+	// RandomResizedCrop in [Config.MultiCrop]; Parse sets the protocol's
+	// [ProtocolGlobalSize] (28), and an example may offer a flag for it.
+	// Evaluation always reads the 28×28 images.
+	GlobalSize int
 	// EvalEvery runs the kNN evaluation for the training curve every that
 	// many epochs (0: only at the end).
 	EvalEvery int
@@ -110,6 +115,7 @@ func Parse(method string, def Defaults, args []string, log io.Writer) (*Config, 
 		cropMin = ProtocolCropMin
 	}
 	c.Jitter = ProtocolJitter
+	c.GlobalSize = ProtocolGlobalSize
 	fs.Float64Var(&c.CropMin, "crop-min", cropMin, "smallest area fraction of the 28×28 views' random resized crop, in (0, 1] (the protocol's is 0.25)")
 	fs.IntVar(&c.EvalEvery, "eval-every", 1, "kNN evaluation for the training curve every N epochs (0: only at the end)")
 	fs.IntVar(&c.LogEvery, "log-every", 10, "progress line every N steps")

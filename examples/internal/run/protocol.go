@@ -16,8 +16,11 @@ import (
 // [Std]. local = 0 gives the two-view pipeline, local = 4 SwAV's
 // 2×28 + 4×16. It returns an error wrapping ssl.ErrParam if local < 0.
 func ProtocolMultiCrop(local int) (*augment.MultiCrop, error) {
-	return multiCrop(local, ProtocolCropMin, ProtocolLocalScale, ProtocolJitter)
+	return multiCrop(local, ProtocolGlobalSize, ProtocolCropMin, ProtocolLocalScale, ProtocolJitter)
 }
+
+// ProtocolGlobalSize is the side of the protocol's two global views.
+const ProtocolGlobalSize = 28
 
 // ProtocolJitter is the protocol's strength of the brightness and contrast
 // jitter, applied with probability 0.8.
@@ -32,10 +35,11 @@ const ProtocolCropMin = 0.25
 var ProtocolLocalScale = [2]float64{0.08, 0.25}
 
 // MultiCrop is [ProtocolMultiCrop] with the 28×28 views' crop scale
-// (c.CropMin, 1) (-crop-min; the protocol's 0.25 by default) and the jitter
-// strength c.Jitter.
+// (c.CropMin, 1) (-crop-min; the protocol's 0.25 by default), the jitter
+// strength c.Jitter and the global views' side c.GlobalSize (the protocol's
+// 28; a smaller side trains on the same crops at a lower resolution).
 func (c *Config) MultiCrop(local int) (*augment.MultiCrop, error) {
-	return multiCrop(local, c.CropMin, ProtocolLocalScale, c.Jitter)
+	return multiCrop(local, c.GlobalSize, c.CropMin, ProtocolLocalScale, c.Jitter)
 }
 
 // MultiCropLocalScale is [Config.MultiCrop] with the 16×16 local crops'
@@ -47,15 +51,18 @@ func (c *Config) MultiCropLocalScale(local int, scale [2]float64) (*augment.Mult
 	if !(scale[0] > 0 && scale[0] <= scale[1] && scale[1] <= 1) {
 		return nil, fmt.Errorf("run: the local crops' scale -local-min %g and -local-max %g must satisfy 0 < min ≤ max ≤ 1: %w", scale[0], scale[1], ssl.ErrParam)
 	}
-	return multiCrop(local, c.CropMin, scale, c.Jitter)
+	return multiCrop(local, c.GlobalSize, c.CropMin, scale, c.Jitter)
 }
 
-func multiCrop(local int, cropMin float64, localScale [2]float64, jitter float64) (*augment.MultiCrop, error) {
+func multiCrop(local, global int, cropMin float64, localScale [2]float64, jitter float64) (*augment.MultiCrop, error) {
 	if local < 0 {
 		return nil, fmt.Errorf("run: ProtocolMultiCrop: local crops must be ≥ 0 (local=%d): %w", local, ssl.ErrParam)
 	}
 	if !(jitter >= 0 && jitter <= 1) {
 		return nil, fmt.Errorf("run: the brightness and contrast jitter -jitter %g must be in [0, 1]: %w", jitter, ssl.ErrParam)
+	}
+	if global < 8 || global > 28 {
+		return nil, fmt.Errorf("run: the global views' side -global-size %d must be in [8, 28]: %w", global, ssl.ErrParam)
 	}
 	post := []augment.Transform{
 		augment.RandomHorizontalFlip{P: 0.5},
@@ -63,7 +70,7 @@ func multiCrop(local int, cropMin float64, localScale [2]float64, jitter float64
 		augment.Normalization{Mean: []float64{Mean}, Std: []float64{Std}},
 	}
 	if local == 0 {
-		return augment.NewMultiCrop([]int{28}, []int{2}, []float64{cropMin}, []float64{1}, post...)
+		return augment.NewMultiCrop([]int{global}, []int{2}, []float64{cropMin}, []float64{1}, post...)
 	}
-	return augment.NewMultiCrop([]int{28, 16}, []int{2, local}, []float64{cropMin, localScale[0]}, []float64{1, localScale[1]}, post...)
+	return augment.NewMultiCrop([]int{global, 16}, []int{2, local}, []float64{cropMin, localScale[0]}, []float64{1, localScale[1]}, post...)
 }
