@@ -34,7 +34,7 @@ const ProtocolCropMin = 0.25
 // local crops' RandomResizedCrop.
 var ProtocolLocalScale = [2]float64{0.08, 0.25}
 
-// MultiCrop is [ProtocolMultiCrop] with the 28×28 views' crop scale
+// MultiCrop is [ProtocolMultiCrop] with the global views' crop scale
 // (c.CropMin, 1) (-crop-min; the protocol's 0.25 by default), the jitter
 // strength c.Jitter and the global views' side c.GlobalSize (the protocol's
 // 28; a smaller side trains on the same crops at a lower resolution).
