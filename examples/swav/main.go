@@ -28,6 +28,13 @@
 //     evaluated at 28×28, the apparent object size of training matched to
 //     that of the test images (Touvron et al., Fixing the train-test
 //     resolution discrepancy, NeurIPS 2019).
+//   - -queue N: SwAV's feature queue. From epoch -queue-start on, the
+//     normalized embeddings of each global crop are pushed into a queue of
+//     N rows of its own; once full, a crop's codes are computed by Sinkhorn
+//     over the queue's prototype scores stacked over the batch's, and the
+//     batch keeps its last B rows (main_swav.py's queue), so that K
+//     prototypes are balanced over N+B samples instead of B: SwAV's remedy
+//     when the batch is small next to K. The queue is checkpointed.
 //
 // With -dist mpi each global crop's codes are balanced over the whole
 // global batch, as SwAV's distributed_sinkhorn does: each rank holds its
@@ -45,6 +52,7 @@ import (
 
 	"ssl"
 	"ssl/backbone"
+	"ssl/dist"
 	"ssl/examples/internal/run"
 	"ssl/losses"
 	"ssl/sinkhorn"
@@ -65,6 +73,7 @@ func swav(args []string, log io.Writer) error {
 	instance, instanceTau := 0.0, 0.2
 	jitter, globalSize := run.ProtocolJitter, run.ProtocolGlobalSize
 	localScale := run.ProtocolLocalScale
+	queueLen, queueStart := 0, 5
 	cfg, err := run.Parse("swav", run.Defaults{EpochsEmbedded: 10, EpochsFull: 1, Flags: func(fs *flag.FlagSet) {
 		fs.IntVar(&local, "local", 4, "number of 16×16 local crops beside the two 28×28 ones (0: 2×28 only)")
 		fs.IntVar(&freeze, "freeze", -1, "steps with the prototypes frozen (-1: the first epoch, at most half the run)")
@@ -83,6 +92,8 @@ func swav(args []string, log io.Writer) error {
 		fs.Float64Var(&lateCropMin, "late-crop-min", 0.8, "smallest area fraction of the 28×28 crops during the -late steps")
 		fs.Float64Var(&localScale[0], "local-min", localScale[0], "smallest area fraction of the 16×16 local crops (the protocol's 0.08)")
 		fs.Float64Var(&localScale[1], "local-max", localScale[1], "largest area fraction of the 16×16 local crops (the protocol's 0.25)")
+		fs.IntVar(&queueLen, "queue", 0, "rows of SwAV's feature queue per global crop, whose prototype scores join the batch's in Sinkhorn once full (0: none)")
+		fs.IntVar(&queueStart, "queue-start", 5, "first epoch (0-based) whose embeddings fill the -queue")
 	}}, args, log)
 	if err != nil {
 		return err
@@ -99,6 +110,9 @@ func swav(args []string, log io.Writer) error {
 	}
 	if !(instance >= 0) || !(instanceTau > 0) || !(wd >= 0) || !(eta > 0) {
 		return fmt.Errorf("swav: -instance %g and -wd %g must be ≥ 0, -instance-temperature %g and -eta %g > 0", instance, wd, instanceTau, eta)
+	}
+	if queueLen < 0 || queueStart < 0 {
+		return fmt.Errorf("swav: -queue %d and -queue-start %d must be ≥ 0", queueLen, queueStart)
 	}
 	data, err := run.LoadData(cfg)
 	if err != nil {
@@ -132,7 +146,20 @@ func swav(args []string, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tr, err := run.NewTrainer(cfg, data, net, run.State{Params: model.Params(), Buffers: model.Buffers(), Opt: opt, Layers: []backbone.Layer{head}})
+	// -queue: one queue per global crop, as main_swav.py's queue[i].
+	var queues []*run.Queue
+	var saved []run.Checkpointer
+	for i := range 2 {
+		if queueLen == 0 {
+			break
+		}
+		q, err := run.NewQueue(fmt.Sprintf("queue%d", i), queueLen, dim)
+		if err != nil {
+			return err
+		}
+		queues, saved = append(queues, q), append(saved, q)
+	}
+	tr, err := run.NewTrainer(cfg, data, net, run.State{Params: model.Params(), Buffers: model.Buffers(), Opt: opt, Saved: saved, Layers: []backbone.Layer{head}})
 	if err != nil {
 		return err
 	}
@@ -182,6 +209,10 @@ func swav(args []string, log io.Writer) error {
 		}
 	}
 	balanceOpts := &sinkhorn.BalanceOptions{Iterations: iterations, Reducer: comm, Workspace: sinkhorn.NewWorkspace(b, prototypes)}
+	var qc *queueCodes
+	if queueLen > 0 {
+		qc = newQueueCodes(queueLen, b, dim, prototypes, comm)
+	}
 	var views []ssl.Tensor
 	// The network up to the projection, then the rest of the head, so that
 	// -instance's NT-Xent gradient joins at the projection.
@@ -218,11 +249,17 @@ func swav(args []string, log io.Writer) error {
 		}
 		// Codes from the two global crops, each predicting every other crop.
 		var loss float64
-		if comm == nil {
+		full := queues != nil && queues[0].Len() == queueLen
+		if comm == nil && !full {
 			loss, err = losses.SwAV(nil, dscores, scores, n, []int{0, 1}, tau, lossOpts)
 		} else {
 			for i := range cv {
-				if _, err := sinkhorn.Balance(cv[i], sv[i], epsilon, balanceOpts); err != nil {
+				if full {
+					err = qc.codes(cv[i], sv[i], queues[i], protos)
+				} else {
+					_, err = sinkhorn.Balance(cv[i], sv[i], epsilon, balanceOpts)
+				}
+				if err != nil {
 					return err
 				}
 			}
@@ -230,6 +267,13 @@ func swav(args []string, log io.Writer) error {
 		}
 		if err != nil {
 			return err
+		}
+		if queues != nil && tr.Epoch() >= queueStart {
+			for i, q := range queues { // after the codes: a batch is not its own queue
+				if err := qc.push(q, pv[i]); err != nil {
+					return err
+				}
+			}
 		}
 		if instance > 0 {
 			il, err := losses.NTXent(dz[0], dz[1], pv[0], pv[1], instanceTau, ntOpts)
@@ -261,4 +305,75 @@ func swav(args []string, log io.Writer) error {
 	}
 	_, err = tr.Finish(&run.Head{Layer: head, K: prototypes})
 	return err
+}
+
+// queueCodes computes a global crop's codes with SwAV's feature queue:
+// Sinkhorn over the N×K scores of the queue's embeddings stacked over the
+// crop's B×K scores, the crop keeping the last B rows of the codes.
+//
+// With -dist every rank pushes the whole global batch's embeddings, so the
+// ranks hold the same queue (checkpointed once, compared in lockstep), and
+// each rank stacks only its [run.Shard] of the queue's rows over its share
+// of the batch: the sharded Sinkhorn then balances the N queue rows and the
+// global batch once each, as one process with the same queue would. (SwAV's
+// main_swav.py gives each GPU a queue of its own embeddings; the rows
+// balanced together are the same N + B.)
+type queueCodes struct {
+	comm          dist.Comm
+	lo, hi        int        // the queue rows this rank stacks
+	ranks         int        // ranks sharing each batch
+	stacked, plan ssl.Tensor // (hi−lo+B)×K
+	top, bottom   ssl.Tensor // rows of stacked: the queue's, the batch's
+	fresh         ssl.Tensor // the batch's rows of plan
+	emb           ssl.Tensor // B×D normalized embeddings to push
+	opts          *sinkhorn.BalanceOptions
+}
+
+// newQueueCodes sizes the scratch for a queue of n rows, this rank's b
+// rows of a batch, dimension d and k prototypes; comm is -dist's (nil for
+// one process).
+func newQueueCodes(n, b, d, k int, comm dist.Comm) *queueCodes {
+	lo, hi := run.Shard(comm, n)
+	m := hi - lo
+	q := &queueCodes{comm: comm, lo: lo, hi: hi, ranks: 1, stacked: ssl.New(m+b, k), plan: ssl.New(m+b, k), emb: ssl.New(b, d),
+		opts: &sinkhorn.BalanceOptions{Iterations: iterations, Workspace: sinkhorn.NewWorkspace(m+b, k)}}
+	if comm != nil {
+		q.opts.Reducer, q.ranks = comm, comm.Size()
+	}
+	// Rows of freshly allocated row-major tensors: no error is possible.
+	q.top, _ = ssl.Rows(q.stacked, 0, m)
+	q.bottom, _ = ssl.Rows(q.stacked, m, m+b)
+	q.fresh, _ = ssl.Rows(q.plan, m, m+b)
+	return q
+}
+
+// codes writes into dst (B×K) the codes of the crop whose scores are s,
+// balanced together with the full queue's scores against the prototypes.
+func (q *queueCodes) codes(dst, s ssl.Tensor, queue *run.Queue, protos *backbone.Prototypes) error {
+	keys, err := ssl.Rows(queue.Tensor(), q.lo, q.hi)
+	if err != nil {
+		return err
+	}
+	if _, err := ssl.MatMul(q.top, keys, protos.Weight.Value, false, true); err != nil {
+		return err
+	}
+	run.Copy(q.bottom, s)
+	if _, err := sinkhorn.Balance(q.plan, q.stacked, epsilon, q.opts); err != nil {
+		return err
+	}
+	run.Copy(dst, q.fresh)
+	return nil
+}
+
+// push adds the normalized projections z of a global crop (this rank's
+// rows) to its queue: with -dist, every rank's rows.
+func (q *queueCodes) push(queue *run.Queue, z ssl.Tensor) error {
+	if _, err := ssl.NormalizeRows(q.emb, z); err != nil {
+		return err
+	}
+	all, err := run.GatherRows(q.comm, q.emb, q.emb.Shape()[0]*q.ranks)
+	if err != nil {
+		return err
+	}
+	return queue.Push(all)
 }

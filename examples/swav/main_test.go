@@ -45,7 +45,7 @@ func TestSmokePrototypes(t *testing.T) {
 // Each bad setting is an error that names its flag and value.
 func TestBadFlags(t *testing.T) {
 	for _, c := range [][2]string{{"-prototypes", "1"}, {"-temperature", "0"}, {"-temperature", "-0.1"}, {"-local-min", "0"}, {"-local-max", "1.5"}, {"-local-max", "0.05"}, {"-proj-hidden", "0"}, {"-proj-out", "0"},
-		{"-late", "1"}, {"-late", "-0.5"}, {"-late-crop-min", "0"}, {"-instance", "-1"}, {"-instance-temperature", "0"}, {"-wd", "-1"}, {"-eta", "0"}, {"-optimizer", "adam"}, {"-jitter", "1.5"}, {"-jitter", "-0.1"}, {"-global-size", "7"}, {"-global-size", "32"}} {
+		{"-late", "1"}, {"-late", "-0.5"}, {"-late-crop-min", "0"}, {"-instance", "-1"}, {"-instance-temperature", "0"}, {"-wd", "-1"}, {"-eta", "0"}, {"-optimizer", "adam"}, {"-jitter", "1.5"}, {"-jitter", "-0.1"}, {"-global-size", "7"}, {"-global-size", "32"}, {"-queue", "-1"}, {"-queue-start", "-1"}} {
 		args := append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", t.TempDir(), c[0], c[1])
 		if err := swav(args, io.Discard); err == nil || !strings.Contains(err.Error(), c[0]+" "+c[1]) {
 			t.Errorf("swav %s %s: err = %v, want one naming the flag", c[0], c[1], err)
@@ -56,10 +56,12 @@ func TestBadFlags(t *testing.T) {
 func TestResumeBitIdentical(t *testing.T) { runtest.Resume(t, swav) }
 
 // levers turns on every lever beside the protocol's recipe.
-var levers = []string{"-jitter", "0.8", "-global-size", "20", "-optimizer", "lars", "-wd", "1e-6", "-instance", "0.5", "-late", "0.5", "-late-crop-min", "0.9", "-proj-hidden", "32", "-proj-out", "16"}
+var levers = []string{"-queue", "64", "-queue-start", "0", "-jitter", "0.8", "-global-size", "20", "-optimizer", "lars", "-wd", "1e-6", "-instance", "0.5", "-late", "0.5", "-late-crop-min", "0.9", "-proj-hidden", "32", "-proj-out", "16"}
 
 // The levers keep a run resumable bit for bit: the late crops start at a
-// step of the plan, not of the process.
+// step of the plan, not of the process, and the queues are checkpointed (a
+// 64-row queue is full after one batch of 64, so the codes of the resumed
+// steps read it).
 func TestResumeLevers(t *testing.T) { runtest.Resume(t, swav, levers...) }
 
 // Each lever changes what is trained, so none of them is silently dropped;
@@ -81,7 +83,7 @@ func TestLevers(t *testing.T) {
 		return raw
 	}
 	base := conv(train())
-	for _, l := range [][]string{{"-optimizer", "lars", "-wd", "1e-6"}, {"-instance", "0.5"}, {"-late", "0.5"}, {"-proj-hidden", "32"}, {"-jitter", "0.8"}, {"-global-size", "24"}} {
+	for _, l := range [][]string{{"-optimizer", "lars", "-wd", "1e-6"}, {"-instance", "0.5"}, {"-late", "0.5"}, {"-proj-hidden", "32"}, {"-jitter", "0.8"}, {"-global-size", "24"}, {"-queue", "64", "-queue-start", "0"}} {
 		if bytes.Equal(conv(train(l...)), base) {
 			t.Errorf("swav %v trained the same network as the default", l)
 		}
@@ -137,6 +139,106 @@ func TestCodesSharded(t *testing.T) {
 					t.Fatalf("codes[%d] = %v on %d ranks, want %v", i, got[i], ranks, wv[i])
 				}
 			}
+		})
+	}
+}
+
+// TestQueueCodes checks -queue's codes against Sinkhorn over the matrix
+// written out by hand: the queue's cosine scores against the prototypes
+// (dot products of unit rows) above the batch's scores, the batch keeping
+// the last rows; then the same on 2 and 3 ranks, each pushing its share of
+// the batches and computing the codes of its rows.
+func TestQueueCodes(t *testing.T) {
+	const n, b, d, k = 13, 6, 4, 7
+	rng := rand.New(rand.NewPCG(3, 4))
+	randn := func(rows, cols int) []float32 {
+		v := make([]float32, rows*cols)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		return v
+	}
+	protos, err := backbone.NewPrototypes("prototypes", d, k, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	protos.Normalize()
+	batches := [][]float32{randn(b, d), randn(b, d), randn(b, d)} // 18 rows pushed: the ring wraps
+	sv := randn(b, k)
+
+	// codes runs one rank of a job of comm's size (nil: one process): its
+	// rows of the three batches pushed, then its rows of the codes.
+	codes := func(comm dist.Comm) ([]float32, *run.Queue, error) {
+		lo, hi := run.Shard(comm, b)
+		queue, err := run.NewQueue("queue", n, d)
+		if err != nil {
+			return nil, nil, err
+		}
+		qc := newQueueCodes(n, hi-lo, d, k, comm)
+		for _, z := range batches {
+			if err := qc.push(queue, ssl.FromSlice(z[lo*d:hi*d], hi-lo, d)); err != nil {
+				return nil, nil, err
+			}
+		}
+		got := ssl.New(hi-lo, k)
+		err = qc.codes(got, ssl.FromSlice(sv[lo*k:hi*k], hi-lo, k), queue, protos)
+		_, g, _ := ssl.View(got)
+		return g, queue, err
+	}
+	got, queue, err := codes(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	_, keys, _ := ssl.View(queue.Tensor())
+	_, c, _ := ssl.View(protos.Weight.Value)
+	m := make([]float32, 0, (n+b)*k)
+	for i := range n {
+		var norm float64
+		for j := range d {
+			norm += float64(keys[i*d+j]) * float64(keys[i*d+j])
+		}
+		if math.Abs(norm-1) > 1e-5 {
+			t.Fatalf("queue row %d has squared norm %g, want 1", i, norm)
+		}
+		for p := range k {
+			var dot float64
+			for j := range d {
+				dot += float64(keys[i*d+j]) * float64(c[p*d+j])
+			}
+			m = append(m, float32(dot))
+		}
+	}
+	m = append(m, sv...)
+	all, err := sinkhorn.Balance(nil, ssl.FromSlice(m, n+b, k), epsilon, &sinkhorn.BalanceOptions{Iterations: iterations})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, want, _ := ssl.View(all.Plan)
+	want = want[n*k:]
+	near := func(t *testing.T, got, want []float32) {
+		t.Helper()
+		for i := range want {
+			if math.Abs(float64(got[i]-want[i])) > 1e-5*math.Abs(float64(want[i]))+1e-7 {
+				t.Fatalf("codes[%d] = %v, want %v", i, got[i], want[i])
+			}
+		}
+	}
+	near(t, got, want)
+
+	for _, ranks := range []int{2, 3} {
+		t.Run(fmt.Sprintf("ranks=%d", ranks), func(t *testing.T) {
+			got := make([][]float32, ranks)
+			errs := make([]error, ranks)
+			var wg sync.WaitGroup
+			for _, c := range dist.Local(ranks) {
+				wg.Go(func() { got[c.Rank()], _, errs[c.Rank()] = codes(c) })
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				t.Fatal(err)
+			}
+			near(t, slices.Concat(got...), want)
 		})
 	}
 }

@@ -97,6 +97,14 @@ func Add(dst, src ssl.Tensor) {
 	}
 }
 
+// Copy copies src into dst elementwise (a batch's rows into a stacked
+// matrix); the two must have the same size.
+func Copy(dst, src ssl.Tensor) {
+	_, d, _ := ssl.View(dst)
+	_, s, _ := ssl.View(src)
+	copy(d, s)
+}
+
 // Encoder returns ConvNet3 and the network ConvNet3 → projection MLP
 // (128→256→BN→ReLU→dim), the encoder of the contrastive methods, named
 // name, initialized from rng.
