@@ -149,15 +149,14 @@ func swav(args []string, log io.Writer) error {
 	// -queue: one queue per global crop, as main_swav.py's queue[i].
 	var queues []*run.Queue
 	var saved []run.Checkpointer
-	for i := range 2 {
-		if queueLen == 0 {
-			break
+	if queueLen > 0 {
+		for i := range 2 {
+			q, err := run.NewQueue(fmt.Sprintf("queue%d", i), queueLen, dim)
+			if err != nil {
+				return err
+			}
+			queues, saved = append(queues, q), append(saved, q)
 		}
-		q, err := run.NewQueue(fmt.Sprintf("queue%d", i), queueLen, dim)
-		if err != nil {
-			return err
-		}
-		queues, saved = append(queues, q), append(saved, q)
 	}
 	tr, err := run.NewTrainer(cfg, data, net, run.State{Params: model.Params(), Buffers: model.Buffers(), Opt: opt, Saved: saved, Layers: []backbone.Layer{head}})
 	if err != nil {
