@@ -34,7 +34,11 @@
 //     over the queue's prototype scores stacked over the batch's, and the
 //     batch keeps its last B rows (main_swav.py's queue), so that K
 //     prototypes are balanced over N+B samples instead of B: SwAV's remedy
-//     when the batch is small next to K. The queue is checkpointed.
+//     when the batch is small next to K. The queue is checkpointed. A
+//     queue that starts early or is long next to the batch can stall
+//     training, the loss rising towards ln K (with -prototypes 1000
+//     -queue 3840 from epoch 5 it did on the full set); SwAV's README
+//     advises a later start or a shorter queue then.
 //
 // With -dist mpi each global crop's codes are balanced over the whole
 // global batch, as SwAV's distributed_sinkhorn does: each rank holds its
