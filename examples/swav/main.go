@@ -324,7 +324,6 @@ func swav(args []string, log io.Writer) error {
 type queueCodes struct {
 	comm          dist.Comm
 	lo, hi        int        // the queue rows this rank stacks
-	ranks         int        // ranks sharing each batch
 	stacked, plan ssl.Tensor // (hi−lo+B)×K
 	top, bottom   ssl.Tensor // rows of stacked: the queue's, the batch's
 	fresh         ssl.Tensor // the batch's rows of plan
@@ -338,11 +337,8 @@ type queueCodes struct {
 func newQueueCodes(n, b, d, k int, comm dist.Comm) *queueCodes {
 	lo, hi := run.Shard(comm, n)
 	m := hi - lo
-	q := &queueCodes{comm: comm, lo: lo, hi: hi, ranks: 1, stacked: ssl.New(m+b, k), plan: ssl.New(m+b, k), emb: ssl.New(b, d),
-		opts: &sinkhorn.BalanceOptions{Iterations: iterations, Workspace: sinkhorn.NewWorkspace(m+b, k)}}
-	if comm != nil {
-		q.opts.Reducer, q.ranks = comm, comm.Size()
-	}
+	q := &queueCodes{comm: comm, lo: lo, hi: hi, stacked: ssl.New(m+b, k), plan: ssl.New(m+b, k), emb: ssl.New(b, d),
+		opts: &sinkhorn.BalanceOptions{Iterations: iterations, Reducer: comm, Workspace: sinkhorn.NewWorkspace(m+b, k)}}
 	// Rows of freshly allocated row-major tensors: no error is possible.
 	q.top, _ = ssl.Rows(q.stacked, 0, m)
 	q.bottom, _ = ssl.Rows(q.stacked, m, m+b)
@@ -374,7 +370,11 @@ func (q *queueCodes) push(queue *run.Queue, z ssl.Tensor) error {
 	if _, err := ssl.NormalizeRows(q.emb, z); err != nil {
 		return err
 	}
-	all, err := run.GatherRows(q.comm, q.emb, q.emb.Shape()[0]*q.ranks)
+	rows := q.emb.Shape()[0]
+	if q.comm != nil {
+		rows *= q.comm.Size()
+	}
+	all, err := run.GatherRows(q.comm, q.emb, rows)
 	if err != nil {
 		return err
 	}
