@@ -19,8 +19,14 @@
 //   - -instance λ: λ·NT-Xent (Chen et al. 2020, -instance-temperature 0.2)
 //     on the two global crops' projections added to the swapped prediction,
 //     an instance-discrimination term beside the cluster assignment.
-//   - -late f: the last fraction f of the steps crop the 28×28 views with
-//     scale (-late-crop-min, 1), weaker augmentation at the end of training.
+//   - -late f: the last fraction f of the steps crop the global views with
+//     scale (-late-crop-min, 1), weaker augmentation at the end of training,
+//     and resize them to -late-global-size (0: -global-size): with a
+//     -global-size below 28, -late-global-size 28 ends training at the
+//     evaluation's resolution, as Touvron et al. (2019) fine-tune at the
+//     test resolution. -budget's plan is timed on the first steps' crops,
+//     so larger late crops run over the budget by about f times their
+//     extra cost per step.
 //   - -jitter s: brightness and contrast jitter of strength s (the
 //     protocol's 0.4) on every crop.
 //   - -global-size s: the two global crops resized to s×s instead of
@@ -72,7 +78,7 @@ const (
 func swav(args []string, log io.Writer) error {
 	local, freeze, prototypes, tau := 4, -1, 30, 0.1
 	hidden, dim := 256, 64
-	late, lateCropMin := 0.0, 0.0
+	late, lateCropMin, lateGlobal := 0.0, 0.0, 0
 	optName, wd, eta := "sgd", 5e-4, 0.02
 	instance, instanceTau := 0.0, 0.2
 	jitter, globalSize := run.ProtocolJitter, run.ProtocolGlobalSize
@@ -92,8 +98,9 @@ func swav(args []string, log io.Writer) error {
 		fs.Float64Var(&instanceTau, "instance-temperature", 0.2, "NT-Xent temperature of -instance")
 		fs.Float64Var(&jitter, "jitter", jitter, "strength of the brightness and contrast jitter, in [0, 1] (the protocol's 0.4)")
 		fs.IntVar(&globalSize, "global-size", globalSize, "side of the two global crops in pixels, in [8, 28] (the protocol's 28; evaluation reads 28×28)")
-		fs.Float64Var(&late, "late", 0, "fraction of the run's last steps whose 28×28 crops use -late-crop-min (0: none)")
-		fs.Float64Var(&lateCropMin, "late-crop-min", 0.8, "smallest area fraction of the 28×28 crops during the -late steps")
+		fs.Float64Var(&late, "late", 0, "fraction of the run's last steps whose global crops use -late-crop-min and -late-global-size (0: none)")
+		fs.Float64Var(&lateCropMin, "late-crop-min", 0.8, "smallest area fraction of the global crops during the -late steps")
+		fs.IntVar(&lateGlobal, "late-global-size", 0, "side of the global crops during the -late steps, in [8, 28] (0: -global-size)")
 		fs.Float64Var(&localScale[0], "local-min", localScale[0], "smallest area fraction of the 16×16 local crops (the protocol's 0.08)")
 		fs.Float64Var(&localScale[1], "local-max", localScale[1], "largest area fraction of the 16×16 local crops (the protocol's 0.25)")
 		fs.IntVar(&queueLen, "queue", 0, "rows of SwAV's feature queue per global crop, whose prototype scores join the batch's in Sinkhorn once full (0: none)")
@@ -111,6 +118,9 @@ func swav(args []string, log io.Writer) error {
 	}
 	if !(late >= 0 && late < 1) || !(lateCropMin > 0 && lateCropMin <= 1) {
 		return fmt.Errorf("swav: -late %g must be in [0, 1) and -late-crop-min %g in (0, 1]", late, lateCropMin)
+	}
+	if lateGlobal != 0 && (late == 0 || lateGlobal < 8 || lateGlobal > 28) {
+		return fmt.Errorf("swav: -late-global-size %d must be 0 or in [8, 28], and needs -late > 0 (-late %g)", lateGlobal, late)
 	}
 	if !(instance >= 0) || !(instanceTau > 0) || !(wd >= 0) || !(eta > 0) {
 		return fmt.Errorf("swav: -instance %g and -wd %g must be ≥ 0, -instance-temperature %g and -eta %g > 0", instance, wd, instanceTau, eta)
@@ -178,6 +188,9 @@ func swav(args []string, log io.Writer) error {
 	if late > 0 {
 		c := *cfg
 		c.CropMin = lateCropMin
+		if lateGlobal > 0 {
+			c.GlobalSize = lateGlobal
+		}
 		if lateCrops, err = c.MultiCropLocalScale(local, localScale); err != nil {
 			return fmt.Errorf("swav: -late-crop-min: %w", err)
 		}
@@ -216,7 +229,7 @@ func swav(args []string, log io.Writer) error {
 	if queueLen > 0 {
 		qc = newQueueCodes(queueLen, b, dim, prototypes, comm)
 	}
-	var views []ssl.Tensor
+	var views, earlyViews, lateViews []ssl.Tensor // the late crops' sides may differ
 	// The network up to the projection, then the rest of the head, so that
 	// -instance's NT-Xent gradient joins at the projection.
 	enc := backbone.NewSequential("encoder", net, proj)
@@ -234,11 +247,14 @@ func swav(args []string, log io.Writer) error {
 
 	for tr.Next() {
 		protos.Freeze(tr.GlobalStep() < freeze)
-		cr := crops
 		if tr.GlobalStep() >= lateStart {
-			cr = lateCrops
+			lateViews, err = lateCrops.Apply(lateViews, tr.Images(), tr.IDs(), cfg.Seed, uint64(tr.Epoch()))
+			views = lateViews
+		} else {
+			earlyViews, err = crops.Apply(earlyViews, tr.Images(), tr.IDs(), cfg.Seed, uint64(tr.Epoch()))
+			views = earlyViews
 		}
-		if views, err = cr.Apply(views, tr.Images(), tr.IDs(), cfg.Seed, uint64(tr.Epoch())); err != nil {
+		if err != nil {
 			return err
 		}
 		backbone.ZeroGrad(model.Params())
