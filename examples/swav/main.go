@@ -119,8 +119,8 @@ func swav(args []string, log io.Writer) error {
 	if !(late >= 0 && late < 1) || !(lateCropMin > 0 && lateCropMin <= 1) {
 		return fmt.Errorf("swav: -late %g must be in [0, 1) and -late-crop-min %g in (0, 1]", late, lateCropMin)
 	}
-	if lateGlobal != 0 && (late == 0 || lateGlobal < 8 || lateGlobal > 28) {
-		return fmt.Errorf("swav: -late-global-size %d must be 0 or in [8, 28], and needs -late > 0 (-late %g)", lateGlobal, late)
+	if lateGlobal < 0 || (lateGlobal > 0 && late == 0) {
+		return fmt.Errorf("swav: -late-global-size %d must be 0, or a side with -late > 0 (-late %g)", lateGlobal, late)
 	}
 	if !(instance >= 0) || !(instanceTau > 0) || !(wd >= 0) || !(eta > 0) {
 		return fmt.Errorf("swav: -instance %g and -wd %g must be ≥ 0, -instance-temperature %g and -eta %g > 0", instance, wd, instanceTau, eta)
@@ -192,7 +192,7 @@ func swav(args []string, log io.Writer) error {
 			c.GlobalSize = lateGlobal
 		}
 		if lateCrops, err = c.MultiCropLocalScale(local, localScale); err != nil {
-			return fmt.Errorf("swav: -late-crop-min: %w", err)
+			return fmt.Errorf("swav: the -late crops (-late-crop-min %g, -late-global-size %d): %w", lateCropMin, lateGlobal, err)
 		}
 	}
 	lateStart := int(float64(tr.StepsPerEpoch()*cfg.Epochs) * (1 - late))

@@ -45,10 +45,18 @@ func TestSmokePrototypes(t *testing.T) {
 // Each bad setting is an error that names its flag and value.
 func TestBadFlags(t *testing.T) {
 	for _, c := range [][2]string{{"-prototypes", "1"}, {"-temperature", "0"}, {"-temperature", "-0.1"}, {"-local-min", "0"}, {"-local-max", "1.5"}, {"-local-max", "0.05"}, {"-proj-hidden", "0"}, {"-proj-out", "0"},
-		{"-late", "1"}, {"-late", "-0.5"}, {"-late-crop-min", "0"}, {"-instance", "-1"}, {"-instance-temperature", "0"}, {"-wd", "-1"}, {"-eta", "0"}, {"-optimizer", "adam"}, {"-jitter", "1.5"}, {"-jitter", "-0.1"}, {"-global-size", "7"}, {"-global-size", "32"}, {"-queue", "-1"}, {"-queue-start", "-1"}, {"-late-global-size", "7"}, {"-late-global-size", "29"}} {
+		{"-late", "1"}, {"-late", "-0.5"}, {"-late-crop-min", "0"}, {"-instance", "-1"}, {"-instance-temperature", "0"}, {"-wd", "-1"}, {"-eta", "0"}, {"-optimizer", "adam"}, {"-jitter", "1.5"}, {"-jitter", "-0.1"}, {"-global-size", "7"}, {"-global-size", "32"}, {"-queue", "-1"}, {"-queue-start", "-1"}, {"-late-global-size", "-1"}, {"-late-global-size", "20"}} {
 		args := append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", t.TempDir(), c[0], c[1])
 		if err := swav(args, io.Discard); err == nil || !strings.Contains(err.Error(), c[0]+" "+c[1]) {
 			t.Errorf("swav %s %s: err = %v, want one naming the flag", c[0], c[1], err)
+		}
+	}
+	// A late side outside [8, 28] is refused where the crops are built,
+	// naming the -late flags.
+	for _, side := range []string{"7", "29"} {
+		args := append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", t.TempDir(), "-late", "0.5", "-late-global-size", side)
+		if err := swav(args, io.Discard); err == nil || !strings.Contains(err.Error(), "-late-global-size "+side) {
+			t.Errorf("swav -late 0.5 -late-global-size %s: err = %v, want one naming the flag", side, err)
 		}
 	}
 }
