@@ -45,8 +45,8 @@
 //     training, the loss rising towards ln K (with -prototypes 1000
 //     -queue 3840 from epoch 5 it did on the full set); SwAV's README
 //     advises a later start or a shorter queue then (-queue 1024
-//     -queue-start 15 of a 48-epoch run trained stably, without gain over
-//     no queue: examples/README.md).
+//     -queue-start 15 of a 48-epoch run trained stably, ending where the
+//     runs without a queue end: examples/README.md).
 //
 // With -dist mpi each global crop's codes are balanced over the whole
 // global batch, as SwAV's distributed_sinkhorn does: each rank holds its
