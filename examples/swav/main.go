@@ -249,16 +249,14 @@ func swav(args []string, log io.Writer) error {
 
 	for tr.Next() {
 		protos.Freeze(tr.GlobalStep() < freeze)
+		cr, buf := crops, &earlyViews
 		if tr.GlobalStep() >= lateStart {
-			lateViews, err = lateCrops.Apply(lateViews, tr.Images(), tr.IDs(), cfg.Seed, uint64(tr.Epoch()))
-			views = lateViews
-		} else {
-			earlyViews, err = crops.Apply(earlyViews, tr.Images(), tr.IDs(), cfg.Seed, uint64(tr.Epoch()))
-			views = earlyViews
+			cr, buf = lateCrops, &lateViews
 		}
-		if err != nil {
+		if *buf, err = cr.Apply(*buf, tr.Images(), tr.IDs(), cfg.Seed, uint64(tr.Epoch())); err != nil {
 			return err
 		}
+		views = *buf
 		backbone.ZeroGrad(model.Params())
 		for v := range n {
 			if err := enc.Forward(ws[v], pv[v], views[v], true); err != nil {
