@@ -9,8 +9,11 @@ import (
 
 // gemmBenchShapes are 512³ and the library's real products: NT-Xent's
 // similarity matrix (B 512, D 128), SwAV's prototype scores (B 4096, D 128,
-// K 3000) and ConvNet3's im2col convolutions at batch 256 (m = 256·H·W,
-// n = output channels, k = 9·input channels).
+// K 3000), ConvNet3's im2col convolutions at batch 256 (m = 256·H·W,
+// n = output channels, k = 9·input channels), and the products
+// backbone.Conv2D runs per block of images in its backward pass (input
+// gradient Wᵀ·dY: m = 9·C, n = images·H·W ≈ 512, k = O; weight gradient
+// dY·colᵀ: m = O, n = 9·C, k ≈ 512).
 var gemmBenchShapes = []struct{ m, n, k int }{
 	{512, 512, 512},
 	{512, 512, 128},
@@ -18,6 +21,12 @@ var gemmBenchShapes = []struct{ m, n, k int }{
 	{256 * 28 * 28, 32, 9},
 	{256 * 14 * 14, 64, 288},
 	{256 * 7 * 7, 128, 576},
+	{288, 392, 64},
+	{576, 490, 128},
+	{64, 288, 392},
+	{128, 576, 490},
+	{288, 64, 392},
+	{576, 128, 490},
 }
 
 func benchGemm(b *testing.B, f gemmFunc, m, n, k int, transA, transB bool) {
