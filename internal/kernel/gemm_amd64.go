@@ -29,6 +29,17 @@ func sgemm6x16dnt(k int, a *float32, rs, ps int, b, c *float32, ldc int, alpha, 
 
 func sfence()
 
+// packRows16 copies rows × 16 floats: dst[p·ldd + j] = src[p·lds + j].
+//
+//go:noescape
+func packRows16(dst *float32, ldd int, src *float32, lds, rows int)
+
+// packCols16 gathers 16 rows into columns: dst[p·ldd + j] = src[j·lds + p]
+// for j < 16 and p < pk, a multiple of 8.
+//
+//go:noescape
+func packCols16(dst *float32, ldd int, src *float32, lds, pk int)
+
 //go:noescape
 func sgemm14x32(k int, a, b, c *float32, ldc int, alpha, beta float32)
 
@@ -47,6 +58,8 @@ var avx2Kernels = gemmKernels{
 	packedNT: sgemm6x16nt,
 	directNT: sgemm6x16dnt,
 	fence:    sfence,
+	packRows: packRows16,
+	packCols: packCols16,
 }
 
 var avx512Kernels = gemmKernels{
@@ -58,6 +71,8 @@ var avx512Kernels = gemmKernels{
 	packedNT: sgemm14x32nt,
 	directNT: sgemm14x32dnt,
 	fence:    sfence,
+	packRows: packRows16,
+	packCols: packCols16,
 }
 
 // gemm512Min is the smallest m·n·k for which the AVX-512 kernels run:

@@ -401,3 +401,124 @@ dstore:
 TEXT ·sfence(SB), NOSPLIT, $0-0
 	SFENCE
 	RET
+
+// func packRows16(dst *float32, ldd int, src *float32, lds, rows int)
+// dst[p·ldd + j] = src[p·lds + j] for p < rows, j < 16: op(B)'s rows copied
+// into a 16-column panel, two 8-float loads and stores a row (AVX).
+TEXT ·packRows16(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ ldd+8(FP), R8
+	SHLQ $2, R8
+	MOVQ src+16(FP), SI
+	MOVQ lds+24(FP), R9
+	SHLQ $2, R9
+	MOVQ rows+32(FP), CX
+	TESTQ CX, CX
+	JLE  rdone
+
+rloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ    R9, SI
+	ADDQ    R8, DI
+	DECQ    CX
+	JNZ     rloop
+
+rdone:
+	VZEROUPPER
+	RET
+
+// LOAD8 loads 8 floats from each of the 8 rows at base, base+R9, …,
+// base+7·R9 (R10 = 3·R9) into Y0–Y7.
+#define LOAD8(base) \
+	VMOVUPS (base), Y0          \
+	VMOVUPS (base)(R9*1), Y1    \
+	VMOVUPS (base)(R9*2), Y2    \
+	VMOVUPS (base)(R10*1), Y3   \
+	LEAQ    (base)(R9*4), BX    \
+	VMOVUPS (BX), Y4            \
+	VMOVUPS (BX)(R9*1), Y5      \
+	VMOVUPS (BX)(R9*2), Y6      \
+	VMOVUPS (BX)(R10*1), Y7
+
+// TRANSPOSE8 transposes the 8×8 block in Y0–Y7 into Y8–Y15: Y(8+k) holds
+// element k of Y0, Y1, …, Y7.
+#define TRANSPOSE8 \
+	VUNPCKLPS  Y1, Y0, Y8          \
+	VUNPCKHPS  Y1, Y0, Y9          \
+	VUNPCKLPS  Y3, Y2, Y10         \
+	VUNPCKHPS  Y3, Y2, Y11         \
+	VUNPCKLPS  Y5, Y4, Y12         \
+	VUNPCKHPS  Y5, Y4, Y13         \
+	VUNPCKLPS  Y7, Y6, Y14         \
+	VUNPCKHPS  Y7, Y6, Y15         \
+	VSHUFPS    $0x44, Y10, Y8, Y0  \
+	VSHUFPS    $0xEE, Y10, Y8, Y1  \
+	VSHUFPS    $0x44, Y11, Y9, Y2  \
+	VSHUFPS    $0xEE, Y11, Y9, Y3  \
+	VSHUFPS    $0x44, Y14, Y12, Y4 \
+	VSHUFPS    $0xEE, Y14, Y12, Y5 \
+	VSHUFPS    $0x44, Y15, Y13, Y6 \
+	VSHUFPS    $0xEE, Y15, Y13, Y7 \
+	VPERM2F128 $0x20, Y4, Y0, Y8   \
+	VPERM2F128 $0x20, Y5, Y1, Y9   \
+	VPERM2F128 $0x20, Y6, Y2, Y10  \
+	VPERM2F128 $0x20, Y7, Y3, Y11  \
+	VPERM2F128 $0x31, Y4, Y0, Y12  \
+	VPERM2F128 $0x31, Y5, Y1, Y13  \
+	VPERM2F128 $0x31, Y6, Y2, Y14  \
+	VPERM2F128 $0x31, Y7, Y3, Y15
+
+// STORE8 stores Y8–Y15 to the 8 rows at base, base+R8, …, base+7·R8
+// (R11 = 3·R8).
+#define STORE8(base) \
+	VMOVUPS Y8, (base)          \
+	VMOVUPS Y9, (base)(R8*1)    \
+	VMOVUPS Y10, (base)(R8*2)   \
+	VMOVUPS Y11, (base)(R11*1)  \
+	LEAQ    (base)(R8*4), BX    \
+	VMOVUPS Y12, (BX)           \
+	VMOVUPS Y13, (BX)(R8*1)     \
+	VMOVUPS Y14, (BX)(R8*2)     \
+	VMOVUPS Y15, (BX)(R11*1)
+
+// func packCols16(dst *float32, ldd int, src *float32, lds, pk int)
+// dst[p·ldd + j] = src[j·lds + p] for j < 16, p < pk (a multiple of 8):
+// 16 rows of b gathered into the columns of a panel of op(B) = bᵀ, as two
+// 8×8 transposes in registers per 8 values of p.
+TEXT ·packCols16(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ ldd+8(FP), R8
+	SHLQ $2, R8                // dst row stride, bytes
+	MOVQ src+16(FP), SI
+	MOVQ lds+24(FP), R9
+	SHLQ $2, R9                // src row stride, bytes
+	MOVQ pk+32(FP), CX
+	SHRQ $3, CX
+	JZ   cdone
+	LEAQ (R9)(R9*2), R10       // 3 src rows
+	LEAQ (R8)(R8*2), R11       // 3 dst rows
+	MOVQ R9, R13
+	SHLQ $3, R13               // 8 src rows
+	MOVQ R8, R12
+	SHLQ $3, R12               // 8 dst rows
+
+cloop:
+	LOAD8(SI)
+	TRANSPOSE8
+	STORE8(DI)
+	LEAQ (SI)(R13*1), AX
+	LOAD8(AX)
+	TRANSPOSE8
+	LEAQ 32(DI), DX
+	STORE8(DX)
+	ADDQ $32, SI
+	ADDQ R12, DI
+	DECQ CX
+	JNZ  cloop
+
+cdone:
+	VZEROUPPER
+	RET

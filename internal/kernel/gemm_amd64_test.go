@@ -4,6 +4,7 @@ package kernel
 
 import (
 	"fmt"
+	"math"
 	"testing"
 
 	"ssl/internal/testutil"
@@ -227,6 +228,51 @@ func BenchmarkGemmKernels(b *testing.B) {
 			b.Run(fmt.Sprintf("%dx%dx%d_NN/%s", sh.m, sh.n, sh.k, s.name), func(b *testing.B) {
 				benchGemm(b, gemmWith(s.ks), sh.m, sh.n, sh.k, false, false)
 			})
+		}
+	}
+}
+
+// TestPackBPaths checks the assembly packers of op(B)'s panels against
+// packB's portable loops: every float, NaN payloads included, lands where
+// the loops put it, for both panel widths, both layouts of B, k blocks that
+// are and are not multiples of 8, and offsets into B; nothing is written
+// past the panel.
+func TestPackBPaths(t *testing.T) {
+	if !haveAVX2FMA {
+		t.Skip("no AVX2+FMA on this CPU")
+	}
+	r := testutil.Rand(21)
+	for _, w := range []int{16, 32} {
+		for _, transB := range []bool{false, true} {
+			for _, pk := range []int{1, 7, 8, 9, 15, 16, 17, 40, 320} {
+				for _, off := range []struct{ p0, j0, pad int }{{0, 0, 0}, {3, 5, 1}, {1, 16, 7}} {
+					rows, cols := off.p0+pk, off.j0+w // op(B) is rows×cols
+					ldb := cols + off.pad
+					if transB {
+						ldb = rows + off.pad
+					}
+					n := rows * ldb
+					if transB {
+						n = cols * ldb
+					}
+					b := make([]float32, n)
+					for i := range b {
+						b[i] = math.Float32frombits(r.Uint32()) // any bits, NaNs included
+					}
+					want := make([]float32, pk*w+8)
+					got := make([]float32, pk*w+8)
+					for i := range got {
+						got[i], want[i] = nan32, nan32
+					}
+					packB(want[:pk*w], w, b, ldb, transB, off.p0, pk, off.j0, w, &gemmKernels{})
+					packB(got[:pk*w], w, b, ldb, transB, off.p0, pk, off.j0, w, &avx2Kernels)
+					for i := range got {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("w %d transB %v pk %d %+v: panel[%d] = %#x, want %#x", w, transB, pk, off, i, math.Float32bits(got[i]), math.Float32bits(want[i]))
+						}
+					}
+				}
+			}
 		}
 	}
 }

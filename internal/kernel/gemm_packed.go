@@ -87,6 +87,13 @@ type gemmKernels struct {
 	packedNT microKernel
 	directNT directKernel
 	fence    func()
+	// packRows and packCols, if not nil, pack 16 columns of op(B) at a
+	// time (see packB): packRows copies rows × 16 floats, dst[p·ldd + j] =
+	// src[p·lds + j]; packCols gathers 16 rows of a transposed B,
+	// dst[p·ldd + j] = src[j·lds + p] for p < pk, a multiple of 8. Packing
+	// only moves floats, so they change no bits.
+	packRows func(dst *float32, ldd int, src *float32, lds, rows int)
+	packCols func(dst *float32, ldd int, src *float32, lds, pk int)
 }
 
 // Scratch for packed panels: gemmBBufs for op(B), gemmABufs for op(A) and
@@ -215,7 +222,7 @@ type gemmJob struct {
 func (g *gemmJob) packB(lo, hi int) {
 	pk, w := g.pk, g.nr
 	for q := lo; q < hi; q++ {
-		packB(g.pb[q*w*pk:(q+1)*w*pk], w, g.b, g.ldb, g.transB, g.p0, pk, q*w, min(w, g.n-q*w))
+		packB(g.pb[q*w*pk:(q+1)*w*pk], w, g.b, g.ldb, g.transB, g.p0, pk, q*w, min(w, g.n-q*w), g.ks)
 	}
 }
 
@@ -283,9 +290,33 @@ func (g *gemmJob) tiles(lo, hi int) {
 func roundUp(x, m int) int { return (x + m - 1) / m * m }
 
 // packB packs op(B)[p0:p0+pk, j0:j0+nr] into dst as a pk×w panel,
-// dst[p·w+j] = op(B)[p0+p, j0+j], zero beyond nr (nr ≤ w).
-func packB(dst []float32, w int, b []float32, ldb int, transB bool, p0, pk, j0, nr int) {
+// dst[p·w+j] = op(B)[p0+p, j0+j], zero beyond nr (nr ≤ w). A full panel
+// (nr = w, a multiple of 16) goes through ks's packRows or packCols where
+// it has them.
+func packB(dst []float32, w int, b []float32, ldb int, transB bool, p0, pk, j0, nr int, ks *gemmKernels) {
 	dst = dst[:pk*w]
+	if nr == w && w%16 == 0 {
+		if !transB && ks.packRows != nil {
+			src := b[p0*ldb+j0 : (p0+pk-1)*ldb+j0+w]
+			for j := 0; j < w; j += 16 {
+				ks.packRows(&dst[j], w, &src[j], ldb, pk)
+			}
+			return
+		}
+		if pk8 := pk &^ 7; transB && ks.packCols != nil && pk8 > 0 {
+			src := b[j0*ldb+p0 : (j0+w-1)*ldb+p0+pk]
+			for j := 0; j < w; j += 16 {
+				ks.packCols(&dst[j], w, &src[j*ldb], ldb, pk8)
+			}
+			// The last pk % 8 rows of the panel.
+			for j := range w {
+				for p, v := range src[j*ldb+pk8 : j*ldb+pk] {
+					dst[(pk8+p)*w+j] = v
+				}
+			}
+			return
+		}
+	}
 	if !transB {
 		for p := range pk {
 			d := dst[p*w : (p+1)*w]
@@ -333,13 +364,20 @@ func packA(dst []float32, h int, a []float32, lda int, transA bool, i0, mc, p0, 
 			src := a[(p0+p)*lda+i0:][:mc]
 			ip := 0
 			switch h {
+			// Element by element: an array assignment between slices that
+			// may overlap compiles to a call of memmove, which cost more
+			// than the 24 or 56 bytes it moved.
 			case 6:
 				for ; ip < full; ip += 6 {
-					*(*[6]float32)(dst[ip*pk+p*6:]) = *(*[6]float32)(src[ip:])
+					d, s := dst[ip*pk+p*6:][:6:6], src[ip:][:6:6]
+					d[0], d[1], d[2], d[3], d[4], d[5] = s[0], s[1], s[2], s[3], s[4], s[5]
 				}
 			case gemmMR512:
 				for ; ip < full; ip += gemmMR512 {
-					*(*[gemmMR512]float32)(dst[ip*pk+p*gemmMR512:]) = *(*[gemmMR512]float32)(src[ip:])
+					d, s := dst[ip*pk+p*gemmMR512:][:gemmMR512:gemmMR512], src[ip:][:gemmMR512:gemmMR512]
+					for r, v := range s {
+						d[r] = v
+					}
 				}
 			}
 			for ; ip < mc; ip += h {
