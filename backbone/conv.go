@@ -22,11 +22,12 @@ import (
 // The product runs as im2col + GEMM on blocks of images: each block's
 // patches are laid side by side in a (C·K·K)×(images·Ho·Wo) matrix and
 // multiplied by the weight with internal/kernel.Gemm; the backward pass
-// builds the same matrix again (it is not kept) for the weight gradient and
-// scatters Wᵀ·dy back (col2im) for the input gradient. Blocks of the batch
-// run in parallel; each block accumulates its own partial weight gradient
-// and the partials are added in block order, so the result does not depend
-// on GOMAXPROCS.
+// builds the same matrix again (it is not kept) for the weight gradient
+// (computed transposed, patches·dyᵀ, so that the GEMM reads the patches in
+// place) and scatters Wᵀ·dy back (col2im) for the input gradient, with Wᵀ
+// written once per call. Blocks of the batch run in parallel; each chunk of
+// blocks accumulates its own partial weight gradient and the partials are
+// added in chunk order, so the result does not depend on GOMAXPROCS.
 type Conv2D struct {
 	In, Out, K, Stride, Pad int
 	Weight                  *Param // O×C×K×K
@@ -37,6 +38,7 @@ type Conv2D struct {
 	scratch []*convScratch
 	partW   []float32 // per-chunk partial weight gradients, transposed: (C·K·K)×O
 	wT      []float32 // Wᵀ, (C·K·K)×O, for the input gradient
+	gT      []float32 // the weight gradient transposed while the partials are added
 	partB   []float64 // per-block partial bias gradients
 }
 
@@ -360,11 +362,7 @@ func (c *Conv2D) backward(ws *Workspace, dx, dy []float32) error {
 	if dx != nil {
 		c.wT = grow(c.wT, nw)
 		wT = c.wT
-		for o := range g.o {
-			for r, v := range w[o*g.ckk : (o+1)*g.ckk] {
-				wT[r*g.o+o] = v
-			}
-		}
+		transpose(wT, w, g.o, g.ckk)
 	}
 	kernel.ParallelFor(g.n, chunk, func(lo, hi int) {
 		ci := lo / chunk
@@ -385,18 +383,17 @@ func (c *Conv2D) backward(ws *Workspace, dx, dy []float32) error {
 			convBackwardBlock(&g, dx, dy, x, wT, pw, pb, s, i0, nb, beta)
 		}
 	})
-	// gw += Σ partials in chunk order, each partial transposed back: the
-	// same float32 additions, in the same order, as adding O×C·K·K partials.
+	// gw += Σ partials in chunk order: the gradient transposed into gT, the
+	// partials added to it (contiguous), and gT transposed back. Every
+	// element sees the same float32 additions in the same order as when
+	// the partials were O×C·K·K.
 	gw := c.Weight.GradData()
+	c.gT = grow(c.gT, nw)
+	transpose(c.gT, gw, g.o, g.ckk)
 	for ci := range nChunks {
-		pw := c.partW[ci*nw : (ci+1)*nw]
-		for o := range g.o {
-			gwo := gw[o*g.ckk : (o+1)*g.ckk]
-			for r := range gwo {
-				gwo[r] += pw[r*g.o+o]
-			}
-		}
+		kernel.Axpy(1, c.partW[ci*nw:(ci+1)*nw], c.gT)
 	}
+	transpose(gw, c.gT, g.ckk, g.o)
 	if c.Bias != nil {
 		gb := c.Bias.GradData()
 		for o := range g.o {
@@ -408,6 +405,26 @@ func (c *Conv2D) backward(ws *Workspace, dx, dy []float32) error {
 		}
 	}
 	return nil
+}
+
+// transpose writes the r×c matrix src, transposed, into dst (c×r), in
+// blocks of 16×16 so that both sides are read and written a cache line at a
+// time.
+func transpose(dst, src []float32, r, c int) {
+	const bs = 16
+	src, dst = src[:r*c], dst[:r*c]
+	for i0 := 0; i0 < r; i0 += bs {
+		i1 := min(i0+bs, r)
+		for j0 := 0; j0 < c; j0 += bs {
+			j1 := min(j0+bs, c)
+			for i := i0; i < i1; i++ {
+				row := src[i*c+j0 : i*c+j1]
+				for j, v := range row {
+					dst[(j0+j)*r+i] = v
+				}
+			}
+		}
+	}
 }
 
 // convBackwardBlock handles images i0..i0+nb−1: pwT = beta·pwT + col·dYᵀ
