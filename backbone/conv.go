@@ -434,9 +434,11 @@ func transpose(dst, src []float32, r, c int) {
 //
 // The weight gradient is computed transposed so that the GEMM reads the
 // patch matrix in place and packs only dY (O rows instead of C·K·K): the
-// same products summed in the same order as dY·colᵀ, at 1.6–1.9× the
-// GFLOP per CPU-second on the AVX2 machine measured (internal/kernel's
-// BenchmarkGemm, 64x288x392 against 288x64x392, NT).
+// same products summed in the same order as dY·colᵀ. On an AVX2 Zen 3
+// (internal/kernel's BenchmarkGemm, 288x64x392 against 64x288x392 and
+// 576x128x490 against 128x576x490, NT) it ran at 1.7–1.8× the GFLOP per
+// CPU-second while transposed panels were gathered one float at a time,
+// and at 1.1–1.2× since they are packed in assembly.
 func convBackwardBlock(g *convGeom, dx, dy, x, wT, pwT []float32, pb []float64, s *convScratch, i0, nb int, beta float32) {
 	L := nb * g.hw
 	var ybuf []float32
