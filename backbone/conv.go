@@ -39,7 +39,7 @@ type Conv2D struct {
 	partW   []float32 // per-chunk partial weight gradients, transposed: (C·K·K)×O
 	wT      []float32 // Wᵀ, (C·K·K)×O, for the input gradient
 	gT      []float32 // the weight gradient transposed while the partials are added
-	partB   []float64 // per-block partial bias gradients
+	partB   []float64 // per-chunk partial bias gradients
 }
 
 // NewConv2D returns a convolution from in to out channels with a k×k kernel,
@@ -354,10 +354,10 @@ func (c *Conv2D) backward(ws *Workspace, dx, dy []float32) error {
 		c.partB = make([]float64, nChunks*g.o)
 	}
 	c.partB = c.partB[:nChunks*g.o]
-	// Wᵀ once per call: every block's input gradient Wᵀ·dY then reads it in
-	// place (the GEMM's direct kernel), where op(A) = Wᵀ of the O×C·K·K
-	// weight was packed again for every block and tile. The products are
-	// the same FMA chains, so the bits do not change.
+	// Wᵀ once per call: every block's input gradient Wᵀ·dY reads it in
+	// place (the GEMM's direct kernel) rather than packing op(A) = Wᵀ of
+	// the O×C·K·K weight again for every block and tile. The products are
+	// the same FMA chains either way, so the bits are the same.
 	var wT []float32
 	if dx != nil {
 		c.wT = grow(c.wT, nw)
@@ -385,8 +385,8 @@ func (c *Conv2D) backward(ws *Workspace, dx, dy []float32) error {
 	})
 	// gw += Σ partials in chunk order: the gradient transposed into gT, the
 	// partials added to it (contiguous), and gT transposed back. Every
-	// element sees the same float32 additions in the same order as when
-	// the partials were O×C·K·K.
+	// element sees the same float32 additions, in the same order, as adding
+	// O×C·K·K partials to gw would give.
 	gw := c.Weight.GradData()
 	c.gT = grow(c.gT, nw)
 	transpose(c.gT, gw, g.o, g.ckk)
