@@ -12,8 +12,10 @@ import (
 // K 3000), ConvNet3's im2col convolutions at batch 256 (m = 256·H·W,
 // n = output channels, k = 9·input channels), and the products
 // backbone.Conv2D runs per block of images in its backward pass (input
-// gradient Wᵀ·dY: m = 9·C, n = images·H·W ≈ 512, k = O; weight gradient
-// dY·colᵀ: m = O, n = 9·C, k ≈ 512).
+// gradient Wᵀ·dY: m = 9·C, n = images·H·W ≈ 512, k = O; weight gradient,
+// computed transposed as col·dYᵀ: m = 9·C, n = O, k ≈ 512), beside the
+// weight gradient's other orientation, dY·colᵀ (m = O, n = 9·C), for
+// comparison.
 var gemmBenchShapes = []struct{ m, n, k int }{
 	{512, 512, 512},
 	{512, 512, 128},
