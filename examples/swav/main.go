@@ -29,6 +29,9 @@
 //     extra cost per step.
 //   - -jitter s: brightness and contrast jitter of strength s (the
 //     protocol's 0.4) on every crop.
+//   - -blur p: a Gaussian blur (3×3, σ uniform in [0.1, 2]) of every crop
+//     with probability p after the jitter, as SwAV's views blur theirs
+//     (the protocol's views are not blurred).
 //   - -global-size s: the two global crops resized to s×s instead of
 //     28×28: cheaper steps (about (s/28)² of a global view's cost), and,
 //     evaluated at 28×28, the apparent object size of training matched to
@@ -83,7 +86,7 @@ func swav(args []string, log io.Writer) error {
 	late, lateCropMin, lateGlobal := 0.0, 0.0, 0
 	optName, wd, eta := "sgd", 5e-4, 0.02
 	instance, instanceTau := 0.0, 0.2
-	jitter, globalSize := run.ProtocolJitter, run.ProtocolGlobalSize
+	jitter, blur, globalSize := run.ProtocolJitter, 0.0, run.ProtocolGlobalSize
 	localScale := run.ProtocolLocalScale
 	queueLen, queueStart := 0, 5
 	cfg, err := run.Parse("swav", run.Defaults{EpochsEmbedded: 10, EpochsFull: 1, Flags: func(fs *flag.FlagSet) {
@@ -99,6 +102,7 @@ func swav(args []string, log io.Writer) error {
 		fs.Float64Var(&instance, "instance", 0, "weight of an NT-Xent term on the two global crops' projections beside the swapped prediction (0: none)")
 		fs.Float64Var(&instanceTau, "instance-temperature", 0.2, "NT-Xent temperature of -instance")
 		fs.Float64Var(&jitter, "jitter", jitter, "strength of the brightness and contrast jitter, in [0, 1] (the protocol's 0.4)")
+		fs.Float64Var(&blur, "blur", 0, "probability of a 3×3 Gaussian blur (σ uniform in [0.1, 2]) of every crop after the jitter, in [0, 1] (the protocol's 0)")
 		fs.IntVar(&globalSize, "global-size", globalSize, "side of the two global crops in pixels, in [8, 28] (the protocol's 28; evaluation reads 28×28)")
 		fs.Float64Var(&late, "late", 0, "fraction of the run's last steps whose global crops use -late-crop-min and -late-global-size (0: none)")
 		fs.Float64Var(&lateCropMin, "late-crop-min", 0.8, "smallest area fraction of the global crops during the -late steps")
@@ -111,7 +115,7 @@ func swav(args []string, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg.Jitter, cfg.GlobalSize = jitter, globalSize
+	cfg.Jitter, cfg.Blur, cfg.GlobalSize = jitter, blur, globalSize
 	if prototypes < 2 || !(tau > 0) {
 		return fmt.Errorf("swav: -prototypes %d must be ≥ 2 and -temperature %g > 0", prototypes, tau)
 	}

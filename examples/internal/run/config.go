@@ -43,6 +43,12 @@ type Config struct {
 	// (applied with probability 0.8) in [Config.MultiCrop]; Parse sets the
 	// protocol's [ProtocolJitter], and an example may offer a flag for it.
 	Jitter float64
+	// Blur is the probability of a Gaussian blur of each view after its
+	// jitter in [Config.MultiCrop]: a 3×3 kernel (SimCLR's kernel of about
+	// a tenth of the side, for 28×28) with σ uniform in [0.1, 2], as
+	// SimCLR's, BYOL's and SwAV's views blur theirs. Parse sets the
+	// protocol's 0 (no blur), and an example may offer a flag for it.
+	Blur float64
 	// GlobalSize is the side of the two global views after their
 	// RandomResizedCrop in [Config.MultiCrop]; Parse sets the protocol's
 	// [ProtocolGlobalSize] (28), and an example may offer a flag for it.

@@ -16,7 +16,7 @@ import (
 // [Std]. local = 0 gives the two-view pipeline, local = 4 SwAV's
 // 2×28 + 4×16. It returns an error wrapping ssl.ErrParam if local < 0.
 func ProtocolMultiCrop(local int) (*augment.MultiCrop, error) {
-	return multiCrop(local, ProtocolGlobalSize, ProtocolCropMin, ProtocolLocalScale, ProtocolJitter)
+	return multiCrop(local, ProtocolGlobalSize, ProtocolCropMin, ProtocolLocalScale, ProtocolJitter, 0)
 }
 
 // ProtocolGlobalSize is the side of the protocol's two global views.
@@ -36,10 +36,11 @@ var ProtocolLocalScale = [2]float64{0.08, 0.25}
 
 // MultiCrop is [ProtocolMultiCrop] with the global views' crop scale
 // (c.CropMin, 1) (-crop-min; the protocol's 0.25 by default), the jitter
-// strength c.Jitter and the global views' side c.GlobalSize (the protocol's
-// 28; a smaller side trains on the same crops at a lower resolution).
+// strength c.Jitter, the blur probability c.Blur (the protocol's 0) and the
+// global views' side c.GlobalSize (the protocol's 28; a smaller side trains
+// on the same crops at a lower resolution).
 func (c *Config) MultiCrop(local int) (*augment.MultiCrop, error) {
-	return multiCrop(local, c.GlobalSize, c.CropMin, ProtocolLocalScale, c.Jitter)
+	return multiCrop(local, c.GlobalSize, c.CropMin, ProtocolLocalScale, c.Jitter, c.Blur)
 }
 
 // MultiCropLocalScale is [Config.MultiCrop] with the 16×16 local crops'
@@ -51,10 +52,10 @@ func (c *Config) MultiCropLocalScale(local int, scale [2]float64) (*augment.Mult
 	if !(scale[0] > 0 && scale[0] <= scale[1] && scale[1] <= 1) {
 		return nil, fmt.Errorf("run: the local crops' scale -local-min %g and -local-max %g must satisfy 0 < min ≤ max ≤ 1: %w", scale[0], scale[1], ssl.ErrParam)
 	}
-	return multiCrop(local, c.GlobalSize, c.CropMin, scale, c.Jitter)
+	return multiCrop(local, c.GlobalSize, c.CropMin, scale, c.Jitter, c.Blur)
 }
 
-func multiCrop(local, global int, cropMin float64, localScale [2]float64, jitter float64) (*augment.MultiCrop, error) {
+func multiCrop(local, global int, cropMin float64, localScale [2]float64, jitter, blur float64) (*augment.MultiCrop, error) {
 	if local < 0 {
 		return nil, fmt.Errorf("run: ProtocolMultiCrop: local crops must be ≥ 0 (local=%d): %w", local, ssl.ErrParam)
 	}
@@ -64,11 +65,17 @@ func multiCrop(local, global int, cropMin float64, localScale [2]float64, jitter
 	if global < 8 || global > 28 {
 		return nil, fmt.Errorf("run: the global views' side -global-size %d must be in [8, 28]: %w", global, ssl.ErrParam)
 	}
+	if !(blur >= 0 && blur <= 1) {
+		return nil, fmt.Errorf("run: the blur probability -blur %g must be in [0, 1]: %w", blur, ssl.ErrParam)
+	}
 	post := []augment.Transform{
 		augment.RandomHorizontalFlip{P: 0.5},
 		augment.RandomApply{T: augment.ColorJitter{Brightness: jitter, Contrast: jitter}, P: 0.8},
-		augment.Normalization{Mean: []float64{Mean}, Std: []float64{Std}},
 	}
+	if blur > 0 {
+		post = append(post, augment.RandomApply{T: augment.RandomGaussianBlur{KernelSize: 3, Sigma: [2]float64{0.1, 2}}, P: blur})
+	}
+	post = append(post, augment.Normalization{Mean: []float64{Mean}, Std: []float64{Std}})
 	if local == 0 {
 		return augment.NewMultiCrop([]int{global}, []int{2}, []float64{cropMin}, []float64{1}, post...)
 	}

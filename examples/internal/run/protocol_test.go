@@ -67,3 +67,78 @@ func TestMultiCropLocalScale(t *testing.T) {
 		}
 	}
 }
+
+// TestMultiCropBlur checks Config.Blur: none by default; a p > 0 adds a
+// 3×3 Gaussian blur with σ in [0.1, 2], applied with probability p just
+// before the normalization of every crop, which smooths the same crops
+// (fewer and smaller steps between neighbouring pixels); a p outside
+// [0, 1] is refused by name.
+func TestMultiCropBlur(t *testing.T) {
+	c, err := Parse("test", Defaults{EpochsEmbedded: 1}, nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := c.MultiCrop(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, g := range plain.Groups {
+		for _, tr := range g.T.(augment.Compose) {
+			if a, ok := tr.(augment.RandomApply); ok {
+				if _, ok := a.T.(augment.RandomGaussianBlur); ok {
+					t.Fatalf("Blur 0: the crops of group %d are blurred", i)
+				}
+			}
+		}
+	}
+	c.Blur = 1
+	blurred, err := c.MultiCrop(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, g := range blurred.Groups {
+		tr := g.T.(augment.Compose)
+		a, ok := tr[len(tr)-2].(augment.RandomApply)
+		if !ok || a.P != 1 || a.T != (augment.RandomGaussianBlur{KernelSize: 3, Sigma: [2]float64{0.1, 2}}) {
+			t.Fatalf("Blur 1: the crops of group %d end %#v, want a 3×3 blur with p 1 before the normalization", i, tr[len(tr)-2:])
+		}
+	}
+	src := ssl.New(4, 1, 28, 28)
+	x := src.Float32s()
+	for i := range x {
+		x[i] = float32((i*7919)%256) / 255
+	}
+	a, err := plain.Apply(nil, src, nil, 3, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := blurred.Apply(nil, src, nil, 3, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tv := func(v ssl.Tensor) float64 {
+		s, x, err := ssl.View(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := s[3]
+		var sum float64
+		for i := 1; i < len(x); i++ {
+			if i%w != 0 {
+				sum += math.Abs(float64(x[i] - x[i-1]))
+			}
+		}
+		return sum
+	}
+	for v := range a {
+		if ta, tb := tv(a[v]), tv(b[v]); !(tb < ta) {
+			t.Errorf("view %d: total variation %g blurred, %g not, want less", v, tb, ta)
+		}
+	}
+	for _, p := range []float64{-0.1, 1.5, math.NaN()} {
+		c.Blur = p
+		if _, err := c.MultiCrop(0); !errors.Is(err, ssl.ErrParam) || !strings.Contains(err.Error(), "-blur") {
+			t.Errorf("Blur %g: err = %v, want ssl.ErrParam naming -blur", p, err)
+		}
+	}
+}
