@@ -45,7 +45,7 @@ func TestSmokePrototypes(t *testing.T) {
 // Each bad setting is an error that names its flag and value.
 func TestBadFlags(t *testing.T) {
 	for _, c := range [][2]string{{"-prototypes", "1"}, {"-temperature", "0"}, {"-temperature", "-0.1"}, {"-local-min", "0"}, {"-local-max", "1.5"}, {"-local-max", "0.05"}, {"-proj-hidden", "0"}, {"-proj-out", "0"},
-		{"-late", "1"}, {"-late", "-0.5"}, {"-late-crop-min", "0"}, {"-instance", "-1"}, {"-instance-temperature", "0"}, {"-wd", "-1"}, {"-eta", "0"}, {"-optimizer", "adam"}, {"-jitter", "1.5"}, {"-jitter", "-0.1"}, {"-global-size", "7"}, {"-global-size", "32"}, {"-queue", "-1"}, {"-queue-start", "-1"}, {"-late-global-size", "-1"}, {"-late-global-size", "20"}} {
+		{"-late", "1"}, {"-late", "-0.5"}, {"-late-crop-min", "0"}, {"-instance", "-1"}, {"-instance-temperature", "0"}, {"-wd", "-1"}, {"-eta", "0"}, {"-optimizer", "adam"}, {"-jitter", "1.5"}, {"-jitter", "-0.1"}, {"-blur", "1.5"}, {"-blur", "-0.1"}, {"-global-size", "7"}, {"-global-size", "32"}, {"-queue", "-1"}, {"-queue-start", "-1"}, {"-late-global-size", "-1"}, {"-late-global-size", "20"}} {
 		args := append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", t.TempDir(), c[0], c[1])
 		if err := swav(args, io.Discard); err == nil || !strings.Contains(err.Error(), c[0]+" "+c[1]) {
 			t.Errorf("swav %s %s: err = %v, want one naming the flag", c[0], c[1], err)
@@ -64,7 +64,7 @@ func TestBadFlags(t *testing.T) {
 func TestResumeBitIdentical(t *testing.T) { runtest.Resume(t, swav) }
 
 // levers turns on every lever beside the protocol's recipe.
-var levers = []string{"-queue", "64", "-queue-start", "0", "-jitter", "0.8", "-global-size", "20", "-optimizer", "lars", "-wd", "1e-6", "-instance", "0.5", "-late", "0.5", "-late-crop-min", "0.9", "-late-global-size", "28", "-proj-hidden", "32", "-proj-out", "16"}
+var levers = []string{"-queue", "64", "-queue-start", "0", "-jitter", "0.8", "-blur", "0.5", "-global-size", "20", "-optimizer", "lars", "-wd", "1e-6", "-instance", "0.5", "-late", "0.5", "-late-crop-min", "0.9", "-late-global-size", "28", "-proj-hidden", "32", "-proj-out", "16"}
 
 // The levers keep a run resumable bit for bit: the late crops start at a
 // step of the plan, not of the process, and the queues are checkpointed (a
@@ -91,7 +91,7 @@ func TestLevers(t *testing.T) {
 		return raw
 	}
 	base := conv(train())
-	for _, l := range [][]string{{"-optimizer", "lars", "-wd", "1e-6"}, {"-instance", "0.5"}, {"-late", "0.5"}, {"-proj-hidden", "32"}, {"-jitter", "0.8"}, {"-global-size", "24"}, {"-queue", "64", "-queue-start", "0"}} {
+	for _, l := range [][]string{{"-optimizer", "lars", "-wd", "1e-6"}, {"-instance", "0.5"}, {"-late", "0.5"}, {"-proj-hidden", "32"}, {"-jitter", "0.8"}, {"-blur", "1"}, {"-global-size", "24"}, {"-queue", "64", "-queue-start", "0"}} {
 		if bytes.Equal(conv(train(l...)), base) {
 			t.Errorf("swav %v trained the same network as the default", l)
 		}
