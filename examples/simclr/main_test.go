@@ -16,6 +16,13 @@ func TestResumeBitIdentical(t *testing.T) { runtest.Resume(t, simclr) }
 
 func TestBudget(t *testing.T) { runtest.Budget(t, "simclr", simclr) }
 
+// TestCalibration checks -budget's calibration pass, timed by duration, in
+// one process and on two in-process ranks.
+func TestCalibration(t *testing.T) {
+	runtest.Calibration(t, simclr, 1)
+	runtest.Calibration(t, simclr, 2)
+}
+
 // TestDist runs a tiny two-epoch job of two in-process ranks: negatives
 // gathered from both ranks, the ranks in lockstep (their states are
 // compared at every epoch's end), rank 0 writing the results.

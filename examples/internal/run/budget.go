@@ -20,21 +20,35 @@ import (
 // planned for the steps that will run.
 //
 // Main does it in two passes of the example's function: a calibration pass
-// of CalibrationSteps steps on a scratch folder (no evaluation, no
-// checkpoint kept), whose steps after the first calibrationSkip are timed,
-// then the real run with -epochs set to the plan. The plan is written to
+// on a scratch folder (no evaluation, no checkpoint kept), whose steps after
+// the first calibrationSkip are timed until they number at least
+// CalibrationSteps−calibrationSkip and last at least [CalibrationTime] of
+// the budget, then the real run with -epochs set to the plan. The plan is written to
 // plan.json in -out, reported in result.json, and read back by -resume, so a
 // resumed run keeps the schedule it started with. The budget bounds the
 // training steps' time (the "train_seconds" of result.json); the evaluations
 // come on top of it.
 
-// CalibrationSteps is the number of steps a -budget run times before it
-// fixes its plan; the first calibrationSkip of them (first-touch of the
-// workspaces, cold caches) are not counted.
+// CalibrationSteps is the least number of steps a -budget run takes before
+// it fixes its plan; the first calibrationSkip of them (first-touch of the
+// workspaces, cold caches) are not timed. calibrationMaxSteps bounds the
+// pass whatever its time.
 const (
-	CalibrationSteps = 24
-	calibrationSkip  = 4
+	CalibrationSteps    = 24
+	calibrationSkip     = 4
+	calibrationMaxSteps = 20000
 )
+
+// CalibrationTime returns the least time the timed steps of a -budget
+// run's calibration pass cover: a sixtieth of the budget, at most 30 s (30 s
+// of a 30-minute budget). On a shared 2-core host the mean time of a step
+// moves by ±8 % from one 30-second epoch to the next and more over a few
+// seconds: 20 steps (3 s at 0.14 s a step) planned 0.125 s a step for a
+// run whose steps took 0.142, 13 % over its budget, where a window of
+// tens of seconds averages the short bursts.
+func CalibrationTime(budget time.Duration) time.Duration {
+	return min(budget/60, 30*time.Second)
+}
 
 // planName is the plan's file name inside -out.
 const planName = "plan.json"
@@ -45,6 +59,9 @@ type Plan struct {
 	StepSeconds   float64 `json:"step_seconds"`
 	StepsPerEpoch int     `json:"steps_per_epoch"`
 	Epochs        int     `json:"epochs"`
+	// CalibrationSteps is the number of steps StepSeconds was timed over
+	// (absent from the plans of earlier runs).
+	CalibrationSteps int `json:"calibration_steps,omitempty"`
 }
 
 // errCalibrated ends a calibration pass: the example returns it from its
@@ -96,24 +113,29 @@ func RunWithBudget(fn func(args []string, log io.Writer) error, args []string, l
 		}
 	}
 	if c, open := distWorld(); !open || c.Rank() == 0 { // -dist: rank 0 prints
-		fmt.Fprintf(log, "-budget %s: %.3f s per step over %d timed steps → %d epochs of %d steps (%.1f min of training planned)\n",
-			budget, plan.StepSeconds, CalibrationSteps-calibrationSkip, plan.Epochs, plan.StepsPerEpoch,
+		timed := fmt.Sprintf("over %d timed steps", plan.CalibrationSteps)
+		if resume {
+			timed = "as planned"
+		}
+		fmt.Fprintf(log, "-budget %s: %.3f s per step %s → %d epochs of %d steps (%.1f min of training planned)\n",
+			budget, plan.StepSeconds, timed, plan.Epochs, plan.StepsPerEpoch,
 			plan.StepSeconds*float64(plan.Epochs*plan.StepsPerEpoch)/60)
 	}
 	real := append(append([]string(nil), args...), "-epochs", strconv.Itoa(plan.Epochs),
-		"-plan", fmt.Sprintf("%s,%g,%d", budget, plan.StepSeconds, plan.StepsPerEpoch))
+		"-plan", fmt.Sprintf("%s,%g,%d,%d", budget, plan.StepSeconds, plan.StepsPerEpoch, plan.CalibrationSteps))
 	return fn(real, log)
 }
 
-// calibrate runs fn for CalibrationSteps steps in a scratch folder and plans
-// the epochs that fit in budget.
+// calibrate runs fn for at least CalibrationSteps steps and
+// CalibrationTime(budget) of timed steps in a scratch folder and plans the
+// epochs that fit in budget.
 func calibrate(fn func(args []string, log io.Writer) error, args []string, budget time.Duration) (Plan, error) {
 	dir, err := os.MkdirTemp("", "calibration")
 	if err != nil {
 		return Plan{}, err
 	}
 	defer os.RemoveAll(dir)
-	cal := append(append([]string(nil), args...), "-calibrate", strconv.Itoa(CalibrationSteps),
+	cal := append(append([]string(nil), args...), "-calibrate", strconv.Itoa(CalibrationSteps), "-calibrate-time", CalibrationTime(budget).String(),
 		"-out", dir, "-quiet", "-eval-every", "0", "-resume=false", "-stop-after", "0", "-cpuprofile", "")
 	if err := fn(cal, io.Discard); err != nil && !errors.Is(err, errCalibrated) {
 		return Plan{}, fmt.Errorf("-budget: calibration pass: %w", err)
@@ -154,18 +176,25 @@ func writePlan(dir string, p Plan) error {
 }
 
 // parsePlan reads the hidden -plan flag "budget,stepSeconds,stepsPerEpoch"
-// that RunWithBudget passes to the real run.
+// or "budget,stepSeconds,stepsPerEpoch,calibrationSteps" that
+// RunWithBudget passes to the real run.
 func parsePlan(s string, epochs int) (Plan, error) {
+	const want = "want budget,step-seconds,steps-per-epoch[,calibration-steps]"
 	f := strings.Split(s, ",")
-	if len(f) != 3 {
-		return Plan{}, fmt.Errorf("-plan %q: want budget,step-seconds,steps-per-epoch", s)
+	if len(f) != 3 && len(f) != 4 {
+		return Plan{}, fmt.Errorf("-plan %q: %s", s, want)
 	}
 	sec, err1 := strconv.ParseFloat(f[1], 64)
 	spe, err2 := strconv.Atoi(f[2])
-	if err1 != nil || err2 != nil {
-		return Plan{}, fmt.Errorf("-plan %q: want budget,step-seconds,steps-per-epoch", s)
+	var cal int
+	var err3 error
+	if len(f) == 4 {
+		cal, err3 = strconv.Atoi(f[3])
 	}
-	return Plan{Budget: f[0], StepSeconds: sec, StepsPerEpoch: spe, Epochs: epochs}, nil
+	if err1 != nil || err2 != nil || err3 != nil {
+		return Plan{}, fmt.Errorf("-plan %q: %s", s, want)
+	}
+	return Plan{Budget: f[0], StepSeconds: sec, StepsPerEpoch: spe, Epochs: epochs, CalibrationSteps: cal}, nil
 }
 
 // flagValue returns the value of -name or --name in args (as "-name=v" or

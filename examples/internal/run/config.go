@@ -6,6 +6,7 @@ import (
 	"io"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"ssl/dataset"
 )
@@ -73,8 +74,11 @@ type Config struct {
 	// Plan is the -budget plan this run follows (nil: none).
 	Plan *Plan
 	// Calibrate, when > 0, makes this a calibration pass of a -budget run:
-	// it stops after that many steps and writes the measured step time.
-	Calibrate int
+	// it stops after that many steps, once its timed steps (those after
+	// the first calibrationSkip) also last CalibrateTime, and writes their
+	// mean time.
+	Calibrate     int
+	CalibrateTime time.Duration
 	// Log receives progress lines and the final table.
 	Log io.Writer
 
@@ -129,8 +133,9 @@ func Parse(method string, def Defaults, args []string, log io.Writer) (*Config, 
 	fs.IntVar(&c.StopAfter, "stop-after", 0, "stop as on SIGINT after N steps (checkpoint written; 0: never)")
 	fs.StringVar(&c.Budget, "budget", "", "train for this wall-clock time of training steps instead of -epochs (e.g. 30m): the step rate is measured first and the epochs and schedule planned to fit")
 	var plan string
-	fs.StringVar(&plan, "plan", "", "set by -budget for its run (budget,step-seconds,steps-per-epoch)")
+	fs.StringVar(&plan, "plan", "", "set by -budget for its run (budget,step-seconds,steps-per-epoch,calibration-steps)")
 	fs.IntVar(&c.Calibrate, "calibrate", 0, "set by -budget: time this many steps, write the plan and stop")
+	fs.DurationVar(&c.CalibrateTime, "calibrate-time", 0, "set by -budget: with -calibrate, time steps for at least this long")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the training steps to this file (read it with go tool pprof)")
 	distMode := addDistFlags(fs, &c.dist)
 	if def.Flags != nil {
@@ -150,6 +155,9 @@ func Parse(method string, def Defaults, args []string, log io.Writer) (*Config, 
 	}
 	if c.Calibrate > 0 && c.Calibrate <= calibrationSkip {
 		return nil, fmt.Errorf("%s: -calibrate must be > %d", method, calibrationSkip)
+	}
+	if c.CalibrateTime < 0 {
+		return nil, fmt.Errorf("%s: -calibrate-time %v must be ≥ 0", method, c.CalibrateTime)
 	}
 	if plan != "" {
 		p, err := parsePlan(plan, c.Epochs)

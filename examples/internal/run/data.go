@@ -60,9 +60,14 @@ func LoadData(c *Config) (*Data, error) {
 		c.Epochs = max(c.Epochs, 1)
 	}
 	if c.Calibrate > 0 {
-		// A calibration pass needs its steps, whatever the epochs' length.
+		// A calibration pass needs its steps, whatever the epochs' length;
+		// timed by duration, as many as it may take.
 		spe := d.Train.N / c.Batch
-		c.Epochs = max(c.Epochs, (c.Calibrate+spe-1)/spe)
+		steps := c.Calibrate
+		if c.CalibrateTime > 0 {
+			steps = max(steps, calibrationMaxSteps)
+		}
+		c.Epochs = max(c.Epochs, (steps+spe-1)/spe)
 	}
 	return d, nil
 }

@@ -180,10 +180,16 @@ func (t *Trainer) next() bool {
 		signal.Stop(t.signals)
 		return false
 	}
-	if t.cfg.Calibrate > 0 && t.GlobalStep() >= t.cfg.Calibrate {
-		signal.Stop(t.signals)
-		t.err = t.endCalibration()
-		return false
+	if t.cfg.Calibrate > 0 {
+		var done bool
+		if done, t.err = t.calibrated(); t.err != nil {
+			return false
+		}
+		if done {
+			signal.Stop(t.signals)
+			t.err = t.endCalibration()
+			return false
+		}
 	}
 	var stop os.Signal
 	select {
@@ -229,6 +235,28 @@ func (t *Trainer) next() bool {
 	return true
 }
 
+// calibrated reports whether a calibration pass has timed enough steps:
+// at least cfg.Calibrate steps in all, and at least cfg.CalibrateTime of
+// steps after the first calibrationSkip, or calibrationMaxSteps steps
+// whatever their time. In a -dist job rank 0's clock decides for every
+// rank (one all-reduce of a flag per step of the pass), so that all stop
+// at the same step.
+func (t *Trainer) calibrated() (bool, error) {
+	step := t.GlobalStep()
+	done := step >= t.cfg.Calibrate && (t.trained-t.calibrationFrom >= t.cfg.CalibrateTime || step >= calibrationMaxSteps)
+	if t.cfg.Ranks() == 1 {
+		return done, nil
+	}
+	flag := []int64{0}
+	if done && t.cfg.Rank() == 0 {
+		flag[0] = 1
+	}
+	if err := t.cfg.dist.comm.AllReduceInt64(flag, dist.Max); err != nil {
+		return false, err
+	}
+	return flag[0] != 0, nil
+}
+
 // endCalibration writes the plan's measurement — the mean time of the
 // steps after the first calibrationSkip, rank 0's in a -dist job — to
 // plan.json in -out (every rank's own scratch folder) and returns
@@ -236,8 +264,9 @@ func (t *Trainer) next() bool {
 func (t *Trainer) endCalibration() error {
 	timed := t.GlobalStep() - calibrationSkip
 	p := Plan{
-		StepSeconds:   (t.trained - t.calibrationFrom).Seconds() / float64(timed),
-		StepsPerEpoch: t.stepsPerEpoch,
+		StepSeconds:      (t.trained - t.calibrationFrom).Seconds() / float64(timed),
+		StepsPerEpoch:    t.stepsPerEpoch,
+		CalibrationSteps: timed,
 	}
 	if t.cfg.Ranks() > 1 {
 		// Every rank plans from rank 0's measurement, so that all train

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"ssl/backbone"
@@ -135,10 +136,48 @@ func Budget(t *testing.T, method string, main Main, extra ...string) {
 		t.Fatal(err)
 	}
 	p := r.Plan
-	if p == nil || p.Budget != "2s" || !(p.StepSeconds > 0) || p.StepsPerEpoch != 4 || p.Epochs < 1 || r.Epochs != p.Epochs {
-		t.Fatalf("result.json: epochs %d, plan %+v: want the plan of a 2s budget, 4 steps per epoch", r.Epochs, p)
+	if p == nil || p.Budget != "2s" || !(p.StepSeconds > 0) || p.StepsPerEpoch != 4 || p.Epochs < 1 || r.Epochs != p.Epochs || p.CalibrationSteps < run.CalibrationSteps-4 {
+		t.Fatalf("result.json: epochs %d, plan %+v: want the plan of a 2s budget, 4 steps per epoch, at least %d timed steps", r.Epochs, p, run.CalibrationSteps-4)
 	}
 	if want := max(1, int(2/(p.StepSeconds*4))); p.Epochs != want {
 		t.Errorf("plan: %d epochs, want ⌊2 s / (%g s · 4 steps)⌋ = %d", p.Epochs, p.StepSeconds, want)
+	}
+}
+
+// Calibration runs the calibration pass of a -budget run (Tiny, -calibrate
+// 6, -calibrate-time 300ms) in one process, or as ranks in-process ranks
+// of a -dist job, and checks that it ends as a calibration pass and that
+// its plan.json times at least the 2 steps after the skipped ones and at
+// least 300 ms of them: the pass runs past -calibrate's steps until its
+// time is reached, and the ranks of a job stop at the same step (a rank
+// stopping alone would leave the others waiting in a collective).
+func Calibration(t *testing.T, main Main, ranks int) {
+	t.Helper()
+	out := t.TempDir()
+	args := append(slices.Clone(Tiny), "-calibrate", "6", "-calibrate-time", "300ms", "-out", out)
+	var err error
+	if ranks > 1 {
+		err = run.InProcess(ranks, main, args, io.Discard)
+	} else {
+		err = main(args, io.Discard)
+	}
+	if err == nil {
+		t.Fatal("the calibration pass reported a finished run")
+	}
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if !strings.Contains(line, "calibration pass done") {
+			t.Fatalf("calibration pass on %d rank(s): %v", ranks, err)
+		}
+	}
+	js, err := os.ReadFile(filepath.Join(out, "plan.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p run.Plan
+	if err := json.Unmarshal(js, &p); err != nil {
+		t.Fatal(err)
+	}
+	if timed := p.StepSeconds * float64(p.CalibrationSteps); p.CalibrationSteps < 2 || timed < 0.3 || p.StepsPerEpoch != 4 {
+		t.Errorf("plan.json %s: %d timed steps of %g s (%.3f s), want at least 2 steps and 0.3 s, 4 steps per epoch", js, p.CalibrationSteps, p.StepSeconds, timed)
 	}
 }
