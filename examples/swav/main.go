@@ -37,6 +37,15 @@
 //     evaluated at 28×28, the apparent object size of training matched to
 //     that of the test images (Touvron et al., Fixing the train-test
 //     resolution discrepancy, NeurIPS 2019).
+//   - -ema m: the evaluation reads an exponential moving average of
+//     ConvNet3's weights and batch-norm statistics, updated after every
+//     step (θ̄ ← m·θ̄ + (1 − m)·θ, backbone.EMAUpdate) as BYOL updates its
+//     target network, instead of the trained network itself: Polyak
+//     averaging (Polyak and Juditsky, SIAM J. Control Optim. 1992), as
+//     DINO reads its momentum teacher's lead over its student (Caron et
+//     al., ICCV 2021, §5.2). Training is unchanged; result.json also scores
+//     the trained network (online_knn, online_linear), and the checkpoint
+//     holds the average.
 //   - -queue N: SwAV's feature queue. From epoch -queue-start on, the
 //     normalized embeddings of each global crop are pushed into a queue of
 //     N rows of its own; once full, a crop's codes are computed by Sinkhorn
@@ -89,6 +98,7 @@ func swav(args []string, log io.Writer) error {
 	jitter, blur, globalSize := run.ProtocolJitter, 0.0, run.ProtocolGlobalSize
 	localScale := run.ProtocolLocalScale
 	queueLen, queueStart := 0, 5
+	ema := 0.0
 	cfg, err := run.Parse("swav", run.Defaults{EpochsEmbedded: 10, EpochsFull: 1, Flags: func(fs *flag.FlagSet) {
 		fs.IntVar(&local, "local", 4, "number of 16×16 local crops beside the two 28×28 ones (0: 2×28 only)")
 		fs.IntVar(&freeze, "freeze", -1, "steps with the prototypes frozen (-1: the first epoch, at most half the run)")
@@ -111,6 +121,7 @@ func swav(args []string, log io.Writer) error {
 		fs.Float64Var(&localScale[1], "local-max", localScale[1], "largest area fraction of the 16×16 local crops (the protocol's 0.25)")
 		fs.IntVar(&queueLen, "queue", 0, "rows of SwAV's feature queue per global crop, whose prototype scores join the batch's in Sinkhorn once full (0: none)")
 		fs.IntVar(&queueStart, "queue-start", 5, "first epoch (0-based) whose embeddings fill the -queue")
+		fs.Float64Var(&ema, "ema", 0, "momentum m in [0, 1) of a moving average of ConvNet3's weights and batch-norm statistics, updated after every step, that the evaluation reads instead of the trained network (0: none; e.g. 0.999)")
 	}}, args, log)
 	if err != nil {
 		return err
@@ -133,6 +144,9 @@ func swav(args []string, log io.Writer) error {
 	}
 	if queueLen < 0 || queueStart < 0 {
 		return fmt.Errorf("swav: -queue %d and -queue-start %d must be ≥ 0", queueLen, queueStart)
+	}
+	if !(ema >= 0 && ema < 1) {
+		return fmt.Errorf("swav: -ema %g must be in [0, 1)", ema)
 	}
 	data, err := run.LoadData(cfg)
 	if err != nil {
@@ -178,9 +192,27 @@ func swav(args []string, log io.Writer) error {
 			queues, saved = append(queues, q), append(saved, q)
 		}
 	}
-	tr, err := run.NewTrainer(cfg, data, net, run.State{Params: model.Params(), Buffers: model.Buffers(), Opt: opt, Saved: saved, Layers: []backbone.Layer{head}})
+	// -ema: the average starts as the initial network and is checkpointed
+	// with the method's state (a resumed run restores it).
+	var evalNet backbone.Layer = net
+	var avg, online []*backbone.Param
+	if ema > 0 {
+		a, err := backbone.NewConvNet3(run.InitRand(cfg), nil) // its weights are overwritten
+		if err != nil {
+			return err
+		}
+		avg, online = append(a.Params(), a.Buffers()...), append(net.Params(), net.Buffers()...)
+		if err := backbone.CopyParams(avg, online); err != nil {
+			return err
+		}
+		evalNet = a
+	}
+	tr, err := run.NewTrainer(cfg, data, evalNet, run.State{Params: model.Params(), Buffers: model.Buffers(), Opt: opt, Extra: avg, Saved: saved, Layers: []backbone.Layer{head}})
 	if err != nil {
 		return err
+	}
+	if ema > 0 {
+		tr.Online = net
 	}
 
 	if freeze < 0 {
@@ -324,6 +356,11 @@ func swav(args []string, log io.Writer) error {
 			return err
 		}
 		protos.Normalize()
+		if avg != nil {
+			if err := backbone.EMAUpdate(avg, online, ema); err != nil {
+				return err
+			}
+		}
 		tr.Done(loss)
 	}
 	_, err = tr.Finish(&run.Head{Layer: head, K: prototypes})

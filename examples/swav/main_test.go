@@ -45,7 +45,7 @@ func TestSmokePrototypes(t *testing.T) {
 // Each bad setting is an error that names its flag and value.
 func TestBadFlags(t *testing.T) {
 	for _, c := range [][2]string{{"-prototypes", "1"}, {"-temperature", "0"}, {"-temperature", "-0.1"}, {"-local-min", "0"}, {"-local-max", "1.5"}, {"-local-max", "0.05"}, {"-proj-hidden", "0"}, {"-proj-out", "0"},
-		{"-late", "1"}, {"-late", "-0.5"}, {"-late-crop-min", "0"}, {"-instance", "-1"}, {"-instance-temperature", "0"}, {"-wd", "-1"}, {"-eta", "0"}, {"-optimizer", "adam"}, {"-jitter", "1.5"}, {"-jitter", "-0.1"}, {"-blur", "1.5"}, {"-blur", "-0.1"}, {"-global-size", "7"}, {"-global-size", "32"}, {"-queue", "-1"}, {"-queue-start", "-1"}, {"-late-global-size", "-1"}, {"-late-global-size", "20"}} {
+		{"-late", "1"}, {"-late", "-0.5"}, {"-late-crop-min", "0"}, {"-instance", "-1"}, {"-instance-temperature", "0"}, {"-wd", "-1"}, {"-eta", "0"}, {"-optimizer", "adam"}, {"-jitter", "1.5"}, {"-jitter", "-0.1"}, {"-blur", "1.5"}, {"-blur", "-0.1"}, {"-global-size", "7"}, {"-global-size", "32"}, {"-queue", "-1"}, {"-queue-start", "-1"}, {"-late-global-size", "-1"}, {"-late-global-size", "20"}, {"-ema", "1"}, {"-ema", "-0.1"}} {
 		args := append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", t.TempDir(), c[0], c[1])
 		if err := swav(args, io.Discard); err == nil || !strings.Contains(err.Error(), c[0]+" "+c[1]) {
 			t.Errorf("swav %s %s: err = %v, want one naming the flag", c[0], c[1], err)
@@ -64,7 +64,7 @@ func TestBadFlags(t *testing.T) {
 func TestResumeBitIdentical(t *testing.T) { runtest.Resume(t, swav) }
 
 // levers turns on every lever beside the protocol's recipe.
-var levers = []string{"-queue", "64", "-queue-start", "0", "-jitter", "0.8", "-blur", "0.5", "-global-size", "20", "-optimizer", "lars", "-wd", "1e-6", "-instance", "0.5", "-late", "0.5", "-late-crop-min", "0.9", "-late-global-size", "28", "-proj-hidden", "32", "-proj-out", "16"}
+var levers = []string{"-queue", "64", "-queue-start", "0", "-jitter", "0.8", "-blur", "0.5", "-global-size", "20", "-optimizer", "lars", "-wd", "1e-6", "-instance", "0.5", "-late", "0.5", "-late-crop-min", "0.9", "-late-global-size", "28", "-proj-hidden", "32", "-proj-out", "16", "-ema", "0.9"}
 
 // The levers keep a run resumable bit for bit: the late crops start at a
 // step of the plan, not of the process, and the queues are checkpointed (a
@@ -104,6 +104,48 @@ func TestLevers(t *testing.T) {
 	}
 	if _, shape, ok := train("-proj-out", "16").Info("prototypes.weight"); !ok || !slices.Equal(shape, []int{30, 16}) {
 		t.Errorf("-proj-out 16: prototypes.weight has shape %v (present %t), want [30 16]", shape, ok)
+	}
+}
+
+// TestEMA checks -ema: the trained network is the one trained without
+// it, the checkpoint holds its average beside it, and the evaluation
+// reads the average while result.json also scores the trained network.
+func TestEMA(t *testing.T) {
+	run := func(extra ...string) (*backbone.Checkpoint, run.Result) {
+		out := t.TempDir()
+		args := append(append(append([]string(nil), runtest.Tiny...), "-epochs", "2", "-out", out), extra...)
+		if err := swav(args, io.Discard); err != nil {
+			t.Fatalf("swav %v: %v", extra, err)
+		}
+		return runtest.ReadCheckpoint(t, out), runtest.ReadResult(t, out)
+	}
+	plain, pr := run()
+	avg, ar := run("-ema", "0.9")
+	for _, name := range plain.Names() {
+		_, _, a, _ := plain.Raw(name)
+		_, _, b, ok := avg.Raw(name)
+		if !ok || !bytes.Equal(a, b) {
+			t.Errorf("-ema changed the trained tensor %s", name)
+		}
+	}
+	for _, name := range []string{"conv1.weight", "bn1.running_mean"} {
+		_, _, a, ok := avg.Raw(name)
+		_, _, b, okAvg := avg.Raw("state." + name)
+		if !ok || !okAvg {
+			t.Fatalf("-ema: %s present %t, its average present %t; tensors %v", name, ok, okAvg, avg.Names())
+		}
+		if bytes.Equal(a, b) {
+			t.Errorf("-ema: the average of %s equals the trained tensor", name)
+		}
+	}
+	if pr.OnlineKNN != 0 || pr.OnlineLinear != 0 {
+		t.Errorf("without -ema result.json scores an online network: %+v", pr)
+	}
+	if ar.OnlineKNN != pr.KNN || ar.OnlineLinear != pr.Linear {
+		t.Errorf("-ema: the trained network scores kNN %g linear %g, the same run without -ema %g %g", ar.OnlineKNN, ar.OnlineLinear, pr.KNN, pr.Linear)
+	}
+	if ar.KNN == pr.KNN && ar.Linear == pr.Linear {
+		t.Errorf("-ema: the average scores as the trained network (kNN %g, linear %g)", ar.KNN, ar.Linear)
 	}
 }
 

@@ -104,6 +104,11 @@ type Result struct {
 	PropagatedACC  float64 `json:"propagated_acc,omitempty"`
 	PropagatedNMI  float64 `json:"propagated_nmi,omitempty"`
 	PropagatedARI  float64 `json:"propagated_ari,omitempty"`
+	// OnlineKNN and OnlineLinear score Trainer.Online, the trained network
+	// whose weight average the protocol's figures above evaluate (absent
+	// without one).
+	OnlineKNN    float64 `json:"online_knn,omitempty"`
+	OnlineLinear float64 `json:"online_linear,omitempty"`
 	// Plan is how a -budget run sized itself (absent without -budget).
 	Plan    *Plan  `json:"plan,omitempty"`
 	Machine string `json:"machine"`
@@ -139,7 +144,8 @@ type Head struct {
 // argmax when head is not nil (refitted to its reliable pseudo-labels
 // first with Head.Refit; their kNN propagation too with Head.Reliable) —
 // then writes result.json, clusters.png and
-// curves.png into -out and prints the table. In a -dist job every rank
+// curves.png into -out and prints the table; with Trainer.Online, that
+// network's kNN and linear accuracy too. In a -dist job every rank
 // extracts the features of its shard of both sets and takes part in the
 // kNN over the sharded bank and in gathering the training features; the
 // other evaluations run on rank 0 alone, and the ranks other than 0 write
@@ -163,7 +169,7 @@ func (t *Trainer) Finish(head *Head) (*Result, error) {
 	if c.Ranks() > 1 {
 		r.Ranks = c.Ranks()
 	}
-	e, err := t.evalFeatures()
+	e, err := t.evalFeatures(t.net)
 	if err != nil {
 		return nil, err
 	}
@@ -175,6 +181,19 @@ func (t *Trainer) Finish(head *Head) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	var online *evalData
+	var onlineTrain ssl.Tensor
+	if t.Online != nil {
+		if online, err = t.evalFeatures(t.Online); err != nil {
+			return nil, err
+		}
+		if r.OnlineKNN, err = online.knn(); err != nil {
+			return nil, err
+		}
+		if onlineTrain, err = GatherRows(online.comm, online.train, t.data.Train.N); err != nil {
+			return nil, err
+		}
+	}
 	if !c.root() {
 		return r, nil
 	}
@@ -185,6 +204,13 @@ func (t *Trainer) Finish(head *Head) (*Result, error) {
 		return nil, err
 	}
 	r.Linear, r.LinearIters, r.LinearConverged = lin.TestTop1, lin.Iterations, lin.Converged
+	if online != nil {
+		ol, err := probe.EvaluateLinear(onlineTrain, t.data.Train.Labels, online.test, t.data.Test.Labels, classes, nil)
+		if err != nil {
+			return nil, err
+		}
+		r.OnlineLinear = ol.TestTop1
+	}
 
 	unit, err := ssl.NormalizeRows(nil, test)
 	if err != nil {
@@ -247,6 +273,9 @@ func (t *Trainer) Finish(head *Head) (*Result, error) {
 	}
 	c.logf("\n%-12s %6s %8s %9s %7s %7s %7s %7s\n", "method", "epochs", "img/s", "train s", "kNN", "linear", "ACC", "NMI")
 	c.logf("%-12s %6d %8.0f %9.1f %7.4f %7.4f %7.4f %7.4f   ARI %.4f\n", c.Method, c.Epochs, r.ImagesPerSecond, r.TrainSeconds, r.KNN, r.Linear, r.ACC, r.NMI, r.ARI)
+	if online != nil {
+		c.logf("%-12s the trained network, whose weight average the row above evaluates: kNN %.4f linear %.4f\n", c.Method, r.OnlineKNN, r.OnlineLinear)
+	}
 	if head != nil {
 		refitted := ""
 		if r.RefitImages >= probe.DefaultK {
@@ -277,18 +306,18 @@ type evalData struct {
 	comm        dist.Comm // Config.Sharded: nil in one process
 }
 
-// evalFeatures extracts the evaluation's features. In a -dist job each
+// evalFeatures extracts the evaluation's features of net. In a -dist job each
 // rank extracts its [Shard] of the training and of the test set, and the
 // test features are all-gathered.
-func (t *Trainer) evalFeatures() (*evalData, error) {
+func (t *Trainer) evalFeatures(net backbone.Layer) (*evalData, error) {
 	c := t.cfg.Sharded()
 	lo, hi := Shard(c, t.data.Train.N)
-	train, err := FeatureRows(t.net, t.data.Train, lo, hi)
+	train, err := FeatureRows(net, t.data.Train, lo, hi)
 	if err != nil {
 		return nil, err
 	}
 	tlo, thi := Shard(c, t.data.Test.N)
-	test, err := FeatureRows(t.net, t.data.Test, tlo, thi)
+	test, err := FeatureRows(net, t.data.Test, tlo, thi)
 	if err != nil {
 		return nil, err
 	}

@@ -55,6 +55,11 @@ type Trainer struct {
 	// StepsPerEpoch·Batch indices); by default a permutation drawn from
 	// (seed, epoch). It must depend only on the epoch and State.
 	Order func(epoch int) ([]int, error)
+	// Online, if not nil, is the network that trains when the network the
+	// evaluation reads is an average of its weights (swav -ema): Finish
+	// then also scores Online's kNN and linear accuracy (result.json's
+	// online_knn and online_linear), so that one run compares the two.
+	Online backbone.Layer
 
 	cfg   *Config
 	data  *Data
@@ -399,7 +404,7 @@ func (t *Trainer) endEpoch() error {
 // In a -dist job every rank calls it: each extracts the features of its
 // shard of both sets, and the kNN runs over the sharded bank.
 func (t *Trainer) knnTop1() (float64, error) {
-	e, err := t.evalFeatures()
+	e, err := t.evalFeatures(t.net)
 	if err != nil {
 		return 0, err
 	}
