@@ -46,6 +46,14 @@
 //     al., ICCV 2021, §5.2). Training is unchanged; result.json also scores
 //     the trained network (online_knn, online_linear), and the checkpoint
 //     holds the average.
+//   - -teacher (with -ema m): the average covers the projection and the
+//     prototypes too, and the codes of the two global crops come from it,
+//     run on them in training mode (batch statistics, its batch-norm
+//     statistics its own rather than averaged), instead of from the
+//     trained network: a momentum teacher gives the targets, as in DINO
+//     (Caron et al., ICCV 2021) and MIRA (Lee et al., NeurIPS 2022), the
+//     trained network predicting them from every crop. One forward pass of
+//     the two global crops more per step.
 //   - -queue N: SwAV's feature queue. From epoch -queue-start on, the
 //     normalized embeddings of each global crop are pushed into a queue of
 //     N rows of its own; once full, a crop's codes are computed by Sinkhorn
@@ -98,7 +106,7 @@ func swav(args []string, log io.Writer) error {
 	jitter, blur, globalSize := run.ProtocolJitter, 0.0, run.ProtocolGlobalSize
 	localScale := run.ProtocolLocalScale
 	queueLen, queueStart := 0, 5
-	ema := 0.0
+	ema, teacher := 0.0, false
 	cfg, err := run.Parse("swav", run.Defaults{EpochsEmbedded: 10, EpochsFull: 1, Flags: func(fs *flag.FlagSet) {
 		fs.IntVar(&local, "local", 4, "number of 16×16 local crops beside the two 28×28 ones (0: 2×28 only)")
 		fs.IntVar(&freeze, "freeze", -1, "steps with the prototypes frozen (-1: the first epoch, at most half the run)")
@@ -122,6 +130,7 @@ func swav(args []string, log io.Writer) error {
 		fs.IntVar(&queueLen, "queue", 0, "rows of SwAV's feature queue per global crop, whose prototype scores join the batch's in Sinkhorn once full (0: none)")
 		fs.IntVar(&queueStart, "queue-start", 5, "first epoch (0-based) whose embeddings fill the -queue")
 		fs.Float64Var(&ema, "ema", 0, "momentum m in [0, 1) of a moving average of ConvNet3's weights and batch-norm statistics, updated after every step, that the evaluation reads instead of the trained network (0: none; e.g. 0.999)")
+		fs.BoolVar(&teacher, "teacher", false, "with -ema: the codes of the global crops come from the moving average of the whole network (ConvNet3, projection, prototypes), a momentum teacher")
 	}}, args, log)
 	if err != nil {
 		return err
@@ -147,6 +156,9 @@ func swav(args []string, log io.Writer) error {
 	}
 	if !(ema >= 0 && ema < 1) {
 		return fmt.Errorf("swav: -ema %g must be in [0, 1)", ema)
+	}
+	if teacher && (ema == 0 || queueLen > 0) {
+		return fmt.Errorf("swav: -teacher needs -ema > 0 (-ema %g) and no -queue (-queue %d)", ema, queueLen)
 	}
 	data, err := run.LoadData(cfg)
 	if err != nil {
@@ -193,21 +205,43 @@ func swav(args []string, log io.Writer) error {
 		}
 	}
 	// -ema: the average starts as the initial network and is checkpointed
-	// with the method's state (a resumed run restores it).
+	// with the method's state (a resumed run restores it). With -teacher it
+	// averages the head too and computes the codes.
 	var evalNet backbone.Layer = net
-	var avg, online []*backbone.Param
+	var avg, online, extra []*backbone.Param
+	var teach backbone.Layer
 	if ema > 0 {
-		a, err := backbone.NewConvNet3(run.InitRand(cfg), nil) // its weights are overwritten
+		r := run.InitRand(cfg) // the average's initial weights are overwritten
+		a, err := backbone.NewConvNet3(r, nil)
 		if err != nil {
 			return err
 		}
-		avg, online = append(a.Params(), a.Buffers()...), append(net.Params(), net.Buffers()...)
-		if err := backbone.CopyParams(avg, online); err != nil {
+		var avgModel, trained backbone.Layer = a, net
+		if teacher {
+			p, err := backbone.NewMLP("projection", 128, hidden, dim, r)
+			if err != nil {
+				return err
+			}
+			k, err := backbone.NewPrototypes("prototypes", dim, prototypes, r)
+			if err != nil {
+				return err
+			}
+			teach = backbone.NewSequential("teacher", a, p, backbone.NewL2Normalize("normalize"), k)
+			avgModel, trained = teach, model
+		}
+		extra = append(avgModel.Params(), avgModel.Buffers()...)
+		if err := backbone.CopyParams(extra, append(trained.Params(), trained.Buffers()...)); err != nil {
 			return err
+		}
+		// The teacher's batch-norm statistics are its own, from its
+		// forward passes; the average of ConvNet3 alone averages them.
+		avg, online = avgModel.Params(), trained.Params()
+		if !teacher {
+			avg, online = extra, append(trained.Params(), trained.Buffers()...)
 		}
 		evalNet = a
 	}
-	tr, err := run.NewTrainer(cfg, data, evalNet, run.State{Params: model.Params(), Buffers: model.Buffers(), Opt: opt, Extra: avg, Saved: saved, Layers: []backbone.Layer{head}})
+	tr, err := run.NewTrainer(cfg, data, evalNet, run.State{Params: model.Params(), Buffers: model.Buffers(), Opt: opt, Extra: extra, Saved: saved, Layers: []backbone.Layer{head}})
 	if err != nil {
 		return err
 	}
@@ -279,6 +313,11 @@ func swav(args []string, log io.Writer) error {
 		pv[v], dp[v], wr[v] = ssl.New(b, dim), ssl.New(b, dim), backbone.NewWorkspace()
 	}
 	ntOpts := &losses.NTXentOptions{Workspace: losses.NewWorkspace()}
+	var ts [2]ssl.Tensor // -teacher: its scores of the two global crops
+	var tws *backbone.Workspace
+	if teach != nil {
+		ts, tws = [2]ssl.Tensor{ssl.New(b, prototypes), ssl.New(b, prototypes)}, backbone.NewWorkspace()
+	}
 	if c := cfg.Comm(); c != nil && c.Size() > 1 {
 		ntOpts.Comm = c // -dist: negatives gathered from every rank's batch, as simclr
 	}
@@ -305,11 +344,16 @@ func swav(args []string, log io.Writer) error {
 		// Codes from the two global crops, each predicting every other crop.
 		var loss float64
 		full := queues != nil && queues[0].Len() == queueLen
-		if comm == nil && !full {
+		if comm == nil && !full && teach == nil {
 			loss, err = losses.SwAV(nil, dscores, scores, n, []int{0, 1}, tau, lossOpts)
 		} else {
 			for i := range cv {
-				if full {
+				if teach != nil {
+					if err := teach.Forward(tws, ts[i], views[i], true); err != nil {
+						return err
+					}
+					_, err = sinkhorn.Balance(cv[i], ts[i], epsilon, balanceOpts)
+				} else if full {
 					err = qc.codes(cv[i], sv[i], queues[i], protos)
 				} else {
 					_, err = sinkhorn.Balance(cv[i], sv[i], epsilon, balanceOpts)

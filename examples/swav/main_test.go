@@ -149,6 +149,40 @@ func TestEMA(t *testing.T) {
 	}
 }
 
+// TestTeacher checks -teacher: refused without -ema or with -queue;
+// otherwise it trains another network than -ema alone, its average covers
+// the head, and runs resume bit for bit, in one process and on two ranks.
+func TestTeacher(t *testing.T) {
+	for _, bad := range [][]string{{"-teacher"}, {"-teacher", "-ema", "0.9", "-queue", "64"}} {
+		args := append(append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", t.TempDir()), bad...)
+		if err := swav(args, io.Discard); err == nil || !strings.Contains(err.Error(), "-teacher") {
+			t.Errorf("swav %v: err = %v, want one naming -teacher", bad, err)
+		}
+	}
+	train := func(extra ...string) *backbone.Checkpoint {
+		out := t.TempDir()
+		args := append(append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", out), extra...)
+		if err := swav(args, io.Discard); err != nil {
+			t.Fatalf("swav %v: %v", extra, err)
+		}
+		return runtest.ReadCheckpoint(t, out)
+	}
+	ema, teacher := train("-ema", "0.9"), train("-ema", "0.9", "-teacher")
+	_, _, a, _ := ema.Raw("conv1.weight")
+	_, _, b, _ := teacher.Raw("conv1.weight")
+	if bytes.Equal(a, b) {
+		t.Error("-teacher trained the same network as -ema alone")
+	}
+	if _, _, ok := ema.Info("state.prototypes.weight"); ok {
+		t.Error("-ema alone averages the prototypes")
+	}
+	if _, shape, ok := teacher.Info("state.prototypes.weight"); !ok || !slices.Equal(shape, []int{30, 64}) {
+		t.Errorf("-teacher: the average's prototypes have shape %v (present %t), want [30 64]", shape, ok)
+	}
+	runtest.Resume(t, swav, "-ema", "0.9", "-teacher")
+	runDist(t, "swav", swav, "-ema", "0.9", "-teacher")
+}
+
 // TestCodesSharded checks the -dist codes: Sinkhorn over 2 and 4 ranks'
 // shares of a batch (dist.Local, the options of the -dist step) gives each
 // rank its rows of the codes one process computes for the whole batch
