@@ -241,7 +241,17 @@ func swav(args []string, log io.Writer) error {
 		}
 		evalNet = a
 	}
-	tr, err := run.NewTrainer(cfg, data, evalNet, run.State{Params: model.Params(), Buffers: model.Buffers(), Opt: opt, Extra: extra, Saved: saved, Layers: []backbone.Layer{head}})
+	// -sync-bn synchronizes the evaluated network's batch norms and these:
+	// with -ema the trained backbone is not the evaluated one, and the
+	// teacher runs in training mode.
+	layers := []backbone.Layer{head}
+	if ema > 0 {
+		layers = append(layers, net)
+	}
+	if teach != nil {
+		layers = append(layers, teach)
+	}
+	tr, err := run.NewTrainer(cfg, data, evalNet, run.State{Params: model.Params(), Buffers: model.Buffers(), Opt: opt, Extra: extra, Saved: saved, Layers: layers})
 	if err != nil {
 		return err
 	}

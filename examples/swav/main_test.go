@@ -183,6 +183,26 @@ func TestTeacher(t *testing.T) {
 	runDist(t, "swav", swav, "-ema", "0.9", "-teacher")
 }
 
+// TestSyncBNAverage checks that -sync-bn reaches the trained backbone's
+// batch norms when the evaluation reads an average (-ema), and the
+// teacher's when it runs in training mode (-teacher): ConvNet3 has 3, the
+// projection 1.
+func TestSyncBNAverage(t *testing.T) {
+	for _, c := range []struct {
+		flags []string
+		want  int
+	}{{nil, 4}, {[]string{"-ema", "0.9"}, 7}, {[]string{"-ema", "0.9", "-teacher"}, 8}} {
+		var log bytes.Buffer
+		args := append(append(slices.Clone(runtest.Tiny), c.flags...), "-epochs", "1", "-out", t.TempDir(), "-sync-bn")
+		if err := run.InProcess(2, swav, args, &log); err != nil {
+			t.Fatalf("swav %v on 2 ranks: %v", c.flags, err)
+		}
+		if want := fmt.Sprintf("-sync-bn: %d BatchNorm layers", c.want); !strings.Contains(log.String(), want) {
+			t.Errorf("swav %v -sync-bn: the log does not say %q:\n%s", c.flags, want, log.String())
+		}
+	}
+}
+
 // TestCodesSharded checks the -dist codes: Sinkhorn over 2 and 4 ranks'
 // shares of a batch (dist.Local, the options of the -dist step) gives each
 // rank its rows of the codes one process computes for the whole batch
