@@ -76,12 +76,8 @@ func TestResumeLevers(t *testing.T) { runtest.Resume(t, swav, levers...) }
 // -proj-out sets the prototypes' dimension.
 func TestLevers(t *testing.T) {
 	train := func(extra ...string) *backbone.Checkpoint {
-		out := t.TempDir()
-		args := append(append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", out), extra...)
-		if err := swav(args, io.Discard); err != nil {
-			t.Fatalf("swav %v: %v", extra, err)
-		}
-		return runtest.ReadCheckpoint(t, out)
+		ck, _ := trainTiny(t, 1, extra...)
+		return ck
 	}
 	conv := func(c *backbone.Checkpoint) []byte {
 		_, _, raw, ok := c.Raw("conv1.weight")
@@ -111,16 +107,8 @@ func TestLevers(t *testing.T) {
 // it, the checkpoint holds its average beside it, and the evaluation
 // reads the average while result.json also scores the trained network.
 func TestEMA(t *testing.T) {
-	run := func(extra ...string) (*backbone.Checkpoint, run.Result) {
-		out := t.TempDir()
-		args := append(append(append([]string(nil), runtest.Tiny...), "-epochs", "2", "-out", out), extra...)
-		if err := swav(args, io.Discard); err != nil {
-			t.Fatalf("swav %v: %v", extra, err)
-		}
-		return runtest.ReadCheckpoint(t, out), runtest.ReadResult(t, out)
-	}
-	plain, pr := run()
-	avg, ar := run("-ema", "0.9")
+	plain, pr := trainTiny(t, 2)
+	avg, ar := trainTiny(t, 2, "-ema", "0.9")
 	for _, name := range plain.Names() {
 		_, _, a, _ := plain.Raw(name)
 		_, _, b, ok := avg.Raw(name)
@@ -159,15 +147,8 @@ func TestTeacher(t *testing.T) {
 			t.Errorf("swav %v: err = %v, want one naming -teacher", bad, err)
 		}
 	}
-	train := func(extra ...string) *backbone.Checkpoint {
-		out := t.TempDir()
-		args := append(append(append([]string(nil), runtest.Tiny...), "-epochs", "1", "-out", out), extra...)
-		if err := swav(args, io.Discard); err != nil {
-			t.Fatalf("swav %v: %v", extra, err)
-		}
-		return runtest.ReadCheckpoint(t, out)
-	}
-	ema, teacher := train("-ema", "0.9"), train("-ema", "0.9", "-teacher")
+	ema, _ := trainTiny(t, 1, "-ema", "0.9")
+	teacher, _ := trainTiny(t, 1, "-ema", "0.9", "-teacher")
 	_, _, a, _ := ema.Raw("conv1.weight")
 	_, _, b, _ := teacher.Raw("conv1.weight")
 	if bytes.Equal(a, b) {
@@ -201,6 +182,18 @@ func TestSyncBNAverage(t *testing.T) {
 			t.Errorf("swav %v -sync-bn: the log does not say %q:\n%s", c.flags, want, log.String())
 		}
 	}
+}
+
+// trainTiny trains the tiny test run for the given epochs with the extra
+// flags and returns its checkpoint and result.
+func trainTiny(t *testing.T, epochs int, extra ...string) (*backbone.Checkpoint, run.Result) {
+	t.Helper()
+	out := t.TempDir()
+	args := append(append(slices.Clone(runtest.Tiny), "-epochs", fmt.Sprint(epochs), "-out", out), extra...)
+	if err := swav(args, io.Discard); err != nil {
+		t.Fatalf("swav %v: %v", extra, err)
+	}
+	return runtest.ReadCheckpoint(t, out), runtest.ReadResult(t, out)
 }
 
 // TestCodesSharded checks the -dist codes: Sinkhorn over 2 and 4 ranks'
