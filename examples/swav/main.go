@@ -54,6 +54,16 @@
 //     (Caron et al., ICCV 2021) and MIRA (Lee et al., NeurIPS 2022), the
 //     trained network predicting them from every crop. One forward pass of
 //     the two global crops more per step.
+//   - -weak-codes: the codes come from one weakly augmented view of each
+//     image, the whole image resized to the global crops' side and flipped
+//     with p 0.5 (no crop, jitter or blur), which every crop predicts,
+//     instead of from the two global crops: targets from the view closest
+//     to the images the evaluation reads, as ReSSL computes its teacher's
+//     relations on weak views (Zheng et al., NeurIPS 2021) and FixMatch
+//     its pseudo-labels (Sohn et al., NeurIPS 2020). The weak view runs
+//     forward in training mode and gets no gradient (no crop's codes are
+//     its target); with -teacher the teacher computes its codes. One
+//     forward pass of a global-sized view more per step.
 //   - -queue N: SwAV's feature queue. From epoch -queue-start on, the
 //     normalized embeddings of each global crop are pushed into a queue of
 //     N rows of its own; once full, a crop's codes are computed by Sinkhorn
@@ -83,6 +93,7 @@ import (
 	"io"
 
 	"ssl"
+	"ssl/augment"
 	"ssl/backbone"
 	"ssl/dist"
 	"ssl/examples/internal/run"
@@ -106,7 +117,7 @@ func swav(args []string, log io.Writer) error {
 	jitter, blur, globalSize := run.ProtocolJitter, 0.0, run.ProtocolGlobalSize
 	localScale := run.ProtocolLocalScale
 	queueLen, queueStart := 0, 5
-	ema, teacher := 0.0, false
+	ema, teacher, weak := 0.0, false, false
 	cfg, err := run.Parse("swav", run.Defaults{EpochsEmbedded: 10, EpochsFull: 1, Flags: func(fs *flag.FlagSet) {
 		fs.IntVar(&local, "local", 4, "number of 16×16 local crops beside the two 28×28 ones (0: 2×28 only)")
 		fs.IntVar(&freeze, "freeze", -1, "steps with the prototypes frozen (-1: the first epoch, at most half the run)")
@@ -130,6 +141,7 @@ func swav(args []string, log io.Writer) error {
 		fs.IntVar(&queueLen, "queue", 0, "rows of SwAV's feature queue per global crop, whose prototype scores join the batch's in Sinkhorn once full (0: none)")
 		fs.IntVar(&queueStart, "queue-start", 5, "first epoch (0-based) whose embeddings fill the -queue")
 		fs.Float64Var(&ema, "ema", 0, "momentum m in [0, 1) of a moving average of ConvNet3's weights and batch-norm statistics, updated after every step, that the evaluation reads instead of the trained network (0: none; e.g. 0.999)")
+		fs.BoolVar(&weak, "weak-codes", false, "the codes come from one weakly augmented view of each image (the whole image at -global-size, flipped with p 0.5), which every crop predicts, instead of from the two global crops")
 		fs.BoolVar(&teacher, "teacher", false, "with -ema: the codes of the global crops come from the moving average of the whole network (ConvNet3, projection, prototypes), a momentum teacher")
 	}}, args, log)
 	if err != nil {
@@ -159,6 +171,9 @@ func swav(args []string, log io.Writer) error {
 	}
 	if teacher && (ema == 0 || queueLen > 0) {
 		return fmt.Errorf("swav: -teacher needs -ema > 0 (-ema %g) and no -queue (-queue %d)", ema, queueLen)
+	}
+	if weak && queueLen > 0 {
+		return fmt.Errorf("swav: -weak-codes takes the codes from a view the -queue does not hold (-queue %d)", queueLen)
 	}
 	data, err := run.LoadData(cfg)
 	if err != nil {
@@ -279,11 +294,22 @@ func swav(args []string, log io.Writer) error {
 	}
 	lateStart := int(float64(tr.StepsPerEpoch()*cfg.Epochs) * (1 - late))
 	b, n := cfg.Batch, crops.Views()
-	// The scores of all crops stacked: rows v·B … v·B+B−1 belong to crop v.
-	scores, dscores := ssl.New(n*b, prototypes), ssl.New(n*b, prototypes)
-	sv, dv := make([]ssl.Tensor, n), make([]ssl.Tensor, n)
-	ws := make([]*backbone.Workspace, n)
-	for v := range n {
+	// The crops whose codes are the targets: the two global ones, or with
+	// -weak-codes the weak view, stacked after the n crops as view n.
+	assign, nv := []int{0, 1}, n
+	var weakCrops, lateWeakCrops *augment.MultiCrop
+	if weak {
+		assign, nv = []int{n}, n+1
+		weakCrops, lateWeakCrops = weakView(globalSize), weakView(globalSize)
+		if lateGlobal > 0 {
+			lateWeakCrops = weakView(lateGlobal)
+		}
+	}
+	// The scores of all views stacked: rows v·B … v·B+B−1 belong to view v.
+	scores, dscores := ssl.New(nv*b, prototypes), ssl.New(nv*b, prototypes)
+	sv, dv := make([]ssl.Tensor, nv), make([]ssl.Tensor, nv)
+	ws := make([]*backbone.Workspace, nv)
+	for v := range nv {
 		if sv[v], err = ssl.Rows(scores, v*b, (v+1)*b); err != nil {
 			return err
 		}
@@ -296,8 +322,8 @@ func swav(args []string, log io.Writer) error {
 	// -dist: the codes of the two global crops, balanced over every rank's
 	// rows.
 	comm := cfg.Sharded()
-	codes := ssl.New(2, b, prototypes)
-	cv := make([]ssl.Tensor, 2)
+	codes := ssl.New(len(assign), b, prototypes)
+	cv := make([]ssl.Tensor, len(assign))
 	for i := range cv {
 		if cv[i], err = ssl.Rows(codes, i, i+1); err != nil {
 			return err
@@ -312,21 +338,26 @@ func swav(args []string, log io.Writer) error {
 		qc = newQueueCodes(queueLen, b, dim, prototypes, comm)
 	}
 	var views, earlyViews, lateViews []ssl.Tensor // the late crops' sides may differ
+	var earlyWeak, lateWeak []ssl.Tensor
+	all := make([]ssl.Tensor, nv) // the crops, then the weak view
 	// The network up to the projection, then the rest of the head, so that
 	// -instance's NT-Xent gradient joins at the projection.
 	enc := backbone.NewSequential("encoder", net, proj)
 	rest := backbone.NewSequential("assign", head.Layers[1], protos)
-	pv, dp := make([]ssl.Tensor, n), make([]ssl.Tensor, n)
-	wr := make([]*backbone.Workspace, n)
+	pv, dp := make([]ssl.Tensor, nv), make([]ssl.Tensor, nv)
+	wr := make([]*backbone.Workspace, nv)
 	dz := [2]ssl.Tensor{ssl.New(b, dim), ssl.New(b, dim)}
-	for v := range n {
+	for v := range nv {
 		pv[v], dp[v], wr[v] = ssl.New(b, dim), ssl.New(b, dim), backbone.NewWorkspace()
 	}
 	ntOpts := &losses.NTXentOptions{Workspace: losses.NewWorkspace()}
-	var ts [2]ssl.Tensor // -teacher: its scores of the two global crops
+	var ts []ssl.Tensor // -teacher: its scores of the assigned views
 	var tws *backbone.Workspace
 	if teach != nil {
-		ts, tws = [2]ssl.Tensor{ssl.New(b, prototypes), ssl.New(b, prototypes)}, backbone.NewWorkspace()
+		tws = backbone.NewWorkspace()
+		for range assign {
+			ts = append(ts, ssl.New(b, prototypes))
+		}
 	}
 	if c := cfg.Comm(); c != nil && c.Size() > 1 {
 		ntOpts.Comm = c // -dist: negatives gathered from every rank's batch, as simclr
@@ -334,45 +365,53 @@ func swav(args []string, log io.Writer) error {
 
 	for tr.Next() {
 		protos.Freeze(tr.GlobalStep() < freeze)
-		cr, buf := crops, &earlyViews
+		cr, buf, wc, wbuf := crops, &earlyViews, weakCrops, &earlyWeak
 		if tr.GlobalStep() >= lateStart {
-			cr, buf = lateCrops, &lateViews
+			cr, buf, wc, wbuf = lateCrops, &lateViews, lateWeakCrops, &lateWeak
 		}
 		if *buf, err = cr.Apply(*buf, tr.Images(), tr.IDs(), cfg.Seed, uint64(tr.Epoch())); err != nil {
 			return err
 		}
 		views = *buf
+		copy(all, views)
+		if weak { // its own seed: not the flips of the crops
+			if *wbuf, err = wc.Apply(*wbuf, tr.Images(), tr.IDs(), cfg.Seed^weakSeed, uint64(tr.Epoch())); err != nil {
+				return err
+			}
+			all[n] = (*wbuf)[0]
+		}
 		backbone.ZeroGrad(model.Params())
-		for v := range n {
-			if err := enc.Forward(ws[v], pv[v], views[v], true); err != nil {
+		for v := range nv {
+			if err := enc.Forward(ws[v], pv[v], all[v], true); err != nil {
 				return err
 			}
 			if err := rest.Forward(wr[v], sv[v], pv[v], true); err != nil {
 				return err
 			}
 		}
-		// Codes from the two global crops, each predicting every other crop.
+		// Codes from the two global crops, each predicting every other crop
+		// (-weak-codes: from the weak view, predicted by every crop).
 		var loss float64
 		full := queues != nil && queues[0].Len() == queueLen
 		if comm == nil && !full && teach == nil {
-			loss, err = losses.SwAV(nil, dscores, scores, n, []int{0, 1}, tau, lossOpts)
+			loss, err = losses.SwAV(nil, dscores, scores, nv, assign, tau, lossOpts)
 		} else {
-			for i := range cv {
+			for i, c := range assign {
 				if teach != nil {
-					if err := teach.Forward(tws, ts[i], views[i], true); err != nil {
+					if err := teach.Forward(tws, ts[i], all[c], true); err != nil {
 						return err
 					}
 					_, err = sinkhorn.Balance(cv[i], ts[i], epsilon, balanceOpts)
-				} else if full {
-					err = qc.codes(cv[i], sv[i], queues[i], protos)
+				} else if full { // no -weak-codes: c = i
+					err = qc.codes(cv[i], sv[c], queues[i], protos)
 				} else {
-					_, err = sinkhorn.Balance(cv[i], sv[i], epsilon, balanceOpts)
+					_, err = sinkhorn.Balance(cv[i], sv[c], epsilon, balanceOpts)
 				}
 				if err != nil {
 					return err
 				}
 			}
-			loss, err = losses.SwAVFromCodes(dscores, scores, codes, n, []int{0, 1}, tau, lossOpts)
+			loss, err = losses.SwAVFromCodes(dscores, scores, codes, nv, assign, tau, lossOpts)
 		}
 		if err != nil {
 			return err
@@ -391,7 +430,7 @@ func swav(args []string, log io.Writer) error {
 			}
 			loss += instance * il
 		}
-		for v := range n {
+		for v := range n { // the weak view's gradient is zero
 			if err := rest.Backward(wr[v], dp[v], dv[v]); err != nil {
 				return err
 			}
@@ -419,6 +458,20 @@ func swav(args []string, log io.Writer) error {
 	}
 	_, err = tr.Finish(&run.Head{Layer: head, K: prototypes})
 	return err
+}
+
+// weakSeed separates the weak view's randomness (its flips) from the
+// crops', which augment.Stream draws from the same seed, epoch and image.
+const weakSeed = 0x7765616b
+
+// weakView returns -weak-codes' view: each image whole, resized to
+// side×side, flipped with p 0.5 and normalized as the crops are.
+func weakView(side int) *augment.MultiCrop {
+	return &augment.MultiCrop{Groups: []augment.CropGroup{{N: 1, T: augment.Compose{
+		augment.RandomResizedCrop{Size: side, Scale: [2]float64{1, 1}, Ratio: [2]float64{1, 1}},
+		augment.RandomHorizontalFlip{P: 0.5},
+		augment.Normalization{Mean: []float64{run.Mean}, Std: []float64{run.Std}},
+	}}}}
 }
 
 // queueCodes computes a global crop's codes with SwAV's feature queue:

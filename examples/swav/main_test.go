@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"ssl"
+	"ssl/augment"
 	"ssl/backbone"
 	"ssl/dist"
 	"ssl/examples/internal/run"
@@ -87,7 +88,7 @@ func TestLevers(t *testing.T) {
 		return raw
 	}
 	base := conv(train())
-	for _, l := range [][]string{{"-optimizer", "lars", "-wd", "1e-6"}, {"-instance", "0.5"}, {"-late", "0.5"}, {"-proj-hidden", "32"}, {"-jitter", "0.8"}, {"-blur", "1"}, {"-global-size", "24"}, {"-queue", "64", "-queue-start", "0"}} {
+	for _, l := range [][]string{{"-optimizer", "lars", "-wd", "1e-6"}, {"-instance", "0.5"}, {"-late", "0.5"}, {"-proj-hidden", "32"}, {"-jitter", "0.8"}, {"-blur", "1"}, {"-global-size", "24"}, {"-queue", "64", "-queue-start", "0"}, {"-weak-codes"}} {
 		if bytes.Equal(conv(train(l...)), base) {
 			t.Errorf("swav %v trained the same network as the default", l)
 		}
@@ -194,6 +195,60 @@ func trainTiny(t *testing.T, epochs int, extra ...string) (*backbone.Checkpoint,
 		t.Fatalf("swav %v: %v", extra, err)
 	}
 	return runtest.ReadCheckpoint(t, out), runtest.ReadResult(t, out)
+}
+
+// TestWeakCodes checks -weak-codes: refused with -queue, naming both; its
+// view is each image whole at the given side, mirrored or not; and a run
+// with it, a momentum teacher computing the codes and late views of
+// another side resumes bit for bit and runs on 2 ranks.
+func TestWeakCodes(t *testing.T) {
+	args := append(slices.Clone(runtest.Tiny), "-epochs", "1", "-out", t.TempDir(), "-weak-codes", "-queue", "64")
+	if err := swav(args, io.Discard); err == nil || !strings.Contains(err.Error(), "-weak-codes") || !strings.Contains(err.Error(), "-queue 64") {
+		t.Errorf("swav -weak-codes -queue 64: err = %v, want one naming both", err)
+	}
+	const batch, side = 16, 20
+	rng := rand.New(rand.NewPCG(3, 4))
+	src := ssl.New(batch, 1, 28, 28)
+	_, data, _ := ssl.View(src)
+	for i := range data {
+		data[i] = rng.Float32()
+	}
+	views, err := weakView(side).Apply(nil, src, nil, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, got, _ := ssl.View(views[0])
+	flipped := 0
+	for i := range batch {
+		img, _ := ssl.Rows(src, i, i+1)
+		img, _ = ssl.Reshape(img, 1, 28, 28)
+		want, err := augment.ResizedCrop(ssl.New(1, side, side), img, 0, 0, 28, 28)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, w, _ := ssl.View(want)
+		g := got[i*side*side : (i+1)*side*side]
+		same, mirror := true, true
+		for y := range side {
+			for x := range side {
+				n := (w[y*side+x] - float32(run.Mean)) / float32(run.Std)
+				same = same && math.Abs(float64(g[y*side+x]-n)) < 1e-5
+				mirror = mirror && math.Abs(float64(g[y*side+side-1-x]-n)) < 1e-5
+			}
+		}
+		if !same && !mirror {
+			t.Fatalf("image %d: the weak view is neither the whole image resized to %d×%d nor its mirror", i, side, side)
+		}
+		if mirror && !same {
+			flipped++
+		}
+	}
+	if flipped == 0 || flipped == batch {
+		t.Errorf("%d of %d weak views flipped, want some (p 0.5)", flipped, batch)
+	}
+	lever := []string{"-weak-codes", "-ema", "0.9", "-teacher", "-global-size", "20", "-late", "0.5", "-late-global-size", "28"}
+	runtest.Resume(t, swav, lever...)
+	runDist(t, "swav", swav, "-weak-codes")
 }
 
 // TestCodesSharded checks the -dist codes: Sinkhorn over 2 and 4 ranks'
