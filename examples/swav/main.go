@@ -63,7 +63,9 @@
 //     its pseudo-labels (Sohn et al., NeurIPS 2020). The weak view runs
 //     forward in training mode and gets no gradient (no crop's codes are
 //     its target); with -teacher the teacher computes its codes. One
-//     forward pass of a global-sized view more per step.
+//     forward pass of a global-sized view more per step. On the full set it
+//     learned far slower than the global crops' codes (kNN 0.810 against
+//     0.872 after 5 epochs, the loss near ln K: examples/README.md).
 //   - -queue N: SwAV's feature queue. From epoch -queue-start on, the
 //     normalized embeddings of each global crop are pushed into a queue of
 //     N rows of its own; once full, a crop's codes are computed by Sinkhorn
