@@ -321,7 +321,7 @@ func swav(args []string, log io.Writer) error {
 		ws[v] = backbone.NewWorkspace()
 	}
 	lossOpts := &losses.SwAVOptions{Epsilon: epsilon, Iterations: iterations, Workspace: losses.NewWorkspace()}
-	// -dist: the codes of the two global crops, balanced over every rank's
+	// -dist: the codes of the assigned views, balanced over every rank's
 	// rows.
 	comm := cfg.Sharded()
 	codes := ssl.New(len(assign), b, prototypes)
