@@ -302,7 +302,8 @@ func swav(args []string, log io.Writer) error {
 	var weakCrops, lateWeakCrops *augment.MultiCrop
 	if weak {
 		assign, nv = []int{n}, n+1
-		weakCrops, lateWeakCrops = weakView(globalSize), weakView(globalSize)
+		weakCrops = weakView(globalSize)
+		lateWeakCrops = weakCrops
 		if lateGlobal > 0 {
 			lateWeakCrops = weakView(lateGlobal)
 		}
